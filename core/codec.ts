@@ -1,0 +1,53 @@
+/**
+ * The codec layer: one message array to one frame of MessagePack and back.
+ * Boxing (what a JavaScript value becomes on the wire) is the layer above;
+ * this file knows only MessagePack.
+ *
+ * @module
+ */
+
+import { Decoder, Encoder } from "@msgpack/msgpack";
+import { ProtocolError } from "./errors.ts";
+import { frame } from "./framing.ts";
+
+/**
+ * Encodes and decodes messages for one connection.
+ *
+ * Contract: not re-entrant (each end owns one; encoding never calls back into
+ * user code because values are boxed first). `encode` returns a complete frame,
+ * header included, in a buffer nobody else holds.
+ */
+export class MessageCodec {
+  #encoder = new Encoder({ ignoreUndefined: false });
+  #decoder: Decoder;
+
+  /** Limits the lengths the decoder accepts to `maxFrameSize`. */
+  constructor(maxFrameSize: number) {
+    this.#decoder = new Decoder({
+      maxStrLength: maxFrameSize,
+      maxBinLength: maxFrameSize,
+      maxArrayLength: maxFrameSize,
+      maxMapLength: maxFrameSize,
+      maxExtLength: maxFrameSize,
+    });
+  }
+
+  /** One message (already boxed) to one frame. */
+  encode(message: unknown[]): Uint8Array {
+    return frame(this.#encoder.encodeSharedRef(message));
+  }
+
+  /**
+   * One payload to its message tree.
+   *
+   * @throws {ProtocolError} for bytes that are not exactly one MessagePack value,
+   *   or that carry a `__proto__` map key.
+   */
+  decode(payload: Uint8Array): unknown {
+    try {
+      return this.#decoder.decode(payload);
+    } catch (error) {
+      throw new ProtocolError(`undecodable frame: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}

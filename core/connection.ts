@@ -1,0 +1,739 @@
+/**
+ * The connection engine: one symmetric rdc session over one transport.
+ *
+ * Both ends run the same engine. The read loop always runs, so replies,
+ * callbacks and re-entrant requests are served while calls are pending; no
+ * serving thread is needed. Nothing here assumes the main thread, so the
+ * engine also runs inside a Worker.
+ *
+ * @module
+ */
+
+import { Boxer, exportExt, importExt, pathArg, type ReferenceBoxer, Unboxer } from "./boxing.ts";
+import { MessageCodec } from "./codec.ts";
+import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
+import { ConnectionClosedError, ProtocolError, RemoteError, TimeoutError } from "./errors.ts";
+import { ExportTable } from "./exports.ts";
+import { FrameReader, FrameWriter } from "./framing.ts";
+import { type ImportEntry, ImportTable } from "./imports.ts";
+import { type Policy, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
+import { makeProxy, remoteState } from "./proxy.ts";
+import { type CallOptions, type Engine, Question } from "./question.ts";
+import { Service, type ServiceConnection } from "./service.ts";
+import type { Transport } from "./transport.ts";
+import {
+  checkMessage,
+  Msg,
+  Op,
+  type OpCode,
+  PROTOCOL_MAGIC,
+  PROTOCOL_VERSION,
+  questionTarget,
+  RefKind,
+  type RefKindCode,
+  type RequestMessage,
+  type Target,
+} from "./wire.ts";
+
+/** Receiver limits; a peer that breaches one gets a `ProtocolError` and loses its connection. */
+export interface Limits {
+  /** Largest frame accepted, in bytes. Default 64 MiB. */
+  maxFrameSize?: number;
+  /** Deepest nesting of a value. Default 256. */
+  maxDepth?: number;
+  /** Requests from the peer being served at once. Default 65 536. */
+  maxPendingRequests?: number;
+  /** Objects exported to the peer at once. Default 1 000 000. */
+  maxExports?: number;
+}
+
+/** How a connection logs; `level` is one of debug, info, warn, error. */
+export type Logger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+/** The default logger: warnings and errors to stderr. */
+export const defaultLogger: Logger = (level, message) => {
+  if (level === "warn" || level === "error") console.error(`rdc ${level}: ${message}`);
+};
+
+/** Options every connection takes; `connect*` and `serve` accept them. */
+export interface ConnectionOptions extends Policy, Limits {
+  /**
+   * The service this end offers the peer: a class (an instance per
+   * connection) or a shared instance. Default: `VoidService` when connecting.
+   */
+  service?: Service | (new () => Service);
+  /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
+  timeout?: number;
+  /** Milliseconds to wait for the peer's handshake. Default 10 000. */
+  handshakeTimeout?: number;
+  /** Refuse a peer whose service has neither this name nor this alias (case-insensitive). */
+  expectService?: string;
+  /** Where log lines go. Default: warnings and errors on stderr. */
+  logger?: Logger;
+  /** The protocol version to announce; only tests of version checks change it. */
+  protocolVersion?: number;
+}
+
+/** Counters and table sizes of one connection, from {@linkcode Connection.stats}. */
+export interface ConnectionStats {
+  /** Objects this end exports to the peer (the root included). */
+  exports: number;
+  /** Netrefs this end holds to the peer's objects. */
+  imports: number;
+  /** Requests sent and not yet answered. */
+  pendingRequests: number;
+  /** Requests from the peer being served. */
+  servingRequests: number;
+  /** Answers kept for the peer's pipelined calls. */
+  answers: number;
+  /** Frames written. */
+  framesSent: number;
+  /** Frames read. */
+  framesReceived: number;
+  /** Bytes written, frame headers included. */
+  bytesSent: number;
+  /** Bytes read, frame headers included. */
+  bytesReceived: number;
+}
+
+/** The answer to one of the peer's requests, kept while it may be pipelined on. */
+interface Answer {
+  promise: Promise<unknown>;
+  call: IncomingCall;
+  settled: boolean;
+  finished: boolean;
+  cancelled: boolean;
+}
+
+const HOUSEKEEPING_DELAY_MS = 5;
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/**
+ * One rdc connection. Made by `connect`, `connectStream`, `serve` and friends;
+ * see `core/PROTOCOL.md` for what crosses the wire.
+ *
+ * Contract: `close()` is idempotent and never throws. After close, every
+ * pending call has rejected with {@linkcode ConnectionClosedError}, the
+ * service's `onDisconnect` has run once, and both reference tables are empty.
+ */
+export class Connection implements Engine, ReferenceBoxer, ServiceConnection, AsyncDisposable {
+  /** The service instance serving this connection. */
+  readonly service: Service;
+  /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
+  readonly description: string;
+
+  #transport: Transport;
+  #reader: FrameReader;
+  #writer: FrameWriter;
+  #codec: MessageCodec;
+  #policy: ResolvedPolicy;
+  #limits: Required<Limits>;
+  #timeout: number;
+  #logger: Logger;
+  #exports: ExportTable;
+  #imports: ImportTable;
+  #pending = new Map<number, { question: Question; timer?: Timer; abort?: () => void }>();
+  #answers = new Map<number, Answer>();
+  #serving = 0;
+  #nextSeq = 0;
+  #finished: number[] = [];
+  #releases = new Map<number, number>();
+  #housekeeping: Timer | undefined;
+  #framesSent = 0;
+  #framesReceived = 0;
+  #root: object | null = null;
+  #peerService = "";
+  #peerAliases: string[] = [];
+  #closed = false;
+  #closeReason: Error | null = null;
+  #closeListeners = new Set<(reason: Error) => void>();
+  #done = Promise.withResolvers<void>();
+  #requestGate: Promise<void> | null = null;
+
+  /** Use `connect*` or `serve`; this wires a transport that is already open. */
+  constructor(transport: Transport, service: Service, options: ConnectionOptions = {}) {
+    this.service = service;
+    this.description = transport.description;
+    this.#transport = transport;
+    this.#limits = {
+      maxFrameSize: options.maxFrameSize ?? 64 * 1024 * 1024,
+      maxDepth: options.maxDepth ?? 256,
+      maxPendingRequests: options.maxPendingRequests ?? 65536,
+      maxExports: options.maxExports ?? 1_000_000,
+    };
+    this.#policy = resolvePolicy(options);
+    this.#timeout = options.timeout ?? 30_000;
+    this.#logger = options.logger ?? defaultLogger;
+    this.#reader = new FrameReader(transport, this.#limits.maxFrameSize);
+    this.#writer = new FrameWriter(transport, (error) => {
+      this.#shutdown(new ConnectionClosedError(`write failed: ${error}`, { cause: error }), false);
+    });
+    this.#codec = new MessageCodec(this.#limits.maxFrameSize);
+    this.#exports = new ExportTable(service);
+    this.#imports = new ImportTable((id, count) => this.#queueRelease(id, count));
+  }
+
+  /**
+   * Exchanges handshakes, runs the service's `onConnect`, and starts serving.
+   * Resolves once the connection is usable.
+   *
+   * @throws {ProtocolError} when the peer is not an rdc peer, speaks another
+   *   protocol version, or is not the expected service.
+   */
+  async start(options: ConnectionOptions, aliases: string[]): Promise<void> {
+    this.#write([
+      Msg.Hello,
+      PROTOCOL_MAGIC,
+      options.protocolVersion ?? PROTOCOL_VERSION,
+      aliases[0],
+      aliases,
+    ]);
+    try {
+      await this.#handshake(options);
+    } catch (error) {
+      const reason = error instanceof Error ? error : new ProtocolError(String(error));
+      this.#shutdown(reason, reason instanceof ProtocolError);
+      await this.#done.promise;
+      throw reason;
+    }
+    this.#root = this.#imports.obtain(
+      0,
+      RefKind.Object,
+      this.#peerService,
+      (entry) => this.#netref(entry),
+      false,
+    );
+    const gate = Promise.withResolvers<void>();
+    this.#requestGate = gate.promise;
+    this.#readLoop();
+    try {
+      await this.service.onConnect(this);
+    } catch (error) {
+      gate.resolve();
+      this.#shutdown(error instanceof Error ? error : new Error(String(error)), true);
+      throw error;
+    }
+    this.#requestGate = null;
+    gate.resolve();
+  }
+
+  async #handshake(options: ConnectionOptions): Promise<void> {
+    const timeout = options.handshakeTimeout ?? 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const payload = await Promise.race([
+      this.#reader.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new ProtocolError(`no handshake from ${this.description} within ${timeout} ms`)),
+          timeout,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (payload === null) {
+      throw new ConnectionClosedError(`${this.description} closed before the handshake`);
+    }
+    this.#framesReceived++;
+    const raw = this.#codec.decode(payload);
+    if (Array.isArray(raw) && raw[0] === Msg.Close && typeof raw[1] === "string") {
+      throw new ProtocolError(`peer refused the connection: ${raw[1]}`);
+    }
+    if (!Array.isArray(raw) || raw[0] !== Msg.Hello || raw[1] !== PROTOCOL_MAGIC) {
+      throw new ProtocolError(`${this.description} is not an rdc peer (bad handshake)`);
+    }
+    const hello = checkMessage(raw);
+    if (hello[0] !== Msg.Hello) throw new ProtocolError("bad handshake");
+    const local = options.protocolVersion ?? PROTOCOL_VERSION;
+    if (hello[2] !== local) {
+      throw new ProtocolError(
+        `protocol version mismatch: this end speaks version ${local}, the peer speaks version ${
+          hello[2]
+        }`,
+      );
+    }
+    this.#peerService = hello[3];
+    this.#peerAliases = hello[4];
+    const expected = options.expectService?.toLowerCase();
+    if (expected && !this.#peerAliases.some((a) => a.toLowerCase() === expected)) {
+      throw new ProtocolError(
+        `expected service '${options.expectService}', the peer serves '${this.#peerService}'`,
+      );
+    }
+  }
+
+  /** The peer's root object (its service), as a netref. */
+  get root(): any {
+    if (!this.#root) throw new ConnectionClosedError("the connection is not open");
+    return this.#root;
+  }
+
+  /** The name of the peer's service, from its handshake. */
+  get peerService(): string {
+    return this.#peerService;
+  }
+
+  /** Every name the peer's service answers to. */
+  get peerAliases(): readonly string[] {
+    return this.#peerAliases;
+  }
+
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves once the connection has closed and cleaned up. Never rejects. */
+  get finished(): Promise<void> {
+    return this.#done.promise;
+  }
+
+  /** Why the connection closed, once it has. */
+  get closeReason(): Error | null {
+    return this.#closeReason;
+  }
+
+  /**
+   * Calls `listener` once with the reason when the connection closes (at once
+   * if it already has). Dispose the result to stop listening.
+   */
+  onClose(listener: (reason: Error) => void): Disposable {
+    if (this.#closed) {
+      listener(this.#closeReason!);
+      return { [Symbol.dispose]() {} };
+    }
+    this.#closeListeners.add(listener);
+    return { [Symbol.dispose]: () => this.#closeListeners.delete(listener) };
+  }
+
+  /** Sends a ping and resolves with the round-trip time in milliseconds. */
+  async ping(options?: CallOptions): Promise<number> {
+    const started = performance.now();
+    const payload = "rdc-ping";
+    const echoed = await this.send(Op.Ping, this.#rootEntry(), [], [payload], options).promise;
+    if (echoed !== payload) throw new ProtocolError("ping echoed the wrong payload");
+    return performance.now() - started;
+  }
+
+  /** Table sizes and counters. */
+  stats(): ConnectionStats {
+    return {
+      exports: this.#exports.size,
+      imports: this.#imports.size,
+      pendingRequests: this.#pending.size,
+      servingRequests: this.#serving,
+      answers: this.#answers.size,
+      framesSent: this.#framesSent,
+      framesReceived: this.#framesReceived,
+      bytesSent: this.#writer.bytesSent,
+      bytesReceived: this.#reader.bytesReceived,
+    };
+  }
+
+  /** Closes the connection, telling the peer; resolves once cleaned up. Idempotent. */
+  close(): Promise<void> {
+    this.#shutdown(new ConnectionClosedError("connection closed by this end"), true);
+    return this.#done.promise;
+  }
+
+  /** Closes the connection (`await using conn = await connect(...)`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- Engine: what proxies drive ----------------------------------------------------------
+
+  /** Sends one request; see {@linkcode Engine.send}. */
+  send(
+    op: OpCode,
+    base: ImportEntry | Question,
+    path: readonly string[],
+    args: unknown[],
+    options: CallOptions | undefined,
+  ): Question {
+    if (this.#closed) {
+      return Question.rejected(
+        new ConnectionClosedError("the connection is closed", { cause: this.#closeReason }),
+      );
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Question.rejected(signal.reason);
+    const seq = this.#nextSeq++;
+    const target: Target = base instanceof Question ? questionTarget(base.seq) : base.id;
+    let boxedArgs: unknown;
+    try {
+      boxedArgs = new Boxer(this, this.#limits.maxDepth).box(args);
+    } catch (error) {
+      return Question.rejected(error);
+    }
+    const message: unknown[] = [Msg.Request, seq, op, target, path, boxedArgs];
+    if (this.#finished.length > 0) {
+      message.push(this.#finished);
+      this.#finished = [];
+    }
+    const question = new Question(this, seq);
+    const pending: { question: Question; timer?: Timer; abort?: () => void } = { question };
+    const timeout = options?.timeout ?? this.#timeout;
+    if (timeout > 0 && Number.isFinite(timeout)) {
+      pending.timer = setTimeout(() => {
+        this.#abandon(seq, new TimeoutError(`request #${seq} timed out after ${timeout} ms`));
+      }, timeout);
+    }
+    if (signal) {
+      const onAbort = () => this.#abandon(seq, signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      pending.abort = () => signal.removeEventListener("abort", onAbort);
+    }
+    this.#pending.set(seq, pending);
+    this.#write(message);
+    return question;
+  }
+
+  /** Releases an import now; see {@linkcode Engine.dispose}. */
+  dispose(entry: ImportEntry): void {
+    if (entry.id === 0) return; // The root lives as long as the connection.
+    this.#imports.release(entry);
+  }
+
+  // ---- ReferenceBoxer: what boxing needs ---------------------------------------------------
+
+  /** The wire form of a by-reference value; see {@linkcode ReferenceBoxer.boxReference}. */
+  boxReference(value: object): unknown {
+    const state = remoteState(value);
+    if (state && state.engine === this) {
+      const base = state.base;
+      if (base instanceof Question) {
+        if (base.state === "pending" && base.engine === this) {
+          return pathArg(questionTarget(base.seq), state.path);
+        }
+        throw new TypeError(
+          `${String(value)} is an answer that already arrived; await it before passing it on`,
+        );
+      }
+      if (base.released) throw new ReferenceError(`${String(value)} was released (disposed)`);
+      return state.path.length === 0 ? importExt(base.id) : pathArg(base.id, state.path);
+    }
+    if (this.#exports.size >= this.#limits.maxExports) {
+      throw new ProtocolError(`export limit of ${this.#limits.maxExports} objects reached`);
+    }
+    const id = this.#exports.add(value);
+    return exportExt(refKind(value), id, refName(value));
+  }
+
+  /** A proxy for the peer's export; see {@linkcode ReferenceBoxer.importReference}. */
+  importReference(kind: RefKindCode, id: number, name: string): unknown {
+    if (id === 0) {
+      return this.#root ?? this.#imports.obtain(0, kind, name, (e) => this.#netref(e), false);
+    }
+    return this.#imports.obtain(id, kind, name, (entry) => this.#netref(entry));
+  }
+
+  /** One of our exports, back home; see {@linkcode ReferenceBoxer.localReference}. */
+  localReference(id: number): unknown {
+    return this.#exports.get(id);
+  }
+
+  /** Resolves a lazy path argument; see {@linkcode ReferenceBoxer.resolvePath}. */
+  async resolvePath(target: Target, path: string[]): Promise<unknown> {
+    const base = await this.#resolveTarget(target);
+    return walk(base, path, this.#policy).value;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  #rootEntry(): ImportEntry {
+    return remoteState(this.root)!.base as ImportEntry;
+  }
+
+  #netref(entry: ImportEntry): object {
+    return makeProxy({ engine: this, base: entry, path: [] });
+  }
+
+  #write(message: unknown[]): void {
+    if (this.#closed) return;
+    this.#framesSent++;
+    this.#writer.send(this.#codec.encode(message));
+  }
+
+  /** Gives up on an outgoing request (timeout or abort) and tells the callee. */
+  #abandon(seq: number, reason: unknown): void {
+    const pending = this.#pending.get(seq);
+    if (!pending) return;
+    this.#settlePending(seq, pending);
+    pending.question.fail(reason);
+    this.#write([Msg.Cancel, seq]);
+  }
+
+  #settlePending(seq: number, pending: { timer?: Timer; abort?: () => void }): void {
+    this.#pending.delete(seq);
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    pending.abort?.();
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const payload = await this.#reader.next();
+        if (payload === null) {
+          this.#shutdown(
+            new ConnectionClosedError(`${this.description} closed the connection`),
+            false,
+          );
+          return;
+        }
+        this.#framesReceived++;
+        this.#receive(payload);
+      }
+    } catch (error) {
+      if (this.#closed) return;
+      if (error instanceof ProtocolError) this.#violation(error);
+      else {this.#shutdown(
+          new ConnectionClosedError(`read failed: ${error}`, { cause: error }),
+          false,
+        );}
+    }
+  }
+
+  /** Handles one frame. Throws {@linkcode ProtocolError} for anything malformed. */
+  #receive(payload: Uint8Array): void {
+    const message = checkMessage(this.#codec.decode(payload));
+    const kind = message[0];
+    switch (kind) {
+      case Msg.Hello:
+        throw new ProtocolError("unexpected second handshake");
+      case Msg.Request:
+        return this.#onRequest(message);
+      case Msg.Reply:
+      case Msg.Throw:
+        return this.#onAnswer(message[1], kind === Msg.Throw, message[2]);
+      case Msg.Release:
+        for (let i = 0; i < message[1].length; i++) {
+          this.#exports.release(message[1][i], message[2][i]);
+        }
+        return;
+      case Msg.Cancel: {
+        const answer = this.#answers.get(message[1]);
+        if (!answer) return;
+        answer.cancelled = answer.finished = true;
+        answer.call.abort(new DOMException("the caller cancelled the call", "AbortError"));
+        if (answer.settled) this.#answers.delete(message[1]);
+        return;
+      }
+      case Msg.Finish:
+        return this.#onFinish(message[1]);
+      case Msg.Close:
+        this.#shutdown(
+          new ConnectionClosedError(`the peer closed the connection: ${message[1]}`),
+          false,
+        );
+        return;
+      default:
+        kind satisfies never;
+    }
+  }
+
+  #onFinish(seqs: number[]): void {
+    for (const seq of seqs) {
+      const answer = this.#answers.get(seq);
+      if (!answer) continue;
+      answer.finished = true;
+      if (answer.settled) this.#answers.delete(seq);
+    }
+  }
+
+  #onRequest(message: RequestMessage): void {
+    const [, seq, op, target, path, args, finished] = message;
+    if (finished) this.#onFinish(finished);
+    if (this.#answers.has(seq)) throw new ProtocolError(`duplicate request #${seq}`);
+    if (this.#serving >= this.#limits.maxPendingRequests) {
+      throw new ProtocolError(`peer exceeded ${this.#limits.maxPendingRequests} pending requests`);
+    }
+    for (const name of path) {
+      if (name === "__proto__" || name === "constructor" || name === "prototype") {
+        throw new ProtocolError(`peer asked for the blocked member '${name}'`);
+      }
+    }
+    if (target >= 0) this.#exports.get(target); // unknown ids are a violation, found now
+    else if (!this.#answers.has(-target - 1)) {
+      throw new ProtocolError(`request on unknown answer #${-target - 1}`);
+    }
+    const unboxer = new Unboxer(this, this.#limits.maxDepth);
+    const argv = unboxer.unbox(args) as unknown[];
+    const call = new IncomingCall(this);
+    const answer: Answer = {
+      promise: this.#serve(op, target, path, argv, unboxer, call),
+      call,
+      settled: false,
+      finished: false,
+      cancelled: false,
+    };
+    this.#answers.set(seq, answer);
+    this.#serving++;
+    answer.promise.then(
+      (value) => this.#reply(seq, answer, false, value),
+      (error) => this.#reply(seq, answer, true, error),
+    );
+  }
+
+  async #serve(
+    op: OpCode,
+    target: Target,
+    path: readonly string[],
+    args: unknown[],
+    unboxer: Unboxer,
+    call: CallContext,
+  ): Promise<unknown> {
+    if (this.#requestGate) await this.#requestGate;
+    if (unboxer.hasDeferred) await unboxer.settle();
+    const base = target >= 0 ? this.#exports.get(target) : await this.#resolveTarget(target);
+    return await execute(op, base, path, args, this.#policy, call);
+  }
+
+  async #resolveTarget(target: Target): Promise<unknown> {
+    if (target >= 0) return this.#exports.get(target);
+    const answer = this.#answers.get(-target - 1);
+    if (!answer) throw new ProtocolError(`unknown answer #${-target - 1}`);
+    return await answer.promise;
+  }
+
+  #reply(seq: number, answer: Answer, failed: boolean, value: unknown): void {
+    this.#serving--;
+    answer.settled = true;
+    if (answer.finished) this.#answers.delete(seq);
+    if (answer.cancelled || this.#closed) return;
+    if (failed && value instanceof ProtocolError && !(value instanceof RemoteError)) {
+      this.#violation(value);
+      return;
+    }
+    let boxed: unknown;
+    try {
+      boxed = new Boxer(this, this.#limits.maxDepth).box(value);
+    } catch (error) {
+      if (error instanceof ProtocolError) return this.#violation(error);
+      const what = failed ? "error" : "result";
+      failed = true;
+      boxed = new Boxer(this, this.#limits.maxDepth).box(
+        new TypeError(`cannot send the ${what} of request #${seq}: ${(error as Error).message}`),
+      );
+    }
+    this.#write([failed ? Msg.Throw : Msg.Reply, seq, boxed]);
+  }
+
+  #onAnswer(seq: number, failed: boolean, wire: unknown): void {
+    const pending = this.#pending.get(seq);
+    if (!pending) {
+      if (seq >= this.#nextSeq) {
+        throw new ProtocolError(`answer to request #${seq}, which was never sent`);
+      }
+      return; // A late answer to a call that timed out or was aborted.
+    }
+    this.#settlePending(seq, pending);
+    const unboxer = new Unboxer(this, this.#limits.maxDepth);
+    const holder = unboxer.unboxTop(wire);
+    const deliver = () => {
+      // Settle first: from now on new operations on the answer run here, so the
+      // callee may forget it (FINISH).
+      if (failed) pending.question.fail(holder.value);
+      else pending.question.fulfil(holder.value);
+      this.#finished.push(seq);
+      this.#scheduleHousekeeping();
+    };
+    if (!unboxer.hasDeferred) return deliver();
+    unboxer.settle().then(deliver, (error) => {
+      holder.value = error;
+      failed = true;
+      deliver();
+    });
+  }
+
+  #queueRelease(id: number, count: number): void {
+    if (this.#closed) return;
+    this.#releases.set(id, (this.#releases.get(id) ?? 0) + count);
+    this.#scheduleHousekeeping();
+  }
+
+  #scheduleHousekeeping(): void {
+    if (this.#housekeeping !== undefined) return;
+    if (this.#finished.length >= 256) return this.#flushHousekeeping();
+    const timer = setTimeout(() => {
+      this.#housekeeping = undefined;
+      this.#flushHousekeeping();
+    }, HOUSEKEEPING_DELAY_MS);
+    Deno.unrefTimer(timer);
+    this.#housekeeping = timer;
+  }
+
+  /** Sends batched FINISH and RELEASE messages. */
+  #flushHousekeeping(): void {
+    if (this.#finished.length > 0) {
+      this.#write([Msg.Finish, this.#finished]);
+      this.#finished = [];
+    }
+    if (this.#releases.size > 0) {
+      this.#write([Msg.Release, [...this.#releases.keys()], [...this.#releases.values()]]);
+      this.#releases.clear();
+    }
+  }
+
+  /** A protocol violation by the peer: log it, tell the peer why, close. */
+  #violation(error: ProtocolError): void {
+    this.#logger("warn", `closing ${this.description}: ${error.message}`);
+    this.#shutdown(error, true);
+  }
+
+  #shutdown(reason: Error, notifyPeer: boolean): void {
+    if (this.#closed) return;
+    if (notifyPeer) {
+      this.#flushHousekeeping();
+      this.#write([Msg.Close, reason.message]);
+    }
+    this.#closed = true;
+    this.#closeReason = reason;
+    if (this.#housekeeping !== undefined) clearTimeout(this.#housekeeping);
+    const closedError = reason instanceof ConnectionClosedError
+      ? reason
+      : new ConnectionClosedError(`connection closed: ${reason.message}`, { cause: reason });
+    for (const [seq, pending] of this.#pending) {
+      this.#settlePending(seq, pending);
+      pending.question.fail(closedError);
+    }
+    for (const answer of this.#answers.values()) answer.call.abort(closedError);
+    this.#answers.clear();
+    this.#exports.clear();
+    this.#imports.clear();
+    this.#releases.clear();
+    this.#finished = [];
+    (async () => {
+      await Promise.race([this.#writer.flushed(), new Promise((r) => setTimeout(r, 1000))]);
+      this.#transport.close();
+      if (this.#root) {
+        try {
+          await this.service.onDisconnect(this);
+        } catch (error) {
+          this.#logger("error", `onDisconnect of ${this.description} threw: ${error}`);
+        }
+      }
+      for (const listener of this.#closeListeners) {
+        try {
+          listener(reason);
+        } catch (error) {
+          this.#logger("error", `a close listener threw: ${error}`);
+        }
+      }
+      this.#closeListeners.clear();
+      this.#done.resolve();
+    })();
+  }
+}
+
+function refKind(value: object): RefKindCode {
+  if (typeof value === "function") return RefKind.Function;
+  return typeof (value as { then?: unknown }).then === "function"
+    ? RefKind.Promise
+    : RefKind.Object;
+}
+
+function refName(value: object): string {
+  if (typeof value === "function") return value.name;
+  return Object.getPrototypeOf(value)?.constructor?.name ?? "Object";
+}

@@ -1,0 +1,266 @@
+/**
+ * The callee's side of an operation: following a path under the security
+ * policy and doing what the request asks.
+ *
+ * @module
+ */
+
+import { AccessError } from "./errors.ts";
+import { ref } from "./markers.ts";
+import { type ResolvedPolicy, resolveMember } from "./policy.ts";
+import { isRemote } from "./proxy.ts";
+import { Service } from "./service.ts";
+import { Op, type OpCode } from "./wire.ts";
+
+/**
+ * What a served call may know about itself. Read it with {@linkcode currentCall}
+ * before the function's first `await`.
+ */
+export interface CallContext {
+  /** Fires when the caller cancels the call, times out, or the connection closes. */
+  readonly signal: AbortSignal;
+  /** The connection the call came in on. */
+  readonly connection: unknown;
+}
+
+/** A served call's context; the signal is made only if someone asks for it. */
+export class IncomingCall implements CallContext {
+  /** The connection the call came in on. */
+  readonly connection: unknown;
+  #controller: AbortController | null = null;
+  #reason: unknown = undefined;
+  #aborted = false;
+
+  /** One per incoming request. */
+  constructor(connection: unknown) {
+    this.connection = connection;
+  }
+
+  /** The call's abort signal. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts the call's signal. Idempotent. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+let active: CallContext | undefined;
+
+/**
+ * The context of the remote call being served, when called synchronously
+ * from a function the peer invoked (that is, before its first `await`).
+ *
+ * @example
+ * ```ts
+ * import { currentCall, Service } from "@rdc/rdc";
+ * class SlowService extends Service {
+ *   async exposed_wait(ms: number): Promise<string> {
+ *     const { signal } = currentCall()!;
+ *     await new Promise((resolve) => setTimeout(resolve, ms, { signal }));
+ *     return signal.aborted ? "cancelled" : "done";
+ *   }
+ * }
+ * ```
+ */
+export function currentCall(): CallContext | undefined {
+  return active;
+}
+
+/** Follows `path` from `base` for reading; returns the last holder and value. */
+export function walk(
+  base: unknown,
+  path: readonly string[],
+  policy: ResolvedPolicy,
+): { parent: unknown; value: unknown } {
+  let parent: unknown = undefined;
+  let value = base;
+  for (const name of path) {
+    if (isRemote(value)) {
+      // A netref of another connection, exported onward: its owner enforces its own policy.
+      parent = value;
+      value = (value as Record<string, unknown>)[name];
+      continue;
+    }
+    const member = resolveMember(value, name, "read", policy, value instanceof Service);
+    parent = member.holder;
+    value = Reflect.get(member.holder, member.name);
+  }
+  return { parent, value };
+}
+
+/**
+ * Performs `op` on `base` at `path`, with `context` as the current call while
+ * user code starts. The result is what the reply carries (awaited if it is a
+ * promise, except for AWAIT's own subject).
+ *
+ * @throws {AccessError} when the policy refuses; whatever user code throws.
+ */
+export async function execute(
+  op: OpCode,
+  base: unknown,
+  path: readonly string[],
+  args: unknown[],
+  policy: ResolvedPolicy,
+  context: CallContext,
+): Promise<unknown> {
+  switch (op) {
+    case Op.Get:
+      return walk(base, path, policy).value;
+    case Op.Call: {
+      const { parent, value } = walk(base, path, policy);
+      if (typeof value !== "function") {
+        throw new TypeError(`${path.join(".") || "the target"} is not a function`);
+      }
+      return await invoke(() => Reflect.apply(value, parent, args), context);
+    }
+    case Op.New: {
+      if (!policy.allowConstruct && !isRemote(base)) {
+        throw new AccessError(`cannot construct '${path.join(".") || "the target"}'`);
+      }
+      const { value } = walk(base, path, policy);
+      if (typeof value !== "function") {
+        throw new TypeError(`${path.join(".") || "the target"} is not a constructor`);
+      }
+      return await invoke(() => Reflect.construct(value, args), context);
+    }
+    case Op.Set:
+    case Op.Delete: {
+      const { value: holder } = walk(base, path.slice(0, -1), policy);
+      const name = path[path.length - 1];
+      if (name === undefined) throw new TypeError("nothing to write: the path is empty");
+      if (isRemote(holder)) {
+        const remote = holder as Record<string, unknown>;
+        if (op === Op.Set) remote[name] = args[0];
+        else delete remote[name];
+        return op === Op.Set ? undefined : true;
+      }
+      const access = op === Op.Set ? "write" : "delete";
+      const member = resolveMember(holder, name, access, policy, holder instanceof Service);
+      if (op === Op.Set) {
+        if (!Reflect.set(member.holder, member.name, args[0])) {
+          throw new TypeError(`cannot assign to read-only '${name}'`);
+        }
+        return undefined;
+      }
+      return Reflect.deleteProperty(member.holder, member.name);
+    }
+    case Op.Has: {
+      const { value: holder } = walk(base, path.slice(0, -1), policy);
+      const name = path[path.length - 1];
+      if (name === undefined) throw new TypeError("nothing to look for: the path is empty");
+      try {
+        const member = resolveMember(holder, name, "read", policy, holder instanceof Service);
+        return Object(member.holder) === member.holder && member.name in member.holder;
+      } catch (error) {
+        if (error instanceof AccessError) return false;
+        throw error;
+      }
+    }
+    case Op.Iter: {
+      const { value } = walk(base, path, policy);
+      const iterable = Object(value) as Partial<AsyncIterable<unknown> & Iterable<unknown>>;
+      const open: (() => unknown) | undefined = iterable[Symbol.asyncIterator] ??
+        iterable[Symbol.iterator];
+      if (typeof open !== "function") {
+        throw new TypeError(`${path.join(".") || "the target"} is not iterable`);
+      }
+      return ref(await invoke(() => open.call(value), context));
+    }
+    case Op.Next:
+    case Op.Return: {
+      const iterator = base as Partial<AsyncIterator<unknown>>;
+      const method = op === Op.Next ? iterator.next : iterator.return;
+      if (typeof method !== "function") {
+        if (op === Op.Return) return { done: true, value: args[0] };
+        throw new TypeError("the target is not an iterator");
+      }
+      const result = (await invoke(() => method.call(iterator, args[0]), context)) as
+        | IteratorResult<unknown>
+        | undefined;
+      return { done: Boolean(result?.done), value: await result?.value };
+    }
+    case Op.Await:
+      return await base;
+    case Op.Ping:
+      return args[0];
+    case Op.Copy:
+      return snapshot(walk(base, path, policy).value, policy, new Map());
+    default:
+      op satisfies never;
+      throw new TypeError(`unknown operation ${op}`);
+  }
+}
+
+/** Runs user code with `context` current for its synchronous part. */
+function invoke(run: () => unknown, context: CallContext): unknown {
+  const previous = active;
+  active = context;
+  try {
+    return run();
+  } finally {
+    active = previous;
+  }
+}
+
+/**
+ * A deep copy of `value` for `obtain`: class instances become plain objects
+ * of the own enumerable members the policy lets the peer read; netrefs stay
+ * references; functions cannot be copied.
+ */
+function snapshot(value: unknown, policy: ResolvedPolicy, seen: Map<object, unknown>): unknown {
+  if (typeof value === "function") {
+    if (isRemote(value)) return value;
+    throw new TypeError("cannot copy a function by value");
+  }
+  if (typeof value !== "object" || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    seen.set(value, out);
+    for (const item of value) out.push(snapshot(item, policy, seen));
+    return out;
+  }
+  if (value instanceof Map) {
+    const out = new Map();
+    seen.set(value, out);
+    for (const [k, v] of value) out.set(snapshot(k, policy, seen), snapshot(v, policy, seen));
+    return out;
+  }
+  if (value instanceof Set) {
+    const out = new Set();
+    seen.set(value, out);
+    for (const v of value) out.add(snapshot(v, policy, seen));
+    return out;
+  }
+  if (
+    value instanceof Date || value instanceof Error || value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value)
+  ) {
+    return value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  const plain = proto === Object.prototype || proto === null;
+  const out: Record<string, unknown> = {};
+  seen.set(value, out);
+  for (const key of Object.keys(value)) {
+    if (!plain) {
+      try {
+        resolveMember(value, key, "read", policy, value instanceof Service);
+      } catch {
+        continue;
+      }
+    }
+    out[key] = snapshot((value as Record<string, unknown>)[key], policy, seen);
+  }
+  return out;
+}

@@ -1,0 +1,197 @@
+/**
+ * The errors rdc raises, and the registry that lets error classes keep
+ * `instanceof` across a connection.
+ *
+ * @module
+ */
+
+const REMOTE_BRAND: unique symbol = Symbol("rdc.remoteError");
+
+/**
+ * A value thrown on the other end of a connection, as seen here.
+ *
+ * It carries the remote `name`, `message`, `cause` and own properties, and the
+ * remote stack in {@linkcode RemoteError.remoteStack}; `stack` shows the remote
+ * frames followed by the local ones. When the remote class was registered on
+ * both ends with {@linkcode registerErrorClass} (or is one of JavaScript's
+ * built-in error classes), the error is also an instance of that class:
+ * `err instanceof TypeError && err instanceof RemoteError` both hold.
+ */
+export class RemoteError extends Error {
+  /** The stack as the remote end printed it. */
+  declare remoteStack: string;
+
+  /**
+   * Creates a remote error by hand; the connection builds them with
+   * {@linkcode RemoteError.from}.
+   */
+  constructor(name: string, message: string, remoteStack = "", options?: ErrorOptions) {
+    super(message, options);
+    brand(this, name, remoteStack);
+  }
+
+  /** True for every error that crossed a connection, whatever its prototype. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && REMOTE_BRAND in value;
+  }
+
+  /**
+   * Builds the local view of a remote error: an object whose prototype is the
+   * registered class for `className` (or `name`), else `RemoteError`'s.
+   */
+  static from(fields: RemoteErrorFields): Error {
+    const cls = errorClasses.get(fields.className) ?? errorClasses.get(fields.name);
+    const error: Error = cls
+      ? Object.create(cls.prototype)
+      : new RemoteError(fields.name, fields.message, fields.stack);
+    if (cls) {
+      Object.defineProperty(error, "message", {
+        value: fields.message,
+        writable: true,
+        configurable: true,
+      });
+      Error.captureStackTrace?.(error, RemoteError.from);
+      brand(error, fields.name, fields.stack);
+    }
+    if (fields.hasCause) {
+      Object.defineProperty(error, "cause", {
+        value: fields.cause,
+        writable: true,
+        configurable: true,
+      });
+    }
+    for (const [key, value] of Object.entries(fields.props)) {
+      if (!RESERVED_ERROR_KEYS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+    }
+    return error;
+  }
+}
+
+/** What travels for a thrown `Error`; see core/PROTOCOL.md, "Error". */
+export interface RemoteErrorFields {
+  /** The constructor's name, used to find a registered class. */
+  className: string;
+  /** The error's `name` property. */
+  name: string;
+  /** The error's `message`. */
+  message: string;
+  /** The remote `stack` string. */
+  stack: string;
+  /** Whether the error had an own `cause`. */
+  hasCause: boolean;
+  /** The unboxed `cause`, when `hasCause`. */
+  cause: unknown;
+  /** Own enumerable properties other than name, message, stack and cause. */
+  props: Record<string, unknown>;
+}
+
+const RESERVED_ERROR_KEYS = new Set(["name", "message", "stack", "cause", "remoteStack"]);
+
+function brand(error: Error, name: string, remoteStack: string): void {
+  Object.defineProperty(error, REMOTE_BRAND, { value: true });
+  Object.defineProperty(error, "remoteStack", {
+    value: remoteStack,
+    writable: true,
+    configurable: true,
+  });
+  if (error.name !== name) {
+    Object.defineProperty(error, "name", { value: name, writable: true, configurable: true });
+  }
+  const localFrames = (error.stack ?? "").split("\n").filter((line) => line.startsWith("    at "));
+  const remoteFrames = remoteStack.split("\n").filter((line) => line.startsWith("    at "));
+  error.stack = [
+    `${name}: ${error.message}`,
+    ...remoteFrames,
+    "    at <rdc: remote call>",
+    ...localFrames,
+  ].join("\n");
+}
+
+// deno-lint-ignore no-explicit-any
+type ErrorClass = abstract new (...args: any[]) => Error;
+
+const errorClasses = new Map<string, ErrorClass>();
+for (
+  const cls of [
+    Error,
+    TypeError,
+    RangeError,
+    SyntaxError,
+    ReferenceError,
+    EvalError,
+    URIError,
+    AggregateError,
+  ]
+) {
+  errorClasses.set(cls.name, cls);
+}
+
+/**
+ * Registers an error class so that errors of that class thrown remotely
+ * arrive as instances of it. Register it on both ends, under the same name
+ * (default: the class name). Registering the same class twice is harmless.
+ *
+ * @example
+ * ```ts
+ * import { registerErrorClass } from "@rdc/rdc";
+ * class QuotaError extends Error {}
+ * registerErrorClass(QuotaError);
+ * ```
+ */
+export function registerErrorClass(cls: ErrorClass, name: string = cls.name): void {
+  errorClasses.set(name, cls);
+}
+
+/**
+ * A call that did not finish within its timeout. The connection stays usable;
+ * the callee was told to abandon the call (its `AbortSignal` fired).
+ */
+export class TimeoutError extends Error {
+  /** Creates a timeout error naming what timed out and after how long. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TimeoutError";
+  }
+}
+
+/**
+ * The connection closed (by either end, or because the transport failed)
+ * before the operation could complete. `cause` holds the reason, when known.
+ */
+export class ConnectionClosedError extends Error {
+  /** Creates the error; `cause` is why the connection closed. */
+  constructor(message = "connection closed", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionClosedError";
+  }
+}
+
+/**
+ * The peer broke the protocol: a bad handshake, a malformed or oversize frame,
+ * an unknown reference, a breached limit. The connection that saw it is closed;
+ * other connections are unaffected.
+ */
+export class ProtocolError extends Error {
+  /** Creates a protocol error; the message names what was wrong. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * A remote attribute access that the callee's security policy refused
+ * (RPyC's `AttributeError: cannot access 'name'`). Travels as a remote error
+ * named `AccessError`.
+ */
+export class AccessError extends Error {
+  /** Creates the error for the refused member name. */
+  constructor(message: string) {
+    super(message);
+    this.name = "AccessError";
+  }
+}
+registerErrorClass(AccessError);
+registerErrorClass(TimeoutError);
+registerErrorClass(ConnectionClosedError);
+registerErrorClass(ProtocolError);

@@ -1,0 +1,44 @@
+/**
+ * Helpers on netrefs: `timed` and `obtain` (RPyC's `rpyc.timed` and
+ * `rpyc.classic.obtain`).
+ *
+ * @module
+ */
+
+import { callWith, perform, remoteState } from "./proxy.ts";
+import type { CallOptions } from "./question.ts";
+import { Op } from "./wire.ts";
+
+/**
+ * Wraps a remote function so each call uses a timeout (milliseconds) or an
+ * `AbortSignal`. A call that runs out of time rejects with `TimeoutError`, an
+ * aborted one with the signal's reason; either way the callee's
+ * `currentCall().signal` fires and the connection stays usable.
+ *
+ * @example
+ * ```ts
+ * import { timed } from "@rdc/rdc";
+ * // const result = await timed(conn.root.slowQuery, 500)("select 1");
+ * // const ac = new AbortController();
+ * // const other = timed(conn.root.slowQuery, { signal: ac.signal })("select 2");
+ * ```
+ */
+export function timed<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  options: number | CallOptions,
+): (...args: A) => R {
+  if (!remoteState(fn)) throw new TypeError("timed() expects a remote function (a netref)");
+  const callOptions = typeof options === "number" ? { timeout: options } : options;
+  return (...args: A) => callWith(fn, args, callOptions) as R;
+}
+
+/**
+ * Pulls a deep copy of a remote value: class instances arrive as plain
+ * objects of the members the peer's policy lets us read; netrefs inside stay
+ * netrefs. A local value is returned as is.
+ */
+export async function obtain<T = unknown>(remote: unknown): Promise<T> {
+  const state = remoteState(remote);
+  if (!state) return remote as T;
+  return await perform(Op.Copy, state.engine, state.base, state.path, [], undefined).promise as T;
+}

@@ -1,0 +1,227 @@
+/**
+ * The security policy: which members of a local object a peer may reach.
+ *
+ * A peer reaches only what it was handed (capabilities); on those objects it
+ * reaches only exposed members — names with the `exposed_` prefix (reachable
+ * without it, as in RPyC) or members marked with the `@exposed` decorator —
+ * unless the connection's policy widens that. `__proto__`, `constructor`,
+ * `prototype` and every `Object.prototype` name are never reachable, whatever
+ * the policy: a peer that asks for one is hostile and loses its connection.
+ *
+ * @module
+ */
+
+import { AccessError, ProtocolError } from "./errors.ts";
+
+/** What a peer may do to the objects this end exports. Strict by default. */
+export interface Policy {
+  /** Allow members whose names do not start with `_` (RPyC `allow_public_attrs`). Default false. */
+  allowPublicAttrs?: boolean;
+  /** Allow every member but the always-blocked names (RPyC `allow_all_attrs`). Default false. */
+  allowAllAttrs?: boolean;
+  /** Allow property writes on reachable members (RPyC `allow_setattr`). Default false. */
+  allowSetAttr?: boolean;
+  /** Allow property deletes on reachable members (RPyC `allow_delattr`). Default false. */
+  allowDelAttr?: boolean;
+  /** Allow `new` on exported classes. Default false. */
+  allowConstruct?: boolean;
+  /** The prefix that exposes a member. Default `"exposed_"`. */
+  exposedPrefix?: string;
+}
+
+/** A policy with every field filled in. */
+export type ResolvedPolicy = Required<Policy>;
+
+/** The strict default policy. */
+export const STRICT_POLICY: ResolvedPolicy = Object.freeze({
+  allowPublicAttrs: false,
+  allowAllAttrs: false,
+  allowSetAttr: false,
+  allowDelAttr: false,
+  allowConstruct: false,
+  exposedPrefix: "exposed_",
+});
+
+/** Fills in defaults. */
+export function resolvePolicy(policy: Policy): ResolvedPolicy {
+  return {
+    allowPublicAttrs: policy.allowPublicAttrs ?? false,
+    allowAllAttrs: policy.allowAllAttrs ?? false,
+    allowSetAttr: policy.allowSetAttr ?? false,
+    allowDelAttr: policy.allowDelAttr ?? false,
+    allowConstruct: policy.allowConstruct ?? false,
+    exposedPrefix: policy.exposedPrefix ?? "exposed_",
+  };
+}
+
+/** Names no netref ever reaches: prototype plumbing and everything on `Object.prototype`. */
+export const BLOCKED_NAMES: ReadonlySet<string> = new Set([
+  "__proto__",
+  "constructor",
+  "prototype",
+  ...Object.getOwnPropertyNames(Object.prototype),
+]);
+
+/**
+ * Throws when a peer names a blocked member: no honest rdc peer sends one
+ * (the proxies refuse them locally), so the connection is closed.
+ */
+export function checkPathSegment(name: string): void {
+  if (BLOCKED_NAMES.has(name)) {
+    throw new ProtocolError(`peer asked for the blocked member '${name}'`);
+  }
+}
+
+const exposedMembers = new WeakMap<object, Set<string | symbol>>();
+const exposedFunctions = new WeakSet<object>();
+
+/**
+ * Marks a class member as reachable by peers. A standard (TC39) decorator for
+ * methods, getters, setters, fields and accessors.
+ *
+ * @example
+ * ```ts
+ * import { exposed, Service } from "@rdc/rdc";
+ * class CalculatorService extends Service {
+ *   @exposed add(a: number, b: number): number { return a + b; }
+ * }
+ * ```
+ */
+export function exposed(
+  value: unknown,
+  context: ClassMemberDecoratorContext,
+): void {
+  if (context.static || context.private) {
+    throw new TypeError("@exposed applies to public instance members");
+  }
+  const name = context.name;
+  if (context.kind === "method" || context.kind === "getter" || context.kind === "setter") {
+    exposedFunctions.add(value as object);
+  }
+  context.addInitializer(function (this: unknown) {
+    const target = this as object;
+    let names = exposedMembers.get(target);
+    if (!names) exposedMembers.set(target, names = new Set());
+    names.add(name);
+  });
+}
+
+/**
+ * A narrowed view of an object: peers reach only the listed names (and may
+ * write only `writable`, default none), whatever the connection's policy —
+ * RPyC's `restricted()`. Calls on it run with the original object as `this`.
+ */
+export class Restricted {
+  /** The object behind the view. */
+  readonly target: object;
+  /** Names a peer may read or call. */
+  readonly readable: ReadonlySet<string>;
+  /** Names a peer may write. */
+  readonly writable: ReadonlySet<string>;
+
+  /** Prefer {@linkcode restricted}. */
+  constructor(target: object, readable: Iterable<string>, writable: Iterable<string> = []) {
+    this.target = target;
+    this.readable = new Set(readable);
+    this.writable = new Set(writable);
+    for (const name of [...this.readable, ...this.writable]) {
+      if (BLOCKED_NAMES.has(name)) throw new TypeError(`'${name}' can never be exposed`);
+    }
+  }
+}
+
+/**
+ * Hands out `target` with only `names` reachable (and `writable` writable).
+ *
+ * @example
+ * ```ts
+ * import { restricted } from "@rdc/rdc";
+ * const file = { read: () => "data", remove: () => {} };
+ * const readOnly = restricted(file, ["read"]); // send this instead of `file`
+ * ```
+ */
+export function restricted(
+  target: object,
+  names: Iterable<string>,
+  writable: Iterable<string> = [],
+): Restricted {
+  return new Restricted(target, names, writable);
+}
+
+/** What a member access needs: the object to read from and the property name there. */
+export interface Member {
+  /** The object that holds the member (the original behind a {@linkcode Restricted}). */
+  holder: object;
+  /** The property name on `holder` (after `exposed_` aliasing). */
+  name: string;
+}
+
+/** Whether `value` is a plain data container, whose own members are always reachable. */
+function isPlainData(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === Array.prototype;
+}
+
+/**
+ * Finds the member `name` of `object` that a peer may reach for `access`.
+ *
+ * @param isService whether `object` is a service (services are never written).
+ * @throws {ProtocolError} for a blocked name.
+ * @throws {AccessError} when the policy refuses the access.
+ */
+export function resolveMember(
+  object: unknown,
+  name: string,
+  access: "read" | "write" | "delete",
+  policy: ResolvedPolicy,
+  isService: boolean,
+): Member {
+  checkPathSegment(name);
+  if (object instanceof Restricted) {
+    const allowed = access === "read" ? object.readable : object.writable;
+    if (!allowed.has(name)) throw denied(name, access);
+    return { holder: object.target, name };
+  }
+  if (object === null || object === undefined) {
+    throw new TypeError(`cannot read '${name}' of ${object}`);
+  }
+  const holder = Object(object) as object;
+  if (access !== "read") {
+    const switchOn = access === "write" ? policy.allowSetAttr : policy.allowDelAttr;
+    if (!switchOn || isService) throw denied(name, access);
+  }
+  if (typeof object !== "object" && typeof object !== "function") {
+    // Primitives: their own members only (a string's length and indices).
+    if (access === "read" && Object.hasOwn(holder, name)) return { holder, name };
+    throw denied(name, access);
+  }
+  if (isPlainData(holder)) {
+    if (access !== "read" || Object.hasOwn(holder, name)) return { holder, name };
+    throw denied(name, access);
+  }
+  if (policy.allowAllAttrs) return { holder, name };
+  const prefix = policy.exposedPrefix;
+  if (prefix && !name.startsWith(prefix) && (prefix + name) in holder) {
+    return { holder, name: prefix + name };
+  }
+  if (prefix && name.startsWith(prefix)) return { holder, name };
+  if (isDecorated(holder, name)) return { holder, name };
+  if (policy.allowPublicAttrs && !name.startsWith("_")) return { holder, name };
+  throw denied(name, access);
+}
+
+function isDecorated(holder: object, name: string): boolean {
+  if (exposedMembers.get(holder)?.has(name)) return true;
+  for (let o: object | null = holder; o !== null; o = Object.getPrototypeOf(o)) {
+    const descriptor = Object.getOwnPropertyDescriptor(o, name);
+    if (!descriptor) continue;
+    const fn = descriptor.value ?? descriptor.get ?? descriptor.set;
+    return typeof fn === "function" && exposedFunctions.has(fn);
+  }
+  return false;
+}
+
+function denied(name: string, access: string): AccessError {
+  const verb = access === "read" ? "access" : access;
+  return new AccessError(`cannot ${verb} '${name}'`);
+}

@@ -1,0 +1,331 @@
+/**
+ * Netrefs: the `Proxy` objects through which remote values are used.
+ *
+ * Every proxy stands for a base (an import, or a question: the answer to a
+ * call) plus a path of property names. Reading a property extends the path
+ * and sends nothing. Calling it, or `new`, sends one request at once and
+ * returns a proxy for the answer, on which further calls are pipelined. Awaiting
+ * a proxy with a path sends one GET. A bare import (a netref proper) is not
+ * thenable unless the peer said it is a promise.
+ *
+ * @module
+ */
+
+import type { ImportEntry } from "./imports.ts";
+import { BLOCKED_NAMES } from "./policy.ts";
+import { type CallOptions, type Engine, Question } from "./question.ts";
+import { Op, type OpCode, RefKind } from "./wire.ts";
+
+/** The state behind one proxy. Immutable; a longer path is a new proxy. */
+export interface RemoteState {
+  /** The engine the base belongs to. */
+  readonly engine: Engine;
+  /** What the path starts from. */
+  readonly base: ImportEntry | Question;
+  /** Property names read from the base. */
+  readonly path: readonly string[];
+  /** The GET (or AWAIT) sent when this proxy was first awaited. */
+  read?: Question;
+}
+
+const STATE: unique symbol = Symbol("rdc.remote");
+const INSPECT = Symbol.for("Deno.customInspect");
+const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/** The state of a proxy, or undefined for anything that is not one. */
+export function remoteState(value: unknown): RemoteState | undefined {
+  return typeof value === "function"
+    ? (value as unknown as { [STATE]?: RemoteState })[STATE]
+    : undefined;
+}
+
+/**
+ * Whether `value` is a netref (or a pending remote value) rather than a local
+ * object.
+ */
+export function isRemote(value: unknown): boolean {
+  return remoteState(value) !== undefined;
+}
+
+/** Makes a proxy for `state`. */
+export function makeProxy(state: RemoteState): object {
+  const target = function () {} as unknown as Record<symbol, unknown>;
+  target[STATE] = state;
+  target[INSPECT] = target[NODE_INSPECT] = () => describe(state);
+  return new Proxy(target, HANDLER);
+}
+
+/** `[Remote Counter #12]`, `[Remote Counter #12 .count]`, `[Remote answer #3]`. */
+export function describe(state: RemoteState): string {
+  const base = state.base;
+  const head = base instanceof Question
+    ? `answer #${base.seq}`
+    : `${base.kind === RefKind.Function ? "function " : ""}${base.name || "object"} #${base.id}`;
+  return `[Remote ${head}${state.path.map((k) => "." + k).join("")}]`;
+}
+
+function isThenableState(state: RemoteState): boolean {
+  const base = state.base;
+  return state.path.length > 0 || base instanceof Question || base.kind === RefKind.Promise;
+}
+
+/** Settles a proxy to its value: the answer, a GET of its path, or an AWAIT of a remote promise. */
+export function settle(state: RemoteState): Promise<unknown> {
+  const base = state.base;
+  if (base instanceof Question && state.path.length === 0) return base.promise;
+  const op = state.path.length === 0 ? Op.Await : Op.Get;
+  state.read ??= perform(op, state.engine, base, state.path, [], undefined);
+  return state.read.promise;
+}
+
+/**
+ * Performs `op` on `base` at `path`: remotely, or — when the base is an answer
+ * that already arrived — on that value, following it into whatever netref
+ * the path reaches.
+ */
+export function perform(
+  op: OpCode,
+  engine: Engine,
+  base: ImportEntry | Question,
+  path: readonly string[],
+  args: unknown[],
+  options: CallOptions | undefined,
+): Question {
+  if (base instanceof Question) {
+    if (base.state === "rejected") return Question.rejected(base.value);
+    if (base.state === "fulfilled") return performOnValue(op, base.value, path, args, options);
+    if (base.engine === null) {
+      // A local evaluation still running: continue once it settles.
+      return Question.of(
+        base.promise.then(() => performOnValue(op, base.value, path, args, options).promise),
+      );
+    }
+  } else if (base.released) {
+    return Question.rejected(
+      new ReferenceError(`${describe({ engine, base, path: [] })} was released (disposed)`),
+    );
+  }
+  return engine.send(op, base, path, args, options);
+}
+
+function performOnValue(
+  op: OpCode,
+  value: unknown,
+  path: readonly string[],
+  args: unknown[],
+  options: CallOptions | undefined,
+): Question {
+  let parent: unknown = undefined;
+  let current = value;
+  for (let i = 0; i <= path.length; i++) {
+    const state = remoteState(current);
+    if (state) {
+      return perform(
+        op,
+        state.engine,
+        state.base,
+        [...state.path, ...path.slice(i)],
+        args,
+        options,
+      );
+    }
+    if (i === path.length) break;
+    if (current === null || current === undefined) {
+      return Question.rejected(new TypeError(`cannot read '${path[i]}' of ${current}`));
+    }
+    parent = current;
+    current = (current as Record<string, unknown>)[path[i]];
+  }
+  try {
+    return localOperation(op, parent, current, path, args);
+  } catch (error) {
+    return Question.rejected(error);
+  }
+}
+
+/** An operation on a value that is already here (data, or one of our own objects come back). */
+function localOperation(
+  op: OpCode,
+  parent: unknown,
+  value: unknown,
+  path: readonly string[],
+  args: unknown[],
+): Question {
+  const holder = parent as Record<string, unknown>;
+  const key = path[path.length - 1];
+  switch (op) {
+    case Op.Get:
+    case Op.Copy:
+    case Op.Ping:
+      return Question.fulfilled(value);
+    case Op.Await:
+      return Question.of(Promise.resolve(value));
+    case Op.Call:
+      if (typeof value !== "function") throw new TypeError(`${key ?? "value"} is not a function`);
+      return Question.of(Promise.resolve(Reflect.apply(value, parent, args)));
+    case Op.New:
+      if (typeof value !== "function") {
+        throw new TypeError(`${key ?? "value"} is not a constructor`);
+      }
+      return Question.fulfilled(Reflect.construct(value, args));
+    case Op.Set:
+      holder[key] = args[0];
+      return Question.fulfilled(undefined);
+    case Op.Delete:
+      return Question.fulfilled(delete holder[key]);
+    case Op.Has:
+      return Question.fulfilled(Object(holder) === holder && key in holder);
+    case Op.Iter:
+    case Op.Next:
+    case Op.Return:
+      throw new TypeError("iterate a local value directly, not through rdc");
+    default:
+      op satisfies never;
+      throw new TypeError(`unknown operation ${op}`);
+  }
+}
+
+function call(op: OpCode, state: RemoteState, args: unknown[], options?: CallOptions): object {
+  const question = perform(op, state.engine, state.base, state.path, args, options);
+  return makeProxy({ engine: question.engine ?? state.engine, base: question, path: [] });
+}
+
+/** Calls a remote function with per-call options (what `timed` builds on). */
+export function callWith(remote: unknown, args: unknown[], options: CallOptions): object {
+  const state = remoteState(remote);
+  if (!state) throw new TypeError("expected a remote function (a netref)");
+  return call(Op.Call, state, args, options);
+}
+
+function dispose(state: RemoteState): void {
+  const base = state.base;
+  if (base instanceof Question) {
+    if (base.state === "fulfilled") disposeValue(base.value);
+    else base.promise.then(disposeValue, () => {});
+  } else if (state.path.length === 0) {
+    state.engine.dispose(base);
+  }
+}
+
+function disposeValue(value: unknown): void {
+  const state = remoteState(value);
+  if (state) dispose(state);
+}
+
+/** An async iterator over a remote (async) iterable; each step is one round trip. */
+function remoteIterator(state: RemoteState): AsyncIterator<unknown> & AsyncIterable<unknown> {
+  const iterator = perform(Op.Iter, state.engine, state.base, state.path, [], undefined);
+  const step = async (op: OpCode, value: unknown): Promise<IteratorResult<unknown>> => {
+    const result = await perform(op, state.engine, iterator, [], [value], undefined).promise;
+    const { done, value: item } = result as IteratorResult<unknown>;
+    if (done || op === Op.Return) disposeValue(iterator.value);
+    return { done: Boolean(done), value: item };
+  };
+  return {
+    next: (value?: unknown) => step(Op.Next, value),
+    return: (value?: unknown) => step(Op.Return, value),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+const OBJECT_PROTOTYPE = Object.prototype as unknown as Record<string, unknown>;
+
+const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
+  get(target, key) {
+    const state = target[STATE] as RemoteState;
+    if (typeof key === "symbol") {
+      switch (key) {
+        case STATE:
+          return state;
+        case Symbol.dispose:
+          return () => dispose(state);
+        case Symbol.asyncDispose:
+          return () => Promise.resolve(dispose(state));
+        case Symbol.asyncIterator:
+          return () => remoteIterator(state);
+        case Symbol.toPrimitive:
+          return () => describe(state);
+        case Symbol.toStringTag:
+          return "Remote";
+        default:
+          return target[key];
+      }
+    }
+    switch (key) {
+      case "then":
+        if (!isThenableState(state)) return undefined;
+        return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
+          settle(state).then(onFulfilled, onRejected);
+      case "catch":
+        if (!isThenableState(state)) break;
+        return (onRejected?: (e: unknown) => unknown) => settle(state).catch(onRejected);
+      case "finally":
+        if (!isThenableState(state)) break;
+        return (onFinally?: () => void) => settle(state).finally(onFinally);
+      case "toString":
+      case "toLocaleString":
+        return () => describe(state);
+      case "toJSON":
+        return undefined;
+      case "__proto__":
+        return Reflect.getPrototypeOf(target);
+    }
+    if (BLOCKED_NAMES.has(key)) return key in OBJECT_PROTOTYPE ? OBJECT_PROTOTYPE[key] : undefined;
+    return makeProxy({ engine: state.engine, base: state.base, path: [...state.path, key] });
+  },
+  apply(target, _thisArg, args) {
+    return call(Op.Call, target[STATE] as RemoteState, args);
+  },
+  construct(target, args) {
+    return call(Op.New, target[STATE] as RemoteState, args);
+  },
+  set(target, key, value) {
+    if (typeof key === "symbol" || BLOCKED_NAMES.has(key)) return false;
+    const state = target[STATE] as RemoteState;
+    perform(Op.Set, state.engine, state.base, [...state.path, key], [value], undefined);
+    return true;
+  },
+  deleteProperty(target, key) {
+    if (typeof key === "symbol" || BLOCKED_NAMES.has(key)) return false;
+    const state = target[STATE] as RemoteState;
+    perform(Op.Delete, state.engine, state.base, [...state.path, key], [], undefined);
+    return true;
+  },
+  has(target, key) {
+    if (typeof key === "symbol") return key in target;
+    throw new TypeError(
+      `'${key}' in ${describe(target[STATE] as RemoteState)}: the \`in\` operator cannot wait ` +
+        `for the peer; use \`await hasMember(netref, "${key}")\``,
+    );
+  },
+};
+
+/**
+ * Sets `netref[key] = value` on the peer and resolves once it is done (or
+ * rejects with the peer's refusal). `netref.key = value` does the same without
+ * a way to wait.
+ */
+export function setMember(netref: unknown, key: string, value: unknown): Promise<void> {
+  return memberOp(Op.Set, netref, key, [value]) as Promise<void>;
+}
+
+/** Deletes `netref[key]` on the peer; resolves with the result of `delete`. */
+export function deleteMember(netref: unknown, key: string): Promise<boolean> {
+  return memberOp(Op.Delete, netref, key, []) as Promise<boolean>;
+}
+
+/** `key in netref`, asked of the peer: true when the member exists and may be reached. */
+export function hasMember(netref: unknown, key: string): Promise<boolean> {
+  return memberOp(Op.Has, netref, key, []) as Promise<boolean>;
+}
+
+function memberOp(op: OpCode, netref: unknown, key: string, args: unknown[]): Promise<unknown> {
+  const state = remoteState(netref);
+  if (!state) return Promise.reject(new TypeError("expected a netref"));
+  if (BLOCKED_NAMES.has(key)) {
+    return Promise.reject(new TypeError(`'${key}' is never reachable through a netref`));
+  }
+  return perform(op, state.engine, state.base, [...state.path, key], args, undefined).promise;
+}

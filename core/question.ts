@@ -1,0 +1,116 @@
+/**
+ * Questions: outgoing operations and their answers, as the caller sees them.
+ *
+ * @module
+ */
+
+import type { ImportEntry } from "./imports.ts";
+import type { OpCode } from "./wire.ts";
+
+/** Per-call options: a timeout in milliseconds (0 = none) and an `AbortSignal`. */
+export interface CallOptions {
+  /** Milliseconds before the call rejects with `TimeoutError`; 0 waits forever. */
+  timeout?: number;
+  /** Aborting it rejects the call with the signal's reason and cancels it remotely. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The part of a connection that proxies drive.
+ *
+ * Contract: `send` never throws; failures (a closed connection, a value that
+ * cannot be boxed) come back as a rejected question. `base` belongs to this
+ * engine. A question `base` may still be pending: the request is then
+ * pipelined on it.
+ */
+export interface Engine {
+  /** Sends one operation on `base` at `path`. */
+  send(
+    op: OpCode,
+    base: ImportEntry | Question,
+    path: readonly string[],
+    args: unknown[],
+    options: CallOptions | undefined,
+  ): Question;
+  /** Releases an import now (a netref was disposed). Idempotent. */
+  dispose(entry: ImportEntry): void;
+  /** The connection's description, for display. */
+  readonly description: string;
+}
+
+/**
+ * The caller's record of one operation: pending until the answer arrives,
+ * then fulfilled or rejected for good. Local evaluations (an operation on an
+ * already-resolved value) are questions too, with no engine and no `seq`.
+ */
+export class Question {
+  /** The engine that sent it, or null for a local evaluation. */
+  readonly engine: Engine | null;
+  /** The request's sequence number (−1 for a local evaluation). */
+  readonly seq: number;
+  /** Where the question stands. */
+  state: "pending" | "fulfilled" | "rejected" = "pending";
+  /** The answer, once fulfilled; the reason, once rejected. */
+  value: unknown = undefined;
+  #promise: Promise<unknown> | null = null;
+  #resolve: ((value: unknown) => void) | null = null;
+  #reject: ((reason: unknown) => void) | null = null;
+
+  /** Made by an engine's `send`, or by the static helpers for local results. */
+  constructor(engine: Engine | null, seq: number) {
+    this.engine = engine;
+    this.seq = seq;
+  }
+
+  /** A question already answered with `value`. */
+  static fulfilled(value: unknown): Question {
+    const q = new Question(null, -1);
+    q.fulfil(value);
+    return q;
+  }
+
+  /** A question already failed with `reason`. */
+  static rejected(reason: unknown): Question {
+    const q = new Question(null, -1);
+    q.fail(reason);
+    return q;
+  }
+
+  /** A question answered when `promise` settles. */
+  static of(promise: Promise<unknown>): Question {
+    const q = new Question(null, -1);
+    promise.then((v) => q.fulfil(v), (e) => q.fail(e));
+    return q;
+  }
+
+  /** The answer as a promise; made on first use so unawaited calls cost no promise. */
+  get promise(): Promise<unknown> {
+    if (!this.#promise) {
+      if (this.state === "fulfilled") this.#promise = Promise.resolve(this.value);
+      else if (this.state === "rejected") this.#promise = Promise.reject(this.value);
+      else {
+        this.#promise = new Promise((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+      }
+    }
+    return this.#promise;
+  }
+
+  /** Settles with a value. Only the first settlement counts. */
+  fulfil(value: unknown): void {
+    if (this.state !== "pending") return;
+    this.state = "fulfilled";
+    this.value = value;
+    this.#resolve?.(value);
+  }
+
+  /** Settles with a reason. Only the first settlement counts. */
+  fail(reason: unknown): void {
+    if (this.state !== "pending") return;
+    this.state = "rejected";
+    this.value = reason;
+    this.#reject?.(reason);
+  }
+}

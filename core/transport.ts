@@ -1,0 +1,97 @@
+/**
+ * The byte-stream layer: the one interface every carrier (TCP, unix socket,
+ * TLS, a child's stdio, a web stream pair) is adapted to.
+ *
+ * @module
+ */
+
+/**
+ * A duplex byte stream, owned by exactly one connection.
+ *
+ * Contract: `read` is never called again before its previous promise settles;
+ * `write` likewise. `close` is idempotent and makes a pending `read` settle
+ * (with `null` or an error). Neither method frames anything: the framing layer
+ * above does.
+ */
+export interface Transport {
+  /** Reads some bytes into `into`; resolves with the count, or null at end of stream. */
+  read(into: Uint8Array): Promise<number | null>;
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes both directions. Idempotent. */
+  close(): void;
+  /** A short description of the far end, for logs and errors (`tcp 127.0.0.1:18812`). */
+  readonly description: string;
+}
+
+/** A pair of web streams carrying bytes, as `connectStream` accepts. */
+export interface ByteStreams {
+  /** Bytes from the peer. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  writable: WritableStream<Uint8Array>;
+}
+
+/** Adapts a `Deno.Conn` (TCP, unix socket or TLS). Turns on TCP_NODELAY when it exists. */
+export function transportFromConn(conn: Deno.Conn, description: string): Transport {
+  (conn as Deno.TcpConn).setNoDelay?.(true);
+  let closed = false;
+  return {
+    description,
+    async read(into) {
+      try {
+        return await conn.read(into);
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource) return null;
+        throw error;
+      }
+    },
+    async write(bytes) {
+      let offset = 0;
+      while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch {
+        // Already closed by the peer or the runtime: nothing left to release.
+      }
+    },
+  };
+}
+
+/** Adapts a pair of web streams (a child's stdio, an in-memory pipe, anything). */
+export function transportFromStreams(streams: ByteStreams, description: string): Transport {
+  const reader = streams.readable.getReader();
+  const writer = streams.writable.getWriter();
+  let leftover: Uint8Array | null = null;
+  let closed = false;
+  return {
+    description,
+    async read(into) {
+      if (!leftover) {
+        const { value, done } = await reader.read().catch((error) => {
+          if (closed) return { value: undefined, done: true as const };
+          throw error;
+        });
+        if (done || !value) return null;
+        leftover = value;
+      }
+      const count = Math.min(into.length, leftover.length);
+      into.set(leftover.subarray(0, count));
+      leftover = count === leftover.length ? null : leftover.subarray(count);
+      return count;
+    },
+    async write(bytes) {
+      await writer.write(bytes);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      reader.cancel().catch(() => {});
+      writer.close().catch(() => {});
+    },
+  };
+}

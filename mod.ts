@@ -1,0 +1,50 @@
+/**
+ * rdc — Remote Deno Call: transparent, symmetric remote objects for Deno, in
+ * the manner of Python's RPyC.
+ *
+ * ```ts
+ * import { connect, serve, Service } from "@rdc/rdc";
+ *
+ * class CalculatorService extends Service {
+ *   exposed_add(a: number, b: number): number {
+ *     return a + b;
+ *   }
+ * }
+ *
+ * await using server = serve(CalculatorService, { port: 0 });
+ * await using conn = await connect("127.0.0.1", (server.addr as Deno.NetAddr).port);
+ * console.log(await conn.root.add(1, 2)); // 3
+ * ```
+ *
+ * @module
+ */
+
+export { connect, connectStream, connectUnix } from "./core/connect.ts";
+export {
+  Connection,
+  type ConnectionOptions,
+  type ConnectionStats,
+  defaultLogger,
+  type Limits,
+  type Logger,
+} from "./core/connection.ts";
+export { serve, type ServeOptions, type Server } from "./core/server.ts";
+export { Service, type ServiceConnection, type ServiceLike, VoidService } from "./core/service.ts";
+export { exposed, type Policy, Restricted, restricted } from "./core/policy.ts";
+export { ByReference, ByValue, byValue, ref } from "./core/markers.ts";
+export { deleteMember, hasMember, isRemote, setMember } from "./core/proxy.ts";
+export { obtain, timed } from "./core/helpers.ts";
+export { type CallContext, currentCall } from "./core/dispatch.ts";
+export type { CallOptions } from "./core/question.ts";
+export type { Remote, RemotePromise, Resolved } from "./core/types.ts";
+export type { ByteStreams } from "./core/transport.ts";
+export {
+  AccessError,
+  ConnectionClosedError,
+  ProtocolError,
+  registerErrorClass,
+  RemoteError,
+  type RemoteErrorFields,
+  TimeoutError,
+} from "./core/errors.ts";
+export { PROTOCOL_VERSION } from "./core/wire.ts";

@@ -1,0 +1,84 @@
+/**
+ * Shared test helpers: a server and a client over real loopback TCP, a
+ * collecting logger, raw frame I/O for hostile-peer tests, and polling.
+ */
+
+import { Encoder } from "@msgpack/msgpack";
+import {
+  connect,
+  type Connection,
+  type ConnectionOptions,
+  type Logger,
+  serve,
+  type ServeOptions,
+  type Server,
+  type Service,
+} from "../mod.ts";
+
+/** A server on a free loopback port and one client connected to it. */
+export interface Pair extends AsyncDisposable {
+  server: Server;
+  client: Connection;
+  port: number;
+  /** The server side of the client's connection. */
+  serverConn(): Connection;
+}
+
+/** Starts `service` on a free port and connects one client; dispose closes both. */
+export async function pair(
+  service: Service | (new () => Service),
+  serverOptions: Omit<ServeOptions, "port"> = {},
+  clientOptions: ConnectionOptions = {},
+): Promise<Pair> {
+  const server = serve(service, { logger: quietLogger(), ...serverOptions, port: 0 });
+  const port = (server.addr as Deno.NetAddr).port;
+  const client = await connect("127.0.0.1", port, { logger: quietLogger(), ...clientOptions });
+  await waitFor(() => server.connections.size > 0);
+  return {
+    server,
+    client,
+    port,
+    serverConn: () => [...server.connections][0],
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+/** A logger that keeps lines for assertions instead of printing them. */
+export function quietLogger(lines: string[] = []): Logger & { lines: string[] } {
+  const logger = ((level: string, message: string) => {
+    lines.push(`${level}: ${message}`);
+  }) as Logger & { lines: string[] };
+  logger.lines = lines;
+  return logger;
+}
+
+/** Polls `predicate` every few milliseconds until it holds (fails after `timeoutMs`). */
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Encodes one raw message as a frame (4-byte big-endian length + MessagePack). */
+export function rawFrame(message: unknown): Uint8Array {
+  const payload = new Encoder().encode(message);
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setUint32(0, payload.length);
+  out.set(payload, 4);
+  return out;
+}
+
+/** Writes all of `bytes` to a raw socket. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
