@@ -21,7 +21,7 @@
 
 export { connect, connectStream, connectUnix } from "./core/connect.ts";
 export {
-  Connection,
+  type Connection,
   type ConnectionOptions,
   type ConnectionStats,
   defaultLogger,
@@ -36,11 +36,12 @@ export { deleteMember, hasMember, isRemote, setMember } from "./core/proxy.ts";
 export { obtain, timed } from "./core/helpers.ts";
 export { type CallContext, currentCall } from "./core/dispatch.ts";
 export type { CallOptions } from "./core/question.ts";
-export type { Remote, RemotePromise, Resolved } from "./core/types.ts";
+export type { Remote, RemoteMember, RemotePromise, Resolved, Unprefixed } from "./core/types.ts";
 export type { ByteStreams } from "./core/transport.ts";
 export {
   AccessError,
   ConnectionClosedError,
+  type ErrorClass,
   ProtocolError,
   registerErrorClass,
   RemoteError,

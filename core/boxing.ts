@@ -13,7 +13,7 @@
  */
 
 import { ExtData } from "@msgpack/msgpack";
-import { ProtocolError, RemoteError } from "./errors.ts";
+import { completeRemoteError, ProtocolError, RemoteError } from "./errors.ts";
 import { ByReference, ByValue } from "./markers.ts";
 import { Ext, type RefKindCode, type Target } from "./wire.ts";
 
@@ -271,13 +271,18 @@ export class Unboxer {
     }
     const record = wire as Record<string, unknown>;
     this.#seen.push(record);
+    this.#unboxEntries(record, next);
+    return record;
+  }
+
+  /** Unboxes an object's values in place (without indexing the object itself). */
+  #unboxEntries(record: Record<string, unknown>, depth: number): void {
     for (const key of Object.keys(record)) {
       const item = record[key];
       if (typeof item === "object" && item !== null) {
-        record[key] = this.#unboxSlot(item, next, record, key);
+        record[key] = this.#unboxSlot(item, depth, record, key);
       }
     }
-    return record;
   }
 
   /**
@@ -360,23 +365,22 @@ export class Unboxer {
         ) {
           throw new ProtocolError("malformed Error value");
         }
-        const slot = this.#seen.push(undefined) - 1;
+        // Index the error before its contents, as the sender did, so they may refer to it.
         const error = RemoteError.from({
           className,
           name,
           message,
           stack,
-          hasCause,
-          cause: hasCause
-            ? this.#unboxOrDefer(
-              cause,
-              depth,
-              (value) => ((error as { cause?: unknown }).cause = value),
-            )
-            : undefined,
-          props: this.unbox(props, depth) as Record<string, unknown>,
+          hasCause: false,
+          cause: undefined,
+          props: {},
         });
-        this.#seen[slot] = error;
+        this.#seen.push(error);
+        const details = props as Record<string, unknown>;
+        this.#unboxEntries(details, depth);
+        const setCause = (value: unknown) => completeRemoteError(error, true, value, {});
+        const causeValue = hasCause ? this.#unboxOrDefer(cause, depth, setCause) : undefined;
+        completeRemoteError(error, hasCause, causeValue, details);
         return error;
       }
       case Ext.TagPath:

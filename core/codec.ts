@@ -18,11 +18,16 @@ import { frame } from "./framing.ts";
  * header included, in a buffer nobody else holds.
  */
 export class MessageCodec {
-  #encoder = new Encoder({ ignoreUndefined: false });
+  #encoder: Encoder;
   #decoder: Decoder;
 
-  /** Limits the lengths the decoder accepts to `maxFrameSize`. */
-  constructor(maxFrameSize: number) {
+  /**
+   * Limits the lengths the decoder accepts to `maxFrameSize`; the encoder
+   * accepts values `maxDepth` deep inside a message.
+   */
+  constructor(maxFrameSize: number, maxDepth: number) {
+    // Messages wrap values a few levels deep (message, args, tagged containers).
+    this.#encoder = new Encoder({ ignoreUndefined: false, maxDepth: 2 * maxDepth + 8 });
     this.#decoder = new Decoder({
       maxStrLength: maxFrameSize,
       maxBinLength: maxFrameSize,

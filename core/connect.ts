@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Connection, type ConnectionOptions } from "./connection.ts";
+import { type Connection, type ConnectionOptions, Session } from "./connection.ts";
 import { serviceAliases, serviceInstance, VoidService } from "./service.ts";
 import {
   type ByteStreams,
@@ -22,7 +22,7 @@ export async function startConnection(
   options: ConnectionOptions = {},
 ): Promise<Connection> {
   const service = options.service ?? VoidService;
-  const connection = new Connection(transport, serviceInstance(service), options);
+  const connection = new Session(transport, serviceInstance(service), options);
   await connection.start(options, serviceAliases(service));
   return connection;
 }

@@ -13,13 +13,15 @@ import { Boxer, exportExt, importExt, pathArg, type ReferenceBoxer, Unboxer } fr
 import { MessageCodec } from "./codec.ts";
 import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
 import { ConnectionClosedError, ProtocolError, RemoteError, TimeoutError } from "./errors.ts";
+import { Deadlines } from "./deadlines.ts";
+import { ByReference, ByValue } from "./markers.ts";
 import { ExportTable } from "./exports.ts";
 import { FrameReader, FrameWriter } from "./framing.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
 import { type Policy, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { makeProxy, remoteState } from "./proxy.ts";
 import { type CallOptions, type Engine, Question } from "./question.ts";
-import { Service, type ServiceConnection } from "./service.ts";
+import type { Service, ServiceConnection } from "./service.ts";
 import type { Transport } from "./transport.ts";
 import {
   checkMessage,
@@ -96,6 +98,15 @@ export interface ConnectionStats {
   bytesReceived: number;
 }
 
+/** One of our requests, waiting for its answer. */
+interface PendingRequest {
+  question: Question;
+  /** Its timeout in milliseconds (0 or Infinity: none). */
+  timeout: number;
+  /** Removes its abort listener, when it has a signal. */
+  abort?: () => void;
+}
+
 /** The answer to one of the peer's requests, kept while it may be pipelined on. */
 interface Answer {
   promise: Promise<unknown>;
@@ -110,14 +121,53 @@ const HOUSEKEEPING_DELAY_MS = 5;
 type Timer = ReturnType<typeof setTimeout>;
 
 /**
- * One rdc connection. Made by `connect`, `connectStream`, `serve` and friends;
- * see `core/PROTOCOL.md` for what crosses the wire.
+ * One rdc connection, as its users see it. Made by `connect`, `connectUnix`,
+ * `connectStream` and `serve`.
  *
  * Contract: `close()` is idempotent and never throws. After close, every
  * pending call has rejected with {@linkcode ConnectionClosedError}, the
  * service's `onDisconnect` has run once, and both reference tables are empty.
  */
-export class Connection implements Engine, ReferenceBoxer, ServiceConnection, AsyncDisposable {
+export interface Connection extends ServiceConnection, AsyncDisposable {
+  /**
+   * The peer's root object (its service), as a netref. Typed `any` so that any
+   * member may be reached; annotate it as `Remote<MyService>` for checking.
+   */
+  // deno-lint-ignore no-explicit-any
+  readonly root: any;
+  /** The name of the peer's service, from its handshake. */
+  readonly peerService: string;
+  /** Every name the peer's service answers to. */
+  readonly peerAliases: readonly string[];
+  /** The service instance serving this connection. */
+  readonly service: Service;
+  /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
+  readonly description: string;
+  /** Whether the connection has closed. */
+  readonly closed: boolean;
+  /** Resolves once the connection has closed and cleaned up. Never rejects. */
+  readonly finished: Promise<void>;
+  /** Why the connection closed, once it has. */
+  readonly closeReason: Error | null;
+  /**
+   * Calls `listener` once with the reason when the connection closes (at once
+   * if it already has). Dispose the result to stop listening.
+   */
+  onClose(listener: (reason: Error) => void): Disposable;
+  /** Sends a ping and resolves with the round-trip time in milliseconds. */
+  ping(options?: CallOptions): Promise<number>;
+  /** Table sizes and counters. */
+  stats(): ConnectionStats;
+  /** Closes the connection, telling the peer; resolves once cleaned up. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The engine behind a {@linkcode Connection}: one symmetric session over one
+ * transport. It is also the proxies' {@linkcode Engine} and boxing's
+ * {@linkcode ReferenceBoxer}; see `core/PROTOCOL.md` for what crosses the wire.
+ */
+export class Session implements Connection, Engine, ReferenceBoxer {
   /** The service instance serving this connection. */
   readonly service: Service;
   /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
@@ -133,7 +183,14 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
   #logger: Logger;
   #exports: ExportTable;
   #imports: ImportTable;
-  #pending = new Map<number, { question: Question; timer?: Timer; abort?: () => void }>();
+  #pending = new Map<number, PendingRequest>();
+  #deadlines = new Deadlines(
+    (seq) => this.#pending.has(seq),
+    (seq) => {
+      const ms = this.#pending.get(seq)?.timeout;
+      this.#abandon(seq, new TimeoutError(`request #${seq} timed out after ${ms} ms`));
+    },
+  );
   #answers = new Map<number, Answer>();
   #serving = 0;
   #nextSeq = 0;
@@ -169,7 +226,7 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     this.#writer = new FrameWriter(transport, (error) => {
       this.#shutdown(new ConnectionClosedError(`write failed: ${error}`, { cause: error }), false);
     });
-    this.#codec = new MessageCodec(this.#limits.maxFrameSize);
+    this.#codec = new MessageCodec(this.#limits.maxFrameSize, this.#limits.maxDepth);
     this.#exports = new ExportTable(service);
     this.#imports = new ImportTable((id, count) => this.#queueRelease(id, count));
   }
@@ -262,7 +319,11 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     }
   }
 
-  /** The peer's root object (its service), as a netref. */
+  /**
+   * The peer's root object (its service), as a netref. Typed `any` so that any
+   * member may be reached; annotate it as `Remote<MyService>` for checking.
+   */
+  // deno-lint-ignore no-explicit-any
   get root(): any {
     if (!this.#root) throw new ConnectionClosedError("the connection is not open");
     return this.#root;
@@ -360,24 +421,21 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     if (signal?.aborted) return Question.rejected(signal.reason);
     const seq = this.#nextSeq++;
     const target: Target = base instanceof Question ? questionTarget(base.seq) : base.id;
-    let boxedArgs: unknown;
+    const finished = this.#finished;
+    let frame: Uint8Array;
     try {
-      boxedArgs = new Boxer(this, this.#limits.maxDepth).box(args);
+      const boxedArgs = new Boxer(this, this.#limits.maxDepth).box(args);
+      const message: unknown[] = [Msg.Request, seq, op, target, path, boxedArgs];
+      if (finished.length > 0) message.push(finished);
+      frame = this.#codec.encode(message);
     } catch (error) {
       return Question.rejected(error);
     }
-    const message: unknown[] = [Msg.Request, seq, op, target, path, boxedArgs];
-    if (this.#finished.length > 0) {
-      message.push(this.#finished);
-      this.#finished = [];
-    }
+    if (finished.length > 0) this.#finished = [];
     const question = new Question(this, seq);
-    const pending: { question: Question; timer?: Timer; abort?: () => void } = { question };
-    const timeout = options?.timeout ?? this.#timeout;
-    if (timeout > 0 && Number.isFinite(timeout)) {
-      pending.timer = setTimeout(() => {
-        this.#abandon(seq, new TimeoutError(`request #${seq} timed out after ${timeout} ms`));
-      }, timeout);
+    const pending: PendingRequest = { question, timeout: options?.timeout ?? this.#timeout };
+    if (pending.timeout > 0 && Number.isFinite(pending.timeout)) {
+      this.#deadlines.add(seq, pending.timeout);
     }
     if (signal) {
       const onAbort = () => this.#abandon(seq, signal.reason);
@@ -385,7 +443,7 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
       pending.abort = () => signal.removeEventListener("abort", onAbort);
     }
     this.#pending.set(seq, pending);
-    this.#write(message);
+    this.#sendFrame(frame);
     return question;
   }
 
@@ -449,10 +507,15 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     return makeProxy({ engine: this, base: entry, path: [] });
   }
 
+  /** Sends a message that always encodes (protocol bookkeeping, no user values). */
   #write(message: unknown[]): void {
+    if (!this.#closed) this.#sendFrame(this.#codec.encode(message));
+  }
+
+  #sendFrame(frame: Uint8Array): void {
     if (this.#closed) return;
     this.#framesSent++;
-    this.#writer.send(this.#codec.encode(message));
+    this.#writer.send(frame);
   }
 
   /** Gives up on an outgoing request (timeout or abort) and tells the callee. */
@@ -464,9 +527,9 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     this.#write([Msg.Cancel, seq]);
   }
 
-  #settlePending(seq: number, pending: { timer?: Timer; abort?: () => void }): void {
+  #settlePending(seq: number, pending: PendingRequest): void {
     this.#pending.delete(seq);
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    this.#deadlines.settle(seq);
     pending.abort?.();
   }
 
@@ -570,7 +633,8 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     this.#answers.set(seq, answer);
     this.#serving++;
     answer.promise.then(
-      (value) => this.#reply(seq, answer, false, value),
+      // An iterator always travels by reference, even a plain-object one.
+      (value) => this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value),
       (error) => this.#reply(seq, answer, true, error),
     );
   }
@@ -593,7 +657,9 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     if (target >= 0) return this.#exports.get(target);
     const answer = this.#answers.get(-target - 1);
     if (!answer) throw new ProtocolError(`unknown answer #${-target - 1}`);
-    return await answer.promise;
+    const value = await answer.promise;
+    // Pipelined calls reach the value itself, not the marker that chose how it travels.
+    return value instanceof ByReference || value instanceof ByValue ? value.value : value;
   }
 
   #reply(seq: number, answer: Answer, failed: boolean, value: unknown): void {
@@ -605,18 +671,19 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
       this.#violation(value);
       return;
     }
-    let boxed: unknown;
+    let frame: Uint8Array;
     try {
-      boxed = new Boxer(this, this.#limits.maxDepth).box(value);
+      const boxed = new Boxer(this, this.#limits.maxDepth).box(value);
+      frame = this.#codec.encode([failed ? Msg.Throw : Msg.Reply, seq, boxed]);
     } catch (error) {
       if (error instanceof ProtocolError) return this.#violation(error);
       const what = failed ? "error" : "result";
-      failed = true;
-      boxed = new Boxer(this, this.#limits.maxDepth).box(
-        new TypeError(`cannot send the ${what} of request #${seq}: ${(error as Error).message}`),
+      const problem = new TypeError(
+        `cannot send the ${what} of request #${seq}: ${(error as Error).message}`,
       );
+      frame = this.#codec.encode([Msg.Throw, seq, new Boxer(this, 1).box(problem)]);
     }
-    this.#write([failed ? Msg.Throw : Msg.Reply, seq, boxed]);
+    this.#sendFrame(frame);
   }
 
   #onAnswer(seq: number, failed: boolean, wire: unknown): void {
@@ -690,6 +757,7 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     this.#closed = true;
     this.#closeReason = reason;
     if (this.#housekeeping !== undefined) clearTimeout(this.#housekeeping);
+    this.#deadlines.clear();
     const closedError = reason instanceof ConnectionClosedError
       ? reason
       : new ConnectionClosedError(`connection closed: ${reason.message}`, { cause: reason });
@@ -704,7 +772,13 @@ export class Connection implements Engine, ReferenceBoxer, ServiceConnection, As
     this.#releases.clear();
     this.#finished = [];
     (async () => {
-      await Promise.race([this.#writer.flushed(), new Promise((r) => setTimeout(r, 1000))]);
+      // Let the CLOSE frame leave, but never wait on a peer that stopped reading.
+      let timer: Timer | undefined;
+      await Promise.race([
+        this.#writer.flushed(),
+        new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+      ]);
+      clearTimeout(timer);
       this.#transport.close();
       if (this.#root) {
         try {

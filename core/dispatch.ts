@@ -6,7 +6,6 @@
  */
 
 import { AccessError } from "./errors.ts";
-import { ref } from "./markers.ts";
 import { type ResolvedPolicy, resolveMember } from "./policy.ts";
 import { isRemote } from "./proxy.ts";
 import { Service } from "./service.ts";
@@ -174,7 +173,7 @@ export async function execute(
       if (typeof open !== "function") {
         throw new TypeError(`${path.join(".") || "the target"} is not iterable`);
       }
-      return ref(await invoke(() => open.call(value), context));
+      return await invoke(() => open.call(value), context);
     }
     case Op.Next:
     case Op.Return: {

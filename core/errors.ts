@@ -53,17 +53,26 @@ export class RemoteError extends Error {
       Error.captureStackTrace?.(error, RemoteError.from);
       brand(error, fields.name, fields.stack);
     }
-    if (fields.hasCause) {
-      Object.defineProperty(error, "cause", {
-        value: fields.cause,
-        writable: true,
-        configurable: true,
-      });
-    }
-    for (const [key, value] of Object.entries(fields.props)) {
-      if (!RESERVED_ERROR_KEYS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
-    }
+    completeRemoteError(error, fields.hasCause, fields.cause, fields.props);
     return error;
+  }
+}
+
+/**
+ * Gives a remote error its `cause` and own properties. Separate from
+ * {@linkcode RemoteError.from} so that a cause may refer back to the error.
+ */
+export function completeRemoteError(
+  error: Error,
+  hasCause: boolean,
+  cause: unknown,
+  props: Record<string, unknown>,
+): void {
+  if (hasCause) {
+    Object.defineProperty(error, "cause", { value: cause, writable: true, configurable: true });
+  }
+  for (const [key, value] of Object.entries(props)) {
+    if (!RESERVED_ERROR_KEYS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
   }
 }
 
@@ -107,8 +116,9 @@ function brand(error: Error, name: string, remoteStack: string): void {
   ].join("\n");
 }
 
+/** Any error class (a constructor of `Error`s). */
 // deno-lint-ignore no-explicit-any
-type ErrorClass = abstract new (...args: any[]) => Error;
+export type ErrorClass = abstract new (...args: any[]) => Error;
 
 const errorClasses = new Map<string, ErrorClass>();
 for (

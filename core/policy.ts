@@ -199,11 +199,11 @@ export function resolveMember(
     if (access !== "read" || Object.hasOwn(holder, name)) return { holder, name };
     throw denied(name, access);
   }
-  if (policy.allowAllAttrs) return { holder, name };
   const prefix = policy.exposedPrefix;
   if (prefix && !name.startsWith(prefix) && (prefix + name) in holder) {
     return { holder, name: prefix + name };
   }
+  if (policy.allowAllAttrs) return { holder, name };
   if (prefix && name.startsWith(prefix)) return { holder, name };
   if (isDecorated(holder, name)) return { holder, name };
   if (policy.allowPublicAttrs && !name.startsWith("_")) return { holder, name };

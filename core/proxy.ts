@@ -100,7 +100,7 @@ export function perform(
         base.promise.then(() => performOnValue(op, base.value, path, args, options).promise),
       );
     }
-  } else if (base.released) {
+  } else if (base.released && !engine.closed) {
     return Question.rejected(
       new ReferenceError(`${describe({ engine, base, path: [] })} was released (disposed)`),
     );

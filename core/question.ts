@@ -36,6 +36,8 @@ export interface Engine {
   dispose(entry: ImportEntry): void;
   /** The connection's description, for display. */
   readonly description: string;
+  /** Whether the connection has closed (its `send` then rejects with `ConnectionClosedError`). */
+  readonly closed: boolean;
 }
 
 /**

@@ -118,22 +118,24 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
 
   (async () => {
     try {
+      if (options.oneShot) {
+        // One client, then no more: stop listening before serving it.
+        const conn = await listener.accept();
+        listener.close();
+        const handling = accept(conn);
+        handshakes.add(handling);
+        await handling;
+        await close();
+        return;
+      }
       for await (const conn of listener) {
         const handling = accept(conn);
-        if (options.oneShot) {
-          try {
-            listener.close();
-          } catch { /* already closed */ }
-          await handling;
-          break;
-        }
         handshakes.add(handling);
         handling.finally(() => handshakes.delete(handling));
       }
     } catch (error) {
       if (!closing) logger("error", `${description}: accept failed: ${error}`);
     }
-    if (options.oneShot) await close();
   })();
 
   return {

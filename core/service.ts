@@ -9,8 +9,9 @@
  * `Connection` type satisfies it.
  */
 export interface ServiceConnection {
-  /** The peer's root object, as a netref. */
-  readonly root: unknown;
+  /** The peer's root object, as a netref (annotate it as `Remote<PeerService>`). */
+  // deno-lint-ignore no-explicit-any
+  readonly root: any;
   /** The name of the peer's service, from its handshake. */
   readonly peerService: string;
   /** Closes the connection. */

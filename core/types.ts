@@ -4,8 +4,8 @@
  * @module
  */
 
-/** `exposed_add` is reached as `add`. */
-type Unprefixed<K> = K extends `exposed_${infer Name}` ? Name : K;
+/** A member name as a peer reaches it: `exposed_add` is reached as `add`. */
+export type Unprefixed<K> = K extends `exposed_${infer Name}` ? Name : K;
 
 /** What awaiting a remote value gives: data arrives as data, objects as netrefs. */
 export type Resolved<T> = T extends
@@ -42,7 +42,7 @@ export type Remote<T> =
   & Disposable
   & AsyncDisposable;
 
-/** A member as seen through a netref. */
-type RemoteMember<V> = V extends (...args: infer A) => infer R
+/** A member as seen through a netref: methods are callable, the rest awaitable. */
+export type RemoteMember<V> = V extends (...args: infer A) => infer R
   ? ((...args: A) => RemotePromise<R>) & Remote<V>
   : RemotePromise<V>;

@@ -1,0 +1,101 @@
+/**
+ * The raw baseline: a TCP ping-pong written directly on `Deno.Conn`
+ * (`read`/`write`, TCP_NODELAY on both ends), with no framing library, no
+ * codec and no promises beyond the runtime's own.
+ *
+ * A client opens a connection and sends an 8-byte header: the request size
+ * and the reply size (two big-endian u32). From then on, each time the server
+ * has read a whole request it writes one reply of the agreed size. The bench
+ * sets both sizes to the byte counts an rdc call puts on the wire, so the
+ * baseline moves the same bytes each way.
+ *
+ * @module
+ */
+
+/** Serves the ping-pong on `listener` until it closes. */
+export async function serveRaw(listener: Deno.Listener): Promise<void> {
+  try {
+    for await (const conn of listener) void echo(conn);
+  } catch {
+    // Listener closed.
+  }
+}
+
+async function echo(conn: Deno.Conn): Promise<void> {
+  (conn as Deno.TcpConn).setNoDelay(true);
+  try {
+    const header = new Uint8Array(8);
+    if (!(await readFully(conn, header))) return;
+    const view = new DataView(header.buffer);
+    const requestSize = view.getUint32(0);
+    const reply = new Uint8Array(view.getUint32(4)).fill(0x5a);
+    const buffer = new Uint8Array(Math.max(requestSize, 4096));
+    let received = 0;
+    while (true) {
+      const count = await conn.read(buffer);
+      if (count === null) return;
+      received += count;
+      while (received >= requestSize) {
+        received -= requestSize;
+        await writeFully(conn, reply);
+      }
+    }
+  } catch {
+    // The client went away.
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  }
+}
+
+/** One client connection of the ping-pong. */
+export class RawClient {
+  readonly #conn: Deno.TcpConn;
+  readonly #request: Uint8Array;
+  readonly #reply: Uint8Array;
+
+  private constructor(conn: Deno.TcpConn, requestSize: number, replySize: number) {
+    this.#conn = conn;
+    this.#request = new Uint8Array(requestSize).fill(0xa5);
+    this.#reply = new Uint8Array(replySize);
+  }
+
+  /** Connects and agrees the sizes: `requestSize` bytes out, `replySize` back per round trip. */
+  static async open(port: number, requestSize: number, replySize: number): Promise<RawClient> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    const header = new Uint8Array(8);
+    new DataView(header.buffer).setUint32(0, requestSize);
+    new DataView(header.buffer).setUint32(4, replySize);
+    await writeFully(conn, header);
+    return new RawClient(conn, requestSize, replySize);
+  }
+
+  /** One round trip: write the request, read the whole reply. */
+  async roundTrip(): Promise<void> {
+    await writeFully(this.#conn, this.#request);
+    if (!(await readFully(this.#conn, this.#reply))) throw new Error("raw server closed");
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#conn.close();
+  }
+}
+
+async function writeFully(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/** Fills `into`; false if the stream ended first. */
+async function readFully(conn: Deno.Conn, into: Uint8Array): Promise<boolean> {
+  let offset = 0;
+  while (offset < into.length) {
+    const count = await conn.read(into.subarray(offset));
+    if (count === null) return false;
+    offset += count;
+  }
+  return true;
+}

@@ -1,0 +1,636 @@
+/**
+ * Hostile peers over real loopback sockets. Each attack comes from a raw TCP
+ * peer that completes a proper handshake first; for each one the offending
+ * connection is closed (a Close frame naming the problem, then end of
+ * stream), the server logs why, and the server keeps serving both a client
+ * connected before the attack and one connected after it. Nothing may
+ * pollute `Object.prototype`.
+ */
+
+import assert from "node:assert/strict";
+import { Decoder, Encoder, ExtData } from "@msgpack/msgpack";
+import {
+  connect,
+  type Connection,
+  currentCall,
+  exposed,
+  serve,
+  type ServeOptions,
+  Service,
+} from "../mod.ts";
+import { quietLogger, rawFrame, waitFor, writeAll } from "./_helpers.ts";
+
+class Thing {
+  @exposed
+  get value(): number {
+    return 1;
+  }
+}
+
+// Members are exposed with the decorator (not the prefix) so that the same
+// service also works unchanged under allowAllAttrs.
+class EvilTargetService extends Service {
+  @exposed
+  echo(value: unknown): unknown {
+    return value;
+  }
+  @exposed
+  make(): Thing {
+    return new Thing();
+  }
+  /** Never answers until the call is cancelled or the connection closes. */
+  @exposed
+  hang(): Promise<string> {
+    const { signal } = currentCall()!;
+    return new Promise((resolve) => {
+      if (signal.aborted) resolve("aborted");
+      signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+    });
+  }
+}
+
+const MSG_HELLO = 0;
+const MSG_CLOSE = 7;
+const EOF = Symbol("eof");
+
+/** A raw TCP peer that reads and writes frames by hand. */
+class RawPeer {
+  readonly conn: Deno.Conn;
+  #buffer = new Uint8Array(0);
+  #closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  static async connect(port: number): Promise<RawPeer> {
+    return new RawPeer(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  send(message: unknown): Promise<void> {
+    return writeAll(this.conn, rawFrame(message));
+  }
+
+  sendBytes(bytes: Uint8Array): Promise<void> {
+    return writeAll(this.conn, bytes);
+  }
+
+  /** Reads more bytes; false at end of stream. Closes the socket and throws on timeout. */
+  async #more(timeoutMs: number): Promise<boolean> {
+    const chunk = new Uint8Array(64 * 1024);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const read = this.conn.read(chunk).catch((error) => {
+      if (error instanceof Deno.errors.ConnectionReset || this.#closed) return null;
+      throw error;
+    });
+    const n = await Promise.race([read, timeout]).finally(() => clearTimeout(timer));
+    if (n === "timeout") {
+      this.close();
+      await read.catch(() => {});
+      throw new Error(`raw peer: nothing read within ${timeoutMs} ms`);
+    }
+    if (n === null) return false;
+    const joined = new Uint8Array(this.#buffer.length + n);
+    joined.set(this.#buffer);
+    joined.set(chunk.subarray(0, n), this.#buffer.length);
+    this.#buffer = joined;
+    return true;
+  }
+
+  /** The next decoded frame, or EOF. */
+  async readFrame(timeoutMs = 3000): Promise<unknown> {
+    while (true) {
+      if (this.#buffer.length >= 4) {
+        const length = new DataView(this.#buffer.buffer, this.#buffer.byteOffset).getUint32(0);
+        if (this.#buffer.length >= 4 + length) {
+          const payload = this.#buffer.slice(4, 4 + length);
+          this.#buffer = this.#buffer.slice(4 + length);
+          return new Decoder().decode(payload);
+        }
+      }
+      if (!(await this.#more(timeoutMs))) return EOF;
+    }
+  }
+
+  /** Every frame until the peer closes. */
+  async readToEnd(timeoutMs = 3000): Promise<unknown[]> {
+    const frames: unknown[] = [];
+    while (true) {
+      const frame = await this.readFrame(timeoutMs);
+      if (frame === EOF) return frames;
+      frames.push(frame);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function closeReason(frames: unknown[]): string | undefined {
+  const close = frames.find((f) => Array.isArray(f) && f[0] === MSG_CLOSE) as
+    | [number, string]
+    | undefined;
+  return close?.[1];
+}
+
+const MSG_REQUEST = 1;
+const MSG_REPLY = 2;
+const MSG_RELEASE = 4;
+const OP_GET = 0;
+const OP_CALL = 1;
+const OP_SET = 3;
+const OP_PING = 10;
+const EXT_BACKREF = 5;
+const EXT_EXPORT = 6;
+const EXT_IMPORT = 7;
+const EXT_TAG_ERROR = 22;
+const EXT_TAG_PATH = 23;
+
+function u32(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n);
+  return out;
+}
+
+function header(length: number): Uint8Array {
+  return u32(length);
+}
+
+function frameOf(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + payload.length);
+  out.set(header(payload.length));
+  out.set(payload, 4);
+  return out;
+}
+
+/** Opens a raw connection and completes a proper handshake, checked with a ping. */
+async function handshaken(port: number): Promise<RawPeer> {
+  const peer = await RawPeer.connect(port);
+  const hello = await peer.readFrame() as unknown[];
+  assert.equal(hello[0], MSG_HELLO);
+  await peer.send([MSG_HELLO, "rdc", 1, "Raw", ["Raw"]]);
+  await peer.send([MSG_REQUEST, 4000, OP_PING, 0, [], ["warm-up"]]);
+  assert.deepEqual(await peer.readFrame(), [MSG_REPLY, 4000, "warm-up"]);
+  return peer;
+}
+
+interface Attack {
+  name: string;
+  /** What the Close frame and the server's log line must mention. */
+  expect: RegExp;
+  serverOptions?: Omit<ServeOptions, "port">;
+  /** Sends the offending input over an established raw connection. */
+  run(peer: RawPeer): Promise<void>;
+}
+
+async function assertWorks(client: Connection, what: string): Promise<void> {
+  assert.equal(client.closed, false, `${what} was closed`);
+  assert.deepEqual(await client.root.echo({ what, n: [1, 2] }), { what, n: [1, 2] }, what);
+  assert.equal(await client.root.make().value, 1, what);
+}
+
+const prototypeNames = Object.getOwnPropertyNames(Object.prototype).sort();
+
+function assertNoPollution(): void {
+  assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), prototypeNames);
+  const probe = {} as Record<string, unknown>;
+  assert.equal(probe.polluted, undefined, "Object.prototype was polluted");
+  assert.equal(Object.getPrototypeOf(probe), Object.prototype);
+}
+
+/** Runs one attack against a fresh server and checks every promise the suite makes. */
+async function withstand(attack: Attack): Promise<void> {
+  const lines: string[] = [];
+  const server = serve(EvilTargetService, {
+    ...attack.serverOptions,
+    logger: quietLogger(lines),
+    port: 0,
+  });
+  const port = (server.addr as Deno.NetAddr).port;
+  const before = await connect("127.0.0.1", port, { logger: quietLogger() });
+  let peer: RawPeer | undefined;
+  try {
+    await assertWorks(before, "the client connected before");
+    peer = await handshaken(port);
+    await attack.run(peer);
+    const frames = await peer.readToEnd(5000);
+    const reason = closeReason(frames);
+    assert.ok(reason !== undefined, `no Close frame before EOF; got ${Deno.inspect(frames)}`);
+    assert.match(reason, attack.expect, `the Close frame's reason: ${reason}`);
+    await waitFor(
+      () => lines.some((l) => attack.expect.test(l)),
+      3000,
+      `a log line matching ${attack.expect}; got ${Deno.inspect(lines)}`,
+    );
+    await waitFor(() => server.connections.size === 1, 3000, "the raw connection to go");
+    await assertWorks(before, "the client connected before");
+    await using after = await connect("127.0.0.1", port, { logger: quietLogger() });
+    await assertWorks(after, "the client connected after");
+    assertNoPollution();
+  } finally {
+    peer?.close();
+    await before.close();
+    await server.close();
+  }
+}
+
+function step(attack: Attack): [string, () => Promise<void>] {
+  return [attack.name, () => withstand(attack)];
+}
+
+async function runAll(t: Deno.TestContext, attacks: Attack[]): Promise<void> {
+  for (const attack of attacks) {
+    const [name, fn] = step(attack);
+    await t.step(name, fn);
+  }
+}
+
+Deno.test("hostile: garbage and broken framing", async (t) => {
+  await runAll(t, [
+    {
+      name: "garbage bytes (an HTTP request) after the handshake",
+      expect: /exceeds the limit/,
+      run: (peer) => peer.sendBytes(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n")),
+    },
+    {
+      name: "garbage bytes inside a well-sized frame",
+      expect: /undecodable/,
+      run: (peer) => peer.sendBytes(frameOf(new Uint8Array([0xc1, 0xc1, 0xc1, 0xc1, 0xc1]))),
+    },
+    {
+      name: "a truncated frame, then end of stream",
+      expect: /stream ended inside a frame/,
+      run: async (peer) => {
+        await peer.sendBytes(header(100));
+        await peer.sendBytes(new Uint8Array(10));
+        await peer.conn.closeWrite();
+      },
+    },
+    {
+      name: "a truncated frame header, then end of stream",
+      expect: /stream ended inside a frame/,
+      run: async (peer) => {
+        await peer.sendBytes(new Uint8Array([0, 0]));
+        await peer.conn.closeWrite();
+      },
+    },
+    {
+      name: "a length prefix of 4 GiB",
+      expect: /4294967295 bytes exceeds the limit of 67108864/,
+      run: (peer) => peer.sendBytes(header(0xffffffff)),
+    },
+    {
+      name: "a length prefix just over 64 MiB",
+      expect: /67108865 bytes exceeds the limit of 67108864/,
+      run: (peer) => peer.sendBytes(header(64 * 1024 * 1024 + 1)),
+    },
+    {
+      name: "a frame over a small custom maxFrameSize",
+      expect: /exceeds the limit of 1024 bytes/,
+      serverOptions: { maxFrameSize: 1024 },
+      run: (peer) =>
+        peer.sendBytes(rawFrame([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], ["x".repeat(2000)]])),
+    },
+    {
+      name: "an undecodable payload (a truncated array)",
+      expect: /undecodable/,
+      run: (peer) => peer.sendBytes(frameOf(new Uint8Array([0x93, 0x01]))),
+    },
+    {
+      name: "a payload with trailing bytes",
+      expect: /undecodable/,
+      run: (peer) => {
+        const valid = new Encoder().encode([MSG_REQUEST, 0, OP_PING, 0, [], ["x"]]);
+        const payload = new Uint8Array(valid.length + 3);
+        payload.set(valid);
+        return peer.sendBytes(frameOf(payload));
+      },
+    },
+    {
+      name: "an empty frame",
+      expect: /undecodable/,
+      run: (peer) => peer.sendBytes(header(0)),
+    },
+  ]);
+});
+
+Deno.test("hostile: unknown references", async (t) => {
+  await runAll(t, [
+    {
+      name: "a request on unknown export 999",
+      expect: /unknown reference #999/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 999, ["x"], []]),
+    },
+    {
+      name: "a release of unknown export 999",
+      expect: /unknown reference #999/,
+      run: (peer) => peer.send([MSG_RELEASE, [999], [1]]),
+    },
+    {
+      name: "a release of the root",
+      expect: /reference #0/,
+      run: (peer) => peer.send([MSG_RELEASE, [0], [1]]),
+    },
+    {
+      name: "a release of more references than were sent",
+      expect: /release of 5 references/,
+      run: async (peer) => {
+        await peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["make"], []]);
+        const reply = await peer.readFrame() as [number, number, ExtData];
+        assert.equal(reply[0], MSG_REPLY);
+        assert.ok(reply[2] instanceof ExtData && reply[2].type === EXT_EXPORT);
+        const data = reply[2].data as Uint8Array;
+        const id = new DataView(data.buffer, data.byteOffset).getUint32(1);
+        await peer.send([MSG_RELEASE, [id], [5]]);
+      },
+    },
+    {
+      name: "an Import ext naming unknown export 999",
+      expect: /unknown reference #999/,
+      run: (peer) =>
+        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [new ExtData(EXT_IMPORT, u32(999))]]),
+    },
+    {
+      name: "a lazy path argument on unknown export 999",
+      expect: /unknown reference #999/,
+      run: (peer) =>
+        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [[
+          new ExtData(EXT_TAG_PATH, new Uint8Array(0)),
+          999,
+          "x",
+        ]]]),
+    },
+    {
+      name: "a request on an unknown answer",
+      expect: /unknown answer #5/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, -6, ["x"], []]),
+    },
+    {
+      name: "an answer to a request that was never sent",
+      expect: /never sent/,
+      run: (peer) => peer.send([MSG_REPLY, 5000, null]),
+    },
+  ]);
+});
+
+Deno.test("hostile: wrong message shapes", async (t) => {
+  await runAll(t, [
+    {
+      name: "a message that is not an array",
+      expect: /expected a non-empty array/,
+      run: (peer) => peer.send("hello"),
+    },
+    {
+      name: "a map instead of a message",
+      expect: /expected a non-empty array/,
+      run: (peer) => peer.send({ type: 1 }),
+    },
+    {
+      name: "an empty array",
+      expect: /expected a non-empty array/,
+      run: (peer) => peer.send([]),
+    },
+    {
+      name: "an unknown message type",
+      expect: /unknown message type 42/,
+      run: (peer) => peer.send([42, 0]),
+    },
+    {
+      name: "a string as the sequence number",
+      expect: /malformed Request message: bad sequence number/,
+      run: (peer) => peer.send([MSG_REQUEST, "x", OP_GET, 0, [], []]),
+    },
+    {
+      name: "a negative sequence number",
+      expect: /bad sequence number/,
+      run: (peer) => peer.send([MSG_REQUEST, -1, OP_GET, 0, [], []]),
+    },
+    {
+      name: "an unknown operation",
+      expect: /unknown operation 99/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, 99, 0, [], []]),
+    },
+    {
+      name: "a fractional operation",
+      expect: /unknown operation 1.5/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, 1.5, 0, [], []]),
+    },
+    {
+      name: "a fractional target",
+      expect: /bad target/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0.5, [], []]),
+    },
+    {
+      name: "a path of numbers",
+      expect: /path must be an array of strings/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0, [1, 2], []]),
+    },
+    {
+      name: "args that are not an array",
+      expect: /args must be an array/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], "oops"]),
+    },
+    {
+      name: "a Request with too few fields",
+      expect: /expected 6 or 7 fields, got 3/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET]),
+    },
+    {
+      name: "a Release with lists of different lengths",
+      expect: /equal length/,
+      run: (peer) => peer.send([MSG_RELEASE, [1, 2], [1]]),
+    },
+    {
+      name: "a second Hello",
+      expect: /second handshake/,
+      run: (peer) => peer.send([MSG_HELLO, "rdc", 1, "Raw", ["Raw"]]),
+    },
+    {
+      name: "an unknown extension type in the arguments",
+      expect: /unknown extension type 99/,
+      run: (peer) =>
+        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [1, new ExtData(99, new Uint8Array(1))]]),
+    },
+    {
+      name: "an unknown container tag",
+      expect: /unknown container tag 99/,
+      run: (peer) =>
+        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [[
+          new ExtData(99, new Uint8Array(0)),
+          1,
+        ]]]),
+    },
+    {
+      name: "a back reference to a value that does not precede it",
+      expect: /back reference/,
+      run: (peer) =>
+        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [new ExtData(EXT_BACKREF, u32(50))]]),
+    },
+    {
+      name: "a malformed Error value",
+      expect: /malformed Error/,
+      run: (peer) =>
+        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [[
+          new ExtData(EXT_TAG_ERROR, new Uint8Array(0)),
+          1,
+          2,
+        ]]]),
+    },
+    {
+      name: "nesting deeper than the receiver's limit",
+      expect: /nested deeper than 20 levels/,
+      serverOptions: { maxDepth: 20 },
+      run: (peer) => {
+        let value: unknown = 1;
+        for (let i = 0; i < 40; i++) value = [value];
+        const payload = new Encoder({ maxDepth: 1000 }).encode([
+          MSG_REQUEST,
+          0,
+          OP_CALL,
+          0,
+          ["echo"],
+          [value],
+        ]);
+        return peer.sendBytes(frameOf(payload));
+      },
+    },
+  ]);
+});
+
+Deno.test("hostile: sequence abuse", async (t) => {
+  await runAll(t, [
+    {
+      name: "a duplicate sequence number",
+      expect: /duplicate request #5/,
+      run: async (peer) => {
+        await peer.send([MSG_REQUEST, 5, OP_CALL, 0, ["hang"], []]);
+        await peer.send([MSG_REQUEST, 5, OP_CALL, 0, ["hang"], []]);
+      },
+    },
+    {
+      name: "a duplicate of an answered, unfinished request",
+      expect: /duplicate request #6/,
+      run: async (peer) => {
+        await peer.send([MSG_REQUEST, 6, OP_PING, 0, [], ["a"]]);
+        assert.deepEqual(await peer.readFrame(), [MSG_REPLY, 6, "a"]);
+        await peer.send([MSG_REQUEST, 6, OP_PING, 0, [], ["b"]]);
+      },
+    },
+    {
+      name: "too many pending requests",
+      expect: /exceeded 2 pending requests/,
+      serverOptions: { maxPendingRequests: 2 },
+      run: async (peer) => {
+        for (let seq = 0; seq < 3; seq++) {
+          await peer.send([MSG_REQUEST, seq, OP_CALL, 0, ["hang"], []]);
+        }
+      },
+    },
+    {
+      name: "too many exports",
+      expect: /export limit of 3/,
+      serverOptions: { maxExports: 3 },
+      run: async (peer) => {
+        for (let seq = 0; seq < 3; seq++) {
+          await peer.send([MSG_REQUEST, seq, OP_CALL, 0, ["make"], []]);
+        }
+      },
+    },
+  ]);
+});
+
+const PROTO_JSON = '{"__proto__": {"polluted": "yes"}}';
+
+Deno.test("hostile: prototype pollution attempts", async (t) => {
+  await runAll(t, [
+    {
+      name: "a map with a __proto__ key as an argument",
+      expect: /__proto__/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [JSON.parse(PROTO_JSON)]]),
+    },
+    {
+      name: "a map with a __proto__ key nested deep in an argument",
+      expect: /__proto__/,
+      run: (peer) =>
+        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [{ a: [{ b: JSON.parse(PROTO_JSON) }] }]]),
+    },
+    ...["__proto__", "constructor", "prototype"].map((segment): Attack => ({
+      name: `a Get of the path segment ${segment}`,
+      expect: new RegExp(`blocked member '${segment}'`),
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0, [segment], []]),
+    })),
+    {
+      name: "a Set through __proto__",
+      expect: /blocked member '__proto__'/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_SET, 0, ["__proto__", "polluted"], ["yes"]]),
+    },
+    {
+      name: "a Set through constructor.prototype of an exported function",
+      expect: /blocked member 'constructor'/,
+      serverOptions: { allowAllAttrs: true, allowSetAttr: true },
+      run: (peer) =>
+        peer.send([MSG_REQUEST, 0, OP_SET, 0, ["echo", "constructor", "prototype", "polluted"], [
+          "yes",
+        ]]),
+    },
+    {
+      name: "a Get of constructor even with allowAllAttrs",
+      expect: /blocked member 'constructor'/,
+      serverOptions: { allowAllAttrs: true },
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0, ["echo", "constructor"], []]),
+    },
+    {
+      name: "a Call of an Object.prototype method (__defineGetter__)",
+      expect: /blocked member '__defineGetter__'/,
+      serverOptions: { allowAllAttrs: true },
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["__defineGetter__"], ["x", 1]]),
+    },
+    {
+      name: "a Get of hasOwnProperty",
+      expect: /blocked member 'hasOwnProperty'/,
+      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0, ["hasOwnProperty"], []]),
+    },
+  ]);
+  assertNoPollution();
+});
+
+Deno.test("hostile: an attacker does not disturb other connections mid-call", async () => {
+  const lines: string[] = [];
+  const server = serve(EvilTargetService, { logger: quietLogger(lines), port: 0 });
+  const port = (server.addr as Deno.NetAddr).port;
+  const client = await connect("127.0.0.1", port, { logger: quietLogger() });
+  const peers: RawPeer[] = [];
+  try {
+    // a call in flight on the honest connection while several attackers are thrown out
+    const inFlight = client.root.hang();
+    for (let i = 0; i < 5; i++) {
+      const peer = await handshaken(port);
+      peers.push(peer);
+      await peer.sendBytes(frameOf(new Uint8Array([0xc1])));
+    }
+    for (const peer of peers) {
+      assert.match(closeReason(await peer.readToEnd()) ?? "", /undecodable/);
+    }
+    await waitFor(() => lines.filter((l) => /undecodable/.test(l)).length === 5);
+    assert.equal(await client.root.echo("fine"), "fine");
+    assert.equal(client.closed, false);
+    const hangs = server.connections.size;
+    assert.equal(hangs, 1);
+    await client.close();
+    await assert.rejects(async () => await inFlight);
+  } finally {
+    for (const peer of peers) peer.close();
+    await client.close();
+    await server.close();
+  }
+});
