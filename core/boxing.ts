@@ -25,10 +25,13 @@ import { Ext, type RefKindCode, type Target } from "./wire.ts";
  * calls user code.
  */
 export interface ReferenceBoxer {
-  /** The wire form of a value that goes by reference. */
-  boxReference(value: object): unknown;
-  /** The local proxy for the peer's export `id`. */
-  importReference(kind: RefKindCode, id: number, name: string): unknown;
+  /**
+   * The wire form of a value that goes by reference. `box` boxes a value in
+   * the same message (for a netref whose answer is already here).
+   */
+  boxReference(value: object, box: (value: unknown) => unknown): unknown;
+  /** The local proxy for the peer's export (see {@linkcode ExportDescriptor}). */
+  importReference(descriptor: ExportDescriptor): unknown;
   /** Our own export `id`, coming back: the original object. */
   localReference(id: number): unknown;
   /** A lazy path on one of our targets, used as an argument: its value, later. */
@@ -89,7 +92,7 @@ export class Boxer {
       case "symbol":
         throw new TypeError(`cannot send ${String(value)}: symbols have no wire form`);
       case "function":
-        return this.#refs.boxReference(value);
+        return this.#refs.boxReference(value, (v) => this.box(v, 0, false));
       case "object":
         if (value === null) return null;
         return this.#boxObject(value, depth, deep);
@@ -104,7 +107,8 @@ export class Boxer {
     if (seen !== undefined) return new ExtData(Ext.BackRef, u32(seen));
     const proto = Object.getPrototypeOf(value);
     if (proto === ByReference.prototype) {
-      return this.#refs.boxReference((value as ByReference).value as object);
+      const inner = (value as ByReference).value as object;
+      return this.#refs.boxReference(inner, (v) => this.box(v, depth, deep));
     }
     if (proto === ByValue.prototype) {
       const marked = value as ByValue;
@@ -160,7 +164,7 @@ export class Boxer {
     }
     if (value instanceof Error) return this.#boxError(value, next, deep);
     if (deep && !isThenable(value)) return this.#copyInstance(value, depth, deep);
-    return this.#refs.boxReference(value);
+    return this.#refs.boxReference(value, (v) => this.box(v, depth, deep));
   }
 
   #boxPlain(value: Record<string, unknown>, depth: number, deep: boolean): Record<string, unknown> {
@@ -414,15 +418,8 @@ export class Unboxer {
         }
         return this.#seen[index];
       }
-      case Ext.Export: {
-        if (data.length < 5 || data[0] > 2) throw new ProtocolError("malformed reference");
-        const name = new TextDecoder().decode(data.subarray(5));
-        return this.#refs.importReference(
-          data[0] as RefKindCode,
-          readU32(data, 1, "reference"),
-          name,
-        );
-      }
+      case Ext.Export:
+        return this.#refs.importReference(decodeExport(data));
       case Ext.Import:
         return this.#refs.localReference(readU32(data, 0, "reference"));
       case Ext.TypedArray: {
@@ -479,24 +476,63 @@ function readU32(data: Uint8Array, offset: number, what: string): number {
     data[offset + 3]) >>> 0;
 }
 
-/** Encodes a reference ext payload: kind, id, then the UTF-8 name. */
-export function exportPayload(kind: RefKindCode, id: number, name: string): Uint8Array {
-  const nameBytes = new TextEncoder().encode(name.slice(0, 64));
-  const out = new Uint8Array(5 + nameBytes.length);
-  out[0] = kind;
-  out.set(u32(id), 1);
-  out.set(nameBytes, 5);
-  return out;
+/**
+ * What an EXPORT ext says: the sender's object `id`, what it is, its class or
+ * function name, and which members the receiver may reach on it (its shape).
+ */
+export interface ExportDescriptor {
+  /** Object, function or promise. */
+  kind: RefKindCode;
+  /** The sender's export id. */
+  id: number;
+  /** The sender's number for the member list; equal lists share one number per connection. */
+  shape: number;
+  /** The class or function name, for display. */
+  name: string;
+  /** The member list, sent the first time a shape number is used; null after that. */
+  members: string[] | null;
+}
+
+const SEPARATOR = 0;
+
+/** Encodes an EXPORT payload: kind, id, shape, name, then NUL-separated members when new. */
+export function encodeExport(descriptor: ExportDescriptor): ExtData {
+  const encoder = new TextEncoder();
+  const name = encoder.encode(descriptor.name.slice(0, 64).replaceAll("\0", ""));
+  const members = descriptor.members === null
+    ? null
+    : encoder.encode(descriptor.members.map((m) => m.replaceAll("\0", "")).join("\0"));
+  const out = new Uint8Array(9 + name.length + (members ? 1 + members.length : 0));
+  out[0] = descriptor.kind;
+  out.set(u32(descriptor.id), 1);
+  out.set(u32(descriptor.shape), 5);
+  out.set(name, 9);
+  if (members) {
+    out[9 + name.length] = SEPARATOR;
+    out.set(members, 10 + name.length);
+  }
+  return new ExtData(Ext.Export, out);
+}
+
+function decodeExport(data: Uint8Array): ExportDescriptor {
+  if (data.length < 9 || data[0] > 2) throw new ProtocolError("malformed reference");
+  const decoder = new TextDecoder();
+  const split = data.indexOf(SEPARATOR, 9);
+  const nameEnd = split === -1 ? data.length : split;
+  return {
+    kind: data[0] as RefKindCode,
+    id: readU32(data, 1, "reference"),
+    shape: readU32(data, 5, "reference"),
+    name: decoder.decode(data.subarray(9, nameEnd)),
+    members: split === -1
+      ? null
+      : decoder.decode(data.subarray(split + 1)).split("\0").filter((m) => m !== ""),
+  };
 }
 
 /** The ext for "your export `id`, coming back to you". */
 export function importExt(id: number): ExtData {
   return new ExtData(Ext.Import, u32(id));
-}
-
-/** The ext for "my export `id`". */
-export function exportExt(kind: RefKindCode, id: number, name: string): ExtData {
-  return new ExtData(Ext.Export, exportPayload(kind, id, name));
 }
 
 /** The tagged array for "the value at `path` of your target". */

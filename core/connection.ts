@@ -9,7 +9,15 @@
  * @module
  */
 
-import { Boxer, exportExt, importExt, pathArg, type ReferenceBoxer, Unboxer } from "./boxing.ts";
+import {
+  Boxer,
+  encodeExport,
+  type ExportDescriptor,
+  importExt,
+  pathArg,
+  type ReferenceBoxer,
+  Unboxer,
+} from "./boxing.ts";
 import { MessageCodec } from "./codec.ts";
 import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
 import { ConnectionClosedError, ProtocolError, RemoteError, TimeoutError } from "./errors.ts";
@@ -18,8 +26,8 @@ import { ByReference, ByValue } from "./markers.ts";
 import { ExportTable } from "./exports.ts";
 import { FrameReader, FrameWriter } from "./framing.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
-import { type Policy, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
-import { makeProxy, remoteState } from "./proxy.ts";
+import { type Policy, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
+import { describe, makeProxy, type RemoteState, remoteState } from "./proxy.ts";
 import { type CallOptions, type Engine, Question } from "./question.ts";
 import type { Service, ServiceConnection } from "./service.ts";
 import type { Transport } from "./transport.ts";
@@ -117,6 +125,8 @@ interface Answer {
 }
 
 const HOUSEKEEPING_DELAY_MS = 5;
+/** How many distinct member lists (classes, roughly) a peer may describe. */
+const MAX_SHAPES = 65536;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -193,6 +203,10 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   );
   #answers = new Map<number, Answer>();
   #serving = 0;
+  /** Member lists we have sent, by content, and the number we gave each. */
+  #shapeIds = new Map<string, number>();
+  /** Member lists the peer has sent, by its number. */
+  #shapes = new Map<number, ReadonlySet<string>>();
   #nextSeq = 0;
   #finished: number[] = [];
   #releases = new Map<number, number>();
@@ -202,6 +216,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   #root: object | null = null;
   #peerService = "";
   #peerAliases: string[] = [];
+  #peerMembers: ReadonlySet<string> = new Set();
   #closed = false;
   #closeReason: Error | null = null;
   #closeListeners = new Set<(reason: Error) => void>();
@@ -245,6 +260,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       options.protocolVersion ?? PROTOCOL_VERSION,
       aliases[0],
       aliases,
+      reachableNames(this.service, this.#policy),
     ]);
     try {
       await this.#handshake(options);
@@ -258,6 +274,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       0,
       RefKind.Object,
       this.#peerService,
+      this.#peerMembers,
       (entry) => this.#netref(entry),
       false,
     );
@@ -311,6 +328,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     }
     this.#peerService = hello[3];
     this.#peerAliases = hello[4];
+    this.#peerMembers = new Set(hello[5]);
     const expected = options.expectService?.toLowerCase();
     if (expected && !this.#peerAliases.some((a) => a.toLowerCase() === expected)) {
       throw new ProtocolError(
@@ -456,34 +474,75 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   // ---- ReferenceBoxer: what boxing needs ---------------------------------------------------
 
   /** The wire form of a by-reference value; see {@linkcode ReferenceBoxer.boxReference}. */
-  boxReference(value: object): unknown {
+  boxReference(value: object, box: (value: unknown) => unknown): unknown {
     const state = remoteState(value);
-    if (state && state.engine === this) {
-      const base = state.base;
-      if (base instanceof Question) {
-        if (base.state === "pending" && base.engine === this) {
-          return pathArg(questionTarget(base.seq), state.path);
-        }
-        throw new TypeError(
-          `${String(value)} is an answer that already arrived; await it before passing it on`,
-        );
-      }
-      if (base.released) throw new ReferenceError(`${String(value)} was released (disposed)`);
-      return state.path.length === 0 ? importExt(base.id) : pathArg(base.id, state.path);
-    }
+    if (state && state.engine === this) return this.#boxOwnNetref(state, box);
     if (this.#exports.size >= this.#limits.maxExports) {
       throw new ProtocolError(`export limit of ${this.#limits.maxExports} objects reached`);
     }
     const id = this.#exports.add(value);
-    return exportExt(refKind(value), id, refName(value));
+    const members = reachableNames(value, this.#policy);
+    const key = members.join("\0");
+    let shape = this.#shapeIds.get(key);
+    const isNew = shape === undefined;
+    if (shape === undefined) this.#shapeIds.set(key, shape = this.#shapeIds.size);
+    return encodeExport({
+      kind: refKind(value),
+      id,
+      shape,
+      name: refName(value),
+      members: isNew ? members : null,
+    });
+  }
+
+  /** A netref of this connection going back to its owner: a reference, a lazy path or, once its answer is here, that value. */
+  #boxOwnNetref(state: RemoteState, box: (value: unknown) => unknown): unknown {
+    const base = state.base;
+    if (!(base instanceof Question)) {
+      if (base.released) throw new ReferenceError(`${describe(state)} was released (disposed)`);
+      return state.path.length === 0 ? importExt(base.id) : pathArg(base.id, state.path);
+    }
+    if (base.state === "pending") {
+      if (base.engine === this) return pathArg(questionTarget(base.seq), state.path);
+      throw new TypeError(`${describe(state)} is still being computed here; await it first`);
+    }
+    if (base.state === "rejected") {
+      throw new TypeError(`${describe(state)} failed; it cannot be sent`, { cause: base.value });
+    }
+    // The answer is here: follow the path through it, into a netref if it leads to one.
+    let current = base.value;
+    for (let i = 0; i < state.path.length; i++) {
+      const inner = remoteState(current);
+      if (inner) {
+        const path = [...inner.path, ...state.path.slice(i)];
+        return this.boxReference(makeProxy({ ...inner, path }), box);
+      }
+      if (current === null || current === undefined) {
+        throw new TypeError(`cannot read '${state.path[i]}' of ${current}`);
+      }
+      current = (current as Record<string, unknown>)[state.path[i]];
+    }
+    return box(current);
   }
 
   /** A proxy for the peer's export; see {@linkcode ReferenceBoxer.importReference}. */
-  importReference(kind: RefKindCode, id: number, name: string): unknown {
-    if (id === 0) {
-      return this.#root ?? this.#imports.obtain(0, kind, name, (e) => this.#netref(e), false);
+  importReference(descriptor: ExportDescriptor): unknown {
+    let members = this.#shapes.get(descriptor.shape);
+    if (descriptor.members !== null) {
+      if (this.#shapes.size >= MAX_SHAPES && !members) {
+        throw new ProtocolError(`peer sent more than ${MAX_SHAPES} member lists`);
+      }
+      members = new Set(descriptor.members);
+      this.#shapes.set(descriptor.shape, members);
+    } else if (!members) {
+      throw new ProtocolError(`reference with unknown member list #${descriptor.shape}`);
     }
-    return this.#imports.obtain(id, kind, name, (entry) => this.#netref(entry));
+    const { id, kind, name } = descriptor;
+    if (id === 0) {
+      return this.#root ??
+        this.#imports.obtain(0, kind, name, members, (e) => this.#netref(e), false);
+    }
+    return this.#imports.obtain(id, kind, name, members, (entry) => this.#netref(entry));
   }
 
   /** One of our exports, back home; see {@linkcode ReferenceBoxer.localReference}. */
@@ -624,7 +683,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     const argv = unboxer.unbox(args) as unknown[];
     const call = new IncomingCall(this);
     const answer: Answer = {
-      promise: this.#serve(op, target, path, argv, unboxer, call),
+      promise: null!,
       call,
       settled: false,
       finished: false,
@@ -632,14 +691,29 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     };
     this.#answers.set(seq, answer);
     this.#serving++;
-    answer.promise.then(
-      // An iterator always travels by reference, even a plain-object one.
-      (value) => this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value),
-      (error) => this.#reply(seq, answer, true, error),
-    );
+    let outcome: unknown;
+    try {
+      // Run at once when nothing has to be waited for first: the common case.
+      outcome = this.#requestGate || unboxer.hasDeferred || target < 0
+        ? this.#serveLater(op, target, path, argv, unboxer, call)
+        : execute(op, this.#exports.get(target), path, argv, this.#policy, call);
+    } catch (error) {
+      answer.promise = Promise.reject(error);
+      answer.promise.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
+      return this.#reply(seq, answer, true, error);
+    }
+    answer.promise = Promise.resolve(outcome);
+    // An iterator always travels by reference, even a plain-object one.
+    const reply = (value: unknown) =>
+      this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value);
+    if (isThenable(outcome)) {
+      answer.promise.then(reply, (error) => this.#reply(seq, answer, true, error));
+    } else {
+      reply(outcome);
+    }
   }
 
-  async #serve(
+  async #serveLater(
     op: OpCode,
     target: Target,
     path: readonly string[],
@@ -649,7 +723,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   ): Promise<unknown> {
     if (this.#requestGate) await this.#requestGate;
     if (unboxer.hasDeferred) await unboxer.settle();
-    const base = target >= 0 ? this.#exports.get(target) : await this.#resolveTarget(target);
+    const base = await this.#resolveTarget(target);
     return await execute(op, base, path, args, this.#policy, call);
   }
 
@@ -798,6 +872,11 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       this.#done.resolve();
     })();
   }
+}
+
+function isThenable(value: unknown): boolean {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }
 
 function refKind(value: object): RefKindCode {

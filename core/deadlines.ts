@@ -34,7 +34,7 @@ export class Deadlines {
 
   /** Expires `seq` after `ms` milliseconds unless it is answered first. */
   add(seq: number, ms: number): void {
-    const deadline = performance.now() + ms;
+    const deadline = Date.now() + ms;
     this.#dropAnswered();
     const last = this.#times.length > this.#head ? this.#times[this.#times.length - 1] : -Infinity;
     if (deadline < last) {
@@ -85,7 +85,7 @@ export class Deadlines {
     if (this.#timer !== undefined && this.#armedFor <= next) return;
     clearTimeout(this.#timer);
     this.#armedFor = next;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, next - performance.now()));
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, next - Date.now()));
     // Pending requests do not keep the process alive by themselves: the socket does.
     Deno.unrefTimer(this.#timer);
   }
@@ -93,7 +93,7 @@ export class Deadlines {
   #fire(): void {
     this.#timer = undefined;
     this.#armedFor = Infinity;
-    const now = performance.now();
+    const now = Date.now();
     while (this.#head < this.#seqs.length && this.#times[this.#head] <= now) {
       const seq = this.#seqs[this.#head++];
       if (this.#isPending(seq)) this.#expire(seq);

@@ -18,6 +18,8 @@ export class ImportEntry {
   readonly kind: RefKindCode;
   /** The peer's name for its class or function, for display. */
   readonly name: string;
+  /** The members the peer said we may reach on it (answers `name in netref`). */
+  members: ReadonlySet<string>;
   /** References received and not yet released. */
   count = 0;
   /** Set once released (disposed, collected, or the connection closed). */
@@ -28,10 +30,11 @@ export class ImportEntry {
   generation = 0;
 
   /** Made by {@linkcode ImportTable.obtain}. */
-  constructor(id: number, kind: RefKindCode, name: string) {
+  constructor(id: number, kind: RefKindCode, name: string, members: ReadonlySet<string>) {
     this.id = id;
     this.kind = kind;
     this.name = name;
+    this.members = members;
   }
 }
 
@@ -74,14 +77,16 @@ export class ImportTable {
     id: number,
     kind: RefKindCode,
     name: string,
+    members: ReadonlySet<string>,
     makeProxy: (entry: ImportEntry) => object,
     collectable = true,
   ): object {
     let entry = this.#entries.get(id);
     if (!entry) {
-      entry = new ImportEntry(id, kind, name);
+      entry = new ImportEntry(id, kind, name, members);
       this.#entries.set(id, entry);
     }
+    entry.members = members; // The newest list wins: members may have come or gone.
     entry.count++;
     const alive = entry.proxy?.deref();
     if (alive) return alive;

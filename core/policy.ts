@@ -195,9 +195,10 @@ export function resolveMember(
     if (access === "read" && Object.hasOwn(holder, name)) return { holder, name };
     throw denied(name, access);
   }
-  if (isPlainData(holder)) {
-    if (access !== "read" || Object.hasOwn(holder, name)) return { holder, name };
-    throw denied(name, access);
+  // Plain data (an array or object sent with ref()) shows its own members; its
+  // prototype's methods (push, map, …) follow the rules below like any object's.
+  if (isPlainData(holder) && (access !== "read" || Object.hasOwn(holder, name))) {
+    return { holder, name };
   }
   const prefix = policy.exposedPrefix;
   if (prefix && !name.startsWith(prefix) && (prefix + name) in holder) {
@@ -224,4 +225,35 @@ function isDecorated(holder: object, name: string): boolean {
 function denied(name: string, access: string): AccessError {
   const verb = access === "read" ? "access" : access;
   return new AccessError(`cannot ${verb} '${name}'`);
+}
+
+/**
+ * The member names a peer may read on `value` under `policy`, as the peer
+ * would write them (`exposed_add` gives both `add` and `exposed_add`). Sent
+ * with each reference so that `name in netref` can be answered at once.
+ */
+export function reachableNames(value: object, policy: ResolvedPolicy): string[] {
+  if (value instanceof Restricted) return [...value.readable];
+  const names = new Set<string>();
+  const prefix = policy.exposedPrefix;
+  const plain = isPlainData(value);
+  for (
+    let o: object | null = value;
+    o !== null && o !== Object.prototype && o !== Function.prototype;
+    o = Object.getPrototypeOf(o)
+  ) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      if (BLOCKED_NAMES.has(name)) continue;
+      if (prefix && name.startsWith(prefix) && name.length > prefix.length) {
+        names.add(name);
+        names.add(name.slice(prefix.length));
+      } else if (
+        (plain && o === value) || policy.allowAllAttrs ||
+        (policy.allowPublicAttrs && !name.startsWith("_")) || isDecorated(value, name)
+      ) {
+        names.add(name);
+      }
+    }
+  }
+  return [...names].sort();
 }

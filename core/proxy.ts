@@ -55,7 +55,7 @@ export function makeProxy(state: RemoteState): object {
   return new Proxy(target, HANDLER);
 }
 
-/** `[Remote Counter #12]`, `[Remote Counter #12 .count]`, `[Remote answer #3]`. */
+/** `[Remote Counter #12]`, `[Remote Counter #12.count]`, `[Remote answer #3.name]`. */
 export function describe(state: RemoteState): string {
   const base = state.base;
   const head = base instanceof Question
@@ -295,9 +295,13 @@ const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
   },
   has(target, key) {
     if (typeof key === "symbol") return key in target;
+    const state = target[STATE] as RemoteState;
+    const base = state.base;
+    // A netref knows the members its owner let us reach, as of when it arrived.
+    if (!(base instanceof Question) && state.path.length === 0) return base.members.has(key);
     throw new TypeError(
-      `'${key}' in ${describe(target[STATE] as RemoteState)}: the \`in\` operator cannot wait ` +
-        `for the peer; use \`await hasMember(netref, "${key}")\``,
+      `'${key}' in ${describe(state)}: the \`in\` operator cannot wait for the peer; ` +
+        `await the value first, or use \`await hasMember(value, "${key}")\``,
     );
   },
 };

@@ -87,8 +87,8 @@ export function questionTarget(seq: number): Target {
   return -seq - 1;
 }
 
-/** `[Hello, magic, version, serviceName, aliases]` */
-export type HelloMessage = [typeof Msg.Hello, string, number, string, string[]];
+/** `[Hello, magic, version, serviceName, aliases, rootMembers]` */
+export type HelloMessage = [typeof Msg.Hello, string, number, string, string[], string[]];
 /** `[Request, seq, op, target, path, args, finished?]` */
 export type RequestMessage = [
   typeof Msg.Request,
@@ -125,6 +125,8 @@ export type Message =
 
 const isSeq = (v: unknown): v is number =>
   typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+const isStringList = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((k) => typeof k === "string");
 const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isSeq);
 
 /**
@@ -146,18 +148,15 @@ export function checkMessage(raw: unknown): Message {
       if (raw[1] !== PROTOCOL_MAGIC) fail("not an rdc handshake");
       if (!isSeq(raw[2])) fail("bad version");
       if (typeof raw[3] !== "string") fail("bad service name");
-      if (!Array.isArray(raw[4]) || !raw[4].every((a) => typeof a === "string")) {
-        fail("bad aliases");
-      }
+      if (!isStringList(raw[4])) fail("bad aliases");
+      if (!isStringList(raw[5])) fail("bad root member list");
       return raw as HelloMessage;
     case Msg.Request:
       if (raw.length < 6 || raw.length > 7) fail(`expected 6 or 7 fields, got ${raw.length}`);
       if (!isSeq(raw[1])) fail("bad sequence number");
       if (typeof raw[2] !== "number" || !(raw[2] in OP_NAMES)) fail(`unknown operation ${raw[2]}`);
       if (!Number.isInteger(raw[3]) || Math.abs(raw[3]) > 0xffffffff) fail("bad target");
-      if (!Array.isArray(raw[4]) || !raw[4].every((k) => typeof k === "string")) {
-        fail("path must be an array of strings");
-      }
+      if (!isStringList(raw[4])) fail("path must be an array of strings");
       if (!Array.isArray(raw[5])) fail("args must be an array");
       if (raw.length === 7 && !isIdList(raw[6])) fail("bad finished list");
       return raw as RequestMessage;

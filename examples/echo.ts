@@ -19,10 +19,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { connect, type Connection, serve, Service } from "../mod.ts";
-
-const DEFAULT_PORT = 18861;
+import { parseCommandLine, serveUntilInterrupted } from "./_cli.ts";
 
 /** The server's root object. Only `exposed_` members are reachable by clients. */
 export class EchoService extends Service {
@@ -58,53 +56,21 @@ export async function runClient(conn: Connection, messages: string[]): Promise<v
   console.log(`client: ping round trip ${(await conn.ping()).toFixed(2)} ms`);
 }
 
-/** Parses "host:port" or "[::1]:port". */
-function parseAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  const port = Number(address.slice(colon + 1));
-  if (colon < 0 || !Number.isInteger(port)) throw new Error(`expected host:port, got '${address}'`);
-  return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
-}
+const USAGE = "usage: echo.ts                           server and client in one process\n" +
+  "       echo.ts --serve [port] [--host h] server only (port 0 picks a free one)\n" +
+  "       echo.ts --connect host:port [text...]  client only";
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    options: {
-      serve: { type: "boolean" }, // --serve [port]: the port is the first positional
-      host: { type: "string", default: "127.0.0.1" },
-      connect: { type: "string" }, // --connect host:port
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    console.log(
-      "usage: echo.ts                           server and client in one process\n" +
-        "       echo.ts --serve [port] [--host h] server only (port 0 picks a free one)\n" +
-        "       echo.ts --connect host:port [text...]  client only",
-    );
+  const command = parseCommandLine(USAGE);
+  if (command.mode === "serve") {
+    const server = serve(EchoService, { hostname: command.hostname, port: command.port });
+    await serveUntilInterrupted(server, "echo server");
     return;
   }
 
-  if (values.serve) {
-    const port = positionals.length > 0 ? Number(positionals[0]) : DEFAULT_PORT;
-    const server = serve(EchoService, { hostname: values.host, port });
-    const { hostname, port: actual } = server.addr as Deno.NetAddr;
-    // Scripts (and tests/examples_test.ts) read the port from this line.
-    console.log(`echo server listening on ${hostname}:${actual}`);
-    // Ctrl-C closes the server cleanly: each connection's onDisconnect runs.
-    const stop = () => void server.close();
-    Deno.addSignalListener("SIGINT", stop);
-    await server.finished;
-    Deno.removeSignalListener("SIGINT", stop); // a listener would keep the process alive
-    console.log("server: closed");
-    return;
-  }
-
-  const messages = positionals.length > 0 ? positionals : ["hello", "rdc"];
-  if (values.connect) {
-    const { host, port } = parseAddress(values.connect);
-    await using conn = await connect(host, port);
+  const messages = command.args.length > 0 ? command.args : ["hello", "rdc"];
+  if (command.mode === "connect") {
+    await using conn = await connect(command.host, command.port);
     await runClient(conn, messages);
     return;
   }

@@ -27,10 +27,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { AccessError, connect, exposed, serve, Service } from "../mod.ts";
-
-const DEFAULT_PORT = 18861;
+import { parseCommandLine, serveUntilInterrupted } from "./_cli.ts";
 
 /** A class the service exposes: clients may say `new conn.root.Counter(10)`. */
 export class Counter {
@@ -150,46 +148,20 @@ async function oneShotDemo(): Promise<void> {
   }
 }
 
-/** Parses "host:port" or "[::1]:port". */
-function parseAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  const port = Number(address.slice(colon + 1));
-  if (colon < 0 || !Number.isInteger(port)) throw new Error(`expected host:port, got '${address}'`);
-  return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
-}
-
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    options: {
-      serve: { type: "boolean" }, // --serve [port]: the port is the first positional
-      host: { type: "string", default: "127.0.0.1" },
-      connect: { type: "string" }, // --connect host:port
-    },
-    allowPositionals: true,
-  });
-
-  if (values.serve) {
-    const port = positionals.length > 0 ? Number(positionals[0]) : DEFAULT_PORT;
+  const command = parseCommandLine();
+  if (command.mode === "serve") {
     const server = serve(MyService, {
-      hostname: values.host,
-      port,
+      hostname: command.hostname,
+      port: command.port,
       allowConstruct: true,
     });
-    const { hostname, port: actual } = server.addr as Deno.NetAddr;
-    console.log(`MyService listening on ${hostname}:${actual}`);
-    // Ctrl-C closes the server cleanly: each connection's onDisconnect runs.
-    const stop = () => void server.close();
-    Deno.addSignalListener("SIGINT", stop);
-    await server.finished;
-    Deno.removeSignalListener("SIGINT", stop); // a listener would keep the process alive
-    console.log("server: closed");
+    await serveUntilInterrupted(server, "MyService");
     return;
   }
 
-  if (values.connect) {
-    const { host, port } = parseAddress(values.connect);
-    await runClients(host, port);
+  if (command.mode === "connect") {
+    await runClients(command.host, command.port);
     return;
   }
 

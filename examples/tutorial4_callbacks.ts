@@ -27,7 +27,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   connect,
   type Remote,
@@ -36,8 +35,7 @@ import {
   Service,
   type ServiceConnection,
 } from "../mod.ts";
-
-const DEFAULT_PORT = 18861;
+import { parseCommandLine, serveUntilInterrupted } from "./_cli.ts";
 
 /** The server. Callbacks arrive as netrefs: calling one sends a request to the client. */
 export class CallbackService extends Service {
@@ -166,42 +164,16 @@ export async function runClient(host: string, port: number): Promise<void> {
   }
 }
 
-/** Parses "host:port" or "[::1]:port". */
-function parseAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  const port = Number(address.slice(colon + 1));
-  if (colon < 0 || !Number.isInteger(port)) throw new Error(`expected host:port, got '${address}'`);
-  return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
-}
-
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    options: {
-      serve: { type: "boolean" }, // --serve [port]: the port is the first positional
-      host: { type: "string", default: "127.0.0.1" },
-      connect: { type: "string" }, // --connect host:port
-    },
-    allowPositionals: true,
-  });
-
-  if (values.serve) {
-    const port = positionals.length > 0 ? Number(positionals[0]) : DEFAULT_PORT;
-    const server = serve(CallbackService, { hostname: values.host, port });
-    const { hostname, port: actual } = server.addr as Deno.NetAddr;
-    console.log(`CallbackService listening on ${hostname}:${actual}`);
-    // Ctrl-C closes the server cleanly: each connection's onDisconnect runs.
-    const stop = () => void server.close();
-    Deno.addSignalListener("SIGINT", stop);
-    await server.finished;
-    Deno.removeSignalListener("SIGINT", stop); // a listener would keep the process alive
-    console.log("server: closed");
+  const command = parseCommandLine();
+  if (command.mode === "serve") {
+    const server = serve(CallbackService, { hostname: command.hostname, port: command.port });
+    await serveUntilInterrupted(server, "CallbackService");
     return;
   }
 
-  if (values.connect) {
-    const { host, port } = parseAddress(values.connect);
-    await runClient(host, port);
+  if (command.mode === "connect") {
+    await runClient(command.host, command.port);
     return;
   }
 

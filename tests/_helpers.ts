@@ -1,8 +1,10 @@
 /**
  * Shared test helpers: a server and a client over real loopback TCP, a
- * collecting logger, raw frame I/O for hostile-peer tests, and polling.
+ * collecting logger, raw frame I/O for hostile-peer tests, polling, and
+ * catching a rejection. The raw peer itself is in _raw_peer.ts.
  */
 
+import assert from "node:assert/strict";
 import { Encoder } from "@msgpack/msgpack";
 import {
   connect,
@@ -81,4 +83,14 @@ export function rawFrame(message: unknown): Uint8Array {
 export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/** Awaits `value` and returns what it rejected with; fails if it fulfilled. */
+export async function rejection(value: unknown): Promise<unknown> {
+  try {
+    await value;
+  } catch (error) {
+    return error;
+  }
+  assert.fail("expected a rejection");
 }

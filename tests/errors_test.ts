@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { registerErrorClass, RemoteError, Service } from "../mod.ts";
-import { pair } from "./_helpers.ts";
+import { pair, rejection } from "./_helpers.ts";
 
 /** Registered on both ends (one process here, so once). */
 class QuotaError extends Error {
@@ -75,16 +75,6 @@ class ErrorsService extends Service {
   async exposed_nested(depth: number, callback: (n: number) => Promise<unknown>) {
     return await callback(depth - 1);
   }
-}
-
-/** Awaits `value` and returns what it rejected with; fails if it fulfilled. */
-async function rejection(value: unknown): Promise<unknown> {
-  try {
-    await value;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 Deno.test("errors: a remote Error carries name, message, cause, own props and stacks", async () => {

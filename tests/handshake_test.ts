@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { Decoder } from "@msgpack/msgpack";
 import { connect, ConnectionClosedError, ProtocolError, serve, Service } from "../mod.ts";
-import { quietLogger, rawFrame, waitFor, writeAll } from "./_helpers.ts";
+import { quietLogger, rawFrame, waitFor } from "./_helpers.ts";
+import { closeReason, MSG, RawPeer } from "./_raw_peer.ts";
 
 class EchoService extends Service {
   exposed_echo(value: unknown): unknown {
@@ -19,100 +19,6 @@ class ParrotService extends Service {
   exposed_say(text: string): string {
     return text;
   }
-}
-
-const MSG_HELLO = 0;
-const MSG_CLOSE = 7;
-const EOF = Symbol("eof");
-
-/** A raw TCP peer that reads and writes frames by hand. */
-class RawPeer {
-  readonly conn: Deno.Conn;
-  #buffer = new Uint8Array(0);
-  #closed = false;
-
-  constructor(conn: Deno.Conn) {
-    this.conn = conn;
-  }
-
-  static async connect(port: number): Promise<RawPeer> {
-    return new RawPeer(await Deno.connect({ hostname: "127.0.0.1", port }));
-  }
-
-  send(message: unknown): Promise<void> {
-    return writeAll(this.conn, rawFrame(message));
-  }
-
-  sendBytes(bytes: Uint8Array): Promise<void> {
-    return writeAll(this.conn, bytes);
-  }
-
-  /** Reads more bytes; false at end of stream. Closes the socket and throws on timeout. */
-  async #more(timeoutMs: number): Promise<boolean> {
-    const chunk = new Uint8Array(64 * 1024);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
-    });
-    const read = this.conn.read(chunk).catch((error) => {
-      if (error instanceof Deno.errors.ConnectionReset || this.#closed) return null;
-      throw error;
-    });
-    const n = await Promise.race([read, timeout]).finally(() => clearTimeout(timer));
-    if (n === "timeout") {
-      this.close();
-      await read.catch(() => {});
-      throw new Error(`raw peer: nothing read within ${timeoutMs} ms`);
-    }
-    if (n === null) return false;
-    const joined = new Uint8Array(this.#buffer.length + n);
-    joined.set(this.#buffer);
-    joined.set(chunk.subarray(0, n), this.#buffer.length);
-    this.#buffer = joined;
-    return true;
-  }
-
-  /** The next decoded frame, or EOF. */
-  async readFrame(timeoutMs = 3000): Promise<unknown> {
-    while (true) {
-      if (this.#buffer.length >= 4) {
-        const length = new DataView(this.#buffer.buffer, this.#buffer.byteOffset).getUint32(0);
-        if (this.#buffer.length >= 4 + length) {
-          const payload = this.#buffer.slice(4, 4 + length);
-          this.#buffer = this.#buffer.slice(4 + length);
-          return new Decoder().decode(payload);
-        }
-      }
-      if (!(await this.#more(timeoutMs))) return EOF;
-    }
-  }
-
-  /** Every frame until the peer closes. */
-  async readToEnd(timeoutMs = 3000): Promise<unknown[]> {
-    const frames: unknown[] = [];
-    while (true) {
-      const frame = await this.readFrame(timeoutMs);
-      if (frame === EOF) return frames;
-      frames.push(frame);
-    }
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.conn.close();
-    } catch {
-      // already closed
-    }
-  }
-}
-
-function closeReason(frames: unknown[]): string | undefined {
-  const close = frames.find((f) => Array.isArray(f) && f[0] === MSG_CLOSE) as
-    | [number, string]
-    | undefined;
-  return close?.[1];
 }
 
 /** A server with a collecting logger on a free port. */
@@ -200,11 +106,11 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
     const peer = await RawPeer.connect(port);
     try {
       const hello = await peer.readFrame() as unknown[];
-      assert.equal(hello[0], MSG_HELLO);
+      assert.equal(hello[0], MSG.HELLO);
       assert.equal(hello[1], "rdc");
       assert.equal(hello[2], 1);
       assert.equal(hello[3], "Echo");
-      await peer.send([MSG_HELLO, "rdc", 7, "Raw", ["Raw"]]);
+      await peer.send([MSG.HELLO, "rdc", 7, "Raw", ["Raw"], []]);
       const frames = await peer.readToEnd();
       const reason = closeReason(frames);
       assert.ok(reason, `no Close frame in ${Deno.inspect(frames)}`);
@@ -222,10 +128,10 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
   const strangers: [string, Uint8Array, RegExp][] = [
     ["a frame that is not a Hello", rawFrame(["hello", "world"]), /not an rdc peer/],
     ["a map instead of an array", rawFrame({ jsonrpc: "2.0" }), /not an rdc peer/],
-    ["a Hello with the wrong magic", rawFrame([MSG_HELLO, "xyz", 1, "S", []]), /not an rdc peer/],
+    ["a Hello with the wrong magic", rawFrame([MSG.HELLO, "xyz", 1, "S", []]), /not an rdc peer/],
     [
       "a Hello with a malformed service name",
-      rawFrame([MSG_HELLO, "rdc", 1, 5, []]),
+      rawFrame([MSG.HELLO, "rdc", 1, 5, []]),
       /malformed Hello.*service name/,
     ],
     ["a Request before any Hello", rawFrame([1, 0, 10, 0, [], ["x"]]), /not an rdc peer/],
@@ -242,7 +148,7 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
       try {
         await peer.sendBytes(bytes);
         const frames = await peer.readToEnd();
-        assert.equal((frames[0] as unknown[])[0], MSG_HELLO, "the server greets first");
+        assert.equal((frames[0] as unknown[])[0], MSG.HELLO, "the server greets first");
         const reason = closeReason(frames);
         assert.ok(reason, `no Close frame in ${Deno.inspect(frames)}`);
         assert.match(reason, expected);
@@ -269,7 +175,7 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
 
   await t.step("client side: the server refuses with a Close frame", async () => {
     await using raw = rawServer(async (peer) => {
-      await peer.send([MSG_CLOSE, "go away"]);
+      await peer.send([MSG.CLOSE, "go away"]);
       await peer.readToEnd().catch(() => {});
     });
     await assert.rejects(
@@ -368,7 +274,7 @@ Deno.test("handshake: timeout", async (t) => {
       const frames = await peer.readToEnd(5000);
       const elapsed = Date.now() - started;
       assert.ok(elapsed >= 150 && elapsed < 3000, `took ${elapsed} ms`);
-      assert.equal((frames[0] as unknown[])[0], MSG_HELLO);
+      assert.equal((frames[0] as unknown[])[0], MSG.HELLO);
       const reason = closeReason(frames);
       assert.ok(reason, `no Close frame in ${Deno.inspect(frames)}`);
       assert.match(reason, /no handshake.*200 ms/);
@@ -386,7 +292,7 @@ Deno.test("handshake: timeout", async (t) => {
     try {
       await peer.readFrame();
       await new Promise((r) => setTimeout(r, 50));
-      await peer.send([MSG_HELLO, "rdc", 1, "Raw", ["Raw"]]);
+      await peer.send([MSG.HELLO, "rdc", 1, "Raw", ["Raw"], []]);
       // ping the root: [Request, seq 0, Ping, target 0, [], ["p"]]
       await peer.send([1, 0, 10, 0, [], ["p"]]);
       const reply = await peer.readFrame() as unknown[];

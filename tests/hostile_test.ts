@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Decoder, Encoder, ExtData } from "@msgpack/msgpack";
+import { Encoder, ExtData } from "@msgpack/msgpack";
 import {
   connect,
   type Connection,
@@ -18,7 +18,8 @@ import {
   type ServeOptions,
   Service,
 } from "../mod.ts";
-import { quietLogger, rawFrame, waitFor, writeAll } from "./_helpers.ts";
+import { quietLogger, rawFrame, waitFor } from "./_helpers.ts";
+import { closeReason, EXT, MSG, OP, RawPeer } from "./_raw_peer.ts";
 
 class Thing {
   @exposed
@@ -49,113 +50,6 @@ class EvilTargetService extends Service {
   }
 }
 
-const MSG_HELLO = 0;
-const MSG_CLOSE = 7;
-const EOF = Symbol("eof");
-
-/** A raw TCP peer that reads and writes frames by hand. */
-class RawPeer {
-  readonly conn: Deno.Conn;
-  #buffer = new Uint8Array(0);
-  #closed = false;
-
-  constructor(conn: Deno.Conn) {
-    this.conn = conn;
-  }
-
-  static async connect(port: number): Promise<RawPeer> {
-    return new RawPeer(await Deno.connect({ hostname: "127.0.0.1", port }));
-  }
-
-  send(message: unknown): Promise<void> {
-    return writeAll(this.conn, rawFrame(message));
-  }
-
-  sendBytes(bytes: Uint8Array): Promise<void> {
-    return writeAll(this.conn, bytes);
-  }
-
-  /** Reads more bytes; false at end of stream. Closes the socket and throws on timeout. */
-  async #more(timeoutMs: number): Promise<boolean> {
-    const chunk = new Uint8Array(64 * 1024);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
-    });
-    const read = this.conn.read(chunk).catch((error) => {
-      if (error instanceof Deno.errors.ConnectionReset || this.#closed) return null;
-      throw error;
-    });
-    const n = await Promise.race([read, timeout]).finally(() => clearTimeout(timer));
-    if (n === "timeout") {
-      this.close();
-      await read.catch(() => {});
-      throw new Error(`raw peer: nothing read within ${timeoutMs} ms`);
-    }
-    if (n === null) return false;
-    const joined = new Uint8Array(this.#buffer.length + n);
-    joined.set(this.#buffer);
-    joined.set(chunk.subarray(0, n), this.#buffer.length);
-    this.#buffer = joined;
-    return true;
-  }
-
-  /** The next decoded frame, or EOF. */
-  async readFrame(timeoutMs = 3000): Promise<unknown> {
-    while (true) {
-      if (this.#buffer.length >= 4) {
-        const length = new DataView(this.#buffer.buffer, this.#buffer.byteOffset).getUint32(0);
-        if (this.#buffer.length >= 4 + length) {
-          const payload = this.#buffer.slice(4, 4 + length);
-          this.#buffer = this.#buffer.slice(4 + length);
-          return new Decoder().decode(payload);
-        }
-      }
-      if (!(await this.#more(timeoutMs))) return EOF;
-    }
-  }
-
-  /** Every frame until the peer closes. */
-  async readToEnd(timeoutMs = 3000): Promise<unknown[]> {
-    const frames: unknown[] = [];
-    while (true) {
-      const frame = await this.readFrame(timeoutMs);
-      if (frame === EOF) return frames;
-      frames.push(frame);
-    }
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.conn.close();
-    } catch {
-      // already closed
-    }
-  }
-}
-
-function closeReason(frames: unknown[]): string | undefined {
-  const close = frames.find((f) => Array.isArray(f) && f[0] === MSG_CLOSE) as
-    | [number, string]
-    | undefined;
-  return close?.[1];
-}
-
-const MSG_REQUEST = 1;
-const MSG_REPLY = 2;
-const MSG_RELEASE = 4;
-const OP_GET = 0;
-const OP_CALL = 1;
-const OP_SET = 3;
-const OP_PING = 10;
-const EXT_BACKREF = 5;
-const EXT_EXPORT = 6;
-const EXT_IMPORT = 7;
-const EXT_TAG_ERROR = 22;
-const EXT_TAG_PATH = 23;
-
 function u32(n: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, n);
@@ -177,10 +71,10 @@ function frameOf(payload: Uint8Array): Uint8Array {
 async function handshaken(port: number): Promise<RawPeer> {
   const peer = await RawPeer.connect(port);
   const hello = await peer.readFrame() as unknown[];
-  assert.equal(hello[0], MSG_HELLO);
-  await peer.send([MSG_HELLO, "rdc", 1, "Raw", ["Raw"]]);
-  await peer.send([MSG_REQUEST, 4000, OP_PING, 0, [], ["warm-up"]]);
-  assert.deepEqual(await peer.readFrame(), [MSG_REPLY, 4000, "warm-up"]);
+  assert.equal(hello[0], MSG.HELLO);
+  await peer.send([MSG.HELLO, "rdc", 1, "Raw", ["Raw"], []]);
+  await peer.send([MSG.REQUEST, 4000, OP.PING, 0, [], ["warm-up"]]);
+  assert.deepEqual(await peer.readFrame(), [MSG.REPLY, 4000, "warm-up"]);
   return peer;
 }
 
@@ -299,7 +193,7 @@ Deno.test("hostile: garbage and broken framing", async (t) => {
       expect: /exceeds the limit of 1024 bytes/,
       serverOptions: { maxFrameSize: 1024 },
       run: (peer) =>
-        peer.sendBytes(rawFrame([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], ["x".repeat(2000)]])),
+        peer.sendBytes(rawFrame([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], ["x".repeat(2000)]])),
     },
     {
       name: "an undecodable payload (a truncated array)",
@@ -310,7 +204,7 @@ Deno.test("hostile: garbage and broken framing", async (t) => {
       name: "a payload with trailing bytes",
       expect: /undecodable/,
       run: (peer) => {
-        const valid = new Encoder().encode([MSG_REQUEST, 0, OP_PING, 0, [], ["x"]]);
+        const valid = new Encoder().encode([MSG.REQUEST, 0, OP.PING, 0, [], ["x"]]);
         const payload = new Uint8Array(valid.length + 3);
         payload.set(valid);
         return peer.sendBytes(frameOf(payload));
@@ -329,43 +223,43 @@ Deno.test("hostile: unknown references", async (t) => {
     {
       name: "a request on unknown export 999",
       expect: /unknown reference #999/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 999, ["x"], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.GET, 999, ["x"], []]),
     },
     {
       name: "a release of unknown export 999",
       expect: /unknown reference #999/,
-      run: (peer) => peer.send([MSG_RELEASE, [999], [1]]),
+      run: (peer) => peer.send([MSG.RELEASE, [999], [1]]),
     },
     {
       name: "a release of the root",
       expect: /reference #0/,
-      run: (peer) => peer.send([MSG_RELEASE, [0], [1]]),
+      run: (peer) => peer.send([MSG.RELEASE, [0], [1]]),
     },
     {
       name: "a release of more references than were sent",
       expect: /release of 5 references/,
       run: async (peer) => {
-        await peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["make"], []]);
+        await peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["make"], []]);
         const reply = await peer.readFrame() as [number, number, ExtData];
-        assert.equal(reply[0], MSG_REPLY);
-        assert.ok(reply[2] instanceof ExtData && reply[2].type === EXT_EXPORT);
+        assert.equal(reply[0], MSG.REPLY);
+        assert.ok(reply[2] instanceof ExtData && reply[2].type === EXT.EXPORT);
         const data = reply[2].data as Uint8Array;
         const id = new DataView(data.buffer, data.byteOffset).getUint32(1);
-        await peer.send([MSG_RELEASE, [id], [5]]);
+        await peer.send([MSG.RELEASE, [id], [5]]);
       },
     },
     {
       name: "an Import ext naming unknown export 999",
       expect: /unknown reference #999/,
       run: (peer) =>
-        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [new ExtData(EXT_IMPORT, u32(999))]]),
+        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [new ExtData(EXT.IMPORT, u32(999))]]),
     },
     {
       name: "a lazy path argument on unknown export 999",
       expect: /unknown reference #999/,
       run: (peer) =>
-        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [[
-          new ExtData(EXT_TAG_PATH, new Uint8Array(0)),
+        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [[
+          new ExtData(EXT.TAG_PATH, new Uint8Array(0)),
           999,
           "x",
         ]]]),
@@ -373,12 +267,12 @@ Deno.test("hostile: unknown references", async (t) => {
     {
       name: "a request on an unknown answer",
       expect: /unknown answer #5/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, -6, ["x"], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.GET, -6, ["x"], []]),
     },
     {
       name: "an answer to a request that was never sent",
       expect: /never sent/,
-      run: (peer) => peer.send([MSG_REPLY, 5000, null]),
+      run: (peer) => peer.send([MSG.REPLY, 5000, null]),
     },
   ]);
 });
@@ -408,64 +302,64 @@ Deno.test("hostile: wrong message shapes", async (t) => {
     {
       name: "a string as the sequence number",
       expect: /malformed Request message: bad sequence number/,
-      run: (peer) => peer.send([MSG_REQUEST, "x", OP_GET, 0, [], []]),
+      run: (peer) => peer.send([MSG.REQUEST, "x", OP.GET, 0, [], []]),
     },
     {
       name: "a negative sequence number",
       expect: /bad sequence number/,
-      run: (peer) => peer.send([MSG_REQUEST, -1, OP_GET, 0, [], []]),
+      run: (peer) => peer.send([MSG.REQUEST, -1, OP.GET, 0, [], []]),
     },
     {
       name: "an unknown operation",
       expect: /unknown operation 99/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, 99, 0, [], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, 99, 0, [], []]),
     },
     {
       name: "a fractional operation",
       expect: /unknown operation 1.5/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, 1.5, 0, [], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, 1.5, 0, [], []]),
     },
     {
       name: "a fractional target",
       expect: /bad target/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0.5, [], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.GET, 0.5, [], []]),
     },
     {
       name: "a path of numbers",
       expect: /path must be an array of strings/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0, [1, 2], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.GET, 0, [1, 2], []]),
     },
     {
       name: "args that are not an array",
       expect: /args must be an array/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], "oops"]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], "oops"]),
     },
     {
       name: "a Request with too few fields",
       expect: /expected 6 or 7 fields, got 3/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.GET]),
     },
     {
       name: "a Release with lists of different lengths",
       expect: /equal length/,
-      run: (peer) => peer.send([MSG_RELEASE, [1, 2], [1]]),
+      run: (peer) => peer.send([MSG.RELEASE, [1, 2], [1]]),
     },
     {
       name: "a second Hello",
       expect: /second handshake/,
-      run: (peer) => peer.send([MSG_HELLO, "rdc", 1, "Raw", ["Raw"]]),
+      run: (peer) => peer.send([MSG.HELLO, "rdc", 1, "Raw", ["Raw"], []]),
     },
     {
       name: "an unknown extension type in the arguments",
       expect: /unknown extension type 99/,
       run: (peer) =>
-        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [1, new ExtData(99, new Uint8Array(1))]]),
+        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [1, new ExtData(99, new Uint8Array(1))]]),
     },
     {
       name: "an unknown container tag",
       expect: /unknown container tag 99/,
       run: (peer) =>
-        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [[
+        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [[
           new ExtData(99, new Uint8Array(0)),
           1,
         ]]]),
@@ -474,14 +368,14 @@ Deno.test("hostile: wrong message shapes", async (t) => {
       name: "a back reference to a value that does not precede it",
       expect: /back reference/,
       run: (peer) =>
-        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [new ExtData(EXT_BACKREF, u32(50))]]),
+        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [new ExtData(EXT.BACKREF, u32(50))]]),
     },
     {
       name: "a malformed Error value",
       expect: /malformed Error/,
       run: (peer) =>
-        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [[
-          new ExtData(EXT_TAG_ERROR, new Uint8Array(0)),
+        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [[
+          new ExtData(EXT.TAG_ERROR, new Uint8Array(0)),
           1,
           2,
         ]]]),
@@ -494,9 +388,9 @@ Deno.test("hostile: wrong message shapes", async (t) => {
         let value: unknown = 1;
         for (let i = 0; i < 40; i++) value = [value];
         const payload = new Encoder({ maxDepth: 1000 }).encode([
-          MSG_REQUEST,
+          MSG.REQUEST,
           0,
-          OP_CALL,
+          OP.CALL,
           0,
           ["echo"],
           [value],
@@ -513,17 +407,17 @@ Deno.test("hostile: sequence abuse", async (t) => {
       name: "a duplicate sequence number",
       expect: /duplicate request #5/,
       run: async (peer) => {
-        await peer.send([MSG_REQUEST, 5, OP_CALL, 0, ["hang"], []]);
-        await peer.send([MSG_REQUEST, 5, OP_CALL, 0, ["hang"], []]);
+        await peer.send([MSG.REQUEST, 5, OP.CALL, 0, ["hang"], []]);
+        await peer.send([MSG.REQUEST, 5, OP.CALL, 0, ["hang"], []]);
       },
     },
     {
       name: "a duplicate of an answered, unfinished request",
       expect: /duplicate request #6/,
       run: async (peer) => {
-        await peer.send([MSG_REQUEST, 6, OP_PING, 0, [], ["a"]]);
-        assert.deepEqual(await peer.readFrame(), [MSG_REPLY, 6, "a"]);
-        await peer.send([MSG_REQUEST, 6, OP_PING, 0, [], ["b"]]);
+        await peer.send([MSG.REQUEST, 6, OP.PING, 0, [], ["a"]]);
+        assert.deepEqual(await peer.readFrame(), [MSG.REPLY, 6, "a"]);
+        await peer.send([MSG.REQUEST, 6, OP.PING, 0, [], ["b"]]);
       },
     },
     {
@@ -532,7 +426,7 @@ Deno.test("hostile: sequence abuse", async (t) => {
       serverOptions: { maxPendingRequests: 2 },
       run: async (peer) => {
         for (let seq = 0; seq < 3; seq++) {
-          await peer.send([MSG_REQUEST, seq, OP_CALL, 0, ["hang"], []]);
+          await peer.send([MSG.REQUEST, seq, OP.CALL, 0, ["hang"], []]);
         }
       },
     },
@@ -542,7 +436,7 @@ Deno.test("hostile: sequence abuse", async (t) => {
       serverOptions: { maxExports: 3 },
       run: async (peer) => {
         for (let seq = 0; seq < 3; seq++) {
-          await peer.send([MSG_REQUEST, seq, OP_CALL, 0, ["make"], []]);
+          await peer.send([MSG.REQUEST, seq, OP.CALL, 0, ["make"], []]);
         }
       },
     },
@@ -556,30 +450,30 @@ Deno.test("hostile: prototype pollution attempts", async (t) => {
     {
       name: "a map with a __proto__ key as an argument",
       expect: /__proto__/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [JSON.parse(PROTO_JSON)]]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [JSON.parse(PROTO_JSON)]]),
     },
     {
       name: "a map with a __proto__ key nested deep in an argument",
       expect: /__proto__/,
       run: (peer) =>
-        peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["echo"], [{ a: [{ b: JSON.parse(PROTO_JSON) }] }]]),
+        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [{ a: [{ b: JSON.parse(PROTO_JSON) }] }]]),
     },
     ...["__proto__", "constructor", "prototype"].map((segment): Attack => ({
       name: `a Get of the path segment ${segment}`,
       expect: new RegExp(`blocked member '${segment}'`),
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0, [segment], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.GET, 0, [segment], []]),
     })),
     {
       name: "a Set through __proto__",
       expect: /blocked member '__proto__'/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_SET, 0, ["__proto__", "polluted"], ["yes"]]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.SET, 0, ["__proto__", "polluted"], ["yes"]]),
     },
     {
       name: "a Set through constructor.prototype of an exported function",
       expect: /blocked member 'constructor'/,
       serverOptions: { allowAllAttrs: true, allowSetAttr: true },
       run: (peer) =>
-        peer.send([MSG_REQUEST, 0, OP_SET, 0, ["echo", "constructor", "prototype", "polluted"], [
+        peer.send([MSG.REQUEST, 0, OP.SET, 0, ["echo", "constructor", "prototype", "polluted"], [
           "yes",
         ]]),
     },
@@ -587,18 +481,18 @@ Deno.test("hostile: prototype pollution attempts", async (t) => {
       name: "a Get of constructor even with allowAllAttrs",
       expect: /blocked member 'constructor'/,
       serverOptions: { allowAllAttrs: true },
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0, ["echo", "constructor"], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.GET, 0, ["echo", "constructor"], []]),
     },
     {
       name: "a Call of an Object.prototype method (__defineGetter__)",
       expect: /blocked member '__defineGetter__'/,
       serverOptions: { allowAllAttrs: true },
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_CALL, 0, ["__defineGetter__"], ["x", 1]]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["__defineGetter__"], ["x", 1]]),
     },
     {
       name: "a Get of hasOwnProperty",
       expect: /blocked member 'hasOwnProperty'/,
-      run: (peer) => peer.send([MSG_REQUEST, 0, OP_GET, 0, ["hasOwnProperty"], []]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.GET, 0, ["hasOwnProperty"], []]),
     },
   ]);
   assertNoPollution();

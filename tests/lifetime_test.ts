@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { ConnectionClosedError, currentCall, isRemote, Service } from "../mod.ts";
-import { pair, waitFor } from "./_helpers.ts";
+import { pair, rejection, waitFor } from "./_helpers.ts";
 
 class Thing {
   constructor(readonly id: number) {}
@@ -54,16 +54,6 @@ function lifetimeService(state: { held?: unknown; aborted: number }) {
 
 function newState(): { held?: unknown; aborted: number } {
   return { aborted: 0 };
-}
-
-/** Awaits `value` and returns what it rejected with; fails if it fulfilled. */
-async function rejection(value: unknown): Promise<unknown> {
-  try {
-    await value;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 Deno.test("lifetime: export tables count references on both ends", async () => {

@@ -361,15 +361,54 @@ Deno.test("policy: hasMember", async (t) => {
   });
 });
 
-Deno.test("policy: the in operator on a netref throws a TypeError pointing to hasMember", async () => {
-  await using p = await pair(PolicyService);
-  const subject = await p.client.root.subject();
-  assert.throws(
-    () => "foo" in subject,
-    (e: Error) => e instanceof TypeError && /hasMember/.test(e.message) && /foo/.test(e.message),
+Deno.test("policy: the in operator answers from the member list a netref arrived with", async (t) => {
+  await t.step(
+    "strict: exposed names (with and without prefix) and decorated members",
+    async () => {
+      await using p = await pair(PolicyService);
+      const subject = await p.client.root.subject();
+      for (const name of ["foobar", "exposed_foobar", "deco", "decoGetter", "decoField"]) {
+        assert.equal(name in subject, true, name);
+      }
+      for (const name of ["foo", "bar", "spam", "_privy", "toString", "constructor"]) {
+        assert.equal(name in subject, false, name);
+      }
+      assert.equal("value" in p.client.root, true, "the root's list comes with the handshake");
+      assert.equal("secret" in p.client.root, false);
+      assert.equal(Symbol.dispose in subject, false, "symbols are answered locally");
+    },
   );
-  assert.throws(() => "value" in p.client.root, TypeError);
-  assert.equal(Symbol.dispose in subject, false, "symbols are answered locally");
+
+  await t.step(
+    "allowPublicAttrs widens the list, allowAllAttrs lists private names too",
+    async () => {
+      await using pub = await pair(PolicyService, { allowPublicAttrs: true });
+      const seen = await pub.client.root.subject();
+      assert.equal("foo" in seen && "bar" in seen && "spam" in seen, true);
+      assert.equal("_privy" in seen, false);
+      await using all = await pair(PolicyService, { allowAllAttrs: true });
+      assert.equal("_privy" in await all.client.root.subject(), true);
+    },
+  );
+
+  await t.step("restricted() lists exactly its readable names", async () => {
+    await using p = await pair(PolicyService);
+    const view = await p.client.root.view();
+    assert.equal("bar" in view && "_privy" in view, true);
+    assert.equal("foobar" in view, false);
+  });
+
+  await t.step(
+    "a value not fetched yet has no list: in throws, pointing to hasMember",
+    async () => {
+      await using p = await pair(PolicyService);
+      assert.throws(
+        () => "foo" in p.client.root.subject,
+        (e: Error) =>
+          e instanceof TypeError && /hasMember/.test(e.message) && /foo/.test(e.message),
+      );
+    },
+  );
 });
 
 Deno.test("policy: callbacks are always callable by the peer", async (t) => {

@@ -18,7 +18,7 @@ import {
   Service,
   type ServiceConnection,
 } from "../mod.ts";
-import { pair, quietLogger, waitFor } from "./_helpers.ts";
+import { pair, quietLogger, rejection, waitFor } from "./_helpers.ts";
 
 /** Hook calls seen by every service in a test, in order. */
 type Events = string[];
@@ -60,16 +60,6 @@ class AliasedService extends Service {
   exposed_mul(a: number, b: number): number {
     return a * b;
   }
-}
-
-/** Awaits `value` and returns what it rejected with; fails if it fulfilled. */
-async function rejection(value: unknown): Promise<unknown> {
-  try {
-    await value;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 /**

@@ -154,33 +154,24 @@ Deno.test("symmetric: functions and objects passed as arguments are called back"
 
 Deno.test("symmetric: re-entrant nesting ten levels deep in each direction", async () => {
   const trace: string[] = [];
-  class NestClientService extends Service {
-    conn?: ServiceConnection;
-    override onConnect(conn: ServiceConnection): void {
-      this.conn = conn;
-    }
-    async exposed_down(n: number): Promise<number> {
-      trace.push(`client ${n}`);
-      if (n === 0) return 0;
-      // While the server waits on us, we call the server again.
-      return 1 + await (this.conn!.root as ServerRoot).down(n - 1);
-    }
-  }
-  interface ServerRoot {
+  interface PeerRoot {
     down(n: number): Promise<number>;
   }
-  class NestServerService extends Service {
-    conn?: ServiceConnection;
-    override onConnect(conn: ServiceConnection): void {
-      this.conn = conn;
-    }
-    async exposed_down(n: number): Promise<number> {
-      trace.push(`server ${n}`);
-      if (n === 0) return 0;
-      return 1 + await (this.conn!.root as ServerRoot).down(n - 1);
-    }
-  }
-  await using p = await pair(NestServerService, {}, { service: NestClientService });
+  /** The same service on both ends: `down(n)` calls the other end's `down(n - 1)`. */
+  const nestService = (side: "client" | "server") =>
+    class NestService extends Service {
+      conn?: ServiceConnection;
+      override onConnect(conn: ServiceConnection): void {
+        this.conn = conn;
+      }
+      async exposed_down(n: number): Promise<number> {
+        trace.push(`${side} ${n}`);
+        if (n === 0) return 0;
+        // While the other end waits on us, we call it again.
+        return 1 + await (this.conn!.root as PeerRoot).down(n - 1);
+      }
+    };
+  await using p = await pair(nestService("server"), {}, { service: nestService("client") });
   // 20 hops: client → server(19) → client(18) → … → 0, ten nested calls on each end.
   assert.equal(await p.client.root.down(19), 19);
   const expected = [];

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Decoder } from "@msgpack/msgpack";
 import { connect, currentCall, PROTOCOL_VERSION, Service, timed, TimeoutError } from "../mod.ts";
-import { pair, quietLogger, rawFrame, waitFor, writeAll } from "./_helpers.ts";
+import { pair, quietLogger, rawFrame, rejection, waitFor, writeAll } from "./_helpers.ts";
 
 interface CalleeState {
   started: number;
@@ -56,16 +56,6 @@ function timeoutService(state: CalleeState) {
       return a + b;
     }
   };
-}
-
-/** Awaits `value` and returns what it rejected with; fails if it fulfilled. */
-async function rejection(value: unknown): Promise<unknown> {
-  try {
-    await value;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 Deno.test("timeout: the connection's default timeout", async (t) => {
@@ -221,7 +211,7 @@ function rawLatePeer(lateMs: number) {
     const conn = await listener.accept();
     socket = conn;
     const send = (message: unknown[]) => writeAll(conn, rawFrame(message));
-    await send([0, "rdc", PROTOCOL_VERSION, "Late", ["Late"]]);
+    await send([0, "rdc", PROTOCOL_VERSION, "Late", ["Late"], []]);
     const decoder = new Decoder();
     let buffered = new Uint8Array(0);
     const chunk = new Uint8Array(64 * 1024);
