@@ -27,7 +27,7 @@ export {
   defaultLogger,
   type Limits,
   type Logger,
-} from "./core/connection.ts";
+} from "./core/options.ts";
 export { serve, type ServeOptions, type Server } from "./core/server.ts";
 export { Service, type ServiceConnection, type ServiceLike, VoidService } from "./core/service.ts";
 export { exposed, type Policy, Restricted, restricted } from "./core/policy.ts";

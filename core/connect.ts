@@ -4,7 +4,8 @@
  * @module
  */
 
-import { type Connection, type ConnectionOptions, Session } from "./connection.ts";
+import { Session } from "./connection.ts";
+import type { Connection, ConnectionOptions } from "./options.ts";
 import { serviceAliases, serviceInstance, VoidService } from "./service.ts";
 import {
   type ByteStreams,

@@ -9,34 +9,43 @@
  * @module
  */
 
+import { Boxer } from "./boxing.ts";
+import { Unboxer } from "./unboxing.ts";
 import {
-  Boxer,
   encodeExport,
   type ExportDescriptor,
   importExt,
   pathArg,
   type ReferenceBoxer,
-  Unboxer,
-} from "./boxing.ts";
+} from "./values.ts";
+import { type Answer, AnswerTable } from "./answers.ts";
 import { MessageCodec } from "./codec.ts";
 import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
-import { ConnectionClosedError, ProtocolError, RemoteError, TimeoutError } from "./errors.ts";
-import { Deadlines } from "./deadlines.ts";
-import { ByReference, ByValue } from "./markers.ts";
+import { ConnectionClosedError, ProtocolError, RemoteError } from "./errors.ts";
+import { ByReference } from "./markers.ts";
+import { MemberLists } from "./member_lists.ts";
 import { ExportTable } from "./exports.ts";
 import { FrameReader, FrameWriter } from "./framing.ts";
+import { helloMessage, type PeerInfo, receiveHello } from "./handshake.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
-import { type Policy, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
+import { reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { describe, makeProxy, type RemoteState, remoteState } from "./proxy.ts";
-import { type CallOptions, type Engine, Question } from "./question.ts";
-import type { Service, ServiceConnection } from "./service.ts";
+import { type CallOptions, type Engine, Question, QuestionTable } from "./question.ts";
+import type { Service } from "./service.ts";
+import {
+  type Connection,
+  type ConnectionOptions,
+  type ConnectionStats,
+  defaultLogger,
+  type Limits,
+  type Logger,
+} from "./options.ts";
 import type { Transport } from "./transport.ts";
 import {
   checkMessage,
   Msg,
   Op,
   type OpCode,
-  PROTOCOL_MAGIC,
   PROTOCOL_VERSION,
   questionTarget,
   RefKind,
@@ -45,132 +54,9 @@ import {
   type Target,
 } from "./wire.ts";
 
-/** Receiver limits; a peer that breaches one gets a `ProtocolError` and loses its connection. */
-export interface Limits {
-  /** Largest frame accepted, in bytes. Default 64 MiB. */
-  maxFrameSize?: number;
-  /** Deepest nesting of a value. Default 256. */
-  maxDepth?: number;
-  /** Requests from the peer being served at once. Default 65 536. */
-  maxPendingRequests?: number;
-  /** Objects exported to the peer at once. Default 1 000 000. */
-  maxExports?: number;
-}
-
-/** How a connection logs; `level` is one of debug, info, warn, error. */
-export type Logger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
-
-/** The default logger: warnings and errors to stderr. */
-export const defaultLogger: Logger = (level, message) => {
-  if (level === "warn" || level === "error") console.error(`rdc ${level}: ${message}`);
-};
-
-/** Options every connection takes; `connect*` and `serve` accept them. */
-export interface ConnectionOptions extends Policy, Limits {
-  /**
-   * The service this end offers the peer: a class (an instance per
-   * connection) or a shared instance. Default: `VoidService` when connecting.
-   */
-  service?: Service | (new () => Service);
-  /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
-  timeout?: number;
-  /** Milliseconds to wait for the peer's handshake. Default 10 000. */
-  handshakeTimeout?: number;
-  /** Refuse a peer whose service has neither this name nor this alias (case-insensitive). */
-  expectService?: string;
-  /** Where log lines go. Default: warnings and errors on stderr. */
-  logger?: Logger;
-  /** The protocol version to announce; only tests of version checks change it. */
-  protocolVersion?: number;
-}
-
-/** Counters and table sizes of one connection, from {@linkcode Connection.stats}. */
-export interface ConnectionStats {
-  /** Objects this end exports to the peer (the root included). */
-  exports: number;
-  /** Netrefs this end holds to the peer's objects. */
-  imports: number;
-  /** Requests sent and not yet answered. */
-  pendingRequests: number;
-  /** Requests from the peer being served. */
-  servingRequests: number;
-  /** Answers kept for the peer's pipelined calls. */
-  answers: number;
-  /** Frames written. */
-  framesSent: number;
-  /** Frames read. */
-  framesReceived: number;
-  /** Bytes written, frame headers included. */
-  bytesSent: number;
-  /** Bytes read, frame headers included. */
-  bytesReceived: number;
-}
-
-/** One of our requests, waiting for its answer. */
-interface PendingRequest {
-  question: Question;
-  /** Its timeout in milliseconds (0 or Infinity: none). */
-  timeout: number;
-  /** Removes its abort listener, when it has a signal. */
-  abort?: () => void;
-}
-
-/** The answer to one of the peer's requests, kept while it may be pipelined on. */
-interface Answer {
-  promise: Promise<unknown>;
-  call: IncomingCall;
-  settled: boolean;
-  finished: boolean;
-  cancelled: boolean;
-}
-
 const HOUSEKEEPING_DELAY_MS = 5;
-/** How many distinct member lists (classes, roughly) a peer may describe. */
-const MAX_SHAPES = 65536;
 
 type Timer = ReturnType<typeof setTimeout>;
-
-/**
- * One rdc connection, as its users see it. Made by `connect`, `connectUnix`,
- * `connectStream` and `serve`.
- *
- * Contract: `close()` is idempotent and never throws. After close, every
- * pending call has rejected with {@linkcode ConnectionClosedError}, the
- * service's `onDisconnect` has run once, and both reference tables are empty.
- */
-export interface Connection extends ServiceConnection, AsyncDisposable {
-  /**
-   * The peer's root object (its service), as a netref. Typed `any` so that any
-   * member may be reached; annotate it as `Remote<MyService>` for checking.
-   */
-  // deno-lint-ignore no-explicit-any
-  readonly root: any;
-  /** The name of the peer's service, from its handshake. */
-  readonly peerService: string;
-  /** Every name the peer's service answers to. */
-  readonly peerAliases: readonly string[];
-  /** The service instance serving this connection. */
-  readonly service: Service;
-  /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
-  readonly description: string;
-  /** Whether the connection has closed. */
-  readonly closed: boolean;
-  /** Resolves once the connection has closed and cleaned up. Never rejects. */
-  readonly finished: Promise<void>;
-  /** Why the connection closed, once it has. */
-  readonly closeReason: Error | null;
-  /**
-   * Calls `listener` once with the reason when the connection closes (at once
-   * if it already has). Dispose the result to stop listening.
-   */
-  onClose(listener: (reason: Error) => void): Disposable;
-  /** Sends a ping and resolves with the round-trip time in milliseconds. */
-  ping(options?: CallOptions): Promise<number>;
-  /** Table sizes and counters. */
-  stats(): ConnectionStats;
-  /** Closes the connection, telling the peer; resolves once cleaned up. Idempotent. */
-  close(): Promise<void>;
-}
 
 /**
  * The engine behind a {@linkcode Connection}: one symmetric session over one
@@ -193,20 +79,9 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   #logger: Logger;
   #exports: ExportTable;
   #imports: ImportTable;
-  #pending = new Map<number, PendingRequest>();
-  #deadlines = new Deadlines(
-    (seq) => this.#pending.has(seq),
-    (seq) => {
-      const ms = this.#pending.get(seq)?.timeout;
-      this.#abandon(seq, new TimeoutError(`request #${seq} timed out after ${ms} ms`));
-    },
-  );
-  #answers = new Map<number, Answer>();
-  #serving = 0;
-  /** Member lists we have sent, by content, and the number we gave each. */
-  #shapeIds = new Map<string, number>();
-  /** Member lists the peer has sent, by its number. */
-  #shapes = new Map<number, ReadonlySet<string>>();
+  #pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason));
+  #answers = new AnswerTable();
+  #memberLists = new MemberLists();
   #nextSeq = 0;
   #finished: number[] = [];
   #releases = new Map<number, number>();
@@ -214,9 +89,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   #framesSent = 0;
   #framesReceived = 0;
   #root: object | null = null;
-  #peerService = "";
-  #peerAliases: string[] = [];
-  #peerMembers: ReadonlySet<string> = new Set();
+  #peer: PeerInfo = { service: "", aliases: [], members: new Set() };
   #closed = false;
   #closeReason: Error | null = null;
   #closeListeners = new Set<(reason: Error) => void>();
@@ -254,16 +127,16 @@ export class Session implements Connection, Engine, ReferenceBoxer {
    *   protocol version, or is not the expected service.
    */
   async start(options: ConnectionOptions, aliases: string[]): Promise<void> {
-    this.#write([
-      Msg.Hello,
-      PROTOCOL_MAGIC,
-      options.protocolVersion ?? PROTOCOL_VERSION,
-      aliases[0],
-      aliases,
-      reachableNames(this.service, this.#policy),
-    ]);
+    const version = options.protocolVersion ?? PROTOCOL_VERSION;
+    this.#write(helloMessage(version, aliases, reachableNames(this.service, this.#policy)));
     try {
-      await this.#handshake(options);
+      this.#peer = await receiveHello(this.#reader, this.#codec, {
+        version,
+        timeout: options.handshakeTimeout ?? 10_000,
+        expectService: options.expectService,
+        description: this.description,
+      });
+      this.#framesReceived++;
     } catch (error) {
       const reason = error instanceof Error ? error : new ProtocolError(String(error));
       this.#shutdown(reason, reason instanceof ProtocolError);
@@ -273,8 +146,8 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     this.#root = this.#imports.obtain(
       0,
       RefKind.Object,
-      this.#peerService,
-      this.#peerMembers,
+      this.#peer.service,
+      this.#peer.members,
       (entry) => this.#netref(entry),
       false,
     );
@@ -292,51 +165,6 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     gate.resolve();
   }
 
-  async #handshake(options: ConnectionOptions): Promise<void> {
-    const timeout = options.handshakeTimeout ?? 10_000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const payload = await Promise.race([
-      this.#reader.next(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(new ProtocolError(`no handshake from ${this.description} within ${timeout} ms`)),
-          timeout,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
-    if (payload === null) {
-      throw new ConnectionClosedError(`${this.description} closed before the handshake`);
-    }
-    this.#framesReceived++;
-    const raw = this.#codec.decode(payload);
-    if (Array.isArray(raw) && raw[0] === Msg.Close && typeof raw[1] === "string") {
-      throw new ProtocolError(`peer refused the connection: ${raw[1]}`);
-    }
-    if (!Array.isArray(raw) || raw[0] !== Msg.Hello || raw[1] !== PROTOCOL_MAGIC) {
-      throw new ProtocolError(`${this.description} is not an rdc peer (bad handshake)`);
-    }
-    const hello = checkMessage(raw);
-    if (hello[0] !== Msg.Hello) throw new ProtocolError("bad handshake");
-    const local = options.protocolVersion ?? PROTOCOL_VERSION;
-    if (hello[2] !== local) {
-      throw new ProtocolError(
-        `protocol version mismatch: this end speaks version ${local}, the peer speaks version ${
-          hello[2]
-        }`,
-      );
-    }
-    this.#peerService = hello[3];
-    this.#peerAliases = hello[4];
-    this.#peerMembers = new Set(hello[5]);
-    const expected = options.expectService?.toLowerCase();
-    if (expected && !this.#peerAliases.some((a) => a.toLowerCase() === expected)) {
-      throw new ProtocolError(
-        `expected service '${options.expectService}', the peer serves '${this.#peerService}'`,
-      );
-    }
-  }
-
   /**
    * The peer's root object (its service), as a netref. Typed `any` so that any
    * member may be reached; annotate it as `Remote<MyService>` for checking.
@@ -349,12 +177,12 @@ export class Session implements Connection, Engine, ReferenceBoxer {
 
   /** The name of the peer's service, from its handshake. */
   get peerService(): string {
-    return this.#peerService;
+    return this.#peer.service;
   }
 
   /** Every name the peer's service answers to. */
   get peerAliases(): readonly string[] {
-    return this.#peerAliases;
+    return this.#peer.aliases;
   }
 
   /** Whether the connection has closed. */
@@ -400,7 +228,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       exports: this.#exports.size,
       imports: this.#imports.size,
       pendingRequests: this.#pending.size,
-      servingRequests: this.#serving,
+      servingRequests: this.#answers.serving,
       answers: this.#answers.size,
       framesSent: this.#framesSent,
       framesReceived: this.#framesReceived,
@@ -451,16 +279,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     }
     if (finished.length > 0) this.#finished = [];
     const question = new Question(this, seq);
-    const pending: PendingRequest = { question, timeout: options?.timeout ?? this.#timeout };
-    if (pending.timeout > 0 && Number.isFinite(pending.timeout)) {
-      this.#deadlines.add(seq, pending.timeout);
-    }
-    if (signal) {
-      const onAbort = () => this.#abandon(seq, signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      pending.abort = () => signal.removeEventListener("abort", onAbort);
-    }
-    this.#pending.set(seq, pending);
+    this.#pending.add(question, options?.timeout ?? this.#timeout, signal);
     this.#sendFrame(frame);
     return question;
   }
@@ -481,18 +300,8 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       throw new ProtocolError(`export limit of ${this.#limits.maxExports} objects reached`);
     }
     const id = this.#exports.add(value);
-    const members = reachableNames(value, this.#policy);
-    const key = members.join("\0");
-    let shape = this.#shapeIds.get(key);
-    const isNew = shape === undefined;
-    if (shape === undefined) this.#shapeIds.set(key, shape = this.#shapeIds.size);
-    return encodeExport({
-      kind: refKind(value),
-      id,
-      shape,
-      name: refName(value),
-      members: isNew ? members : null,
-    });
+    const { shape, members } = this.#memberLists.outgoing(reachableNames(value, this.#policy));
+    return encodeExport({ kind: refKind(value), id, shape, name: refName(value), members });
   }
 
   /** A netref of this connection going back to its owner: a reference, a lazy path or, once its answer is here, that value. */
@@ -527,16 +336,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
 
   /** A proxy for the peer's export; see {@linkcode ReferenceBoxer.importReference}. */
   importReference(descriptor: ExportDescriptor): unknown {
-    let members = this.#shapes.get(descriptor.shape);
-    if (descriptor.members !== null) {
-      if (this.#shapes.size >= MAX_SHAPES && !members) {
-        throw new ProtocolError(`peer sent more than ${MAX_SHAPES} member lists`);
-      }
-      members = new Set(descriptor.members);
-      this.#shapes.set(descriptor.shape, members);
-    } else if (!members) {
-      throw new ProtocolError(`reference with unknown member list #${descriptor.shape}`);
-    }
+    const members = this.#memberLists.incoming(descriptor.shape, descriptor.members);
     const { id, kind, name } = descriptor;
     if (id === 0) {
       return this.#root ??
@@ -579,17 +379,10 @@ export class Session implements Connection, Engine, ReferenceBoxer {
 
   /** Gives up on an outgoing request (timeout or abort) and tells the callee. */
   #abandon(seq: number, reason: unknown): void {
-    const pending = this.#pending.get(seq);
-    if (!pending) return;
-    this.#settlePending(seq, pending);
-    pending.question.fail(reason);
+    const question = this.#pending.take(seq);
+    if (!question) return;
+    question.fail(reason);
     this.#write([Msg.Cancel, seq]);
-  }
-
-  #settlePending(seq: number, pending: PendingRequest): void {
-    this.#pending.delete(seq);
-    this.#deadlines.settle(seq);
-    pending.abort?.();
   }
 
   async #readLoop(): Promise<void> {
@@ -633,16 +426,10 @@ export class Session implements Connection, Engine, ReferenceBoxer {
           this.#exports.release(message[1][i], message[2][i]);
         }
         return;
-      case Msg.Cancel: {
-        const answer = this.#answers.get(message[1]);
-        if (!answer) return;
-        answer.cancelled = answer.finished = true;
-        answer.call.abort(new DOMException("the caller cancelled the call", "AbortError"));
-        if (answer.settled) this.#answers.delete(message[1]);
-        return;
-      }
+      case Msg.Cancel:
+        return this.#answers.cancel(message[1]);
       case Msg.Finish:
-        return this.#onFinish(message[1]);
+        return this.#answers.finish(message[1]);
       case Msg.Close:
         this.#shutdown(
           new ConnectionClosedError(`the peer closed the connection: ${message[1]}`),
@@ -654,22 +441,9 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     }
   }
 
-  #onFinish(seqs: number[]): void {
-    for (const seq of seqs) {
-      const answer = this.#answers.get(seq);
-      if (!answer) continue;
-      answer.finished = true;
-      if (answer.settled) this.#answers.delete(seq);
-    }
-  }
-
   #onRequest(message: RequestMessage): void {
     const [, seq, op, target, path, args, finished] = message;
-    if (finished) this.#onFinish(finished);
-    if (this.#answers.has(seq)) throw new ProtocolError(`duplicate request #${seq}`);
-    if (this.#serving >= this.#limits.maxPendingRequests) {
-      throw new ProtocolError(`peer exceeded ${this.#limits.maxPendingRequests} pending requests`);
-    }
+    if (finished) this.#answers.finish(finished);
     for (const name of path) {
       if (name === "__proto__" || name === "constructor" || name === "prototype") {
         throw new ProtocolError(`peer asked for the blocked member '${name}'`);
@@ -682,15 +456,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     const unboxer = new Unboxer(this, this.#limits.maxDepth);
     const argv = unboxer.unbox(args) as unknown[];
     const call = new IncomingCall(this);
-    const answer: Answer = {
-      promise: null!,
-      call,
-      settled: false,
-      finished: false,
-      cancelled: false,
-    };
-    this.#answers.set(seq, answer);
-    this.#serving++;
+    const answer = this.#answers.open(seq, call, this.#limits.maxPendingRequests);
     let outcome: unknown;
     try {
       // Run at once when nothing has to be waited for first: the common case.
@@ -728,19 +494,11 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   }
 
   async #resolveTarget(target: Target): Promise<unknown> {
-    if (target >= 0) return this.#exports.get(target);
-    const answer = this.#answers.get(-target - 1);
-    if (!answer) throw new ProtocolError(`unknown answer #${-target - 1}`);
-    const value = await answer.promise;
-    // Pipelined calls reach the value itself, not the marker that chose how it travels.
-    return value instanceof ByReference || value instanceof ByValue ? value.value : value;
+    return target >= 0 ? this.#exports.get(target) : await this.#answers.valueOf(-target - 1);
   }
 
   #reply(seq: number, answer: Answer, failed: boolean, value: unknown): void {
-    this.#serving--;
-    answer.settled = true;
-    if (answer.finished) this.#answers.delete(seq);
-    if (answer.cancelled || this.#closed) return;
+    if (!this.#answers.settle(seq, answer) || this.#closed) return;
     if (failed && value instanceof ProtocolError && !(value instanceof RemoteError)) {
       this.#violation(value);
       return;
@@ -761,21 +519,20 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   }
 
   #onAnswer(seq: number, failed: boolean, wire: unknown): void {
-    const pending = this.#pending.get(seq);
-    if (!pending) {
+    const question = this.#pending.take(seq);
+    if (!question) {
       if (seq >= this.#nextSeq) {
         throw new ProtocolError(`answer to request #${seq}, which was never sent`);
       }
       return; // A late answer to a call that timed out or was aborted.
     }
-    this.#settlePending(seq, pending);
     const unboxer = new Unboxer(this, this.#limits.maxDepth);
     const holder = unboxer.unboxTop(wire);
     const deliver = () => {
       // Settle first: from now on new operations on the answer run here, so the
       // callee may forget it (FINISH).
-      if (failed) pending.question.fail(holder.value);
-      else pending.question.fulfil(holder.value);
+      if (failed) question.fail(holder.value);
+      else question.fulfil(holder.value);
       this.#finished.push(seq);
       this.#scheduleHousekeeping();
     };
@@ -831,16 +588,11 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     this.#closed = true;
     this.#closeReason = reason;
     if (this.#housekeeping !== undefined) clearTimeout(this.#housekeeping);
-    this.#deadlines.clear();
     const closedError = reason instanceof ConnectionClosedError
       ? reason
       : new ConnectionClosedError(`connection closed: ${reason.message}`, { cause: reason });
-    for (const [seq, pending] of this.#pending) {
-      this.#settlePending(seq, pending);
-      pending.question.fail(closedError);
-    }
-    for (const answer of this.#answers.values()) answer.call.abort(closedError);
-    this.#answers.clear();
+    this.#pending.failAll(closedError);
+    this.#answers.clear(closedError);
     this.#exports.clear();
     this.#imports.clear();
     this.#releases.clear();

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { Deadlines } from "./deadlines.ts";
+import { TimeoutError } from "./errors.ts";
 import type { ImportEntry } from "./imports.ts";
 import type { OpCode } from "./wire.ts";
 
@@ -114,5 +116,72 @@ export class Question {
     this.state = "rejected";
     this.value = reason;
     this.#reject?.(reason);
+  }
+}
+
+interface Pending {
+  question: Question;
+  timeout: number;
+  removeAbortListener?: () => void;
+}
+
+/**
+ * The caller's table of requests awaiting their answers, with their timeouts
+ * and abort signals.
+ *
+ * Contract: `take` removes a request and disarms its timer and signal
+ * listener; each request is taken at most once. `onGiveUp(seq, reason)` is
+ * called when a timeout expires or a signal aborts, while the request is
+ * still pending; it is expected to `take` it.
+ */
+export class QuestionTable {
+  #pending = new Map<number, Pending>();
+  #deadlines: Deadlines;
+  #onGiveUp: (seq: number, reason: unknown) => void;
+
+  /** See the class contract. */
+  constructor(onGiveUp: (seq: number, reason: unknown) => void) {
+    this.#onGiveUp = onGiveUp;
+    this.#deadlines = new Deadlines(
+      (seq) => this.#pending.has(seq),
+      (seq) => {
+        const ms = this.#pending.get(seq)?.timeout;
+        onGiveUp(seq, new TimeoutError(`request #${seq} timed out after ${ms} ms`));
+      },
+    );
+  }
+
+  /** Requests awaiting answers. */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** Records a sent request; `timeout` 0 or Infinity means none. */
+  add(question: Question, timeout: number, signal: AbortSignal | undefined): void {
+    const seq = question.seq;
+    const pending: Pending = { question, timeout };
+    if (timeout > 0 && Number.isFinite(timeout)) this.#deadlines.add(seq, timeout);
+    if (signal) {
+      const onAbort = () => this.#onGiveUp(seq, signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      pending.removeAbortListener = () => signal.removeEventListener("abort", onAbort);
+    }
+    this.#pending.set(seq, pending);
+  }
+
+  /** Removes request `seq`, if it is pending, and returns its question. */
+  take(seq: number): Question | undefined {
+    const pending = this.#pending.get(seq);
+    if (!pending) return undefined;
+    this.#pending.delete(seq);
+    this.#deadlines.settle(seq);
+    pending.removeAbortListener?.();
+    return pending.question;
+  }
+
+  /** Fails every pending request with `reason` and stops all timers. */
+  failAll(reason: unknown): void {
+    this.#deadlines.clear();
+    for (const seq of [...this.#pending.keys()]) this.take(seq)!.fail(reason);
   }
 }

@@ -5,7 +5,7 @@
  */
 
 import { startConnection } from "./connect.ts";
-import { type Connection, type ConnectionOptions, defaultLogger } from "./connection.ts";
+import { type Connection, type ConnectionOptions, defaultLogger } from "./options.ts";
 import type { Service } from "./service.ts";
 import { transportFromConn } from "./transport.ts";
 

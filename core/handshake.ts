@@ -1,0 +1,87 @@
+/**
+ * The handshake: the HELLO each end sends first, and the checks on the one it
+ * receives (core/PROTOCOL.md, "HELLO").
+ *
+ * @module
+ */
+
+import type { MessageCodec } from "./codec.ts";
+import { ConnectionClosedError, ProtocolError } from "./errors.ts";
+import type { FrameReader } from "./framing.ts";
+import { checkMessage, Msg, PROTOCOL_MAGIC } from "./wire.ts";
+
+/** What a peer's HELLO told us. */
+export interface PeerInfo {
+  /** Its service's name. */
+  service: string;
+  /** Every name its service answers to. */
+  aliases: string[];
+  /** The members we may reach on its service. */
+  members: ReadonlySet<string>;
+}
+
+/** What the checks on the peer's HELLO need. */
+export interface HelloExpectations {
+  /** The version this end speaks. */
+  version: number;
+  /** Milliseconds to wait for the HELLO. */
+  timeout: number;
+  /** A service name or alias the peer must have, if any. */
+  expectService?: string;
+  /** The far end, for messages. */
+  description: string;
+}
+
+/** This end's HELLO. */
+export function helloMessage(version: number, aliases: string[], members: string[]): unknown[] {
+  return [Msg.Hello, PROTOCOL_MAGIC, version, aliases[0], aliases, members];
+}
+
+/**
+ * Reads and checks the peer's HELLO.
+ *
+ * @throws {ProtocolError} for silence past the timeout, a stranger, a CLOSE
+ *   (the peer refused us), another version, or the wrong service.
+ * @throws {ConnectionClosedError} when the stream ends first.
+ */
+export async function receiveHello(
+  reader: FrameReader,
+  codec: MessageCodec,
+  expect: HelloExpectations,
+): Promise<PeerInfo> {
+  const where = expect.description;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const payload = await Promise.race([
+    reader.next(),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ProtocolError(`no handshake from ${where} within ${expect.timeout} ms`)),
+        expect.timeout,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+  if (payload === null) throw new ConnectionClosedError(`${where} closed before the handshake`);
+  const raw = codec.decode(payload);
+  if (Array.isArray(raw) && raw[0] === Msg.Close && typeof raw[1] === "string") {
+    throw new ProtocolError(`peer refused the connection: ${raw[1]}`);
+  }
+  if (!Array.isArray(raw) || raw[0] !== Msg.Hello || raw[1] !== PROTOCOL_MAGIC) {
+    throw new ProtocolError(`${where} is not an rdc peer (bad handshake)`);
+  }
+  const hello = checkMessage(raw);
+  if (hello[0] !== Msg.Hello) throw new ProtocolError("bad handshake");
+  const [, , version, service, aliases, members] = hello;
+  if (version !== expect.version) {
+    throw new ProtocolError(
+      `protocol version mismatch: this end speaks version ${expect.version}, ` +
+        `the peer speaks version ${version}`,
+    );
+  }
+  const wanted = expect.expectService?.toLowerCase();
+  if (wanted && !aliases.some((alias) => alias.toLowerCase() === wanted)) {
+    throw new ProtocolError(
+      `expected service '${expect.expectService}', the peer serves '${service}'`,
+    );
+  }
+  return { service, aliases, members: new Set(members) };
+}

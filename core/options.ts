@@ -1,0 +1,113 @@
+/**
+ * The public face of a connection: its options, its statistics and the
+ * `Connection` interface that `connect*` and `serve` hand out.
+ *
+ * @module
+ */
+
+import type { Policy } from "./policy.ts";
+import type { CallOptions } from "./question.ts";
+import type { Service, ServiceConnection } from "./service.ts";
+
+/** Receiver limits; a peer that breaches one gets a `ProtocolError` and loses its connection. */
+export interface Limits {
+  /** Largest frame accepted, in bytes. Default 64 MiB. */
+  maxFrameSize?: number;
+  /** Deepest nesting of a value. Default 256. */
+  maxDepth?: number;
+  /** Requests from the peer being served at once. Default 65 536. */
+  maxPendingRequests?: number;
+  /** Objects exported to the peer at once. Default 1 000 000. */
+  maxExports?: number;
+}
+
+/** How a connection logs; `level` is one of debug, info, warn, error. */
+export type Logger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+/** The default logger: warnings and errors to stderr. */
+export const defaultLogger: Logger = (level, message) => {
+  if (level === "warn" || level === "error") console.error(`rdc ${level}: ${message}`);
+};
+
+/** Options every connection takes; `connect*` and `serve` accept them. */
+export interface ConnectionOptions extends Policy, Limits {
+  /**
+   * The service this end offers the peer: a class (an instance per
+   * connection) or a shared instance. Default: `VoidService` when connecting.
+   */
+  service?: Service | (new () => Service);
+  /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
+  timeout?: number;
+  /** Milliseconds to wait for the peer's handshake. Default 10 000. */
+  handshakeTimeout?: number;
+  /** Refuse a peer whose service has neither this name nor this alias (case-insensitive). */
+  expectService?: string;
+  /** Where log lines go. Default: warnings and errors on stderr. */
+  logger?: Logger;
+  /** The protocol version to announce; only tests of version checks change it. */
+  protocolVersion?: number;
+}
+
+/** Counters and table sizes of one connection, from {@linkcode Connection.stats}. */
+export interface ConnectionStats {
+  /** Objects this end exports to the peer (the root included). */
+  exports: number;
+  /** Netrefs this end holds to the peer's objects. */
+  imports: number;
+  /** Requests sent and not yet answered. */
+  pendingRequests: number;
+  /** Requests from the peer being served. */
+  servingRequests: number;
+  /** Answers kept for the peer's pipelined calls. */
+  answers: number;
+  /** Frames written. */
+  framesSent: number;
+  /** Frames read. */
+  framesReceived: number;
+  /** Bytes written, frame headers included. */
+  bytesSent: number;
+  /** Bytes read, frame headers included. */
+  bytesReceived: number;
+}
+
+/**
+ * One rdc connection, as its users see it. Made by `connect`, `connectUnix`,
+ * `connectStream` and `serve`.
+ *
+ * Contract: `close()` is idempotent and never throws. After close, every
+ * pending call has rejected with `ConnectionClosedError`, the
+ * service's `onDisconnect` has run once, and both reference tables are empty.
+ */
+export interface Connection extends ServiceConnection, AsyncDisposable {
+  /**
+   * The peer's root object (its service), as a netref. Typed `any` so that any
+   * member may be reached; annotate it as `Remote<MyService>` for checking.
+   */
+  // deno-lint-ignore no-explicit-any
+  readonly root: any;
+  /** The name of the peer's service, from its handshake. */
+  readonly peerService: string;
+  /** Every name the peer's service answers to. */
+  readonly peerAliases: readonly string[];
+  /** The service instance serving this connection. */
+  readonly service: Service;
+  /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
+  readonly description: string;
+  /** Whether the connection has closed. */
+  readonly closed: boolean;
+  /** Resolves once the connection has closed and cleaned up. Never rejects. */
+  readonly finished: Promise<void>;
+  /** Why the connection closed, once it has. */
+  readonly closeReason: Error | null;
+  /**
+   * Calls `listener` once with the reason when the connection closes (at once
+   * if it already has). Dispose the result to stop listening.
+   */
+  onClose(listener: (reason: Error) => void): Disposable;
+  /** Sends a ping and resolves with the round-trip time in milliseconds. */
+  ping(options?: CallOptions): Promise<number>;
+  /** Table sizes and counters. */
+  stats(): ConnectionStats;
+  /** Closes the connection, telling the peer; resolves once cleaned up. Idempotent. */
+  close(): Promise<void>;
+}
