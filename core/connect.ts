@@ -5,6 +5,7 @@
  */
 
 import { Session } from "./connection.ts";
+import { makeProxy } from "./proxy.ts";
 import type { Connection, ConnectionOptions } from "./options.ts";
 import { serviceAliases, serviceInstance, VoidService } from "./service.ts";
 import {
@@ -23,7 +24,7 @@ export async function startConnection(
   options: ConnectionOptions = {},
 ): Promise<Connection> {
   const service = options.service ?? VoidService;
-  const connection = new Session(transport, serviceInstance(service), options);
+  const connection = new Session(transport, serviceInstance(service), makeProxy, options);
   await connection.start(options, serviceAliases(service));
   return connection;
 }

@@ -29,9 +29,15 @@ import { FrameReader, FrameWriter } from "./framing.ts";
 import { helloMessage, type PeerInfo, receiveHello } from "./handshake.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
 import { reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
-import { describe, makeProxy, type RemoteState, remoteState } from "./proxy.ts";
-import { type CallOptions, type Engine, Question, QuestionTable } from "./question.ts";
-import type { Service } from "./service.ts";
+import {
+  type CallOptions,
+  describe,
+  type Engine,
+  Question,
+  QuestionTable,
+  type RemoteState,
+  remoteState,
+} from "./question.ts";
 import {
   type Connection,
   type ConnectionOptions,
@@ -39,6 +45,7 @@ import {
   defaultLogger,
   type Limits,
   type Logger,
+  type RootObject,
 } from "./options.ts";
 import type { Transport } from "./transport.ts";
 import {
@@ -65,11 +72,12 @@ type Timer = ReturnType<typeof setTimeout>;
  */
 export class Session implements Connection, Engine, ReferenceBoxer {
   /** The service instance serving this connection. */
-  readonly service: Service;
+  readonly service: RootObject;
   /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
   readonly description: string;
 
   #transport: Transport;
+  #makeProxy: (state: RemoteState) => object;
   #reader: FrameReader;
   #writer: FrameWriter;
   #codec: MessageCodec;
@@ -96,9 +104,18 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   #done = Promise.withResolvers<void>();
   #requestGate: Promise<void> | null = null;
 
-  /** Use `connect*` or `serve`; this wires a transport that is already open. */
-  constructor(transport: Transport, service: Service, options: ConnectionOptions = {}) {
+  /**
+   * Use `connect*` or `serve`; this wires a transport that is already open.
+   * `makeProxy` builds the netrefs (core/proxy.ts, one layer up).
+   */
+  constructor(
+    transport: Transport,
+    service: RootObject,
+    makeProxy: (state: RemoteState) => object,
+    options: ConnectionOptions = {},
+  ) {
     this.service = service;
+    this.#makeProxy = makeProxy;
     this.description = transport.description;
     this.#transport = transport;
     this.#limits = {
@@ -324,7 +341,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       const inner = remoteState(current);
       if (inner) {
         const path = [...inner.path, ...state.path.slice(i)];
-        return this.boxReference(makeProxy({ ...inner, path }), box);
+        return this.boxReference(this.#makeProxy({ ...inner, path }), box);
       }
       if (current === null || current === undefined) {
         throw new TypeError(`cannot read '${state.path[i]}' of ${current}`);
@@ -363,7 +380,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   }
 
   #netref(entry: ImportEntry): object {
-    return makeProxy({ engine: this, base: entry, path: [] });
+    return this.#makeProxy({ engine: this, base: entry, path: [] });
   }
 
   /** Sends a message that always encodes (protocol bookkeeping, no user values). */

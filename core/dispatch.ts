@@ -6,9 +6,8 @@
  */
 
 import { AccessError } from "./errors.ts";
-import { type ResolvedPolicy, resolveMember } from "./policy.ts";
-import { isRemote } from "./proxy.ts";
-import { Service } from "./service.ts";
+import { isService, type ResolvedPolicy, resolveMember } from "./policy.ts";
+import { remoteState } from "./question.ts";
 import { Op, type OpCode } from "./wire.ts";
 
 /**
@@ -53,6 +52,8 @@ export class IncomingCall implements CallContext {
   }
 }
 
+const isRemote = (value: unknown): boolean => remoteState(value) !== undefined;
+
 let active: CallContext | undefined;
 
 /**
@@ -90,7 +91,7 @@ export function walk(
       value = (value as Record<string, unknown>)[name];
       continue;
     }
-    const member = resolveMember(value, name, "read", policy, value instanceof Service);
+    const member = resolveMember(value, name, "read", policy, isService(value));
     parent = member.holder;
     value = Reflect.get(member.holder, member.name);
   }
@@ -145,7 +146,7 @@ export function execute(
         return op === Op.Set ? undefined : true;
       }
       const access = op === Op.Set ? "write" : "delete";
-      const member = resolveMember(holder, name, access, policy, holder instanceof Service);
+      const member = resolveMember(holder, name, access, policy, isService(holder));
       if (op === Op.Set) {
         if (!Reflect.set(member.holder, member.name, args[0])) {
           throw new TypeError(`cannot assign to read-only '${name}'`);
@@ -159,7 +160,7 @@ export function execute(
       const name = path[path.length - 1];
       if (name === undefined) throw new TypeError("nothing to look for: the path is empty");
       try {
-        const member = resolveMember(holder, name, "read", policy, holder instanceof Service);
+        const member = resolveMember(holder, name, "read", policy, isService(holder));
         return Object(member.holder) === member.holder && member.name in member.holder;
       } catch (error) {
         if (error instanceof AccessError) return false;
@@ -256,7 +257,7 @@ function snapshot(value: unknown, policy: ResolvedPolicy, seen: Map<object, unkn
   for (const key of Object.keys(value)) {
     if (!plain) {
       try {
-        resolveMember(value, key, "read", policy, value instanceof Service);
+        resolveMember(value, key, "read", policy, isService(value));
       } catch {
         continue;
       }

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { callWith, perform, remoteState } from "./proxy.ts";
-import type { CallOptions } from "./question.ts";
+import { callWith, perform } from "./proxy.ts";
+import { type CallOptions, remoteState } from "./question.ts";
 import { Op } from "./wire.ts";
 
 /**

@@ -7,7 +7,6 @@
 
 import type { Policy } from "./policy.ts";
 import type { CallOptions } from "./question.ts";
-import type { Service, ServiceConnection } from "./service.ts";
 
 /** Receiver limits; a peer that breaches one gets a `ProtocolError` and loses its connection. */
 export interface Limits {
@@ -29,13 +28,24 @@ export const defaultLogger: Logger = (level, message) => {
   if (level === "warn" || level === "error") console.error(`rdc ${level}: ${message}`);
 };
 
+/**
+ * What a connection needs of the root object it offers the peer: its
+ * lifetime hooks. `Service` is the class that provides it.
+ */
+export interface RootObject {
+  /** Called once the connection is up, before any request of the peer is served. */
+  onConnect(conn: Connection): void | Promise<void>;
+  /** Called once the connection has closed; must not use the connection. */
+  onDisconnect(conn: Connection): void | Promise<void>;
+}
+
 /** Options every connection takes; `connect*` and `serve` accept them. */
 export interface ConnectionOptions extends Policy, Limits {
   /**
    * The service this end offers the peer: a class (an instance per
    * connection) or a shared instance. Default: `VoidService` when connecting.
    */
-  service?: Service | (new () => Service);
+  service?: RootObject | (new () => RootObject);
   /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
   timeout?: number;
   /** Milliseconds to wait for the peer's handshake. Default 10 000. */
@@ -78,7 +88,7 @@ export interface ConnectionStats {
  * pending call has rejected with `ConnectionClosedError`, the
  * service's `onDisconnect` has run once, and both reference tables are empty.
  */
-export interface Connection extends ServiceConnection, AsyncDisposable {
+export interface Connection extends AsyncDisposable {
   /**
    * The peer's root object (its service), as a netref. Typed `any` so that any
    * member may be reached; annotate it as `Remote<MyService>` for checking.
@@ -89,8 +99,8 @@ export interface Connection extends ServiceConnection, AsyncDisposable {
   readonly peerService: string;
   /** Every name the peer's service answers to. */
   readonly peerAliases: readonly string[];
-  /** The service instance serving this connection. */
-  readonly service: Service;
+  /** The service instance serving this connection (a `Service`). */
+  readonly service: RootObject;
   /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
   readonly description: string;
   /** Whether the connection has closed. */

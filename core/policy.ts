@@ -54,6 +54,17 @@ export function resolvePolicy(policy: Policy): ResolvedPolicy {
   };
 }
 
+/**
+ * Marks root objects (services): their members are never written or deleted
+ * remotely. `Service` carries it on its prototype.
+ */
+export const SERVICE_BRAND: unique symbol = Symbol("rdc.service");
+
+/** Whether `value` is a service (carries {@linkcode SERVICE_BRAND}). */
+export function isService(value: unknown): boolean {
+  return typeof value === "object" && value !== null && SERVICE_BRAND in value;
+}
+
 /** Names no netref ever reaches: prototype plumbing and everything on `Object.prototype`. */
 export const BLOCKED_NAMES: ReadonlySet<string> = new Set([
   "__proto__",

@@ -13,31 +13,19 @@
 
 import type { ImportEntry } from "./imports.ts";
 import { BLOCKED_NAMES } from "./policy.ts";
-import { type CallOptions, type Engine, Question } from "./question.ts";
+import {
+  type CallOptions,
+  describe,
+  type Engine,
+  Question,
+  type RemoteState,
+  remoteState,
+  STATE,
+} from "./question.ts";
 import { Op, type OpCode, RefKind } from "./wire.ts";
 
-/** The state behind one proxy. Immutable; a longer path is a new proxy. */
-export interface RemoteState {
-  /** The engine the base belongs to. */
-  readonly engine: Engine;
-  /** What the path starts from. */
-  readonly base: ImportEntry | Question;
-  /** Property names read from the base. */
-  readonly path: readonly string[];
-  /** The GET (or AWAIT) sent when this proxy was first awaited. */
-  read?: Question;
-}
-
-const STATE: unique symbol = Symbol("rdc.remote");
 const INSPECT = Symbol.for("Deno.customInspect");
 const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
-
-/** The state of a proxy, or undefined for anything that is not one. */
-export function remoteState(value: unknown): RemoteState | undefined {
-  return typeof value === "function"
-    ? (value as unknown as { [STATE]?: RemoteState })[STATE]
-    : undefined;
-}
 
 /**
  * Whether `value` is a netref (or a pending remote value) rather than a local
@@ -53,15 +41,6 @@ export function makeProxy(state: RemoteState): object {
   target[STATE] = state;
   target[INSPECT] = target[NODE_INSPECT] = () => describe(state);
   return new Proxy(target, HANDLER);
-}
-
-/** `[Remote Counter #12]`, `[Remote Counter #12.count]`, `[Remote answer #3.name]`. */
-export function describe(state: RemoteState): string {
-  const base = state.base;
-  const head = base instanceof Question
-    ? `answer #${base.seq}`
-    : `${base.kind === RefKind.Function ? "function " : ""}${base.name || "object"} #${base.id}`;
-  return `[Remote ${head}${state.path.map((k) => "." + k).join("")}]`;
 }
 
 function isThenableState(state: RemoteState): boolean {

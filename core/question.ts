@@ -7,7 +7,37 @@
 import { Deadlines } from "./deadlines.ts";
 import { TimeoutError } from "./errors.ts";
 import type { ImportEntry } from "./imports.ts";
-import type { OpCode } from "./wire.ts";
+import { type OpCode, RefKind } from "./wire.ts";
+
+/** The state behind one proxy. Immutable; a longer path is a new proxy. */
+export interface RemoteState {
+  /** The engine the base belongs to. */
+  readonly engine: Engine;
+  /** What the path starts from. */
+  readonly base: ImportEntry | Question;
+  /** Property names read from the base. */
+  readonly path: readonly string[];
+  /** The GET (or AWAIT) sent when this proxy was first awaited. */
+  read?: Question;
+}
+
+/** The key under which a proxy's target keeps its state. */
+export const STATE: unique symbol = Symbol("rdc.remote");
+/** The state of a proxy, or undefined for anything that is not one. */
+export function remoteState(value: unknown): RemoteState | undefined {
+  return typeof value === "function"
+    ? (value as unknown as { [STATE]?: RemoteState })[STATE]
+    : undefined;
+}
+
+/** `[Remote Counter #12]`, `[Remote Counter #12.count]`, `[Remote answer #3.name]`. */
+export function describe(state: RemoteState): string {
+  const base = state.base;
+  const head = base instanceof Question
+    ? `answer #${base.seq}`
+    : `${base.kind === RefKind.Function ? "function " : ""}${base.name || "object"} #${base.id}`;
+  return `[Remote ${head}${state.path.map((k) => "." + k).join("")}]`;
+}
 
 /** Per-call options: a timeout in milliseconds (0 = none) and an `AbortSignal`. */
 export interface CallOptions {

@@ -4,19 +4,11 @@
  * @module
  */
 
-/**
- * The minimal view of a connection that a service's hooks receive. The full
- * `Connection` type satisfies it.
- */
-export interface ServiceConnection {
-  /** The peer's root object, as a netref (annotate it as `Remote<PeerService>`). */
-  // deno-lint-ignore no-explicit-any
-  readonly root: any;
-  /** The name of the peer's service, from its handshake. */
-  readonly peerService: string;
-  /** Closes the connection. */
-  close(): Promise<void>;
-}
+import type { Connection, RootObject } from "./options.ts";
+import { SERVICE_BRAND } from "./policy.ts";
+
+/** The connection a service's hooks receive. */
+export type ServiceConnection = Connection;
 
 /**
  * The root object of one end of a connection (RPyC's `rpyc.Service`).
@@ -37,7 +29,7 @@ export interface ServiceConnection {
  * }
  * ```
  */
-export class Service {
+export class Service implements RootObject {
   /**
    * Names this service answers to. The first is its name; by default the
    * class name without a `Service` suffix (`CalculatorService` → `Calculator`).
@@ -50,6 +42,8 @@ export class Service {
   /** Called once the connection has closed; must not use the connection. */
   onDisconnect(_conn: ServiceConnection): void | Promise<void> {}
 }
+
+Object.defineProperty(Service.prototype, SERVICE_BRAND, { value: true });
 
 /** A service that exposes nothing: the default on the connecting side. */
 export class VoidService extends Service {}
