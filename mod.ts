@@ -27,6 +27,7 @@ export {
   defaultLogger,
   type Limits,
   type Logger,
+  type RootObject,
 } from "./core/options.ts";
 export { serve, type ServeOptions, type Server } from "./core/server.ts";
 export { Service, type ServiceConnection, type ServiceLike, VoidService } from "./core/service.ts";
