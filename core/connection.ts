@@ -301,6 +301,11 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     return question;
   }
 
+  /** Logs a failure nobody can await; see {@linkcode Engine.report}. */
+  report(message: string): void {
+    this.#logger("warn", `${this.description}: ${message}`);
+  }
+
   /** Releases an import now; see {@linkcode Engine.dispose}. */
   dispose(entry: ImportEntry): void {
     if (entry.id === 0) return; // The root lives as long as the connection.

@@ -209,6 +209,19 @@ function remoteIterator(state: RemoteState): AsyncIterator<unknown> & AsyncItera
   };
 }
 
+/**
+ * `netref.key = value` and `delete netref.key`: sent at once; nobody can await
+ * them, so a refusal is reported through the connection's logger instead of
+ * vanishing.
+ */
+function writeWithoutWaiting(op: OpCode, state: RemoteState, key: string, args: unknown[]): void {
+  const path = [...state.path, key];
+  perform(op, state.engine, state.base, path, args, undefined).promise.catch((error) => {
+    const what = op === Op.Set ? "assignment to" : "delete of";
+    state.engine.report(`${what} ${describe({ ...state, path })} failed: ${error}`);
+  });
+}
+
 const OBJECT_PROTOTYPE = Object.prototype as unknown as Record<string, unknown>;
 
 const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
@@ -262,14 +275,12 @@ const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
   },
   set(target, key, value) {
     if (typeof key === "symbol" || BLOCKED_NAMES.has(key)) return false;
-    const state = target[STATE] as RemoteState;
-    perform(Op.Set, state.engine, state.base, [...state.path, key], [value], undefined);
+    writeWithoutWaiting(Op.Set, target[STATE] as RemoteState, key, [value]);
     return true;
   },
   deleteProperty(target, key) {
     if (typeof key === "symbol" || BLOCKED_NAMES.has(key)) return false;
-    const state = target[STATE] as RemoteState;
-    perform(Op.Delete, state.engine, state.base, [...state.path, key], [], undefined);
+    writeWithoutWaiting(Op.Delete, target[STATE] as RemoteState, key, []);
     return true;
   },
   has(target, key) {

@@ -70,6 +70,8 @@ export interface Engine {
   readonly description: string;
   /** Whether the connection has closed (its `send` then rejects with `ConnectionClosedError`). */
   readonly closed: boolean;
+  /** Logs a failure nobody can await (a write through assignment syntax). */
+  report(message: string): void;
 }
 
 /**

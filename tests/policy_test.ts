@@ -18,7 +18,7 @@ import {
   Service,
   setMember,
 } from "../mod.ts";
-import { pair } from "./_helpers.ts";
+import { pair, quietLogger, waitFor } from "./_helpers.ts";
 
 class Subject {
   foo = "foo-field";
@@ -453,4 +453,17 @@ Deno.test("policy: callbacks are always callable by the peer", async (t) => {
     assert.equal(await root.apply(counter.bump, 5), 5);
     assert.equal(counter.n, 5);
   });
+});
+
+Deno.test("policy: a refused write through assignment syntax is logged, not lost", async () => {
+  const lines: string[] = [];
+  await using p = await pair(PolicyService, {}, { logger: quietLogger(lines) });
+  const subject = await p.client.root.subject();
+  subject.foo = "changed";
+  delete subject.spam;
+  await waitFor(() => lines.length >= 2, 5000, "two log lines");
+  assert.match(lines.join("\n"), /assignment to \[Remote Subject #\d+\.foo\] failed: AccessError/);
+  assert.match(lines.join("\n"), /delete of \[Remote Subject #\d+\.spam\] failed: AccessError/);
+  assert.equal(serverSide(p).held.foo, "foo-field");
+  assert.equal(serverSide(p).held.spam, 5);
 });
