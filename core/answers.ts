@@ -7,7 +7,7 @@
  */
 
 import type { IncomingCall } from "./dispatch.ts";
-import { ProtocolError } from "./errors.ts";
+import { peerFault } from "./errors.ts";
 import { ByReference, ByValue } from "./markers.ts";
 
 /** One of the peer's requests, from arrival until the peer no longer needs its answer. */
@@ -28,7 +28,7 @@ export interface Answer {
  * Answers of one connection, by the peer's sequence numbers.
  *
  * Contract: an answer leaves the table once it is both settled and finished,
- * whichever comes last. `open` and `valueOf` throw {@linkcode ProtocolError}
+ * whichever comes last. `open` and `valueOf` throw `ProtocolError`
  * for requests an honest peer never sends.
  */
 export class AnswerTable {
@@ -53,12 +53,15 @@ export class AnswerTable {
   /**
    * Records a new request.
    *
-   * @throws {ProtocolError} for a duplicate number or more than `maxServing` calls at once.
+   * @throws {ProtocolError} for a duplicate number, or more than `maxServing`
+   *   answers (running or awaiting FINISH) at once.
    */
   open(seq: number, call: IncomingCall, maxServing: number): Answer {
-    if (this.#answers.has(seq)) throw new ProtocolError(`duplicate request #${seq}`);
-    if (this.#serving >= maxServing) {
-      throw new ProtocolError(`peer exceeded ${maxServing} pending requests`);
+    if (this.#answers.has(seq)) throw peerFault(`duplicate request #${seq}`);
+    // Running calls and answers kept for pipelining both cost memory: a peer
+    // that never sends FINISH fills the table and is cut off.
+    if (this.#answers.size >= maxServing) {
+      throw peerFault(`peer exceeded ${maxServing} pending requests (running or unfinished)`);
     }
     const answer: Answer = {
       promise: Promise.resolve(),
@@ -80,7 +83,7 @@ export class AnswerTable {
    */
   async valueOf(seq: number): Promise<unknown> {
     const answer = this.#answers.get(seq);
-    if (!answer) throw new ProtocolError(`unknown answer #${seq}`);
+    if (!answer) throw peerFault(`unknown answer #${seq}`);
     const value = await answer.promise;
     return value instanceof ByReference || value instanceof ByValue ? value.value : value;
   }

@@ -17,6 +17,7 @@ import { ExtData } from "@msgpack/msgpack";
 import { ByReference, ByValue } from "./markers.ts";
 import {
   bigintToBytes,
+  isPathArg,
   NEGATIVE_ZERO,
   type ReferenceBoxer,
   TAG_ERROR,
@@ -101,6 +102,9 @@ export class Boxer {
     if (ArrayBuffer.isView(value)) {
       this.#index(value);
       const kind = TYPED_ARRAYS.findIndex((cls) => value instanceof cls);
+      if (kind === -1) {
+        throw new TypeError(`cannot send a ${value.constructor.name}: no wire form for it`);
+      }
       const bytes = new Uint8Array(value.byteLength + 1);
       bytes[0] = kind;
       bytes.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), 1);
@@ -120,7 +124,11 @@ export class Boxer {
       this.#index(value);
       const out: unknown[] = [TAG_MAP];
       for (const [k, v] of value as Map<unknown, unknown>) {
-        out.push(this.box(k, next, deep), this.box(v, next, deep));
+        const key = this.box(k, next, deep);
+        if (isPathArg(key)) {
+          throw new TypeError(`await ${String(k)} before using it as a Map key`);
+        }
+        out.push(key, this.box(v, next, deep));
       }
       return out;
     }

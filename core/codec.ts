@@ -7,7 +7,7 @@
  */
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import { ProtocolError } from "./errors.ts";
+import { peerFault } from "./errors.ts";
 import { frame } from "./framing.ts";
 
 /**
@@ -52,7 +52,7 @@ export class MessageCodec {
     try {
       return this.#decoder.decode(payload);
     } catch (error) {
-      throw new ProtocolError(`undecodable frame: ${(error as Error).message}`, { cause: error });
+      throw peerFault(`undecodable frame: ${(error as Error).message}`, { cause: error });
     }
   }
 }

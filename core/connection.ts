@@ -10,7 +10,7 @@
  */
 
 import { Boxer } from "./boxing.ts";
-import { Unboxer } from "./unboxing.ts";
+import { scanExports, Unboxer } from "./unboxing.ts";
 import {
   encodeExport,
   type ExportDescriptor,
@@ -21,7 +21,7 @@ import {
 import { type Answer, AnswerTable } from "./answers.ts";
 import { MessageCodec } from "./codec.ts";
 import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
-import { ConnectionClosedError, ProtocolError, RemoteError } from "./errors.ts";
+import { ConnectionClosedError, isPeerFault, peerFault, ProtocolError } from "./errors.ts";
 import { ByReference } from "./markers.ts";
 import { MemberLists } from "./member_lists.ts";
 import { ExportTable } from "./exports.ts";
@@ -90,6 +90,8 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   #pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason));
   #answers = new AnswerTable();
   #memberLists = new MemberLists();
+  /** What the message being boxed has exported and described, in case it is never sent. */
+  #journal: { exports: number[]; lists: string[] } | null = null;
   #nextSeq = 0;
   #finished: number[] = [];
   #releases = new Map<number, number>();
@@ -155,7 +157,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       });
       this.#framesReceived++;
     } catch (error) {
-      const reason = error instanceof Error ? error : new ProtocolError(String(error));
+      const reason = error instanceof Error ? error : peerFault(String(error));
       this.#shutdown(reason, reason instanceof ProtocolError);
       await this.#done.promise;
       throw reason;
@@ -169,13 +171,22 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       false,
     );
     const gate = Promise.withResolvers<void>();
+    gate.promise.catch(() => {}); // Requests queued behind a refusing onConnect fail quietly.
     this.#requestGate = gate.promise;
     this.#readLoop();
     try {
-      await this.service.onConnect(this);
+      // The connection may close while onConnect runs (the peer leaves, the server
+      // closes): stop waiting for it then.
+      await Promise.race([
+        this.service.onConnect(this),
+        this.#done.promise.then(() => {
+          throw this.#closeReason ?? new ConnectionClosedError();
+        }),
+      ]);
     } catch (error) {
-      gate.resolve();
-      this.#shutdown(error instanceof Error ? error : new Error(String(error)), true);
+      const reason = error instanceof Error ? error : new Error(String(error));
+      gate.reject(reason); // Never serve what arrived behind a refusal.
+      this.#shutdown(reason, true);
       throw error;
     }
     this.#requestGate = null;
@@ -235,7 +246,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     const started = performance.now();
     const payload = "rdc-ping";
     const echoed = await this.send(Op.Ping, this.#rootEntry(), [], [payload], options).promise;
-    if (echoed !== payload) throw new ProtocolError("ping echoed the wrong payload");
+    if (echoed !== payload) throw peerFault("ping echoed the wrong payload");
     return performance.now() - started;
   }
 
@@ -287,10 +298,11 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     const finished = this.#finished;
     let frame: Uint8Array;
     try {
-      const boxedArgs = new Boxer(this, this.#limits.maxDepth).box(args);
-      const message: unknown[] = [Msg.Request, seq, op, target, path, boxedArgs];
-      if (finished.length > 0) message.push(finished);
-      frame = this.#codec.encode(message);
+      frame = this.#encodeBoxed((boxer) => {
+        const message: unknown[] = [Msg.Request, seq, op, target, path, boxer.box(args)];
+        if (finished.length > 0) message.push(finished);
+        return message;
+      });
     } catch (error) {
       return Question.rejected(error);
     }
@@ -319,11 +331,42 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     const state = remoteState(value);
     if (state && state.engine === this) return this.#boxOwnNetref(state, box);
     if (this.#exports.size >= this.#limits.maxExports) {
-      throw new ProtocolError(`export limit of ${this.#limits.maxExports} objects reached`);
+      throw peerFault(`export limit of ${this.#limits.maxExports} objects reached`);
     }
     const id = this.#exports.add(value);
-    const { shape, members } = this.#memberLists.outgoing(reachableNames(value, this.#policy));
-    return encodeExport({ kind: refKind(value), id, shape, name: refName(value), members });
+    this.#journal?.exports.push(id);
+    // A netref of another connection is forwarded: describe it from its state,
+    // never by reading its members (each read would be a remote call).
+    const entry = state && !(state.base instanceof Question) && state.path.length === 0
+      ? state.base
+      : null;
+    const names = state ? [...(entry?.members ?? [])] : reachableNames(value, this.#policy);
+    const list = this.#memberLists.outgoing(names);
+    if (list.key !== null) this.#journal?.lists.push(list.key);
+    return encodeExport({
+      kind: entry ? entry.kind : state ? RefKind.Promise : refKind(value),
+      id,
+      shape: list.shape,
+      name: entry ? entry.name : state ? describe(state) : refName(value),
+      members: list.members,
+    });
+  }
+
+  /**
+   * Encodes one message built with a fresh boxer. If boxing or encoding fails,
+   * the exports and member lists it added are taken back: the peer never saw them.
+   */
+  #encodeBoxed(build: (boxer: Boxer) => unknown[]): Uint8Array {
+    const journal = this.#journal = { exports: [] as number[], lists: [] as string[] };
+    try {
+      return this.#codec.encode(build(new Boxer(this, this.#limits.maxDepth)));
+    } catch (error) {
+      for (const id of journal.exports) if (id !== 0) this.#exports.release(id, 1);
+      this.#memberLists.forget(journal.lists);
+      throw error;
+    } finally {
+      this.#journal = null;
+    }
   }
 
   /** A netref of this connection going back to its owner: a reference, a lazy path or, once its answer is here, that value. */
@@ -423,7 +466,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       }
     } catch (error) {
       if (this.#closed) return;
-      if (error instanceof ProtocolError) this.#violation(error);
+      if (isPeerFault(error)) this.#violation(error);
       else {this.#shutdown(
           new ConnectionClosedError(`read failed: ${error}`, { cause: error }),
           false,
@@ -437,7 +480,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     const kind = message[0];
     switch (kind) {
       case Msg.Hello:
-        throw new ProtocolError("unexpected second handshake");
+        throw peerFault("unexpected second handshake");
       case Msg.Request:
         return this.#onRequest(message);
       case Msg.Reply:
@@ -468,42 +511,46 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     if (finished) this.#answers.finish(finished);
     for (const name of path) {
       if (name === "__proto__" || name === "constructor" || name === "prototype") {
-        throw new ProtocolError(`peer asked for the blocked member '${name}'`);
+        throw peerFault(`peer asked for the blocked member '${name}'`);
       }
     }
-    if (target >= 0) this.#exports.get(target); // unknown ids are a violation, found now
-    else if (!this.#answers.has(-target - 1)) {
-      throw new ProtocolError(`request on unknown answer #${-target - 1}`);
-    }
+    // Take hold of the target now: a RELEASE or FINISH that follows this request
+    // must not pull it away while the request waits for its arguments.
+    const base = target >= 0 ? this.#exports.get(target) : this.#answers.valueOf(-target - 1);
+    if (base instanceof Promise) base.catch(() => {}); // Awaited in #serveLater, if it runs.
     const unboxer = new Unboxer(this, this.#limits.maxDepth);
     const argv = unboxer.unbox(args) as unknown[];
     const call = new IncomingCall(this);
     const answer = this.#answers.open(seq, call, this.#limits.maxPendingRequests);
     let outcome: unknown;
+    let later = false;
     try {
       // Run at once when nothing has to be waited for first: the common case.
-      outcome = this.#requestGate || unboxer.hasDeferred || target < 0
-        ? this.#serveLater(op, target, path, argv, unboxer, call)
-        : execute(op, this.#exports.get(target), path, argv, this.#policy, call);
+      later = this.#requestGate !== null || unboxer.hasDeferred || target < 0;
+      outcome = later
+        ? this.#serveLater(op, base, path, argv, unboxer, call)
+        : execute(op, base, path, argv, this.#policy, call);
+      later ||= isThenable(outcome);
     } catch (error) {
       answer.promise = Promise.reject(error);
       answer.promise.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
       return this.#reply(seq, answer, true, error);
     }
-    answer.promise = Promise.resolve(outcome);
     // An iterator always travels by reference, even a plain-object one.
     const reply = (value: unknown) =>
       this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value);
-    if (isThenable(outcome)) {
-      answer.promise.then(reply, (error) => this.#reply(seq, answer, true, error));
-    } else {
-      reply(outcome);
+    if (!later) {
+      answer.promise = Promise.resolve(outcome);
+      return reply(outcome);
     }
+    answer.promise = Promise.resolve(outcome);
+    answer.promise.then(reply, (error) => this.#reply(seq, answer, true, error));
   }
 
+  /** Serves a request that must first wait: for onConnect, its arguments, or its target. */
   async #serveLater(
     op: OpCode,
-    target: Target,
+    base: unknown,
     path: readonly string[],
     args: unknown[],
     unboxer: Unboxer,
@@ -511,8 +558,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   ): Promise<unknown> {
     if (this.#requestGate) await this.#requestGate;
     if (unboxer.hasDeferred) await unboxer.settle();
-    const base = await this.#resolveTarget(target);
-    return await execute(op, base, path, args, this.#policy, call);
+    return await execute(op, await base, path, args, this.#policy, call);
   }
 
   async #resolveTarget(target: Target): Promise<unknown> {
@@ -521,35 +567,40 @@ export class Session implements Connection, Engine, ReferenceBoxer {
 
   #reply(seq: number, answer: Answer, failed: boolean, value: unknown): void {
     if (!this.#answers.settle(seq, answer) || this.#closed) return;
-    if (failed && value instanceof ProtocolError && !(value instanceof RemoteError)) {
+    if (failed && isPeerFault(value)) {
       this.#violation(value);
       return;
     }
     let frame: Uint8Array;
     try {
-      const boxed = new Boxer(this, this.#limits.maxDepth).box(value);
-      frame = this.#codec.encode([failed ? Msg.Throw : Msg.Reply, seq, boxed]);
+      frame = this.#encodeBoxed((boxer) => [failed ? Msg.Throw : Msg.Reply, seq, boxer.box(value)]);
     } catch (error) {
-      if (error instanceof ProtocolError) return this.#violation(error);
+      if (isPeerFault(error)) return this.#violation(error);
       const what = failed ? "error" : "result";
       const problem = new TypeError(
         `cannot send the ${what} of request #${seq}: ${(error as Error).message}`,
       );
-      frame = this.#codec.encode([Msg.Throw, seq, new Boxer(this, 1).box(problem)]);
+      frame = this.#encodeBoxed((boxer) => [Msg.Throw, seq, boxer.box(problem)]);
     }
     this.#sendFrame(frame);
   }
 
   #onAnswer(seq: number, failed: boolean, wire: unknown): void {
-    const question = this.#pending.take(seq);
-    if (!question) {
+    if (!this.#pending.has(seq)) {
       if (seq >= this.#nextSeq) {
-        throw new ProtocolError(`answer to request #${seq}, which was never sent`);
+        throw peerFault(`answer to request #${seq}, which was never sent`);
       }
-      return; // A late answer to a call that timed out or was aborted.
+      // A late answer to a call we gave up on: give back the references it carries.
+      return scanExports(wire, this.#limits.maxDepth, (descriptor) => {
+        this.#memberLists.incoming(descriptor.shape, descriptor.members);
+        this.#queueRelease(descriptor.id, 1);
+      });
     }
+    // Unbox before taking the question: if the answer is malformed, the
+    // connection closes and the question fails with it.
     const unboxer = new Unboxer(this, this.#limits.maxDepth);
     const holder = unboxer.unboxTop(wire);
+    const question = this.#pending.take(seq)!;
     const deliver = () => {
       // Settle first: from now on new operations on the answer run here, so the
       // callee may forget it (FINISH).

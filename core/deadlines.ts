@@ -38,11 +38,7 @@ export class Deadlines {
     this.#dropAnswered();
     const last = this.#times.length > this.#head ? this.#times[this.#times.length - 1] : -Infinity;
     if (deadline < last) {
-      const timer = setTimeout(() => {
-        this.#own.delete(seq);
-        if (this.#isPending(seq)) this.#expire(seq);
-      }, ms);
-      this.#own.set(seq, timer);
+      this.#armOwn(seq, deadline);
       return;
     }
     this.#seqs.push(seq);
@@ -70,6 +66,18 @@ export class Deadlines {
     this.#armedFor = Infinity;
   }
 
+  /** A timer for one request, re-armed until its deadline (timers cap at about 24.8 days). */
+  #armOwn(seq: number, deadline: number): void {
+    const timer = setTimeout(() => {
+      this.#own.delete(seq);
+      if (!this.#isPending(seq)) return;
+      if (Date.now() < deadline) this.#armOwn(seq, deadline);
+      else this.#expire(seq);
+    }, clampDelay(deadline - Date.now()));
+    Deno.unrefTimer(timer);
+    this.#own.set(seq, timer);
+  }
+
   #dropAnswered(): void {
     while (this.#head < this.#seqs.length && !this.#isPending(this.#seqs[this.#head])) this.#head++;
     if (this.#head > 1024 && this.#head * 2 > this.#seqs.length) {
@@ -85,7 +93,7 @@ export class Deadlines {
     if (this.#timer !== undefined && this.#armedFor <= next) return;
     clearTimeout(this.#timer);
     this.#armedFor = next;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, next - Date.now()));
+    this.#timer = setTimeout(() => this.#fire(), clampDelay(next - Date.now()));
     // Pending requests do not keep the process alive by themselves: the socket does.
     Deno.unrefTimer(this.#timer);
   }
@@ -101,4 +109,11 @@ export class Deadlines {
     this.#dropAnswered();
     this.#arm();
   }
+}
+
+/** The longest delay `setTimeout` takes; longer deadlines re-arm on expiry. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+function clampDelay(ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_DELAY_MS);
 }

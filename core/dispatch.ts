@@ -6,7 +6,13 @@
  */
 
 import { AccessError } from "./errors.ts";
-import { isService, type ResolvedPolicy, resolveMember } from "./policy.ts";
+import {
+  checkPathSegment,
+  isService,
+  type ResolvedPolicy,
+  resolveMember,
+  Restricted,
+} from "./policy.ts";
 import { remoteState } from "./question.ts";
 import { Op, type OpCode } from "./wire.ts";
 
@@ -86,7 +92,9 @@ export function walk(
   let value = base;
   for (const name of path) {
     if (isRemote(value)) {
-      // A netref of another connection, exported onward: its owner enforces its own policy.
+      // A netref of another connection, exported onward: its owner enforces its own
+      // policy, but blocked names stop here.
+      checkPathSegment(name);
       parent = value;
       value = (value as Record<string, unknown>)[name];
       continue;
@@ -115,8 +123,12 @@ export function execute(
   context: CallContext,
 ): unknown {
   switch (op) {
-    case Op.Get:
-      return walk(base, path, policy).value;
+    case Op.Get: {
+      const { parent, value } = walk(base, path, policy);
+      return typeof value === "function" && parent !== undefined
+        ? boundMethod(parent, value)
+        : value;
+    }
     case Op.Call: {
       const { parent, value } = walk(base, path, policy);
       if (typeof value !== "function") {
@@ -169,28 +181,21 @@ export function execute(
     }
     case Op.Iter: {
       const { value } = walk(base, path, policy);
-      const iterable = Object(value) as Partial<AsyncIterable<unknown> & Iterable<unknown>>;
-      const open: (() => unknown) | undefined = iterable[Symbol.asyncIterator] ??
-        iterable[Symbol.iterator];
-      if (typeof open !== "function") {
-        throw new TypeError(`${path.join(".") || "the target"} is not iterable`);
-      }
-      return invoke(() => open.call(value), context);
+      const iterator = openIterator(
+        value,
+        path.join(".") || "the target",
+        (run) => invoke(run, context),
+      );
+      if (typeof iterator === "object" && iterator !== null) openedIterators.add(iterator);
+      return iterator;
     }
     case Op.Next:
-    case Op.Return: {
-      const iterator = base as Partial<AsyncIterator<unknown>>;
-      const method = op === Op.Next ? iterator.next : iterator.return;
-      if (typeof method !== "function") {
-        if (op === Op.Return) return { done: true, value: args[0] };
-        throw new TypeError("the target is not an iterator");
+    case Op.Return:
+      // Only iterators this end opened for an ITER: NEXT is no way around the policy.
+      if (!openedIterators.has(base as object)) {
+        throw new AccessError("NEXT and RETURN work only on an iterator opened by ITER");
       }
-      const step = invoke(() => method.call(iterator, args[0]), context);
-      return Promise.resolve(step).then(async (result) => {
-        const { done, value } = (result ?? {}) as Partial<IteratorResult<unknown>>;
-        return { done: Boolean(done), value: await value };
-      });
-    }
+      return stepIterator(base, op, args[0], (run) => invoke(run, context));
     case Op.Await:
       return base;
     case Op.Ping:
@@ -201,6 +206,72 @@ export function execute(
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
   }
+}
+
+/**
+ * Opens an iterator on `value` (async first, then sync), running the opening
+ * call through `run`.
+ *
+ * @throws {TypeError} naming `what` when it is not iterable.
+ */
+export function openIterator(
+  value: unknown,
+  what: string,
+  run = (f: () => unknown) => f(),
+): unknown {
+  const iterable = Object(value) as Partial<AsyncIterable<unknown> & Iterable<unknown>>;
+  const open: (() => unknown) | undefined = iterable[Symbol.asyncIterator] ??
+    iterable[Symbol.iterator];
+  if (typeof open !== "function") throw new TypeError(`${what} is not iterable`);
+  return run(() => open.call(value));
+}
+
+/**
+ * One NEXT or RETURN step of `iterator`, as the wire carries it: a promise of
+ * `{done, value}` with the value awaited (so sync iterators of promises behave
+ * as `for await` expects). An iterator without `return` is simply done.
+ */
+export function stepIterator(
+  iterator: unknown,
+  op: typeof Op.Next | typeof Op.Return,
+  arg: unknown,
+  run = (f: () => unknown) => f(),
+): Promise<IteratorResult<unknown>> {
+  const it = Object(iterator) as Partial<AsyncIterator<unknown>>;
+  const method = op === Op.Next ? it.next : it.return;
+  if (typeof method !== "function") {
+    if (op === Op.Return) return Promise.resolve({ done: true, value: arg });
+    return Promise.reject(new TypeError("the target is not an iterator"));
+  }
+  return Promise.resolve(run(() => method.call(iterator, arg))).then(async (result) => {
+    const { done, value } = (result ?? {}) as Partial<IteratorResult<unknown>>;
+    return { done: Boolean(done), value: await value } as IteratorResult<unknown>;
+  });
+}
+
+/** Iterators opened for the peer by ITER: the only targets of NEXT and RETURN. */
+const openedIterators = new WeakSet<object>();
+
+const boundMethods = new WeakMap<object, WeakMap<object, unknown>>();
+
+/**
+ * A method read off an object, bound to it (RPyC's bound-method netrefs), so
+ * `const f = await root.counter.increment; await f()` keeps its `this`. One
+ * bound function per (object, method), so it keeps one identity; classes and
+ * netrefs are left alone.
+ */
+// deno-lint-ignore ban-types
+function boundMethod(holder: unknown, fn: Function): unknown {
+  if (isRemote(fn) || typeof holder !== "object" && typeof holder !== "function") return fn;
+  if (/^class[\s{]/.test(Function.prototype.toString.call(fn))) return fn;
+  let byMethod = boundMethods.get(holder as object);
+  if (!byMethod) boundMethods.set(holder as object, byMethod = new WeakMap());
+  let bound = byMethod.get(fn);
+  if (!bound) {
+    bound = Object.defineProperty(fn.bind(holder), "name", { value: fn.name });
+    byMethod.set(fn, bound);
+  }
+  return bound;
 }
 
 /** Runs user code with `context` current for its synchronous part. */
@@ -226,6 +297,10 @@ function snapshot(value: unknown, policy: ResolvedPolicy, seen: Map<object, unkn
   }
   if (typeof value !== "object" || value === null) return value;
   if (seen.has(value)) return seen.get(value);
+  // Promises and restricted views have nothing to copy: they stay references.
+  if (typeof (value as { then?: unknown }).then === "function" || value instanceof Restricted) {
+    return value;
+  }
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     seen.set(value, out);

@@ -189,6 +189,24 @@ export class ProtocolError extends Error {
   }
 }
 
+const peerFaults = new WeakSet<Error>();
+
+/**
+ * A {@linkcode ProtocolError} raised by rdc itself because the peer broke the
+ * protocol (as opposed to one that user code threw): the connection that saw
+ * it is closed.
+ */
+export function peerFault(message: string, options?: ErrorOptions): ProtocolError {
+  const error = new ProtocolError(message, options);
+  peerFaults.add(error);
+  return error;
+}
+
+/** Whether `error` came from {@linkcode peerFault}. */
+export function isPeerFault(error: unknown): error is ProtocolError {
+  return error instanceof Error && peerFaults.has(error);
+}
+
 /**
  * A remote attribute access that the callee's security policy refused
  * (RPyC's `AttributeError: cannot access 'name'`). Travels as a remote error

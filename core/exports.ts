@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { peerFault } from "./errors.ts";
 
 interface ExportEntry {
   value: object;
@@ -27,6 +27,7 @@ export class ExportTable {
   /** Starts with `root` as export 0. */
   constructor(root: object) {
     this.#byId.set(0, { value: root, count: Infinity });
+    this.#byValue.set(root, 0);
   }
 
   /** Live exports, the root included. */
@@ -54,7 +55,7 @@ export class ExportTable {
    */
   get(id: number): object {
     const entry = this.#byId.get(id);
-    if (!entry) throw new ProtocolError(`unknown reference #${id}`);
+    if (!entry) throw peerFault(`unknown reference #${id}`);
     return entry.value;
   }
 
@@ -65,9 +66,9 @@ export class ExportTable {
    */
   release(id: number, count: number): void {
     const entry = this.#byId.get(id);
-    if (!entry || id === 0) throw new ProtocolError(`release of unknown reference #${id}`);
+    if (!entry || id === 0) throw peerFault(`release of unknown reference #${id}`);
     if (count > entry.count) {
-      throw new ProtocolError(`release of ${count} references to #${id}, which has ${entry.count}`);
+      throw peerFault(`release of ${count} references to #${id}, which has ${entry.count}`);
     }
     entry.count -= count;
     if (entry.count === 0) {
@@ -82,5 +83,6 @@ export class ExportTable {
     this.#byId.clear();
     this.#byValue.clear();
     this.#byId.set(0, root);
+    this.#byValue.set(root.value, 0);
   }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { peerFault } from "./errors.ts";
 import type { Transport } from "./transport.ts";
 
 /** Bytes in a frame header. */
@@ -32,7 +32,7 @@ export class FrameReader {
   /** Payload bytes received so far, headers included. */
   bytesReceived = 0;
 
-  /** Reads from `transport`; a frame longer than `maxFrameSize` is a {@linkcode ProtocolError}. */
+  /** Reads from `transport`; a frame longer than `maxFrameSize` is a `ProtocolError`. */
   constructor(transport: Transport, maxFrameSize: number) {
     this.#transport = transport;
     this.#maxFrameSize = maxFrameSize;
@@ -40,7 +40,7 @@ export class FrameReader {
 
   /**
    * Resolves with the next payload, or null on a clean end of stream (between
-   * frames). Throws {@linkcode ProtocolError} on an oversize length or a stream
+   * frames). Throws `ProtocolError` on an oversize length or a stream
    * that ends inside a frame.
    */
   async next(): Promise<Uint8Array | null> {
@@ -48,7 +48,7 @@ export class FrameReader {
     const a = this.#arena, s = this.#start;
     const length = ((a[s] << 24) | (a[s + 1] << 16) | (a[s + 2] << 8) | a[s + 3]) >>> 0;
     if (length > this.#maxFrameSize) {
-      throw new ProtocolError(
+      throw peerFault(
         `frame of ${length} bytes exceeds the limit of ${this.#maxFrameSize} bytes`,
       );
     }
@@ -75,7 +75,7 @@ export class FrameReader {
       const n = await this.#transport.read(this.#arena.subarray(this.#end));
       if (n === null) {
         if (atBoundary && this.#end === this.#start) return false;
-        throw new ProtocolError(
+        throw peerFault(
           `stream ended inside a frame (${this.#end - this.#start} of ${count} bytes)`,
         );
       }
@@ -94,7 +94,7 @@ export class FrameReader {
     while (filled < length) {
       const n = await this.#transport.read(payload.subarray(filled));
       if (n === null) {
-        throw new ProtocolError(`stream ended inside a frame (${filled} of ${length} bytes)`);
+        throw peerFault(`stream ended inside a frame (${filled} of ${length} bytes)`);
       }
       filled += n;
       this.bytesReceived += n;

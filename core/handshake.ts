@@ -6,7 +6,7 @@
  */
 
 import type { MessageCodec } from "./codec.ts";
-import { ConnectionClosedError, ProtocolError } from "./errors.ts";
+import { ConnectionClosedError, peerFault } from "./errors.ts";
 import type { FrameReader } from "./framing.ts";
 import { checkMessage, Msg, PROTOCOL_MAGIC } from "./wire.ts";
 
@@ -55,7 +55,7 @@ export async function receiveHello(
     reader.next(),
     new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new ProtocolError(`no handshake from ${where} within ${expect.timeout} ms`)),
+        () => reject(peerFault(`no handshake from ${where} within ${expect.timeout} ms`)),
         expect.timeout,
       );
     }),
@@ -63,23 +63,23 @@ export async function receiveHello(
   if (payload === null) throw new ConnectionClosedError(`${where} closed before the handshake`);
   const raw = codec.decode(payload);
   if (Array.isArray(raw) && raw[0] === Msg.Close && typeof raw[1] === "string") {
-    throw new ProtocolError(`peer refused the connection: ${raw[1]}`);
+    throw peerFault(`peer refused the connection: ${raw[1]}`);
   }
   if (!Array.isArray(raw) || raw[0] !== Msg.Hello || raw[1] !== PROTOCOL_MAGIC) {
-    throw new ProtocolError(`${where} is not an rdc peer (bad handshake)`);
+    throw peerFault(`${where} is not an rdc peer (bad handshake)`);
   }
   const hello = checkMessage(raw);
-  if (hello[0] !== Msg.Hello) throw new ProtocolError("bad handshake");
+  if (hello[0] !== Msg.Hello) throw peerFault("bad handshake");
   const [, , version, service, aliases, members] = hello;
   if (version !== expect.version) {
-    throw new ProtocolError(
+    throw peerFault(
       `protocol version mismatch: this end speaks version ${expect.version}, ` +
         `the peer speaks version ${version}`,
     );
   }
   const wanted = expect.expectService?.toLowerCase();
   if (wanted && !aliases.some((alias) => alias.toLowerCase() === wanted)) {
-    throw new ProtocolError(
+    throw peerFault(
       `expected service '${expect.expectService}', the peer serves '${service}'`,
     );
   }

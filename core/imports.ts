@@ -18,8 +18,8 @@ export class ImportEntry {
   readonly kind: RefKindCode;
   /** The peer's name for its class or function, for display. */
   readonly name: string;
-  /** The members the peer said we may reach on it (answers `name in netref`). */
-  members: ReadonlySet<string>;
+  /** The members the peer said we may reach on it (answers `name in netref`); null if unsaid. */
+  members: ReadonlySet<string> | null;
   /** References received and not yet released. */
   count = 0;
   /** Set once released (disposed, collected, or the connection closed). */
@@ -30,7 +30,7 @@ export class ImportEntry {
   generation = 0;
 
   /** Made by {@linkcode ImportTable.obtain}. */
-  constructor(id: number, kind: RefKindCode, name: string, members: ReadonlySet<string>) {
+  constructor(id: number, kind: RefKindCode, name: string, members: ReadonlySet<string> | null) {
     this.id = id;
     this.kind = kind;
     this.name = name;
@@ -77,7 +77,7 @@ export class ImportTable {
     id: number,
     kind: RefKindCode,
     name: string,
-    members: ReadonlySet<string>,
+    members: ReadonlySet<string> | null,
     makeProxy: (entry: ImportEntry) => object,
     collectable = true,
   ): object {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { AccessError, ProtocolError } from "./errors.ts";
+import { AccessError, peerFault } from "./errors.ts";
 
 /** What a peer may do to the objects this end exports. Strict by default. */
 export interface Policy {
@@ -79,7 +79,7 @@ export const BLOCKED_NAMES: ReadonlySet<string> = new Set([
  */
 export function checkPathSegment(name: string): void {
   if (BLOCKED_NAMES.has(name)) {
-    throw new ProtocolError(`peer asked for the blocked member '${name}'`);
+    throw peerFault(`peer asked for the blocked member '${name}'`);
   }
 }
 

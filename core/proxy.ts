@@ -12,6 +12,7 @@
  */
 
 import type { ImportEntry } from "./imports.ts";
+import { openIterator, stepIterator } from "./dispatch.ts";
 import { BLOCKED_NAMES } from "./policy.ts";
 import {
   type CallOptions,
@@ -155,9 +156,11 @@ function localOperation(
     case Op.Has:
       return Question.fulfilled(Object(holder) === holder && key in holder);
     case Op.Iter:
+      // The answer is already here: iterate it in place.
+      return Question.fulfilled(openIterator(value, key ?? "value"));
     case Op.Next:
     case Op.Return:
-      throw new TypeError("iterate a local value directly, not through rdc");
+      return Question.of(stepIterator(value, op, args[0]));
     default:
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
@@ -288,7 +291,9 @@ const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
     const state = target[STATE] as RemoteState;
     const base = state.base;
     // A netref knows the members its owner let us reach, as of when it arrived.
-    if (!(base instanceof Question) && state.path.length === 0) return base.members.has(key);
+    if (!(base instanceof Question) && state.path.length === 0 && base.members) {
+      return base.members.has(key);
+    }
     throw new TypeError(
       `'${key}' in ${describe(state)}: the \`in\` operator cannot wait for the peer; ` +
         `await the value first, or use \`await hasMember(value, "${key}")\``,

@@ -201,6 +201,11 @@ export class QuestionTable {
     this.#pending.set(seq, pending);
   }
 
+  /** Whether request `seq` awaits its answer. */
+  has(seq: number): boolean {
+    return this.#pending.has(seq);
+  }
+
   /** Removes request `seq`, if it is pending, and returns its question. */
   take(seq: number): Question | undefined {
     const pending = this.#pending.get(seq);

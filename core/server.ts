@@ -7,7 +7,7 @@
 import { startConnection } from "./connect.ts";
 import { type Connection, type ConnectionOptions, defaultLogger } from "./options.ts";
 import type { Service } from "./service.ts";
-import { transportFromConn } from "./transport.ts";
+import { type Transport, transportFromConn } from "./transport.ts";
 
 /** Options of {@linkcode serve}: where to listen, plus every connection option. */
 export interface ServeOptions extends Omit<ConnectionOptions, "service"> {
@@ -69,6 +69,7 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
     description = `tcp ${hostname}:${(listener.addr as Deno.NetAddr).port}`;
   }
   const connections = new Set<Connection>();
+  const handshaking = new Set<Transport>();
   const handshakes = new Set<Promise<unknown>>();
   const finished = Promise.withResolvers<void>();
   let closing = false;
@@ -82,6 +83,8 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
       } catch {
         // Already closed (one-shot servers close their listener early).
       }
+      // Connections still in their handshake (or onConnect) are cut off too.
+      for (const transport of handshaking) transport.close();
       await Promise.all([...connections].map((c) => c.close()));
       await Promise.allSettled(handshakes);
       if (options.path !== undefined) {
@@ -102,17 +105,20 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
   const accept = async (conn: Deno.Conn) => {
     const remote = conn.remoteAddr as Deno.NetAddr;
     const peer = remote.hostname ? `tcp ${remote.hostname}:${remote.port}` : description;
+    const transport = transportFromConn(conn, peer);
+    handshaking.add(transport);
     try {
-      const connection = await startConnection(transportFromConn(conn, peer), {
-        ...options,
-        service,
-      });
+      const connection = await startConnection(transport, { ...options, service });
+      handshaking.delete(transport);
       if (closing) return void connection.close();
       connections.add(connection);
       await connection.finished;
       connections.delete(connection);
     } catch (error) {
+      if (closing) return;
       logger("warn", `${description}: connection from ${peer} failed: ${(error as Error).message}`);
+    } finally {
+      handshaking.delete(transport);
     }
   };
 

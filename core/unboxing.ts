@@ -6,10 +6,11 @@
  */
 
 import { ExtData } from "@msgpack/msgpack";
-import { completeRemoteError, ProtocolError, RemoteError } from "./errors.ts";
+import { completeRemoteError, peerFault, RemoteError } from "./errors.ts";
 import {
   bytesToBigint,
   decodeExport,
+  type ExportDescriptor,
   isPathArg,
   readU32,
   type ReferenceBoxer,
@@ -45,7 +46,7 @@ export class Unboxer {
   unbox(wire: unknown, depth = 0): unknown {
     if (typeof wire !== "object" || wire === null) return wire;
     if (depth > this.#maxDepth) {
-      throw new ProtocolError(`value nested deeper than ${this.#maxDepth} levels`);
+      throw peerFault(`value nested deeper than ${this.#maxDepth} levels`);
     }
     if (wire instanceof ExtData) return this.#unboxExt(wire);
     if (wire instanceof Uint8Array) {
@@ -127,17 +128,18 @@ export class Unboxer {
   #defer(wire: unknown[], assign: (value: unknown) => void): void {
     const [, target, ...path] = wire;
     if (!Number.isInteger(target) || !path.every((k) => typeof k === "string")) {
-      throw new ProtocolError("malformed lazy path argument");
+      throw peerFault("malformed lazy path argument");
     }
-    (this.#deferred ??= []).push(
-      this.#refs.resolvePath(target as number, path as string[]).then(assign),
-    );
+    const resolving = this.#refs.resolvePath(target as number, path as string[]).then(assign);
+    // settle() reports a failure; if unboxing fails first, nobody will ask.
+    resolving.catch(() => {});
+    (this.#deferred ??= []).push(resolving);
   }
 
   #unboxTagged(wire: unknown[], tag: number, depth: number): unknown {
     switch (tag) {
       case Ext.TagMap: {
-        if (wire.length % 2 === 0) throw new ProtocolError("malformed Map: odd entry list");
+        if (wire.length % 2 === 0) throw peerFault("malformed Map: odd entry list");
         const map = new Map<unknown, unknown>();
         this.#seen.push(map);
         for (let i = 1; i < wire.length; i += 2) {
@@ -163,7 +165,7 @@ export class Unboxer {
           typeof hasCause !== "boolean" || typeof props !== "object" || props === null ||
           Array.isArray(props)
         ) {
-          throw new ProtocolError("malformed Error value");
+          throw peerFault("malformed Error value");
         }
         // Index the error before its contents, as the sender did, so they may refer to it.
         const error = RemoteError.from({
@@ -176,17 +178,18 @@ export class Unboxer {
           props: {},
         });
         this.#seen.push(error);
-        const details = props as Record<string, unknown>;
-        this.#unboxEntries(details, depth);
+        // The sender boxed the cause before the other properties: follow its order.
         const setCause = (value: unknown) => completeRemoteError(error, true, value, {});
         const causeValue = hasCause ? this.#unboxOrDefer(cause, depth, setCause) : undefined;
+        const details = props as Record<string, unknown>;
+        this.#unboxEntries(details, depth);
         completeRemoteError(error, hasCause, causeValue, details);
         return error;
       }
       case Ext.TagPath:
-        throw new ProtocolError("a lazy path may only stand in an array, object, Map or Set");
+        throw peerFault("a lazy path may only stand in an array, object, Map or Set");
       default:
-        throw new ProtocolError(`unknown container tag ${tag}`);
+        throw peerFault(`unknown container tag ${tag}`);
     }
   }
 
@@ -200,7 +203,7 @@ export class Unboxer {
       case Ext.BigInt:
         return bytesToBigint(data);
       case Ext.Date: {
-        if (data.length !== 8) throw new ProtocolError("malformed Date value");
+        if (data.length !== 8) throw peerFault("malformed Date value");
         const date = new Date(new DataView(data.buffer, data.byteOffset, 8).getFloat64(0));
         this.#seen.push(date);
         return date;
@@ -208,7 +211,7 @@ export class Unboxer {
       case Ext.BackRef: {
         const index = readU32(data, 0, "back reference");
         if (index >= this.#seen.length) {
-          throw new ProtocolError(
+          throw peerFault(
             `back reference to #${index}, but only ${this.#seen.length} values precede it`,
           );
         }
@@ -220,13 +223,13 @@ export class Unboxer {
         return this.#refs.localReference(readU32(data, 0, "reference"));
       case Ext.TypedArray: {
         const cls = TYPED_ARRAYS[data[0]];
-        if (!cls || data.length < 1) throw new ProtocolError("malformed typed array");
+        if (!cls || data.length < 1) throw peerFault("malformed typed array");
         const buffer = data.slice(1).buffer;
         const perItem = cls === DataView
           ? 1
           : (cls as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
         if (buffer.byteLength % perItem !== 0) {
-          throw new ProtocolError("malformed typed array length");
+          throw peerFault("malformed typed array length");
         }
         const view = cls === DataView
           ? new DataView(buffer)
@@ -240,7 +243,27 @@ export class Unboxer {
         return buffer;
       }
       default:
-        throw new ProtocolError(`unknown extension type ${ext.type}`);
+        throw peerFault(`unknown extension type ${ext.type}`);
     }
   }
+}
+
+/**
+ * Visits every EXPORT in a decoded tree without unboxing it: how a dropped
+ * answer gives back the references it carried. Bounded by `maxDepth`.
+ */
+export function scanExports(
+  wire: unknown,
+  maxDepth: number,
+  visit: (descriptor: ExportDescriptor) => void,
+  depth = 0,
+): void {
+  if (typeof wire !== "object" || wire === null || wire instanceof Uint8Array) return;
+  if (depth > maxDepth) throw peerFault(`value nested deeper than ${maxDepth} levels`);
+  if (wire instanceof ExtData) {
+    if (wire.type === Ext.Export) visit(decodeExport(wire.data as Uint8Array));
+    return;
+  }
+  const items = Array.isArray(wire) ? wire : Object.values(wire);
+  for (const item of items) scanExports(item, maxDepth, visit, depth + 1);
 }

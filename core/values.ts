@@ -6,7 +6,7 @@
  */
 
 import { ExtData } from "@msgpack/msgpack";
-import { ProtocolError } from "./errors.ts";
+import { peerFault } from "./errors.ts";
 import { Ext, type RefKindCode, type Target } from "./wire.ts";
 
 /**
@@ -55,6 +55,8 @@ export const TYPED_ARRAYS = [
   BigInt64Array,
   BigUint64Array,
   DataView,
+  // Kind 12, where the runtime has it.
+  ...(typeof Float16Array === "function" ? [Float16Array] : []),
 ] as const;
 
 /** Whether a decoded item is a lazy-path tagged array. */
@@ -69,7 +71,7 @@ export function u32(n: number): Uint8Array {
 
 /** Reads a big-endian uint32, or throws a ProtocolError naming `what`. */
 export function readU32(data: Uint8Array, offset: number, what: string): number {
-  if (data.length < offset + 4) throw new ProtocolError(`malformed ${what}`);
+  if (data.length < offset + 4) throw peerFault(`malformed ${what}`);
   return ((data[offset] << 24) | (data[offset + 1] << 16) | (data[offset + 2] << 8) |
     data[offset + 3]) >>> 0;
 }
@@ -114,7 +116,7 @@ export function encodeExport(descriptor: ExportDescriptor): ExtData {
 
 /** Decodes an EXPORT payload. */
 export function decodeExport(data: Uint8Array): ExportDescriptor {
-  if (data.length < 9 || data[0] > 2) throw new ProtocolError("malformed reference");
+  if (data.length < 9 || data[0] > 2) throw peerFault("malformed reference");
   const decoder = new TextDecoder();
   const split = data.indexOf(SEPARATOR, 9);
   const nameEnd = split === -1 ? data.length : split;
@@ -152,7 +154,7 @@ export function bigintToBytes(value: bigint): Uint8Array {
 
 /** The inverse of {@linkcode bigintToBytes}. */
 export function bytesToBigint(data: Uint8Array): bigint {
-  if (data.length < 1 || data[0] > 1) throw new ProtocolError("malformed bigint");
+  if (data.length < 1 || data[0] > 1) throw peerFault("malformed bigint");
   let hex = "0x0";
   for (let i = 1; i < data.length; i++) hex += data[i].toString(16).padStart(2, "0");
   const magnitude = BigInt(hex);

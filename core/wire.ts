@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { peerFault } from "./errors.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
 export const PROTOCOL_VERSION = 1;
@@ -137,11 +137,11 @@ const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isSe
  */
 export function checkMessage(raw: unknown): Message {
   if (!Array.isArray(raw) || raw.length === 0) {
-    throw new ProtocolError("malformed message: expected a non-empty array");
+    throw peerFault("malformed message: expected a non-empty array");
   }
   const kind = raw[0] as MsgType;
   const fail = (what: string): never => {
-    throw new ProtocolError(`malformed ${msgName(kind)} message: ${what}`);
+    throw peerFault(`malformed ${msgName(kind)} message: ${what}`);
   };
   switch (kind) {
     case Msg.Hello:
@@ -180,7 +180,7 @@ export function checkMessage(raw: unknown): Message {
       return raw as CloseMessage;
     default:
       kind satisfies never;
-      throw new ProtocolError(`unknown message type ${String(raw[0])}`);
+      throw peerFault(`unknown message type ${String(raw[0])}`);
   }
 }
 
