@@ -32,17 +32,7 @@ export interface Policy {
 /** A policy with every field filled in. */
 export type ResolvedPolicy = Required<Policy>;
 
-/** The strict default policy. */
-export const STRICT_POLICY: ResolvedPolicy = Object.freeze({
-  allowPublicAttrs: false,
-  allowAllAttrs: false,
-  allowSetAttr: false,
-  allowDelAttr: false,
-  allowConstruct: false,
-  exposedPrefix: "exposed_",
-});
-
-/** Fills in defaults. */
+/** Fills in the defaults: everything off (strict), prefix `exposed_`. */
 export function resolvePolicy(policy: Policy): ResolvedPolicy {
   return {
     allowPublicAttrs: policy.allowPublicAttrs ?? false,

@@ -48,11 +48,6 @@ export type OpCode = typeof Op[keyof typeof Op];
 
 const OP_NAMES: readonly string[] = Object.keys(Op);
 
-/** The name of an operation, for errors and logs. */
-export function opName(op: OpCode): string {
-  return OP_NAMES[op];
-}
-
 /** MessagePack extension types used inside boxed values. */
 export const Ext = {
   Undefined: 1,
