@@ -106,14 +106,35 @@ function brand(error: Error, name: string, remoteStack: string): void {
   if (error.name !== name) {
     Object.defineProperty(error, "name", { value: name, writable: true, configurable: true });
   }
-  const localFrames = (error.stack ?? "").split("\n").filter((line) => line.startsWith("    at "));
-  const remoteFrames = remoteStack.split("\n").filter((line) => line.startsWith("    at "));
+  setStack(error, error.stack ?? "");
+}
+
+const frames = (stack: string): string[] =>
+  stack.split("\n").filter((l) => l.startsWith("    at "));
+
+/** `stack` = the header, the remote frames, a marker, then the frames of `localStack`. */
+function setStack(error: Error, localStack: string): void {
   error.stack = [
-    `${name}: ${error.message}`,
-    ...remoteFrames,
+    `${error.name}: ${error.message}`,
+    ...frames((error as RemoteError).remoteStack ?? ""),
     "    at <rdc: remote call>",
-    ...localFrames,
+    ...frames(localStack),
   ].join("\n");
+}
+
+/**
+ * Gives a remote error the local stack of the code awaiting it. Called in a
+ * reaction of the promise the caller awaits, where V8's async stack traces
+ * reach the caller's `async` frames (the read loop that built the error does
+ * not). Rethrows `error`; anything that is not a remote error passes unchanged.
+ */
+export function rethrowWithCallerStack(error: unknown): never {
+  if (error instanceof Error && REMOTE_BRAND in error) {
+    const here: { stack?: string } = {};
+    Error.captureStackTrace(here, rethrowWithCallerStack);
+    setStack(error, here.stack ?? "");
+  }
+  throw error;
 }
 
 /** Any error class (a constructor of `Error`s). */

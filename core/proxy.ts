@@ -13,6 +13,7 @@
 
 import type { ImportEntry } from "./imports.ts";
 import { openIterator, stepIterator } from "./dispatch.ts";
+import { rethrowWithCallerStack } from "./errors.ts";
 import { BLOCKED_NAMES } from "./policy.ts";
 import {
   type CallOptions,
@@ -252,7 +253,7 @@ const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
       case "then":
         if (!isThenableState(state)) return undefined;
         return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
-          settle(state).then(onFulfilled, onRejected);
+          settle(state).catch(rethrowWithCallerStack).then(onFulfilled, onRejected);
       case "catch":
         if (!isThenableState(state)) break;
         return (onRejected?: (e: unknown) => unknown) => settle(state).catch(onRejected);

@@ -228,3 +228,20 @@ Deno.test("errors: throwing a non-Error value rejects with that value", async ()
   }
   assert.ok(undefinedRejected, "throwing undefined still rejects");
 });
+
+Deno.test("errors: the local part of the stack is the awaiting caller's, async frames included", async () => {
+  await using p = await pair(ErrorsService);
+  async function callerOfTheCall(): Promise<void> {
+    await p.client.root.throwPlain();
+  }
+  async function outerCaller(): Promise<void> {
+    await callerOfTheCall();
+  }
+  const error = await rejection(outerCaller()) as RemoteError;
+  const stack = error.stack ?? "";
+  const marker = stack.indexOf("<rdc: remote call>");
+  assert.ok(marker > 0, stack);
+  assert.match(stack.slice(marker), /at async callerOfTheCall/);
+  assert.match(stack.slice(marker), /at async outerCaller/);
+  assert.ok(!stack.slice(marker).includes("#readLoop"), "not the read loop's frames");
+});
