@@ -28,11 +28,12 @@ import { ExportTable } from "./exports.ts";
 import { FrameReader, FrameWriter } from "./framing.ts";
 import { helloMessage, type PeerInfo, receiveHello } from "./handshake.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
-import { reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
+import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import {
   type CallOptions,
   describe,
   type Engine,
+  followLocal,
   Question,
   QuestionTable,
   type RemoteState,
@@ -384,19 +385,13 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       throw new TypeError(`${describe(state)} failed; it cannot be sent`, { cause: base.value });
     }
     // The answer is here: follow the path through it, into a netref if it leads to one.
-    let current = base.value;
-    for (let i = 0; i < state.path.length; i++) {
-      const inner = remoteState(current);
-      if (inner) {
-        const path = [...inner.path, ...state.path.slice(i)];
-        return this.boxReference(this.#makeProxy({ ...inner, path }), box);
-      }
-      if (current === null || current === undefined) {
-        throw new TypeError(`cannot read '${state.path[i]}' of ${current}`);
-      }
-      current = (current as Record<string, unknown>)[state.path[i]];
+    const reached = followLocal(base.value, state.path);
+    const inner = remoteState(reached.value);
+    if (inner && reached.rest.length > 0) {
+      const path = [...inner.path, ...reached.rest];
+      return this.boxReference(this.#makeProxy({ ...inner, path }), box);
     }
-    return box(current);
+    return box(reached.value);
   }
 
   /** A proxy for the peer's export; see {@linkcode ReferenceBoxer.importReference}. */
@@ -509,11 +504,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   #onRequest(message: RequestMessage): void {
     const [, seq, op, target, path, args, finished] = message;
     if (finished) this.#answers.finish(finished);
-    for (const name of path) {
-      if (name === "__proto__" || name === "constructor" || name === "prototype") {
-        throw peerFault(`peer asked for the blocked member '${name}'`);
-      }
-    }
+    for (const name of path) checkPathSegment(name);
     // Take hold of the target now: a RELEASE or FINISH that follows this request
     // must not pull it away while the request waits for its arguments.
     const base = target >= 0 ? this.#exports.get(target) : this.#answers.valueOf(-target - 1);
@@ -539,11 +530,8 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     // An iterator always travels by reference, even a plain-object one.
     const reply = (value: unknown) =>
       this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value);
-    if (!later) {
-      answer.promise = Promise.resolve(outcome);
-      return reply(outcome);
-    }
     answer.promise = Promise.resolve(outcome);
+    if (!later) return reply(outcome);
     answer.promise.then(reply, (error) => this.#reply(seq, answer, true, error));
   }
 

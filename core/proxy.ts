@@ -19,6 +19,7 @@ import {
   type CallOptions,
   describe,
   type Engine,
+  followLocal,
   Question,
   type RemoteState,
   remoteState,
@@ -96,29 +97,13 @@ function performOnValue(
   args: unknown[],
   options: CallOptions | undefined,
 ): Question {
-  let parent: unknown = undefined;
-  let current = value;
-  for (let i = 0; i <= path.length; i++) {
-    const state = remoteState(current);
-    if (state) {
-      return perform(
-        op,
-        state.engine,
-        state.base,
-        [...state.path, ...path.slice(i)],
-        args,
-        options,
-      );
-    }
-    if (i === path.length) break;
-    if (current === null || current === undefined) {
-      return Question.rejected(new TypeError(`cannot read '${path[i]}' of ${current}`));
-    }
-    parent = current;
-    current = (current as Record<string, unknown>)[path[i]];
-  }
   try {
-    return localOperation(op, parent, current, path, args);
+    const reached = followLocal(value, path);
+    const state = remoteState(reached.value);
+    if (state) {
+      return perform(op, state.engine, state.base, [...state.path, ...reached.rest], args, options);
+    }
+    return localOperation(op, reached.parent, reached.value, path, args);
   } catch (error) {
     return Question.rejected(error);
   }

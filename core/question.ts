@@ -39,6 +39,30 @@ export function describe(state: RemoteState): string {
   return `[Remote ${head}${state.path.map((k) => "." + k).join("")}]`;
 }
 
+/**
+ * Follows `path` through a value that is already here (an answer that
+ * arrived), stopping at the first netref on the way: `rest` is the part of the
+ * path left for it, empty when the whole path was followed here.
+ *
+ * @throws {TypeError} when the path runs into `null` or `undefined`.
+ */
+export function followLocal(
+  value: unknown,
+  path: readonly string[],
+): { parent: unknown; value: unknown; rest: readonly string[] } {
+  let parent: unknown = undefined;
+  let current = value;
+  for (let i = 0; i < path.length; i++) {
+    if (remoteState(current)) return { parent, value: current, rest: path.slice(i) };
+    if (current === null || current === undefined) {
+      throw new TypeError(`cannot read '${path[i]}' of ${current}`);
+    }
+    parent = current;
+    current = (current as Record<string, unknown>)[path[i]];
+  }
+  return { parent, value: current, rest: [] };
+}
+
 /** Per-call options: a timeout in milliseconds (0 = none) and an `AbortSignal`. */
 export interface CallOptions {
   /** Milliseconds before the call rejects with `TimeoutError`; 0 waits forever. */
