@@ -160,18 +160,15 @@ export class FrameWriter {
   /** One frame as is, or several small ones joined so they leave in one write. */
   #takeChunk(): Uint8Array {
     const queue = this.#queue;
-    if (queue.length === 1 || queue[0].length >= ARENA_SIZE) {
-      const first = queue.shift()!;
-      return first;
-    }
+    // Join the small frames at the head, up to 256 KiB; a large frame goes alone.
     let count = 0, size = 0;
-    while (count < queue.length && size + queue[count].length <= 4 * ARENA_SIZE) {
+    while (
+      count < queue.length && queue[count].length < ARENA_SIZE &&
+      size + queue[count].length <= 4 * ARENA_SIZE
+    ) {
       size += queue[count++].length;
     }
-    if (count <= 1) {
-      const first = queue.shift()!;
-      return first;
-    }
+    if (count <= 1) return queue.shift()!;
     const joined = new Uint8Array(size);
     let offset = 0;
     for (const part of queue.splice(0, count)) {
