@@ -30,8 +30,14 @@ export {
   type RootObject,
 } from "./core/options.ts";
 export { serve, type ServeOptions, type Server } from "./core/server.ts";
+export {
+  connectSubprocess,
+  serveStdio,
+  type SubprocessConnection,
+  type SubprocessOptions,
+} from "./core/stdio.ts";
 export { Service, type ServiceConnection, type ServiceLike, VoidService } from "./core/service.ts";
-export { exposed, type Policy, Restricted, restricted } from "./core/policy.ts";
+export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./core/policy.ts";
 export { ByReference, ByValue, byValue, ref } from "./core/markers.ts";
 export { deleteMember, hasMember, isRemote, setMember } from "./core/proxy.ts";
 export { obtain, timed } from "./core/helpers.ts";
@@ -50,3 +56,4 @@ export {
   TimeoutError,
 } from "./core/errors.ts";
 export { PROTOCOL_VERSION } from "./core/wire.ts";
+export * as classic from "./core/classic/mod.ts";

@@ -8,7 +8,7 @@
 
 import type { IncomingCall } from "./dispatch.ts";
 import { peerFault } from "./errors.ts";
-import { ByReference, ByValue } from "./markers.ts";
+import { unwrapMarker } from "./markers.ts";
 
 /** One of the peer's requests, from arrival until the peer no longer needs its answer. */
 export interface Answer {
@@ -85,7 +85,7 @@ export class AnswerTable {
     const answer = this.#answers.get(seq);
     if (!answer) throw peerFault(`unknown answer #${seq}`);
     const value = await answer.promise;
-    return value instanceof ByReference || value instanceof ByValue ? value.value : value;
+    return unwrapMarker(value);
   }
 
   /** The call behind `seq` ended; returns whether the peer still wants a reply. */

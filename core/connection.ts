@@ -462,6 +462,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     } catch (error) {
       if (this.#closed) return;
       if (isPeerFault(error)) this.#violation(error);
+      else if (error instanceof ConnectionClosedError) this.#shutdown(error, false);
       else {this.#shutdown(
           new ConnectionClosedError(`read failed: ${error}`, { cause: error }),
           false,

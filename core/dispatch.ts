@@ -13,6 +13,7 @@ import {
   resolveMember,
   Restricted,
 } from "./policy.ts";
+import { unwrapMarker } from "./markers.ts";
 import { remoteState } from "./question.ts";
 import { Op, type OpCode } from "./wire.ts";
 
@@ -91,6 +92,8 @@ export function walk(
   let parent: unknown = undefined;
   let value = base;
   for (const name of path) {
+    // A getter may return ref(x) or byValue(x): the path goes on into x.
+    value = unwrapMarker(value);
     if (isRemote(value)) {
       // A netref of another connection, exported onward: its owner enforces its own
       // policy, but blocked names stop here.
@@ -148,7 +151,7 @@ export function execute(
     }
     case Op.Set:
     case Op.Delete: {
-      const { value: holder } = walk(base, path.slice(0, -1), policy);
+      const holder = unwrapMarker(walk(base, path.slice(0, -1), policy).value);
       const name = path[path.length - 1];
       if (name === undefined) throw new TypeError("nothing to write: the path is empty");
       if (isRemote(holder)) {
@@ -168,7 +171,7 @@ export function execute(
       return Reflect.deleteProperty(member.holder, member.name);
     }
     case Op.Has: {
-      const { value: holder } = walk(base, path.slice(0, -1), policy);
+      const holder = unwrapMarker(walk(base, path.slice(0, -1), policy).value);
       const name = path[path.length - 1];
       if (name === undefined) throw new TypeError("nothing to look for: the path is empty");
       try {

@@ -51,3 +51,8 @@ export function ref<T>(value: T): ByReference<T> {
 export function byValue<T>(value: T): ByValue<T> {
   return new ByValue(value, false);
 }
+
+/** The value inside a {@linkcode ref} or {@linkcode byValue} marker, or `value` itself. */
+export function unwrapMarker(value: unknown): unknown {
+  return value instanceof ByReference || value instanceof ByValue ? value.value : value;
+}

@@ -29,6 +29,18 @@ export interface Policy {
   exposedPrefix?: string;
 }
 
+/**
+ * The permissive preset of classic mode (RPyC's classic configuration): every
+ * member but the always-blocked names is readable, writable and deletable, and
+ * classes may be constructed. Use it only between ends that trust each other.
+ */
+export const PERMISSIVE: Readonly<Policy> = Object.freeze({
+  allowAllAttrs: true,
+  allowSetAttr: true,
+  allowDelAttr: true,
+  allowConstruct: true,
+});
+
 /** A policy with every field filled in. */
 export type ResolvedPolicy = Required<Policy>;
 

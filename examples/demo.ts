@@ -1,179 +1,168 @@
 /**
- * A guided tour of rdc (`deno task demo`): it starts a server in this
- * process, connects to it over loopback TCP and walks through what rdc does,
- * printing a short report of each step.
+ * rdc's main job in one run (`deno task demo`): start a classic server as a
+ * separate process, connect to it, and drive it as if it were local.
  *
  * ```sh
- * deno run --allow-net examples/demo.ts
+ * deno run --allow-all examples/demo.ts
  * ```
  *
- * Steps: a call; a pipelined chain; a callback from the server; a remote
- * object (netref) and how it prints; `obtain`; a remote error with its remote
- * stack; a `timed` call that times out; `conn.stats()`.
+ * Steps: the remote process (pid, hostname); a remote module call;
+ * `execute` and `eval` in the connection's namespace; `teleport`; a callback
+ * from the server; console output redirected here; upload and download of a
+ * directory tree; a remote error with its remote stack; the connection's
+ * statistics.
  *
  * @module
  */
 
-import {
-  connect,
-  currentCall,
-  isRemote,
-  obtain,
-  ref,
-  RemoteError,
-  serve,
-  Service,
-  timed,
-  TimeoutError,
-} from "../mod.ts";
-
-/** A remote object: instances of classes travel by reference. */
-class Account {
-  #owner: string;
-  #balance = 0;
-
-  constructor(owner: string) {
-    this.#owner = owner;
-  }
-
-  exposed_deposit(amount: number): Account {
-    this.#balance += amount;
-    return this; // returning `this` lets the client chain calls
-  }
-
-  exposed_withdraw(amount: number): Account {
-    if (amount > this.#balance) {
-      throw new RangeError(`${this.#owner} cannot withdraw ${amount}: balance is ${this.#balance}`);
-    }
-    this.#balance -= amount;
-    return this;
-  }
-
-  get exposed_balance(): number {
-    return this.#balance;
-  }
-}
-
-/** The demo server. */
-class BankService extends Service {
-  #accounts = new Map<string, Account>();
-  #settings = { currency: "EUR", fees: { transfer: 0.5 }, openedAt: new Date(0) };
-
-  exposed_add(a: number, b: number): number {
-    return a + b;
-  }
-
-  exposed_open(owner: string): Account {
-    let account = this.#accounts.get(owner);
-    if (!account) this.#accounts.set(owner, account = new Account(owner));
-    return account;
-  }
-
-  /** Calls the client's `notify` for each event. */
-  async exposed_replay(events: string[], notify: (event: string) => unknown): Promise<number> {
-    for (const event of events) await notify(event);
-    return events.length;
-  }
-
-  /** Plain data would be copied anyway; `ref` hands out a live reference instead. */
-  exposed_settings(): unknown {
-    return ref(this.#settings);
-  }
-
-  /** Waits `ms`, unless the caller gives up first (its timeout aborts our signal). */
-  async exposed_sleep(ms: number): Promise<string> {
-    const { signal } = currentCall()!; // read before the first await
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        console.log(`   (server: sleep(${ms}) abandoned: ${signal.reason.name})`);
-        resolve();
-      });
-    });
-    return "awake";
-  }
-}
+import { classic, RemoteError } from "../mod.ts";
 
 function step(title: string): void {
   console.log(`\n== ${title}`);
 }
-
 function show(label: string, value: unknown): void {
-  const text = typeof value === "string"
-    ? value
-    : Deno.inspect(value, { compact: true, breakLength: Infinity });
-  console.log(`   ${label.padEnd(28)} ${text}`);
+  const text = typeof value === "string" ? value : Deno.inspect(value, { colors: false });
+  console.log(`  ${label.padEnd(44)} ${text}`);
 }
 
-await using server = serve(BankService, { port: 0 });
-const { port } = server.addr as Deno.NetAddr;
-await using conn = await connect("127.0.0.1", port);
+/**
+ * Starts `rdc classic --mode oneshot --port 0` and reads where it listens
+ * from the two lines it prints.
+ */
+async function startServer(): Promise<{ server: Deno.ChildProcess; host: string; port: number }> {
+  const main = new URL("../cli/main.ts", import.meta.url).href;
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", main, "classic", "--mode", "oneshot", "--port", "0", "--quiet"],
+    stdout: "piped",
+  }).spawn();
+  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (text.split("\n").length < 3) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the server ended before saying where it listens: ${text}`);
+    text += value;
+  }
+  reader.releaseLock();
+  server.stdout.cancel().catch(() => {});
+  const [banner, address] = text.split("\n");
+  if (banner !== "rdc-oneshot") throw new Error(`unexpected banner '${banner}'`);
+  const [host, port] = address!.split("\t");
+  return { server, host: host!, port: Number(port) };
+}
+
+const { server, host, port } = await startServer();
+console.log(`rdc demo: started "rdc classic --mode oneshot", listening on ${host}:${port}`);
+const conn = await classic.connect(host, port);
 console.log(`rdc demo: connected to the "${conn.peerService}" service at ${conn.description}`);
 
-step("1. A call");
-show("await conn.root.add(1, 2)", await conn.root.add(1, 2));
+step("1. The remote process");
+show("our pid", Deno.pid);
+show("await conn.globals.Deno.pid", await conn.globals.Deno.pid);
+show('await conn.modules["node:os"].hostname()', await conn.modules["node:os"].hostname());
 
-step("2. A pipelined chain");
-// Each call is sent at once; calls on an un-awaited answer are pipelined, so the
-// whole chain waits for one round trip, not four.
-const before = conn.stats().framesSent;
-const started = performance.now();
-const balance = await conn.root.open("ada").deposit(100).withdraw(30).balance;
-show("open().deposit().withdraw()", `balance ${balance}`);
-const elapsed = (performance.now() - started).toFixed(2);
-show("requests sent", `${conn.stats().framesSent - before}, in one round trip (${elapsed} ms)`);
+step("2. A remote module call (one round trip for the whole chain)");
+show(
+  'conn.modules["node:path"].posix.join("a", "b")',
+  await conn.modules["node:path"].posix.join("a", "b"),
+);
+show('conn.modules["node:os"].cpus().length', await conn.modules["node:os"].cpus().length);
 
-step("3. A callback from the server");
-const count = await conn.root.replay(["opened", "deposit", "withdraw"], (event: string) => {
-  console.log(`   client callback got "${event}"`);
+step("3. execute and eval share the connection's namespace");
+await conn.execute(`
+  let visits = 0;
+  function greet(name) {
+    visits++;
+    return "hello " + name + " from pid " + Deno.pid;
+  }
+`);
+show("await conn.eval(\"greet('rdc')\")", await conn.eval("greet('rdc')"));
+show("await conn.namespace.visits", await conn.namespace.visits);
+show('await conn.eval("visits * 10")', await conn.eval("visits * 10"));
+
+step("4. teleport: ship a self-contained function and run it there");
+const sumOfSquares = await conn.teleport(function sumOfSquares(n: number) {
+  let sum = 0;
+  for (let i = 1; i <= n; i++) sum += i * i;
+  return { sum, pid: Deno.pid };
 });
-show("replay() returned", count);
-
-step("4. A remote object (netref)");
-const account = await conn.root.open("ada");
-show("Deno.inspect(account)", Deno.inspect(account));
-show("isRemote(account)", isRemote(account));
-show("await account.balance", await account.balance);
-show("isRemote(await …balance)", isRemote(await account.balance)); // numbers are copied
-
-step("5. obtain: a netref becomes a local copy");
-const settings = await conn.root.settings();
-show("settings", Deno.inspect(settings));
-show("await settings.currency", await settings.currency);
-show("await obtain(settings)", await obtain(settings));
-
-step("6. A remote error, with its remote stack");
+show("await sumOfSquares(1000)", await sumOfSquares(1000));
+show('await conn.eval("sumOfSquares(3).sum")', await conn.eval("sumOfSquares(3).sum"));
+const secret = 42;
 try {
-  await account.withdraw(1000);
+  await conn.teleport(() => secret + 1);
 } catch (error) {
-  const err = error as RemoteError;
-  show("error", `${err.name}: ${err.message}`);
-  show("instanceof RemoteError", err instanceof RemoteError);
-  show("instanceof RangeError", err instanceof RangeError);
-  console.log("   remote stack (first frames):");
-  for (const line of err.remoteStack.split("\n").slice(1, 3)) console.log(`     ${line.trim()}`);
+  show("teleport(() => secret + 1)", `refused: ${(error as Error).message.split(";")[0]}`);
 }
 
-step("7. timed: a call with its own timeout");
-const t0 = performance.now();
+step("5. A callback: the server calls a function of ours");
+const countdown = await conn.eval(`async (n, report) => {
+  for (let i = n; i > 0; i--) await report(i, Deno.pid);
+  return "lift-off";
+}`);
+const heard: string[] = [];
+const result = await countdown(3, (i: number, pid: number) => {
+  heard.push(`${i} (from pid ${pid})`);
+});
+show("the client heard", heard.join(", "));
+show("await countdown(3, report)", result);
+
+step("6. The server's console, redirected here");
+{
+  await using _redirect = await conn.redirectStdio({
+    write: (stream, text) => show(`server ${stream} says`, text.trimEnd()),
+  });
+  await conn.execute(`console.log("hello from the server, pid", Deno.pid)`);
+  await conn.execute(`console.error("and a warning on its stderr")`);
+}
+
+step("7. upload and download a directory tree");
+const local = await Deno.makeTempDir({ prefix: "rdc-demo-" });
 try {
-  await timed(conn.root.sleep, 100)(5000);
-} catch (error) {
-  show(
-    "timed(sleep, 100)(5000)",
-    `${(error as Error).name} after ${Math.round(performance.now() - t0)} ms`,
+  await Deno.mkdir(`${local}/tree/nested`, { recursive: true });
+  await Deno.writeTextFile(`${local}/tree/hello.txt`, "hello, remote world\n");
+  const blob = crypto.getRandomValues(new Uint8Array(65536)).map((b, i) => b ^ i);
+  const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => blob[i % blob.length]!);
+  await Deno.writeFile(`${local}/tree/nested/blob.bin`, big);
+  await Deno.writeTextFile(`${local}/tree/run.sh`, "#!/bin/sh\necho hi\n", { mode: 0o755 });
+  await Deno.chmod(`${local}/tree/run.sh`, 0o755);
+  const remoteDir: string = await conn.eval(`Deno.makeTempDir({ prefix: "rdc-demo-remote-" })`);
+  await conn.upload(`${local}/tree`, `${remoteDir}/tree`);
+  show("uploaded to", `${remoteDir}/tree`);
+  const listing = await conn.eval(
+    `Array.from(Deno.readDirSync(${JSON.stringify(`${remoteDir}/tree`)}),
+    (e) => e.name).sort()`,
   );
-  show("instanceof TimeoutError", error instanceof TimeoutError);
+  show("remote listing", listing);
+  await conn.download(`${remoteDir}/tree`, `${local}/back`);
+  const same = (await Deno.readFile(`${local}/back/nested/blob.bin`)).every((b, i) => b === big[i]);
+  show("downloaded 3 MiB blob is identical", same);
+  show("run.sh mode kept", ((await Deno.stat(`${local}/back/run.sh`)).mode! & 0o777).toString(8));
+  await conn.globals.Deno.remove(remoteDir, { recursive: true });
+} finally {
+  await Deno.remove(local, { recursive: true });
 }
-show("still usable: add(2, 2)", await conn.root.add(2, 2));
 
-step("8. conn.stats()");
-const imports = conn.stats().imports;
-account[Symbol.dispose](); // release the netref now rather than at garbage collection
-show("imports after a dispose", `${imports} -> ${conn.stats().imports}`);
-for (const [name, value] of Object.entries(conn.stats())) show(name, value);
+step("8. A remote error, with its remote stack");
+await conn.execute(`function explode(what) { throw new RangeError("cannot " + what); }`);
+try {
+  await conn.eval(`explode("divide by zero")`);
+} catch (error) {
+  const remote = error as RemoteError;
+  show("error", `${remote.name}: ${remote.message}`);
+  show(
+    "instanceof RangeError / RemoteError",
+    `${remote instanceof RangeError} / ${remote instanceof RemoteError}`,
+  );
+  console.log("  remote stack:");
+  for (const line of remote.remoteStack.split("\n").slice(0, 3)) console.log(`    ${line}`);
+}
 
+step("9. The connection");
+const stats = conn.stats();
+show("frames sent / received", `${stats.framesSent} / ${stats.framesReceived}`);
+show("netrefs held / objects exported", `${stats.imports} / ${stats.exports}`);
+show("ping (ms)", (await conn.ping()).toFixed(2));
 await conn.close();
-await server.close();
+const status = await server.status;
+show("server exited with status", status.code);
 console.log("\ndemo finished");

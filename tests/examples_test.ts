@@ -123,9 +123,9 @@ Deno.test("examples/tutorial4_callbacks.ts calls the client back", async () => {
   ]);
 });
 
-Deno.test("examples/demo.ts walks through the tour and exits 0", async () => {
-  await expectRun("demo.ts", [], [
-    'rdc demo: connected to the "Bank" service',
+Deno.test("examples/services_tour.ts walks through services and exits 0", async () => {
+  await expectRun("services_tour.ts", [], [
+    'services tour: connected to the "Bank" service',
     /await conn\.root\.add\(1, 2\)\s+3/,
     /open\(\)\.deposit\(\)\.withdraw\(\)\s+balance 70/,
     /requests sent\s+4, in one round trip/,
@@ -138,6 +138,6 @@ Deno.test("examples/demo.ts walks through the tour and exits 0", async () => {
     /timed\(sleep, 100\)\(5000\)\s+TimeoutError after \d+ ms/,
     /still usable: add\(2, 2\)\s+4/,
     /pendingRequests\s+0/,
-    "demo finished",
+    "tour finished",
   ]);
 });

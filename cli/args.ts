@@ -1,0 +1,97 @@
+/**
+ * What every `rdc` command shares: flag parsing that turns mistakes into a
+ * one-line reason and exit status 2, and the log sink of `--logfile`/`--quiet`.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { Logger } from "../core/options.ts";
+
+/** A command-line mistake: printed as one line, exit status 2. */
+export class UsageError extends Error {
+  /** `message` says what was wrong, in one line. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses `argv` strictly: unknown flags, missing values and unexpected
+ * positionals are {@linkcode UsageError}s.
+ */
+export function parseFlags<T extends Options>(
+  argv: string[],
+  options: T,
+  maxPositionals = 0,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true }>> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]!.replace(/\. To specify.*$/, ""));
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}'`);
+  }
+  return parsed;
+}
+
+/** A TCP port from a flag's text. @throws {UsageError} unless an integer from 0 to 65535. */
+export function parsePort(text: string, flag = "--port"): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new UsageError(`invalid ${flag} '${text}': expected an integer from 0 to 65535`);
+  }
+  return port;
+}
+
+/** Whether `host` names this machine's loopback interface only. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/** A logger for `--logfile` and `--quiet`, and how to close its file. */
+export interface CommandLog extends Disposable {
+  /** Logs a line (`--quiet` keeps errors only). */
+  log: Logger;
+}
+
+/** Logs to `logfile` (appending) or stderr; `quiet` keeps errors only. */
+export function openLog(command: string, logfile: string | undefined, quiet: boolean): CommandLog {
+  const encoder = new TextEncoder();
+  const file = logfile === undefined
+    ? undefined
+    : Deno.openSync(logfile, { append: true, create: true });
+  const sink = file ?? Deno.stderr;
+  return {
+    log(level, message) {
+      if (quiet && level !== "error") return;
+      if (level === "debug") return;
+      const stamp = file ? `${new Date().toISOString()} ` : "";
+      const bytes = encoder.encode(`${stamp}rdc ${command} ${level}: ${message}\n`);
+      for (let offset = 0; offset < bytes.length;) offset += sink.writeSync(bytes.subarray(offset));
+    },
+    [Symbol.dispose]() {
+      file?.close();
+    },
+  };
+}
+
+/** Aborts when the process gets SIGINT or SIGTERM, until disposed. */
+export function stopSignal(): { signal: AbortSignal } & Disposable {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const name of signals) Deno.addSignalListener(name, stop);
+  return {
+    signal: controller.signal,
+    [Symbol.dispose]() {
+      for (const name of signals) Deno.removeSignalListener(name, stop);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * `rdc shell`: Deno's REPL with `conn` bound to a classic connection.
+ *
+ * @module
+ */
+
+import { parseFlags, parsePort, UsageError } from "./args.ts";
+
+/** The help text of `rdc shell`. */
+export const SHELL_HELP = `Usage: rdc shell [HOST[:PORT]] [options]
+
+Starts Deno's REPL with \`conn\` bound to a classic connection: to HOST:PORT
+(default port 18812), to a unix socket, or, with neither, to a classic server
+started as a local subprocess. Try: await conn.modules["node:os"].hostname()
+
+Options:
+      --unix PATH   connect to a unix socket instead
+  -h, --help        show this help
+`;
+
+/** Runs `rdc shell`; resolves with the REPL's exit status. */
+export async function runShell(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    unix: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  }, 1);
+  if (values.help) {
+    console.log(SHELL_HELP);
+    return 0;
+  }
+  const [target] = positionals;
+  if (target !== undefined && values.unix !== undefined) {
+    throw new UsageError("give either HOST[:PORT] or --unix, not both");
+  }
+  const classicUrl = new URL("../core/classic/mod.ts", import.meta.url).href;
+  const open = values.unix !== undefined
+    ? `classic.connectUnix(${JSON.stringify(values.unix)})`
+    : target !== undefined
+    ? `classic.connect(${parseTarget(target).map((v) => JSON.stringify(v)).join(", ")})`
+    : "classic.connectSubprocess()";
+  const init = [
+    `const classic = await import(${JSON.stringify(classicUrl)});`,
+    `var conn = await ${open};`,
+    `console.log("rdc shell: conn is a classic connection to " + conn.description);`,
+  ].join(" ");
+  const repl = new Deno.Command(Deno.execPath(), {
+    args: ["repl", "--allow-all", "--quiet", `--eval=${init}`],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await repl.status).code;
+}
+
+/** HOST, HOST:PORT, [IPV6] or [IPV6]:PORT. */
+function parseTarget(target: string): [string, number] {
+  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::([^:]*))?$/.exec(target);
+  if (!match) throw new UsageError(`invalid address '${target}': expected HOST[:PORT]`);
+  const host = match[1] ?? match[2]!;
+  return [host, match[3] === undefined ? 18812 : parsePort(match[3], "port")];
+}

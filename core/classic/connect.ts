@@ -1,0 +1,101 @@
+/**
+ * Opening classic connections and serving classic mode.
+ *
+ * @module
+ */
+
+import {
+  connect as connectTcp,
+  connectStream as connectOverStream,
+  connectUnix as connectToUnix,
+} from "../connect.ts";
+import type { Connection, ConnectionOptions } from "../options.ts";
+import { PERMISSIVE } from "../policy.ts";
+import { serve as serveService, type ServeOptions, type Server } from "../server.ts";
+import {
+  connectSubprocess as spawnAndConnect,
+  serveStdio as serveOnStdio,
+  type SubprocessOptions,
+} from "../stdio.ts";
+import type { ByteStreams } from "../transport.ts";
+import { ClassicConnection } from "./connection.ts";
+import { ClassicService } from "./service.ts";
+
+/** RPyC's classic port. */
+export const DEFAULT_PORT = 18812;
+
+/** Classic mode's connection defaults: the permissive policy, and a peer that must be classic. */
+function classicOptions<T extends ConnectionOptions>(options: T): T {
+  return { ...PERMISSIVE, expectService: "Classic", ...options };
+}
+
+/**
+ * Connects to a classic server over TCP (RPyC's `classic.connect`).
+ *
+ * @example
+ * ```ts
+ * import { classic } from "@rdc/rdc";
+ * await using conn = await classic.connect("127.0.0.1", 18812);
+ * console.log(await conn.modules["node:os"].hostname());
+ * ```
+ */
+export async function connect(
+  host = "127.0.0.1",
+  port: number = DEFAULT_PORT,
+  options: ConnectionOptions = {},
+): Promise<ClassicConnection> {
+  return new ClassicConnection(await connectTcp(host, port, classicOptions(options)));
+}
+
+/** Connects to a classic server on a unix socket. */
+export async function connectUnix(
+  path: string,
+  options: ConnectionOptions = {},
+): Promise<ClassicConnection> {
+  return new ClassicConnection(await connectToUnix(path, classicOptions(options)));
+}
+
+/** Runs a classic connection over any pair of byte streams. */
+export async function connectStream(
+  streams: ByteStreams,
+  options: ConnectionOptions & { description?: string } = {},
+): Promise<ClassicConnection> {
+  return new ClassicConnection(await connectOverStream(streams, classicOptions(options)));
+}
+
+/**
+ * Starts a classic server as a child process speaking on its stdio and
+ * connects to it (RPyC's `classic.connect_subproc`). With no command, the
+ * child is this Deno running rdc's own stdio server with all permissions; a
+ * command of your own must speak classic rdc on its stdio (for instance
+ * `rdc classic --mode stdio`). Closing the connection ends the child.
+ */
+export async function connectSubprocess(
+  cmd: readonly string[] = defaultServerCommand(),
+  options: SubprocessOptions = {},
+): Promise<ClassicConnection> {
+  const connection = await spawnAndConnect(cmd, classicOptions(options));
+  return new ClassicConnection(connection, connection.process);
+}
+
+/** The command of a local classic server on stdio: this Deno running `server_main.ts`. */
+export function defaultServerCommand(): string[] {
+  const entry = new URL("./server_main.ts", import.meta.url).href;
+  return [Deno.execPath(), "run", "--allow-all", "--quiet", entry];
+}
+
+/**
+ * Serves classic mode (RPyC's `rpyc_classic`) on TCP or a unix socket, with
+ * the permissive policy: each connection gets its own `ClassicService` and
+ * namespace. The default port is 18812 and the default address loopback.
+ */
+export function serve(options: ServeOptions = {}): Server {
+  return serveService(ClassicService, { ...PERMISSIVE, port: DEFAULT_PORT, ...options });
+}
+
+/** Serves classic mode on this process's stdin and stdout (see the top-level `serveStdio`). */
+export async function serveStdio(
+  options: Omit<ConnectionOptions, "service"> = {},
+): Promise<Connection> {
+  return await serveOnStdio(ClassicService, { ...PERMISSIVE, ...options });
+}

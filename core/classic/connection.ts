@@ -1,0 +1,224 @@
+/**
+ * The client's view of a classic server: a connection with RPyC's classic
+ * members (`modules`, `globals`, `eval`, `execute`, `namespace`, `teleport`,
+ * `upload`, `download`, `redirectStdio`, `obtain`).
+ *
+ * @module
+ */
+
+import { obtain } from "../helpers.ts";
+import type { Connection, ConnectionStats } from "../options.ts";
+import type { CallOptions } from "../question.ts";
+import type { ConsoleStream } from "./console_capture.ts";
+import { freeIdentifiers } from "./source.ts";
+import { download, type TransferOptions, upload } from "./transfer.ts";
+
+/** Options of {@linkcode ClassicConnection.redirectStdio}. */
+export interface RedirectOptions {
+  /**
+   * Where remote output goes. Default: the same stream (stdout or stderr) of
+   * this process.
+   */
+  write?: (stream: ConsoleStream, text: string) => void;
+}
+
+/** An active redirection; disposing it (or `stop()`) ends it. */
+export interface ConsoleRedirect extends AsyncDisposable {
+  /** Ends the redirection once all output printed before the call has arrived. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A connection to a classic server. Remote values are netrefs typed `any`:
+ * every chain of reads and calls is sent as late and as batched as possible
+ * (`await conn.modules["node:os"].hostname()` is one round trip).
+ *
+ * Contract: it owns `connection`; closing either closes both. Members other
+ * than `Connection`'s need the peer to serve `ClassicService`.
+ */
+export class ClassicConnection implements Connection {
+  /** The underlying connection. */
+  readonly connection: Connection;
+  /** The server's process when this end started it (`connectSubprocess`). */
+  readonly process: Deno.ChildProcess | undefined;
+  // deno-lint-ignore no-explicit-any
+  readonly #modules = new Map<string, any>();
+
+  /** Wraps an open connection to a classic server. */
+  constructor(connection: Connection, process?: Deno.ChildProcess) {
+    this.connection = connection;
+    this.process = process;
+  }
+
+  /** The server's `ClassicService`. */
+  // deno-lint-ignore no-explicit-any
+  get root(): any {
+    return this.connection.root;
+  }
+
+  /**
+   * Remote modules by specifier: a remote dynamic `import()` of `node:`
+   * builtins, `npm:` and `jsr:` specifiers, URLs, and file paths (relative to
+   * the server's working directory). `conn.modules["node:os"].hostname()`.
+   */
+  // deno-lint-ignore no-explicit-any
+  get modules(): Record<string, any> {
+    return new Proxy(Object.create(null), {
+      get: (_, specifier) => {
+        if (typeof specifier !== "string") return undefined;
+        const known = this.#modules.get(specifier);
+        if (known) return known;
+        const module = this.connection.root.import(specifier);
+        // Later lookups reuse the netref instead of asking again.
+        module.then((namespace: unknown) => this.#modules.set(specifier, namespace), () => {});
+        return module;
+      },
+    });
+  }
+
+  /** The server's `globalThis`: `await conn.globals.Deno.pid`. */
+  // deno-lint-ignore no-explicit-any
+  get globals(): any {
+    return this.connection.root.globals;
+  }
+
+  /**
+   * This connection's namespace on the server, shared by `eval`, `execute`
+   * and teleported functions: `await conn.namespace.x`, `conn.namespace.x = 1`.
+   */
+  // deno-lint-ignore no-explicit-any
+  get namespace(): any {
+    return this.connection.root.namespace;
+  }
+
+  /**
+   * Evaluates `code` on the server, in the namespace, and returns its value
+   * (a copy of plain data, a netref otherwise). An expression may use
+   * `await`; statements give the value of the last one, as JavaScript's `eval`.
+   */
+  // deno-lint-ignore no-explicit-any
+  eval(code: string): any {
+    return this.connection.root.eval(code);
+  }
+
+  /**
+   * Runs statements on the server, in the namespace (top-level `await`
+   * allowed); their top-level declarations stay in the namespace.
+   */
+  async execute(code: string): Promise<void> {
+    await this.connection.root.execute(code);
+  }
+
+  /**
+   * Ships a self-contained function's source to the server and returns the
+   * remote function (a netref); a named function is also defined in the
+   * namespace. It may use its parameters, globals and namespace names.
+   *
+   * @throws {TypeError} for a native, bound or remote function, or one that
+   * closes over local variables (the error names them).
+   */
+  // deno-lint-ignore no-explicit-any ban-types
+  async teleport(fn: Function): Promise<any> {
+    if (typeof fn !== "function") throw new TypeError("teleport needs a function");
+    const source = Function.prototype.toString.call(fn);
+    if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+      throw new TypeError(`cannot teleport '${fn.name}': a native or bound function has no source`);
+    }
+    const free = freeIdentifiers(source).filter((name) => !(name in globalThis));
+    return await this.connection.root.teleport(source, free);
+  }
+
+  /** Copies a local file or directory tree to the server. See {@linkcode TransferOptions}. */
+  async upload(localPath: string, remotePath: string, options?: TransferOptions): Promise<void> {
+    await upload(this.connection.root.files, localPath, remotePath, options);
+  }
+
+  /** Copies a file or directory tree from the server. See {@linkcode TransferOptions}. */
+  async download(remotePath: string, localPath: string, options?: TransferOptions): Promise<void> {
+    await download(this.connection.root.files, remotePath, localPath, options);
+  }
+
+  /**
+   * Shows the server's console output here until the result is disposed
+   * (RPyC's `redirected_stdio`). Meanwhile the server prints nothing itself.
+   *
+   * @example
+   * ```ts
+   * import { classic } from "@rdc/rdc";
+   * await using conn = await classic.connect();
+   * {
+   *   await using _redirect = await conn.redirectStdio();
+   *   await conn.execute("console.log('printed here, not on the server')");
+   * }
+   * ```
+   */
+  async redirectStdio(options: RedirectOptions = {}): Promise<ConsoleRedirect> {
+    const write = options.write ?? writeLocally;
+    const stop: () => Promise<void> = await this.connection.root.redirectConsole(write);
+    const end = async () => void await stop();
+    return { stop: end, [Symbol.asyncDispose]: end };
+  }
+
+  /** A local deep copy of a remote value (see the top-level `obtain`). */
+  obtain<T = unknown>(remote: unknown): Promise<T> {
+    return obtain<T>(remote);
+  }
+
+  /** The server's service name. */
+  get peerService(): string {
+    return this.connection.peerService;
+  }
+  /** Every name the server's service answers to. */
+  get peerAliases(): readonly string[] {
+    return this.connection.peerAliases;
+  }
+  /** The service this end offers the server. */
+  get service(): Connection["service"] {
+    return this.connection.service;
+  }
+  /** What the connection is connected to. */
+  get description(): string {
+    return this.connection.description;
+  }
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.connection.closed;
+  }
+  /** Resolves once the connection has closed and cleaned up. */
+  get finished(): Promise<void> {
+    return this.connection.finished;
+  }
+  /** Why the connection closed, once it has. */
+  get closeReason(): Error | null {
+    return this.connection.closeReason;
+  }
+  /** Calls `listener` once when the connection closes. */
+  onClose(listener: (reason: Error) => void): Disposable {
+    return this.connection.onClose(listener);
+  }
+  /** Round-trip time of a ping, in milliseconds. */
+  ping(options?: CallOptions): Promise<number> {
+    return this.connection.ping(options);
+  }
+  /** Table sizes and counters. */
+  stats(): ConnectionStats {
+    return this.connection.stats();
+  }
+  /** Closes the connection; a server this end started then exits. */
+  async close(): Promise<void> {
+    await this.connection.close();
+    await this.process?.status;
+  }
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+const encoder = new TextEncoder();
+
+function writeLocally(stream: ConsoleStream, text: string): void {
+  const bytes = encoder.encode(text);
+  const target = stream === "stderr" ? Deno.stderr : Deno.stdout;
+  for (let offset = 0; offset < bytes.length;) offset += target.writeSync(bytes.subarray(offset));
+}

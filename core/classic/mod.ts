@@ -1,0 +1,23 @@
+/**
+ * Classic mode (RPyC's `rpyc.classic`): a server that hands its whole process
+ * to trusted clients, and the functions that connect to one.
+ *
+ * @module
+ */
+
+export {
+  connect,
+  connectStream,
+  connectSubprocess,
+  connectUnix,
+  DEFAULT_PORT,
+  defaultServerCommand,
+  serve,
+  serveStdio,
+} from "./connect.ts";
+export { ClassicConnection, type ConsoleRedirect, type RedirectOptions } from "./connection.ts";
+export { ClassicService } from "./service.ts";
+export type { ConsoleStream } from "./console_capture.ts";
+export { type DirectoryEntry, FileAccess, FileChannel, type PathInfo } from "./files.ts";
+export type { TransferOptions } from "./transfer.ts";
+export { obtain } from "../helpers.ts";

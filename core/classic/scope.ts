@@ -1,0 +1,119 @@
+/**
+ * The namespace of a classic connection: the scope in which `eval`,
+ * `execute` and teleported functions run (RPyC's `conn.namespace`).
+ *
+ * Code runs inside `with (scope) { … }` in a sloppy-mode function, where
+ * `scope` is a proxy over the namespace object: every name the code assigns
+ * without declaring lands in the namespace, names it reads come from the
+ * namespace first and then from `globalThis`, and a name found in neither is a
+ * `ReferenceError` as usual. Top-level `let`, `const`, `class` and `function`
+ * declarations are rewritten (see `source.ts`) so they persist in the
+ * namespace too, as Python's `exec` keeps its definitions.
+ *
+ * @module
+ */
+
+import { persistTopLevel } from "./source.ts";
+
+/** The parameter through which compiled code reaches the scope proxy; never a namespace name. */
+const SCOPE = "__rdc_scope__";
+/** The parameter holding code for a direct `eval` of statements. */
+const CODE = "__rdc_code__";
+
+type Compiled = (scope: object, code?: string) => unknown;
+const AsyncFunction = (async () => {}).constructor as new (...source: string[]) => Compiled;
+
+/**
+ * A namespace and the scope proxy over it. One per classic connection.
+ *
+ * Contract: nothing here sandboxes anything. Code run in a scope has the full
+ * power of the process; the scope only decides where its names live.
+ */
+export class Scope {
+  /** The namespace object: a null-prototype object of the names code defined. */
+  readonly namespace: Record<string, unknown> = Object.create(null);
+  readonly #proxy: object;
+
+  constructor() {
+    const namespace = this.namespace;
+    this.#proxy = new Proxy(namespace, {
+      // Claiming every name sends assignments to undeclared names here, not to globalThis.
+      has: (_, key) => typeof key === "string" && key !== SCOPE && key !== CODE,
+      get: (_, key) => {
+        if (typeof key !== "string") return undefined; // Symbol.unscopables, among others
+        if (key in namespace) return namespace[key];
+        if (key in globalThis) return (globalThis as Record<string, unknown>)[key];
+        throw new ReferenceError(`${key} is not defined`);
+      },
+      set: (_, key, value) => Reflect.set(namespace, key, value),
+    });
+  }
+
+  /**
+   * Evaluates `code` and returns its value: an expression (which may use
+   * `await`), or else statements, whose value is that of the last one as with
+   * JavaScript's `eval`.
+   *
+   * @throws {SyntaxError} when `code` is neither; whatever the code throws.
+   */
+  async evaluate(code: string): Promise<unknown> {
+    let run: Compiled;
+    try {
+      run = new AsyncFunction(SCOPE, `with (${SCOPE}) { return (\n${code}\n); }`);
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      // Not an expression: statements, run by a direct eval that sees the scope. The
+      // block keeps function declarations inside the scope (and has the last statement's value).
+      const { code: statements, functions } = persistTopLevel(code);
+      run = new Function(SCOPE, CODE, `with (${SCOPE}) { return eval(${CODE}); }`) as Compiled;
+      return run(this.#proxy, `{${hoisting(functions)}${statements}\n}`);
+    }
+    return await run(this.#proxy);
+  }
+
+  /**
+   * Runs `code` as statements (top-level `await` allowed); what it declares at
+   * top level stays in the namespace.
+   *
+   * @throws {SyntaxError} for code that does not parse; whatever the code throws.
+   */
+  async execute(code: string): Promise<void> {
+    const { code: statements, functions } = persistTopLevel(code);
+    const run = new AsyncFunction(SCOPE, `with (${SCOPE}) {${hoisting(functions)}${statements}\n}`);
+    await run(this.#proxy);
+  }
+
+  /**
+   * Compiles the source of one function (a declaration, an expression, an
+   * arrow function or a method) in this scope, so names it does not declare
+   * resolve in the namespace and then in `globalThis`.
+   *
+   * @throws {SyntaxError} when `source` is not a function.
+   */
+  compileFunction(source: string): (...args: unknown[]) => unknown {
+    let fn: unknown;
+    try {
+      fn = new Function(SCOPE, `with (${SCOPE}) { return (\n${source}\n); }`)(this.#proxy);
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      // Method shorthand (`name(a) { … }`) is only valid inside an object literal.
+      const holder = new Function(SCOPE, `with (${SCOPE}) { return ({\n${source}\n}); }`)(
+        this.#proxy,
+      ) as object;
+      const [descriptor] = Object.values(Object.getOwnPropertyDescriptors(holder));
+      fn = descriptor?.value ?? descriptor?.get ?? descriptor?.set;
+    }
+    if (typeof fn !== "function") throw new SyntaxError("the source is not a function");
+    return fn as (...args: unknown[]) => unknown;
+  }
+
+  /** The names among `names` that neither the namespace nor `globalThis` defines. */
+  undefinedNames(names: readonly string[]): string[] {
+    return names.filter((name) => !(name in this.namespace) && !(name in globalThis));
+  }
+}
+
+/** Statements that copy hoisted function declarations into the namespace; on one line. */
+function hoisting(functions: readonly string[]): string {
+  return functions.map((name) => `${SCOPE}.${name} = ${name};`).join(" ");
+}

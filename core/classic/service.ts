@@ -1,0 +1,137 @@
+/**
+ * The classic service (RPyC's `SlaveService`): the root a classic server
+ * offers. It hands the peer the whole process: module imports, `globalThis`,
+ * code evaluation, files. Serve it only with the permissive policy to peers
+ * you trust, or over an authenticated transport.
+ *
+ * @module
+ */
+
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ref } from "../markers.ts";
+import type { ByReference } from "../markers.ts";
+import type { Connection } from "../options.ts";
+import { Service } from "../service.ts";
+import { captureConsole, type ConsoleStream, OutputForwarder } from "./console_capture.ts";
+import { FileAccess } from "./files.ts";
+import { Scope } from "./scope.ts";
+
+/**
+ * The root object of a classic server; a fresh one (with its own namespace)
+ * for each connection. Clients use it through `ClassicConnection`, whose
+ * members are built on these.
+ */
+export class ClassicService extends Service {
+  /** The names a classic server answers to. */
+  static override aliases: string[] = ["Classic"];
+
+  readonly #scope = new Scope();
+  readonly #captures = new Set<Disposable>();
+  #connection: Connection | undefined;
+
+  /** File operations for `upload` and `download`. */
+  readonly exposed_files: FileAccess = new FileAccess();
+
+  override onConnect(conn: Connection): void {
+    this.#connection = conn;
+  }
+
+  override onDisconnect(): void {
+    for (const capture of this.#captures) capture[Symbol.dispose]();
+    this.#captures.clear();
+  }
+
+  /**
+   * Imports a module (`node:os`, `npm:…`, a URL, or a file path, relative to
+   * this process's working directory) and returns its namespace.
+   */
+  exposed_import(specifier: string): Promise<unknown> {
+    return importModule(moduleUrl(specifier));
+  }
+
+  /** This process's `globalThis`. */
+  get exposed_globals(): typeof globalThis {
+    return globalThis;
+  }
+
+  /** This connection's namespace, where `eval` and `execute` keep their names. */
+  get exposed_namespace(): ByReference<Record<string, unknown>> {
+    return ref(this.#scope.namespace);
+  }
+
+  /** The serving end's own connection object (RPyC's `getconn`). */
+  get exposed_connection(): Connection | undefined {
+    return this.#connection;
+  }
+
+  /** Evaluates an expression (or statements) in the namespace; see `Scope.evaluate`. */
+  exposed_eval(code: string): Promise<unknown> {
+    return this.#scope.evaluate(code);
+  }
+
+  /** Runs statements in the namespace; see `Scope.execute`. */
+  exposed_execute(code: string): Promise<void> {
+    return this.#scope.execute(code);
+  }
+
+  /**
+   * Compiles a function's source in the namespace and returns it; a named
+   * function is also defined there. `freeNames` are the names the function
+   * uses without declaring them: each must be a global or a namespace name.
+   *
+   * @throws {TypeError} naming the ones that are neither (the function
+   * closes over local variables of the sender).
+   */
+  exposed_teleport(source: string, freeNames: string[]): (...args: unknown[]) => unknown {
+    const fn = this.#scope.compileFunction(source);
+    const missing = this.#scope.undefinedNames(freeNames);
+    if (missing.length > 0) {
+      const what = fn.name ? `'${fn.name}'` : "the function";
+      throw new TypeError(
+        `cannot teleport ${what}: it closes over local variables (${missing.join(", ")}); ` +
+          "a teleported function may use only its parameters, globals and names in the " +
+          "remote namespace",
+      );
+    }
+    if (fn.name && /^[\p{L}_$][\p{L}\p{N}_$]*$/u.test(fn.name)) {
+      this.#scope.namespace[fn.name] = fn;
+    }
+    return fn;
+  }
+
+  /**
+   * Sends this process's console output to `write` until the returned
+   * function is called; that function resolves once all output captured
+   * before it was delivered.
+   */
+  exposed_redirectConsole(
+    write: (stream: ConsoleStream, text: string) => unknown,
+  ): () => Promise<void> {
+    const forwarder = new OutputForwarder(write);
+    const capture = captureConsole(forwarder.sink);
+    this.#captures.add(capture);
+    return async () => {
+      if (!this.#captures.delete(capture)) return;
+      capture[Symbol.dispose]();
+      await forwarder.flush();
+    };
+  }
+}
+
+/**
+ * `import()` compiled at run time: which module is the peer's choice, so there
+ * is nothing for `deno publish` to analyze (a literal `import(x)` here would
+ * draw its "unanalyzable dynamic import" warning). Specifiers are absolute.
+ */
+const importModule = new Function("specifier", "return import(specifier)") as (
+  specifier: string,
+) => Promise<unknown>;
+
+/** Resolves a file path against the working directory; other specifiers go as they are. */
+function moduleUrl(specifier: string): string {
+  if (/^\.{1,2}[\\/]/.test(specifier) || isAbsolute(specifier)) {
+    return pathToFileURL(resolve(specifier)).href;
+  }
+  return specifier;
+}

@@ -1,0 +1,167 @@
+/**
+ * `upload` and `download` (RPyC's `classic.upload`/`download`): copying files
+ * and whole directories between this process and a classic server, binary
+ * safe, permission bits kept, large files streamed in chunks.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { type DirectoryEntry, FileAccess, type FileChannel, type PathInfo } from "./files.ts";
+
+/** Options of `upload` and `download`. */
+export interface TransferOptions {
+  /** Bytes per chunk. Default 1 MiB. */
+  chunkSize?: number;
+  /**
+   * Decides which paths are copied (RPyC's `filter`): called with each source
+   * path under a directory being copied; false skips it (and a directory's
+   * contents). Default: everything.
+   */
+  filter?: (path: string) => boolean;
+}
+
+const DEFAULT_CHUNK = 1024 * 1024;
+
+/** The two ends of a transfer, in the terms both sides share. */
+interface Side {
+  stat(path: string): Promise<PathInfo>;
+  list(path: string): Promise<DirectoryEntry[]>;
+  makeDirectory(path: string): Promise<void>;
+  setMode(path: string, mode: number | null): Promise<void>;
+  openRead(path: string): Promise<Pick<FileChannel, "read" | "close">>;
+  openWrite(path: string): Promise<Pick<FileChannel, "write" | "close">>;
+}
+
+/**
+ * Copies `localPath` (a file or a directory tree) to `remotePath` on the peer.
+ *
+ * @throws {Deno.errors.NotFound} naming `localPath` when it does not exist.
+ */
+export async function upload(
+  remote: FileAccess,
+  localPath: string,
+  remotePath: string,
+  options: TransferOptions = {},
+): Promise<void> {
+  await copy(
+    new FileAccess(),
+    remote as unknown as Side,
+    localPath,
+    remotePath,
+    options,
+    "upload",
+    "",
+  );
+}
+
+/**
+ * Copies `remotePath` (a file or a directory tree) on the peer to `localPath`.
+ *
+ * @throws {Deno.errors.NotFound} naming `remotePath` when it does not exist there.
+ */
+export async function download(
+  remote: FileAccess,
+  remotePath: string,
+  localPath: string,
+  options: TransferOptions = {},
+): Promise<void> {
+  await copy(
+    remote as unknown as Side,
+    new FileAccess(),
+    remotePath,
+    localPath,
+    options,
+    "download",
+    " on the remote end",
+  );
+}
+
+async function copy(
+  from: Side,
+  to: Side,
+  source: string,
+  target: string,
+  options: TransferOptions,
+  verb: string,
+  where: string,
+): Promise<void> {
+  let info: PathInfo;
+  try {
+    info = await from.stat(source);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    throw new Deno.errors.NotFound(
+      `cannot ${verb} '${source}': no such file or directory${where}`,
+      { cause: error },
+    );
+  }
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+  if (!(chunkSize > 0)) throw new RangeError(`chunkSize must be positive, not ${chunkSize}`);
+  const filter = options.filter ?? (() => true);
+  await copyPath(from, to, source, target, info, chunkSize, filter);
+}
+
+async function copyPath(
+  from: Side,
+  to: Side,
+  source: string,
+  target: string,
+  info: PathInfo,
+  chunkSize: number,
+  filter: (path: string) => boolean,
+): Promise<void> {
+  switch (info.kind) {
+    case "file":
+      await copyFile(from, to, source, target, chunkSize);
+      await to.setMode(target, info.mode);
+      return;
+    case "directory": {
+      await to.makeDirectory(target);
+      for (const entry of await from.list(source)) {
+        const path = join(source, entry.name);
+        if (entry.kind === "other" || !filter(path)) continue;
+        const child = await from.stat(path);
+        await copyPath(from, to, path, join(target, entry.name), child, chunkSize, filter);
+      }
+      // Last, so a read-only directory still received its contents.
+      await to.setMode(target, info.mode);
+      return;
+    }
+    case "other":
+      throw new TypeError(`cannot copy '${source}': not a file or a directory`);
+    default:
+      info.kind satisfies never;
+  }
+}
+
+/** Streams one file; the next chunk is read while the previous one is written. */
+async function copyFile(
+  from: Side,
+  to: Side,
+  source: string,
+  target: string,
+  chunkSize: number,
+): Promise<void> {
+  const reader = await from.openRead(source);
+  try {
+    const writer = await to.openWrite(target);
+    try {
+      let writing: Promise<void> = Promise.resolve();
+      for (let chunk = await reader.read(chunkSize); chunk; chunk = await reader.read(chunkSize)) {
+        await writing;
+        writing = writer.write(chunk);
+      }
+      await writing;
+    } finally {
+      await writer.close();
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound ||
+    (error instanceof Error && error.name === "NotFound");
+}

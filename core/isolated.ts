@@ -1,0 +1,148 @@
+/**
+ * A server that gives each connection its own process (RPyC's
+ * `ForkingServer`): it accepts a socket, starts a child that speaks rdc on its
+ * stdio, and relays bytes both ways until either side ends. Clients share
+ * nothing, and a client that crashes its process hurts no one else.
+ *
+ * @module
+ */
+
+import { defaultLogger, type Logger } from "./options.ts";
+import { exitStatusText } from "./stdio.ts";
+
+/** Options of {@linkcode serveIsolated}. */
+export interface IsolatedServeOptions {
+  /** Address to listen on. Default `"127.0.0.1"`. */
+  hostname?: string;
+  /** TCP port; 0 picks a free one. Required unless `path` is given. */
+  port?: number;
+  /** Listen on a unix socket at this path instead of TCP. */
+  path?: string;
+  /** Aborting it closes the server. */
+  signal?: AbortSignal;
+  /** Where log lines go. Default: warnings and errors on stderr. */
+  logger?: Logger;
+}
+
+/** A running isolated server; `close()` stops it and ends every child. */
+export interface IsolatedServer extends AsyncDisposable {
+  /** The address it listens on. */
+  readonly addr: Deno.NetAddr | Deno.UnixAddr;
+  /** The children serving connections now. */
+  readonly children: ReadonlySet<Deno.ChildProcess>;
+  /** Resolves once the server and all its children have ended. */
+  readonly finished: Promise<void>;
+  /** Stops listening, ends the children (SIGTERM) and waits for them. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves each connection with a fresh child started from `command`, which
+ * must speak rdc on its stdin and stdout (`rdc classic --mode stdio`, or
+ * `classic.defaultServerCommand()`). The child's stderr is passed through.
+ */
+export function serveIsolated(
+  command: readonly string[],
+  options: IsolatedServeOptions,
+): IsolatedServer {
+  const [program, ...args] = command;
+  if (program === undefined) throw new TypeError("serveIsolated needs a command to run");
+  const logger = options.logger ?? defaultLogger;
+  let listener: Deno.Listener;
+  if (options.path !== undefined) {
+    listener = Deno.listen({ transport: "unix", path: options.path });
+  } else {
+    if (options.port === undefined) {
+      throw new TypeError("serveIsolated needs a port (0 picks one) or a path");
+    }
+    listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port });
+  }
+  const children = new Set<Deno.ChildProcess>();
+  const relays = new Set<Promise<void>>();
+  const finished = Promise.withResolvers<void>();
+  let closing = false;
+
+  const relay = async (conn: Deno.Conn) => {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const peer = remote.hostname ? `${remote.hostname}:${remote.port}` : "a unix socket peer";
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(program, {
+        args,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+    } catch (error) {
+      logger("error", `cannot start a child for ${peer}: ${(error as Error).message}`);
+      conn.close();
+      return;
+    }
+    children.add(child);
+    logger("info", `connection from ${peer}: served by child ${child.pid}`);
+    // Either direction ending ends the other: the child's stdout closes when it exits,
+    // and the child sees end of input when the client leaves.
+    const toChild = conn.readable.pipeTo(child.stdin).catch(() => {});
+    const toClient = child.stdout.pipeTo(conn.writable).catch(() => {});
+    const status = await child.status;
+    children.delete(child);
+    await toClient;
+    try {
+      conn.close();
+    } catch {
+      // The relay closed it already.
+    }
+    await toChild;
+    if (!status.success && !closing) {
+      logger("warn", `child ${child.pid} serving ${peer} ${exitStatusText(status)}`);
+    } else {
+      logger("info", `connection from ${peer} ended`);
+    }
+  };
+
+  const close = async (): Promise<void> => {
+    if (!closing) {
+      closing = true;
+      options.signal?.removeEventListener("abort", onAbort);
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+      for (const child of children) {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // It exited meanwhile.
+        }
+      }
+      await Promise.allSettled(relays);
+      if (options.path !== undefined) await Deno.remove(options.path).catch(() => {});
+      finished.resolve();
+    }
+    return finished.promise;
+  };
+  const onAbort = () => void close();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) void close();
+
+  (async () => {
+    try {
+      for await (const conn of listener) {
+        const running = relay(conn);
+        relays.add(running);
+        running.finally(() => relays.delete(running));
+      }
+    } catch (error) {
+      if (!closing) logger("error", `accept failed: ${error}`);
+    }
+  })();
+
+  return {
+    addr: listener.addr as Deno.NetAddr | Deno.UnixAddr,
+    children,
+    finished: finished.promise,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

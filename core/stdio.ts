@@ -1,0 +1,191 @@
+/**
+ * rdc over standard streams: serving on this process's own stdin/stdout
+ * (inetd and ssh style), and connecting to a child process that does.
+ *
+ * @module
+ */
+
+import { startConnection } from "./connect.ts";
+import { ConnectionClosedError } from "./errors.ts";
+import type { Connection, ConnectionOptions } from "./options.ts";
+import type { Service } from "./service.ts";
+import { type Transport, transportFromStreams } from "./transport.ts";
+
+/** How long a child that closed its stdout gets to report its exit status. */
+const EXIT_STATUS_WAIT_MS = 2_000;
+/** How long a child whose connection was closed gets to exit before SIGTERM. */
+const EXIT_GRACE_MS = 3_000;
+
+/**
+ * Serves `service` on this process's stdin and stdout: the peer is whoever
+ * holds the other ends of those pipes (a parent that spawned us, inetd, an ssh
+ * exec channel).
+ *
+ * From then on stdout carries only rdc frames: `console.log`, `console.info`,
+ * `console.debug`, `console.dir`, `console.table` and `Deno.stdout.write`
+ * write to stderr instead, so stray output cannot corrupt the protocol
+ * (RPyC's stdio mode does the same). Await `finished` on the result to serve
+ * until the peer leaves.
+ *
+ * @example
+ * ```ts
+ * import { serveStdio, Service } from "@rdc/rdc";
+ * class EchoService extends Service {
+ *   exposed_echo(text: string): string { return text; }
+ * }
+ * // const conn = await serveStdio(EchoService);
+ * // await conn.finished;
+ * ```
+ */
+export async function serveStdio(
+  service: Service | (new () => Service),
+  options: Omit<ConnectionOptions, "service"> = {},
+): Promise<Connection> {
+  const writable = Deno.stdout.writable;
+  keepStdoutForFrames();
+  const transport = transportFromStreams({ readable: Deno.stdin.readable, writable }, "stdio");
+  return await startConnection(transport, { ...options, service });
+}
+
+/** Sends console and direct stdout writes to stderr. Idempotent. */
+function keepStdoutForFrames(): void {
+  if (stdoutKept) return;
+  stdoutKept = true;
+  for (const method of ["log", "info", "debug", "dir", "dirxml", "table"] as const) {
+    // deno-lint-ignore no-explicit-any
+    (console as any)[method] = method === "table" || method === "dir"
+      ? divertTo(console[method] as (...args: unknown[]) => void)
+      : console.error;
+  }
+  Deno.stdout.write = (bytes) => Deno.stderr.write(bytes);
+  Deno.stdout.writeSync = (bytes) => Deno.stderr.writeSync(bytes);
+}
+let stdoutKept = false;
+
+/**
+ * Runs a console method that prints through `console.log` with `log` pointing
+ * at stderr (`table` and `dir` format their own output, then print it).
+ */
+function divertTo(print: (...args: unknown[]) => void): (...args: unknown[]) => void {
+  return (...args) => {
+    const log = console.log;
+    console.log = console.error;
+    try {
+      print.apply(console, args);
+    } finally {
+      console.log = log;
+    }
+  };
+}
+
+/** Options of {@linkcode connectSubprocess}: the child's environment, plus every connection option. */
+export interface SubprocessOptions extends ConnectionOptions {
+  /** The child's working directory. Default: ours. */
+  cwd?: string;
+  /** Extra environment variables for the child. */
+  env?: Record<string, string>;
+}
+
+/** A connection to a child process, which it owns: closing the connection ends the child. */
+export interface SubprocessConnection extends Connection {
+  /** The child process; its `status` resolves when it has exited. */
+  readonly process: Deno.ChildProcess;
+}
+
+/**
+ * Starts `cmd` (program and arguments) and speaks rdc with it over its stdin
+ * and stdout (RPyC's `connect_subproc`). The child's stderr is passed through
+ * to ours. When the child exits, pending calls reject with a
+ * `ConnectionClosedError` that gives its exit status; closing the connection
+ * closes the child's stdin, and a child still running a few seconds later gets
+ * SIGTERM.
+ *
+ * @throws the runtime's error, naming the program, when it cannot be started.
+ * @example
+ * ```ts
+ * import { connectSubprocess } from "@rdc/rdc";
+ * // await using conn = await connectSubprocess(["deno", "run", "server.ts", "--stdio"]);
+ * ```
+ */
+export async function connectSubprocess(
+  cmd: readonly string[],
+  options: SubprocessOptions = {},
+): Promise<SubprocessConnection> {
+  const [program, ...args] = cmd;
+  if (program === undefined) throw new TypeError("connectSubprocess needs a command to run");
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      cwd: options.cwd,
+      env: options.env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    const Same = error.constructor as new (message: string, options?: ErrorOptions) => Error;
+    throw new Same(`cannot start '${program}': ${error.message}`, { cause: error });
+  }
+  const description = `subprocess ${child.pid} (${[program, ...args].join(" ")})`;
+  const connection = await startConnection(transportFromChild(child, description), options);
+  return Object.assign(connection, { process: child }) as SubprocessConnection;
+}
+
+/**
+ * Adapts a child's stdio. At end of stream the read fails with the child's
+ * exit status, which is what every pending call then reports.
+ */
+function transportFromChild(child: Deno.ChildProcess, description: string): Transport {
+  const streams = transportFromStreams(
+    { readable: child.stdout, writable: child.stdin },
+    description,
+  );
+  let closed = false;
+  let exited = false;
+  const status = child.status.then((status) => {
+    exited = true;
+    return status;
+  });
+  // A child that exits while something else holds its stdout open still ends the connection.
+  let lingering: ReturnType<typeof setTimeout> | undefined;
+  status.then(() => {
+    if (!closed) lingering = setTimeout(() => streams.close(), EXIT_STATUS_WAIT_MS);
+  });
+  return {
+    description,
+    async read(into) {
+      const count = await streams.read(into);
+      if (count !== null || closed) return count;
+      const timer = Promise.withResolvers<null>();
+      const id = setTimeout(() => timer.resolve(null), EXIT_STATUS_WAIT_MS);
+      const ended = await Promise.race([status, timer.promise]);
+      clearTimeout(id);
+      if (ended === null) return null;
+      throw new ConnectionClosedError(`${description} ${exitStatusText(ended)}`);
+    },
+    write: (bytes) => streams.write(bytes),
+    close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(lingering);
+      streams.close();
+      const id = setTimeout(() => {
+        if (exited) return;
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // It exited meanwhile.
+        }
+      }, EXIT_GRACE_MS);
+      Deno.unrefTimer(id);
+      status.then(() => clearTimeout(id));
+    },
+  };
+}
+
+/** "exited with status 3", or "was killed by SIGKILL". */
+export function exitStatusText(status: Deno.CommandStatus): string {
+  return status.signal ? `was killed by ${status.signal}` : `exited with status ${status.code}`;
+}
