@@ -91,7 +91,7 @@ export class Boxer {
       for (let i = 0; i < array.length; i++) out[i] = this.box(array[i], next, deep);
       return out;
     }
-    if (proto === Object.prototype || (proto === null && !isModuleNamespace(value))) {
+    if ((proto === Object.prototype || proto === null) && !isNamespaceObject(value)) {
       this.#index(value);
       return this.#boxPlain(value as Record<string, unknown>, next, deep);
     }
@@ -201,8 +201,15 @@ function isThenable(value: object): boolean {
   return typeof (value as { then?: unknown }).then === "function";
 }
 
-function isModuleNamespace(value: object): boolean {
-  return (value as Record<symbol, unknown>)[Symbol.toStringTag] === "Module";
+/**
+ * Objects that are plain in shape but are namespaces of functions, not data:
+ * module namespaces, built-ins that carry their own tag (`Math`, `JSON`,
+ * `Reflect`, `Intl`, `Atomics`, `WebAssembly`) and `Deno`. They travel by
+ * reference.
+ */
+function isNamespaceObject(value: object): boolean {
+  return Object.hasOwn(value, Symbol.toStringTag) ||
+    value === (globalThis as { Deno?: unknown }).Deno;
 }
 
 function isBuiltinData(value: object): boolean {

@@ -22,7 +22,7 @@ import { type Answer, AnswerTable } from "./answers.ts";
 import { MessageCodec } from "./codec.ts";
 import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
 import { ConnectionClosedError, isPeerFault, peerFault, ProtocolError } from "./errors.ts";
-import { ByReference } from "./markers.ts";
+import { ByReference, unwrapMarker } from "./markers.ts";
 import { MemberLists } from "./member_lists.ts";
 import { ExportTable } from "./exports.ts";
 import { FrameReader, FrameWriter } from "./framing.ts";
@@ -413,7 +413,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   /** Resolves a lazy path argument; see {@linkcode ReferenceBoxer.resolvePath}. */
   async resolvePath(target: Target, path: string[]): Promise<unknown> {
     const base = await this.#resolveTarget(target);
-    return walk(base, path, this.#policy).value;
+    return unwrapMarker(walk(base, path, this.#policy).value);
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -700,7 +700,11 @@ function refKind(value: object): RefKindCode {
     : RefKind.Object;
 }
 
+/** What a netref is labelled: a function's name, else a class name or a string tag. */
 function refName(value: object): string {
-  if (typeof value === "function") return value.name;
-  return Object.getPrototypeOf(value)?.constructor?.name ?? "Object";
+  if (typeof value === "function") return value.name || "(anonymous)";
+  const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  const constructor = Object.getPrototypeOf(value)?.constructor?.name;
+  if (typeof tag === "string" && (!constructor || constructor === "Object")) return tag;
+  return constructor || "Object";
 }

@@ -203,8 +203,13 @@ export function execute(
       return base;
     case Op.Ping:
       return args[0];
-    case Op.Copy:
-      return snapshot(walk(base, path, policy).value, policy, new Map());
+    case Op.Copy: {
+      const { value } = walk(base, path, policy);
+      if (typeof value === "function" && !isRemote(value)) {
+        throw new TypeError("cannot copy a function by value");
+      }
+      return snapshot(value, policy, new Map());
+    }
     default:
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
@@ -266,6 +271,9 @@ const boundMethods = new WeakMap<object, WeakMap<object, unknown>>();
 // deno-lint-ignore ban-types
 function boundMethod(holder: unknown, fn: Function): unknown {
   if (isRemote(fn) || typeof holder !== "object" && typeof holder !== "function") return fn;
+  // A function kept in a plain object (a namespace, a record of handlers) is not a method.
+  const proto = Object.getPrototypeOf(holder);
+  if (proto === Object.prototype || proto === null) return fn;
   if (/^class[\s{]/.test(Function.prototype.toString.call(fn))) return fn;
   let byMethod = boundMethods.get(holder as object);
   if (!byMethod) boundMethods.set(holder as object, byMethod = new WeakMap());
@@ -290,14 +298,10 @@ function invoke(run: () => unknown, context: CallContext): unknown {
 
 /**
  * A deep copy of `value` for `obtain`: class instances become plain objects
- * of the own enumerable members the policy lets the peer read; netrefs stay
- * references; functions cannot be copied.
+ * of the own enumerable members the policy lets the peer read; functions and
+ * netrefs inside stay references.
  */
 function snapshot(value: unknown, policy: ResolvedPolicy, seen: Map<object, unknown>): unknown {
-  if (typeof value === "function") {
-    if (isRemote(value)) return value;
-    throw new TypeError("cannot copy a function by value");
-  }
   if (typeof value !== "object" || value === null) return value;
   if (seen.has(value)) return seen.get(value);
   // Promises and restricted views have nothing to copy: they stay references.

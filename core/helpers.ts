@@ -23,13 +23,13 @@ import { Op } from "./wire.ts";
  * // const other = timed(conn.root.slowQuery, { signal: ac.signal })("select 2");
  * ```
  */
-export function timed<A extends unknown[], R>(
-  fn: (...args: A) => R,
+export function timed<F extends (...args: never[]) => unknown>(
+  fn: F,
   options: number | CallOptions,
-): (...args: A) => R {
+): F {
   if (!remoteState(fn)) throw new TypeError("timed() expects a remote function (a netref)");
   const callOptions = typeof options === "number" ? { timeout: options } : options;
-  return (...args: A) => callWith(fn, args, callOptions) as R;
+  return ((...args: unknown[]) => callWith(fn, args, callOptions)) as unknown as F;
 }
 
 /**

@@ -5,15 +5,36 @@
  * Code runs inside `with (scope) { … }` in a sloppy-mode function, where
  * `scope` is a proxy over the namespace object: every name the code assigns
  * without declaring lands in the namespace, names it reads come from the
- * namespace first and then from `globalThis`, and a name found in neither is a
- * `ReferenceError` as usual. Top-level `let`, `const`, `class` and `function`
+ * namespace first, then from `globalThis`, then `rdc` (rdc's helpers), and a
+ * name found nowhere is a `ReferenceError` — even under `typeof`, since the
+ * scope must claim every name to catch assignments. Top-level `let`, `const`, `class` and `function`
  * declarations are rewritten (see `source.ts`) so they persist in the
  * namespace too, as Python's `exec` keeps its definitions.
  *
  * @module
  */
 
+import { currentCall } from "../dispatch.ts";
+import { obtain, timed } from "../helpers.ts";
+import { byValue, ref } from "../markers.ts";
+import { deleteMember, hasMember, isRemote, setMember } from "../proxy.ts";
 import { persistTopLevel } from "./source.ts";
+
+/**
+ * rdc's helpers, visible to classic code as `rdc` (unless the namespace or
+ * `globalThis` defines that name): `rdc.currentCall()`, `rdc.ref(x)`, …
+ */
+const HELPERS = Object.freeze({
+  byValue,
+  currentCall,
+  deleteMember,
+  hasMember,
+  isRemote,
+  obtain,
+  ref,
+  setMember,
+  timed,
+});
 
 /** The parameter through which compiled code reaches the scope proxy; never a namespace name. */
 const SCOPE = "__rdc_scope__";
@@ -43,6 +64,7 @@ export class Scope {
         if (typeof key !== "string") return undefined; // Symbol.unscopables, among others
         if (key in namespace) return namespace[key];
         if (key in globalThis) return (globalThis as Record<string, unknown>)[key];
+        if (key === "rdc") return HELPERS;
         throw new ReferenceError(`${key} is not defined`);
       },
       set: (_, key, value) => Reflect.set(namespace, key, value),
@@ -109,7 +131,9 @@ export class Scope {
 
   /** The names among `names` that neither the namespace nor `globalThis` defines. */
   undefinedNames(names: readonly string[]): string[] {
-    return names.filter((name) => !(name in this.namespace) && !(name in globalThis));
+    return names.filter((name) =>
+      !(name in this.namespace) && !(name in globalThis) && name !== "rdc"
+    );
   }
 }
 

@@ -10,4 +10,6 @@ import { serveStdio } from "./connect.ts";
 if (import.meta.main) {
   const conn = await serveStdio();
   await conn.finished;
+  // Whatever the peer left running (timers, servers) ends with it.
+  Deno.exit(0);
 }
