@@ -4,6 +4,7 @@
  * @module
  */
 
+import * as classic from "../core/classic/mod.ts";
 import { parseFlags, parsePort, UsageError } from "./args.ts";
 
 /** The help text of `rdc shell`. */
@@ -33,10 +34,15 @@ export async function runShell(argv: string[]): Promise<number> {
     throw new UsageError("give either HOST[:PORT] or --unix, not both");
   }
   const classicUrl = new URL("../core/classic/mod.ts", import.meta.url).href;
+  const address = target === undefined ? undefined : parseTarget(target);
+  // Reach the server here first, so a wrong address is one line and exit 1, not a REPL
+  // without `conn`.
+  if (values.unix !== undefined) await (await classic.connectUnix(values.unix)).close();
+  else if (address) await (await classic.connect(...address)).close();
   const open = values.unix !== undefined
     ? `classic.connectUnix(${JSON.stringify(values.unix)})`
-    : target !== undefined
-    ? `classic.connect(${parseTarget(target).map((v) => JSON.stringify(v)).join(", ")})`
+    : address
+    ? `classic.connect(${address.map((v) => JSON.stringify(v)).join(", ")})`
     : "classic.connectSubprocess()";
   const init = [
     `const classic = await import(${JSON.stringify(classicUrl)});`,

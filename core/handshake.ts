@@ -6,7 +6,7 @@
  */
 
 import type { MessageCodec } from "./codec.ts";
-import { ConnectionClosedError, peerFault } from "./errors.ts";
+import { ConnectionClosedError, isPeerFault, peerFault } from "./errors.ts";
 import type { FrameReader } from "./framing.ts";
 import { checkMessage, Msg, PROTOCOL_MAGIC } from "./wire.ts";
 
@@ -51,8 +51,13 @@ export async function receiveHello(
 ): Promise<PeerInfo> {
   const where = expect.description;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // Whatever fails to parse before the first message is a stranger speaking something else.
+  const notRdc = (error: unknown): never => {
+    if (!isPeerFault(error)) throw error;
+    throw peerFault(`${where} is not an rdc peer (bad handshake: ${(error as Error).message})`);
+  };
   const payload = await Promise.race([
-    reader.next(),
+    reader.next().catch(notRdc),
     new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(peerFault(`no handshake from ${where} within ${expect.timeout} ms`)),
@@ -61,7 +66,12 @@ export async function receiveHello(
     }),
   ]).finally(() => clearTimeout(timer));
   if (payload === null) throw new ConnectionClosedError(`${where} closed before the handshake`);
-  const raw = codec.decode(payload);
+  let raw: unknown;
+  try {
+    raw = codec.decode(payload);
+  } catch (error) {
+    notRdc(error);
+  }
   if (Array.isArray(raw) && raw[0] === Msg.Close && typeof raw[1] === "string") {
     throw peerFault(`peer refused the connection: ${raw[1]}`);
   }

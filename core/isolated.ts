@@ -10,6 +10,9 @@
 import { defaultLogger, type Logger } from "./options.ts";
 import { exitStatusText } from "./stdio.ts";
 
+/** How long children get to exit after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 3_000;
+
 /** Options of {@linkcode serveIsolated}. */
 export interface IsolatedServeOptions {
   /** Address to listen on. Default `"127.0.0.1"`. */
@@ -32,7 +35,7 @@ export interface IsolatedServer extends AsyncDisposable {
   readonly children: ReadonlySet<Deno.ChildProcess>;
   /** Resolves once the server and all its children have ended. */
   readonly finished: Promise<void>;
-  /** Stops listening, ends the children (SIGTERM) and waits for them. Idempotent. */
+  /** Stops listening, ends the children (SIGTERM, then SIGKILL) and waits for them. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -109,18 +112,24 @@ export function serveIsolated(
       } catch {
         // Already closed.
       }
-      for (const child of children) {
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // It exited meanwhile.
-        }
-      }
+      signalChildren("SIGTERM");
+      // A child that ignores SIGTERM is killed after a grace period.
+      const stubborn = setTimeout(() => signalChildren("SIGKILL"), KILL_GRACE_MS);
       await Promise.allSettled(relays);
+      clearTimeout(stubborn);
       if (options.path !== undefined) await Deno.remove(options.path).catch(() => {});
       finished.resolve();
     }
     return finished.promise;
+  };
+  const signalChildren = (signal: Deno.Signal) => {
+    for (const child of children) {
+      try {
+        child.kill(signal);
+      } catch {
+        // It exited meanwhile.
+      }
+    }
   };
   const onAbort = () => void close();
   options.signal?.addEventListener("abort", onAbort, { once: true });

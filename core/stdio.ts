@@ -5,6 +5,8 @@
  * @module
  */
 
+import { Console } from "node:console";
+import process from "node:process";
 import { startConnection } from "./connect.ts";
 import { ConnectionClosedError } from "./errors.ts";
 import type { Connection, ConnectionOptions } from "./options.ts";
@@ -21,10 +23,9 @@ const EXIT_GRACE_MS = 3_000;
  * holds the other ends of those pipes (a parent that spawned us, inetd, an ssh
  * exec channel).
  *
- * From then on stdout carries only rdc frames: `console.log`, `console.info`,
- * `console.debug`, `console.dir`, `console.table` and `Deno.stdout.write`
- * write to stderr instead, so stray output cannot corrupt the protocol
- * (RPyC's stdio mode does the same). Await `finished` on the result to serve
+ * From then on stdout carries only rdc frames: the console (every method)
+ * and `Deno.stdout.write` write to stderr instead, so stray output cannot
+ * corrupt the protocol (RPyC's stdio mode does the same). Await `finished` on the result to serve
  * until the peer leaves.
  *
  * @example
@@ -47,36 +48,19 @@ export async function serveStdio(
   return await startConnection(transport, { ...options, service });
 }
 
-/** Sends console and direct stdout writes to stderr. Idempotent. */
+/**
+ * Sends console and direct stdout writes to stderr. Idempotent. The console
+ * is replaced, not patched: Deno's console methods print through an inner
+ * object that patching does not reach.
+ */
 function keepStdoutForFrames(): void {
   if (stdoutKept) return;
   stdoutKept = true;
-  for (const method of ["log", "info", "debug", "dir", "dirxml", "table"] as const) {
-    // deno-lint-ignore no-explicit-any
-    (console as any)[method] = method === "table" || method === "dir"
-      ? divertTo(console[method] as (...args: unknown[]) => void)
-      : console.error;
-  }
+  globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
   Deno.stdout.write = (bytes) => Deno.stderr.write(bytes);
   Deno.stdout.writeSync = (bytes) => Deno.stderr.writeSync(bytes);
 }
 let stdoutKept = false;
-
-/**
- * Runs a console method that prints through `console.log` with `log` pointing
- * at stderr (`table` and `dir` format their own output, then print it).
- */
-function divertTo(print: (...args: unknown[]) => void): (...args: unknown[]) => void {
-  return (...args) => {
-    const log = console.log;
-    console.log = console.error;
-    try {
-      print.apply(console, args);
-    } finally {
-      console.log = log;
-    }
-  };
-}
 
 /** Options of {@linkcode connectSubprocess}: the child's environment, plus every connection option. */
 export interface SubprocessOptions extends ConnectionOptions {

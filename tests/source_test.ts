@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freeIdentifiers, persistTopLevel } from "../core/classic/source.ts";
+import { freeIdentifiers, guardTypeof, persistTopLevel } from "../core/classic/source.ts";
 
 type Body = (scope: object) => Promise<unknown>;
 const AsyncFunction = (async function () {}).constructor as new (...args: string[]) => Body;
@@ -320,4 +320,22 @@ Deno.test("freeIdentifiers: real functions through toString", () => {
   assert.deepEqual(freeIdentifiers(getter.toString()), ["counter"]);
   assert.deepEqual(freeIdentifiers(Box.toString()), ["local"]);
   assert.deepEqual(freeIdentifiers(((x: number) => x * 2).toString()), []);
+});
+
+Deno.test("guardTypeof: wraps typeof of a bare name, and nothing else", () => {
+  const cases: [string, string][] = [
+    ["typeof x", "G(() => typeof x)"],
+    ['typeof x === "undefined" ? 1 : 2', 'G(() => typeof x) === "undefined" ? 1 : 2'],
+    ["typeof a.b", "typeof a.b"],
+    ["typeof a?.b", "typeof a?.b"],
+    ["typeof f()", "typeof f()"],
+    ["typeof a[0]", "typeof a[0]"],
+    ["typeof tag`t`", "typeof tag`t`"],
+    ["typeof this", "typeof this"],
+    ["typeof (x)", "typeof (x)"],
+    ['"typeof x" + `typeof ${typeof y}`', '"typeof x" + `typeof ${G(() => typeof y)}`'],
+    ["// typeof x\ntypeof\n  z", "// typeof x\nG(() => typeof\n  z)"],
+    ["typeof x\n.y", "typeof x\n.y"],
+  ];
+  for (const [code, expected] of cases) assert.equal(guardTypeof(code, "G"), expected, code);
 });

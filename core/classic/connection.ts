@@ -7,6 +7,7 @@
  */
 
 import { obtain } from "../helpers.ts";
+import { isRemote } from "../proxy.ts";
 import type { Connection, ConnectionStats } from "../options.ts";
 import type { CallOptions } from "../question.ts";
 import type { ConsoleStream } from "./console_capture.ts";
@@ -114,12 +115,13 @@ export class ClassicConnection implements Connection {
    * remote function (a netref); a named function is also defined in the
    * namespace. It may use its parameters, globals and namespace names.
    *
-   * @throws {TypeError} for a native, bound or remote function, or one that
+   * @throws {TypeError} for a native, bound or remote function (a netref), or one that
    * closes over local variables (the error names them).
    */
   // deno-lint-ignore no-explicit-any ban-types
   async teleport(fn: Function): Promise<any> {
     if (typeof fn !== "function") throw new TypeError("teleport needs a function");
+    if (isRemote(fn)) throw new TypeError("cannot teleport a netref: it is remote already");
     const source = Function.prototype.toString.call(fn);
     if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
       throw new TypeError(`cannot teleport '${fn.name}': a native or bound function has no source`);

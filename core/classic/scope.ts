@@ -6,8 +6,9 @@
  * `scope` is a proxy over the namespace object: every name the code assigns
  * without declaring lands in the namespace, names it reads come from the
  * namespace first, then from `globalThis`, then `rdc` (rdc's helpers), and a
- * name found nowhere is a `ReferenceError` — even under `typeof`, since the
- * scope must claim every name to catch assignments. Top-level `let`, `const`, `class` and `function`
+ * name found nowhere is a `ReferenceError`. Since the scope claims every name
+ * (to catch assignments), `typeof NAME` is rewritten to ask it first, so it
+ * still gives `"undefined"` for a name defined nowhere. Top-level `let`, `const`, `class` and `function`
  * declarations are rewritten (see `source.ts`) so they persist in the
  * namespace too, as Python's `exec` keeps its definitions.
  *
@@ -18,7 +19,7 @@ import { currentCall } from "../dispatch.ts";
 import { obtain, timed } from "../helpers.ts";
 import { byValue, ref } from "../markers.ts";
 import { deleteMember, hasMember, isRemote, setMember } from "../proxy.ts";
-import { persistTopLevel } from "./source.ts";
+import { guardTypeof, persistTopLevel } from "./source.ts";
 
 /**
  * rdc's helpers, visible to classic code as `rdc` (unless the namespace or
@@ -40,8 +41,26 @@ const HELPERS = Object.freeze({
 const SCOPE = "__rdc_scope__";
 /** The parameter holding code for a direct `eval` of statements. */
 const CODE = "__rdc_code__";
+/** The parameter holding {@linkcode typeOf}, which `typeof NAME` is rewritten to call. */
+const TYPEOF = "__rdc_typeof__";
+const RESERVED = new Set([SCOPE, CODE, TYPEOF]);
 
-type Compiled = (scope: object, code?: string) => unknown;
+/** The errors the scope throws for names defined nowhere. */
+const undefinedName = new WeakSet<object>();
+
+/** `typeof` of a name read through the scope: "undefined" for a name defined nowhere. */
+function typeOf(read: () => string): string {
+  try {
+    return read();
+  } catch (error) {
+    if (typeof error === "object" && error !== null && undefinedName.has(error)) {
+      return "undefined";
+    }
+    throw error;
+  }
+}
+
+type Compiled = (scope: object, typeOf: (read: () => string) => string, code?: string) => unknown;
 const AsyncFunction = (async () => {}).constructor as new (...source: string[]) => Compiled;
 
 /**
@@ -59,13 +78,15 @@ export class Scope {
     const namespace = this.namespace;
     this.#proxy = new Proxy(namespace, {
       // Claiming every name sends assignments to undeclared names here, not to globalThis.
-      has: (_, key) => typeof key === "string" && key !== SCOPE && key !== CODE,
+      has: (_, key) => typeof key === "string" && !RESERVED.has(key),
       get: (_, key) => {
         if (typeof key !== "string") return undefined; // Symbol.unscopables, among others
         if (key in namespace) return namespace[key];
         if (key in globalThis) return (globalThis as Record<string, unknown>)[key];
         if (key === "rdc") return HELPERS;
-        throw new ReferenceError(`${key} is not defined`);
+        const error = new ReferenceError(`${key} is not defined`);
+        undefinedName.add(error);
+        throw error;
       },
       set: (_, key, value) => Reflect.set(namespace, key, value),
     });
@@ -81,16 +102,20 @@ export class Scope {
   async evaluate(code: string): Promise<unknown> {
     let run: Compiled;
     try {
-      run = new AsyncFunction(SCOPE, `with (${SCOPE}) { return (\n${code}\n); }`);
+      run = this.#compile(AsyncFunction, `return (\n${code}\n);`);
     } catch (error) {
       if (!(error instanceof SyntaxError)) throw error;
       // Not an expression: statements, run by a direct eval that sees the scope. The
       // block keeps function declarations inside the scope (and has the last statement's value).
       const { code: statements, functions } = persistTopLevel(code);
-      run = new Function(SCOPE, CODE, `with (${SCOPE}) { return eval(${CODE}); }`) as Compiled;
-      return run(this.#proxy, `{${hoisting(functions)}${statements}\n}`);
+      run = this.#compile(Function, `return eval(${CODE});`, CODE);
+      return run(
+        this.#proxy,
+        typeOf,
+        `{${hoisting(functions)}${guardTypeof(statements, TYPEOF)}\n}`,
+      );
     }
-    return await run(this.#proxy);
+    return await run(this.#proxy, typeOf);
   }
 
   /**
@@ -101,8 +126,7 @@ export class Scope {
    */
   async execute(code: string): Promise<void> {
     const { code: statements, functions } = persistTopLevel(code);
-    const run = new AsyncFunction(SCOPE, `with (${SCOPE}) {${hoisting(functions)}${statements}\n}`);
-    await run(this.#proxy);
+    await this.#compile(AsyncFunction, hoisting(functions) + statements)(this.#proxy, typeOf);
   }
 
   /**
@@ -115,18 +139,31 @@ export class Scope {
   compileFunction(source: string): (...args: unknown[]) => unknown {
     let fn: unknown;
     try {
-      fn = new Function(SCOPE, `with (${SCOPE}) { return (\n${source}\n); }`)(this.#proxy);
+      fn = this.#compile(Function, `return (\n${source}\n);`)(this.#proxy, typeOf);
     } catch (error) {
       if (!(error instanceof SyntaxError)) throw error;
       // Method shorthand (`name(a) { … }`) is only valid inside an object literal.
-      const holder = new Function(SCOPE, `with (${SCOPE}) { return ({\n${source}\n}); }`)(
-        this.#proxy,
-      ) as object;
-      const [descriptor] = Object.values(Object.getOwnPropertyDescriptors(holder));
+      const holder = this.#compile(Function, `return ({\n${source}\n});`)(this.#proxy, typeOf);
+      const [descriptor] = Object.values(Object.getOwnPropertyDescriptors(holder as object));
       fn = descriptor?.value ?? descriptor?.get ?? descriptor?.set;
     }
     if (typeof fn !== "function") throw new SyntaxError("the source is not a function");
     return fn as (...args: unknown[]) => unknown;
+  }
+
+  /**
+   * Compiles `body` (sloppy mode) to run inside the scope, with `typeof NAME`
+   * guarded; the result takes the scope proxy, {@linkcode typeOf} and `extra`.
+   *
+   * @throws {SyntaxError} when `body` does not parse.
+   */
+  #compile(
+    kind: typeof Function | typeof AsyncFunction,
+    body: string,
+    ...extra: string[]
+  ): Compiled {
+    const Kind = kind as new (...source: string[]) => Compiled;
+    return new Kind(SCOPE, TYPEOF, ...extra, `with (${SCOPE}) {${guardTypeof(body, TYPEOF)}\n}`);
   }
 
   /** The names among `names` that neither the namespace nor `globalThis` defines. */

@@ -280,6 +280,29 @@ export function persistTopLevel(code: string): { code: string; functions: string
   return { code: out, functions };
 }
 
+/**
+ * Rewrites each `typeof NAME` (a bare name, not `typeof a.b` or `typeof f()`)
+ * into `GUARD(() => typeof NAME)`, so the scope, which claims every name and
+ * throws for one defined nowhere, can answer `"undefined"` as JavaScript does.
+ * Line numbers are kept.
+ */
+export function guardTypeof(code: string, guard: string): string {
+  const toks = tokenize(code);
+  let out = "";
+  let copied = 0;
+  for (let i = 0; i + 1 < toks.length; i++) {
+    const [op, name, after] = [toks[i], toks[i + 1], toks[i + 2]];
+    if (!isName(op, "typeof") || name.kind !== "name" || RESERVED.has(name.value)) continue;
+    const member = after !== undefined &&
+      (["(", "[", ".", "?."].some((p) => is(after, p)) ||
+        (after.kind.startsWith("tmpl") && after.value[0] === "`"));
+    if (member) continue;
+    out += `${code.slice(copied, op.start)}${guard}(() => ${code.slice(op.start, name.end)})`;
+    copied = name.end;
+  }
+  return out + code.slice(copied);
+}
+
 /** A bracket freeIdentifiers is inside; `{}` is a block, an object literal or a class body. */
 interface Frame {
   kind: "block" | "object" | "class" | "paren" | "bracket" | "template";
