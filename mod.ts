@@ -30,6 +30,7 @@ export {
   type RootObject,
 } from "./core/options.ts";
 export { serve, type ServeOptions, type Server } from "./core/server.ts";
+export type { ListenOptions } from "./core/listening.ts";
 export { type IsolatedServeOptions, type IsolatedServer, serveIsolated } from "./core/isolated.ts";
 export {
   connectSubprocess,

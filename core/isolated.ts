@@ -7,22 +7,15 @@
  * @module
  */
 
+import { Listening, type ListenOptions } from "./listening.ts";
 import { defaultLogger, type Logger } from "./options.ts";
 import { exitStatusText } from "./stdio.ts";
 
 /** How long children get to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3_000;
 
-/** Options of {@linkcode serveIsolated}. */
-export interface IsolatedServeOptions {
-  /** Address to listen on. Default `"127.0.0.1"`. */
-  hostname?: string;
-  /** TCP port; 0 picks a free one. Required unless `path` is given. */
-  port?: number;
-  /** Listen on a unix socket at this path instead of TCP. */
-  path?: string;
-  /** Aborting it closes the server. */
-  signal?: AbortSignal;
+/** Options of {@linkcode serveIsolated}: where to listen, and how to log. */
+export interface IsolatedServeOptions extends ListenOptions {
   /** Where log lines go. Default: warnings and errors on stderr. */
   logger?: Logger;
 }
@@ -51,21 +44,24 @@ export function serveIsolated(
   const [program, ...args] = command;
   if (program === undefined) throw new TypeError("serveIsolated needs a command to run");
   const logger = options.logger ?? defaultLogger;
-  let listener: Deno.Listener;
-  if (options.path !== undefined) {
-    listener = Deno.listen({ transport: "unix", path: options.path });
-  } else {
-    if (options.port === undefined) {
-      throw new TypeError("serveIsolated needs a port (0 picks one) or a path");
-    }
-    listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port });
-  }
   const children = new Set<Deno.ChildProcess>();
-  const relays = new Set<Promise<void>>();
-  const finished = Promise.withResolvers<void>();
-  let closing = false;
+  const signalChildren = (signal: Deno.Signal) => {
+    for (const child of children) {
+      try {
+        child.kill(signal);
+      } catch {
+        // It exited meanwhile.
+      }
+    }
+  };
+  const listening: Listening = new Listening(options, "serveIsolated", () => {
+    signalChildren("SIGTERM");
+    // A child that ignores SIGTERM is killed after a grace period.
+    const stubborn = setTimeout(() => signalChildren("SIGKILL"), KILL_GRACE_MS);
+    listening.finished.then(() => clearTimeout(stubborn));
+  });
 
-  const relay = async (conn: Deno.Conn) => {
+  listening.accept(async (conn) => {
     const remote = conn.remoteAddr as Deno.NetAddr;
     const peer = remote.hostname ? `${remote.hostname}:${remote.port}` : "a unix socket peer";
     let child: Deno.ChildProcess;
@@ -96,61 +92,18 @@ export function serveIsolated(
       // The relay closed it already.
     }
     await toChild;
-    if (!status.success && !closing) {
+    if (!status.success && !listening.closing) {
       logger("warn", `child ${child.pid} serving ${peer} ${exitStatusText(status)}`);
     } else {
       logger("info", `connection from ${peer} ended`);
     }
-  };
+  }, logger);
 
-  const close = async (): Promise<void> => {
-    if (!closing) {
-      closing = true;
-      options.signal?.removeEventListener("abort", onAbort);
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-      signalChildren("SIGTERM");
-      // A child that ignores SIGTERM is killed after a grace period.
-      const stubborn = setTimeout(() => signalChildren("SIGKILL"), KILL_GRACE_MS);
-      await Promise.allSettled(relays);
-      clearTimeout(stubborn);
-      if (options.path !== undefined) await Deno.remove(options.path).catch(() => {});
-      finished.resolve();
-    }
-    return finished.promise;
-  };
-  const signalChildren = (signal: Deno.Signal) => {
-    for (const child of children) {
-      try {
-        child.kill(signal);
-      } catch {
-        // It exited meanwhile.
-      }
-    }
-  };
-  const onAbort = () => void close();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  if (options.signal?.aborted) void close();
-
-  (async () => {
-    try {
-      for await (const conn of listener) {
-        const running = relay(conn);
-        relays.add(running);
-        running.finally(() => relays.delete(running));
-      }
-    } catch (error) {
-      if (!closing) logger("error", `accept failed: ${error}`);
-    }
-  })();
-
+  const close = () => listening.close();
   return {
-    addr: listener.addr as Deno.NetAddr | Deno.UnixAddr,
+    addr: listening.listener.addr as Deno.NetAddr | Deno.UnixAddr,
     children,
-    finished: finished.promise,
+    finished: listening.finished,
     close,
     [Symbol.asyncDispose]: close,
   };
