@@ -32,12 +32,26 @@ export function parseFlags<T extends Options>(
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]!.replace(/\. To specify.*$/, ""));
+    throw new UsageError(usageReason((error as Error).message, argv, options));
   }
   if (parsed.positionals.length > maxPositionals) {
     throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}'`);
   }
   return parsed;
+}
+
+/** parseArgs's message as one lower-case line; a value that looks like a flag is named. */
+function usageReason(message: string, argv: string[], options: Options): string {
+  const ambiguous = /^Option '-(\w)' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    const short = ambiguous[1]!;
+    const long = Object.entries(options).find(([, option]) => option.short === short)?.[0];
+    const value = argv[argv.indexOf(`-${short}`) + 1] ?? "";
+    return `option '-${short}' got '${value}', which looks like a flag ` +
+      `(write --${long}=${value} if you mean it)`;
+  }
+  const line = message.split("\n")[0]!.replace(/\. To specify.*$/, "").replace(/\.$/, "");
+  return line.charAt(0).toLowerCase() + line.slice(1);
 }
 
 /** A TCP port from a flag's text. @throws {UsageError} unless an integer from 0 to 65535. */

@@ -96,7 +96,10 @@ export async function runClassic(argv: string[]): Promise<number> {
     // The two lines a parent reads to find the server (RPyC prints "rpyc-oneshot").
     await writeStdout(`rdc-oneshot\n${shown}\n`);
   }
-  log("info", `serving ${mode} on ${shown.replace("\t", ":")}`);
+  const readable = "port" in addr
+    ? `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`
+    : addr.path;
+  log("info", `serving ${mode} on ${readable}`);
   await server.finished;
   log("info", "stopped");
   return 0;

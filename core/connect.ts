@@ -5,6 +5,7 @@
  */
 
 import { Session } from "./connection.ts";
+import { withContext } from "./errors.ts";
 import { makeProxy } from "./proxy.ts";
 import type { Connection, ConnectionOptions } from "./options.ts";
 import { serviceAliases, serviceInstance, VoidService } from "./service.ts";
@@ -73,13 +74,11 @@ export async function connectStream(
   );
 }
 
-/** Runs `open`, rethrowing a failure as the same error class with the address in its message. */
+/** Runs `open`, rethrowing a failure with the address in its message. */
 async function withAddress<T>(address: string, open: () => Promise<T>): Promise<T> {
   try {
     return await open();
   } catch (error) {
-    if (!(error instanceof Error)) throw error;
-    const Same = error.constructor as new (message: string, options?: ErrorOptions) => Error;
-    throw new Same(`cannot connect to ${address}: ${error.message}`, { cause: error });
+    throw withContext(error, `cannot connect to ${address}`);
   }
 }

@@ -244,3 +244,15 @@ registerErrorClass(AccessError);
 registerErrorClass(TimeoutError);
 registerErrorClass(ConnectionClosedError);
 registerErrorClass(ProtocolError);
+
+/**
+ * `error` with `context` in front of its message (`cannot connect to
+ * host:1: Connection refused`), as an error of the same class so that
+ * `instanceof Deno.errors.ConnectionRefused` still holds. Non-errors pass as
+ * they are.
+ */
+export function withContext(error: unknown, context: string): unknown {
+  if (!(error instanceof Error)) return error;
+  const Same = error.constructor as new (message: string, options?: ErrorOptions) => Error;
+  return new Same(`${context}: ${error.message}`, { cause: error });
+}

@@ -35,7 +35,8 @@ export interface IsolatedServer extends AsyncDisposable {
 /**
  * Serves each connection with a fresh child started from `command`, which
  * must speak rdc on its stdin and stdout (`rdc classic --mode stdio`, or
- * `classic.defaultServerCommand()`). The child's stderr is passed through.
+ * `classic.defaultServerCommand()`). Each line the child writes on stderr is
+ * logged at level info, naming the child.
  */
 export function serveIsolated(
   command: readonly string[],
@@ -70,7 +71,7 @@ export function serveIsolated(
         args,
         stdin: "piped",
         stdout: "piped",
-        stderr: "inherit",
+        stderr: "piped",
       }).spawn();
     } catch (error) {
       logger("error", `cannot start a child for ${peer}: ${(error as Error).message}`);
@@ -83,7 +84,10 @@ export function serveIsolated(
     // and the child sees end of input when the client leaves.
     const toChild = conn.readable.pipeTo(child.stdin).catch(() => {});
     const toClient = child.stdout.pipeTo(conn.writable).catch(() => {});
+    const pid = child.pid;
+    const toLog = logLines(child.stderr, (line) => logger("info", `child ${pid}: ${line}`));
     const status = await child.status;
+    await toLog;
     children.delete(child);
     await toClient;
     try {
@@ -107,4 +111,19 @@ export function serveIsolated(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Calls `log` with each line of `stream`, until it ends. */
+async function logLines(stream: ReadableStream<Uint8Array>, log: (line: string) => void) {
+  let rest = "";
+  try {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + text).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) log(line);
+    }
+  } catch {
+    // The child is gone; what it wrote so far was logged.
+  }
+  if (rest) log(rest);
 }

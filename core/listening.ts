@@ -5,6 +5,7 @@
  * @module
  */
 
+import { withContext } from "./errors.ts";
 import type { Logger } from "./options.ts";
 
 /** Where a server listens, and what stops it. */
@@ -49,15 +50,16 @@ export class Listening {
     this.#options = options;
     this.#stop = stop;
     if (options.path !== undefined) {
-      this.listener = Deno.listen({ transport: "unix", path: options.path });
-      this.description = `unix ${options.path}`;
+      const path = options.path;
+      this.listener = naming(path, () => Deno.listen({ transport: "unix", path }));
+      this.description = `unix ${path}`;
     } else {
-      if (options.port === undefined) {
-        throw new TypeError(`${what} needs a port (0 picks one) or a path`);
-      }
+      const port = options.port;
+      if (port === undefined) throw new TypeError(`${what} needs a port (0 picks one) or a path`);
       const hostname = options.hostname ?? "127.0.0.1";
-      this.listener = Deno.listen({ hostname, port: options.port });
-      this.description = `tcp ${hostname}:${(this.listener.addr as Deno.NetAddr).port}`;
+      const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+      this.listener = naming(`${host}:${port}`, () => Deno.listen({ hostname, port }));
+      this.description = `tcp ${host}:${(this.listener.addr as Deno.NetAddr).port}`;
     }
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     if (options.signal?.aborted) void this.close();
@@ -125,5 +127,14 @@ export class Listening {
       if (this.#options.path !== undefined) await Deno.remove(this.#options.path).catch(() => {});
       this.#finished.resolve();
     }
+  }
+}
+
+/** Runs `listen`, rethrowing a failure with `address` in its message. */
+function naming(address: string, listen: () => Deno.Listener): Deno.Listener {
+  try {
+    return listen();
+  } catch (error) {
+    throw withContext(error, `cannot listen on ${address}`);
   }
 }

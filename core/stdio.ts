@@ -8,7 +8,7 @@
 import { Console } from "node:console";
 import process from "node:process";
 import { startConnection } from "./connect.ts";
-import { ConnectionClosedError } from "./errors.ts";
+import { ConnectionClosedError, withContext } from "./errors.ts";
 import type { Connection, ConnectionOptions } from "./options.ts";
 import type { Service } from "./service.ts";
 import { type Transport, transportFromStreams } from "./transport.ts";
@@ -108,9 +108,7 @@ export async function connectSubprocess(
       stderr: "inherit",
     }).spawn();
   } catch (error) {
-    if (!(error instanceof Error)) throw error;
-    const Same = error.constructor as new (message: string, options?: ErrorOptions) => Error;
-    throw new Same(`cannot start '${program}': ${error.message}`, { cause: error });
+    throw withContext(error, `cannot start '${program}'`);
   }
   const description = `subprocess ${child.pid} (${[program, ...args].join(" ")})`;
   const connection = await startConnection(transportFromChild(child, description), options);

@@ -1,0 +1,196 @@
+/**
+ * `rdc shell` as users run it: in a real terminal (a detached tmux session),
+ * typing into Deno's REPL and reading the screen. Its usage errors need no
+ * terminal.
+ *
+ * tmux is required: without it these tests fail under CI=true and are
+ * skipped (with a warning) elsewhere.
+ */
+
+import assert from "node:assert/strict";
+import { platform } from "node:os";
+import { classic } from "../mod.ts";
+import { quietLogger } from "./_helpers.ts";
+import { canRun, freePort, poll, RDC, ROOT, runRdc, WAIT_MS } from "./_cli.ts";
+
+const ROOT_PATH = decodeURIComponent(ROOT.pathname);
+/** How long the screen may take to show an expected line. */
+const SCREEN_MS = 30_000;
+
+const HAVE_TMUX = canRun("tmux", ["-V"]);
+const IN_CI = Deno.env.get("CI") === "true";
+if (!HAVE_TMUX && !IN_CI) {
+  console.warn("shell_test: tmux is not installed: skipping the terminal tests of rdc shell");
+}
+
+/** A terminal test: fails without tmux under CI, is skipped without it elsewhere. */
+function terminalTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !HAVE_TMUX && !IN_CI,
+    async fn() {
+      assert.ok(HAVE_TMUX, "tmux is required for the rdc shell tests (CI=true): install tmux");
+      await fn();
+    },
+  });
+}
+
+let sessions = 0;
+
+/** A detached tmux session on its own tmux server, 200x50, running one command. */
+class Terminal implements AsyncDisposable {
+  readonly socket = `rdc_test_${Deno.pid}_${++sessions}`;
+
+  /** Starts `command` in the session; the pane stays after it exits, to read its status. */
+  async start(command: string[]): Promise<void> {
+    const line = command.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(" ");
+    await this.#tmux(
+      ["new-session", "-d", "-x", "200", "-y", "50", "-c", ROOT_PATH, line],
+      [";", "set-option", "remain-on-exit", "on"],
+    );
+  }
+
+  /** The visible screen, wrapped lines joined. */
+  async screen(): Promise<string> {
+    return await this.#tmux(["capture-pane", "-p", "-J"]);
+  }
+
+  /** Types `text` literally, then Enter. */
+  async type(text: string): Promise<void> {
+    await this.#tmux(["send-keys", "-l", text]);
+    await this.#tmux(["send-keys", "Enter"]);
+  }
+
+  /** Waits until the screen matches `pattern`. */
+  async expect(pattern: RegExp, ms = SCREEN_MS): Promise<void> {
+    let last = "";
+    await poll(async () => pattern.test(last = await this.screen()), ms, () => {
+      return `the screen never showed ${pattern}; it shows:\n${last}`;
+    });
+  }
+
+  /** Waits until the command has exited and returns its exit status. */
+  async exitStatus(ms = SCREEN_MS): Promise<number> {
+    let state = "";
+    await poll(
+      async () => {
+        state = await this.#tmux(["display-message", "-p", "#{pane_dead} #{pane_dead_status}"]);
+        return state.startsWith("1");
+      },
+      ms,
+      () => `the command is still running (${state.trim()}); the screen shows:\n${this.#last}`,
+    );
+    return Number(state.split(" ")[1]);
+  }
+
+  #last = "";
+
+  async #tmux(...parts: string[][]): Promise<string> {
+    const env = Deno.env.toObject();
+    delete env.TMUX;
+    const { code, stdout, stderr } = await new Deno.Command("tmux", {
+      args: ["-L", this.socket, "-f", "/dev/null", ...parts.flat()],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, `tmux ${parts.flat().join(" ")}: ${new TextDecoder().decode(stderr)}`);
+    if (parts[0]![0] === "capture-pane") this.#last = text;
+    return text;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await new Deno.Command("tmux", {
+      args: ["-L", this.socket, "kill-server"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  }
+}
+
+/** The line `rdc shell` prints once `conn` is ready. */
+const READY = /rdc shell: conn is a classic connection to /;
+
+terminalTest("rdc shell HOST:PORT: conn reaches a classic server; close() exits 0", async () => {
+  await using server = classic.serve({ port: 0, logger: quietLogger() });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using terminal = new Terminal();
+  await terminal.start([...RDC, "shell", `127.0.0.1:${port}`]);
+  await terminal.expect(new RegExp(READY.source + `tcp 127\\.0\\.0\\.1:${port}`));
+  await poll(() => server.connections.size === 1, WAIT_MS, () => "the shell never connected");
+
+  await terminal.type('await conn.eval("6 * 7")');
+  await terminal.expect(/^42\s*$/m);
+  await terminal.type('await conn.modules["node:os"].platform()');
+  await terminal.expect(new RegExp(`^"${platform()}"\\s*$`, "m"));
+
+  await terminal.type("close()");
+  assert.equal(await terminal.exitStatus(), 0);
+  await poll(() => server.connections.size === 0, WAIT_MS, () => "the shell's connection stays");
+});
+
+terminalTest("rdc shell with no target: conn is a classic server in a subprocess", async () => {
+  await using terminal = new Terminal();
+  await terminal.start([...RDC, "shell"]);
+  await terminal.expect(new RegExp(READY.source + "subprocess \\d+"));
+  await terminal.type("(await conn.globals.Deno.pid) !== Deno.pid");
+  await terminal.expect(/^true\s*$/m);
+  await terminal.type("await conn.eval('1 + 1')");
+  await terminal.expect(/^2\s*$/m);
+  await terminal.type("close()");
+  assert.equal(await terminal.exitStatus(), 0);
+});
+
+terminalTest("rdc shell --unix PATH: conn reaches a classic server on a unix socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rdc_shell_" });
+  try {
+    const path = `${dir}/classic.sock`;
+    await using server = classic.serve({ path, logger: quietLogger() });
+    await using terminal = new Terminal();
+    await terminal.start([...RDC, "shell", "--unix", path]);
+    await terminal.expect(READY);
+    await terminal.type("await conn.eval('`via ${typeof Deno.pid}`')");
+    await terminal.expect(/^"via number"\s*$/m);
+    await terminal.type("close()");
+    assert.equal(await terminal.exitStatus(), 0);
+    await poll(() => server.connections.size === 0, WAIT_MS, () => "the shell's connection stays");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rdc shell --help: exit 0, shows the target and --unix", async () => {
+  const { code, stdout, stderr } = await runRdc("shell", "--help");
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, "");
+  for (const text of ["Usage: rdc shell", "HOST[:PORT]", "--unix", "-h, --help", "18812"]) {
+    assert.ok(stdout.includes(text), `shell --help does not mention ${text}:\n${stdout}`);
+  }
+});
+
+Deno.test("rdc shell with a bad target: exit 2 and one line naming it", async () => {
+  for (const target of ["host:99999", "host:abc", "a:b:c"]) {
+    const { code, stdout, stderr } = await runRdc("shell", target);
+    const shown = `rdc shell ${target}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+    assert.equal(code, 2, shown);
+    assert.equal(stdout, "", shown);
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, shown);
+    assert.ok(lines[0]!.includes(target.split(":").slice(1).join(":")), shown);
+  }
+});
+
+Deno.test("rdc shell to a server that is not there: exit 1 and one line, no REPL", async () => {
+  const port = freePort(); // nothing listens there any more
+  const { code, stdout, stderr } = await runRdc("shell", `127.0.0.1:${port}`);
+  const shown = `--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+  assert.equal(code, 1, `a shell without a connection exited ${code}:\n${shown}`);
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `expected one line on stderr:\n${shown}`);
+  assert.match(lines[0]!, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  assert.match(lines[0]!, /refused|cannot connect/i);
+});
