@@ -16,6 +16,8 @@
 import { ExtData } from "@msgpack/msgpack";
 import { ByReference, ByValue } from "./markers.ts";
 import {
+  ARRAY_BUFFER_KIND,
+  ATTACHMENT_MIN,
   bigintToBytes,
   isPathArg,
   NEGATIVE_ZERO,
@@ -34,6 +36,12 @@ export class Boxer {
   #refs: ReferenceBoxer;
   #maxDepth: number;
   #seen = new Map<object, number>();
+  #attachments: Uint8Array[] | null = null;
+
+  /** Large byte arrays of the message, sent as frames of their own before it. */
+  get attachments(): readonly Uint8Array[] {
+    return this.#attachments ?? NO_ATTACHMENTS;
+  }
 
   /** Boxes against `refs`; values nested deeper than `maxDepth` are refused. */
   constructor(refs: ReferenceBoxer, maxDepth: number) {
@@ -68,6 +76,18 @@ export class Boxer {
     }
   }
 
+  /**
+   * Takes a copy of `bytes` as the message's next attachment (copied now: a
+   * value is sent as it was when sent) and returns the extension naming it.
+   */
+  #attach(bytes: Uint8Array, kind: number): ExtData {
+    const data = new Uint8Array(5);
+    new DataView(data.buffer).setUint32(0, this.#attachments?.length ?? 0);
+    data[4] = kind;
+    (this.#attachments ??= []).push(bytes.slice());
+    return new ExtData(Ext.Attachment, data);
+  }
+
   #boxObject(value: object, depth: number, deep: boolean): unknown {
     if (depth > this.#maxDepth) {
       throw new TypeError(`cannot send a value nested deeper than ${this.#maxDepth} levels`);
@@ -97,7 +117,8 @@ export class Boxer {
     }
     if (proto === Uint8Array.prototype) {
       this.#index(value);
-      return value;
+      const bytes = value as Uint8Array;
+      return bytes.length < ATTACHMENT_MIN ? bytes : this.#attach(bytes, 1);
     }
     if (ArrayBuffer.isView(value)) {
       this.#index(value);
@@ -105,6 +126,8 @@ export class Boxer {
       if (kind === -1) {
         throw new TypeError(`cannot send a ${value.constructor.name}: no wire form for it`);
       }
+      const view = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+      if (view.length >= ATTACHMENT_MIN) return this.#attach(view, kind);
       const bytes = new Uint8Array(value.byteLength + 1);
       bytes[0] = kind;
       bytes.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), 1);
@@ -112,7 +135,11 @@ export class Boxer {
     }
     if (proto === ArrayBuffer.prototype) {
       this.#index(value);
-      return new ExtData(Ext.ArrayBuffer, new Uint8Array((value as ArrayBuffer).slice(0)));
+      const buffer = value as ArrayBuffer;
+      if (buffer.byteLength >= ATTACHMENT_MIN) {
+        return this.#attach(new Uint8Array(buffer), ARRAY_BUFFER_KIND);
+      }
+      return new ExtData(Ext.ArrayBuffer, new Uint8Array(buffer.slice(0)));
     }
     if (proto === Date.prototype) {
       this.#index(value);
@@ -200,6 +227,8 @@ export class Boxer {
 function isThenable(value: object): boolean {
   return typeof (value as { then?: unknown }).then === "function";
 }
+
+const NO_ATTACHMENTS: readonly Uint8Array[] = Object.freeze([]);
 
 /**
  * Objects that are plain in shape but are namespaces of functions, not data:

@@ -99,6 +99,9 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   #housekeeping: Timer | undefined;
   #framesSent = 0;
   #framesReceived = 0;
+  /** Attachment frames waiting for the message they belong to, and their size. */
+  #attachments: Uint8Array[] | undefined;
+  #attachmentBytes = 0;
   #root: object | null = null;
   #peer: PeerInfo = { service: "", aliases: [], members: new Set() };
   #closed = false;
@@ -297,9 +300,9 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     const seq = this.#nextSeq++;
     const target: Target = base instanceof Question ? questionTarget(base.seq) : base.id;
     const finished = this.#finished;
-    let frame: Uint8Array;
+    let outgoing: Outgoing;
     try {
-      frame = this.#encodeBoxed((boxer) => {
+      outgoing = this.#encodeBoxed((boxer) => {
         const message: unknown[] = [Msg.Request, seq, op, target, path, boxer.box(args)];
         if (finished.length > 0) message.push(finished);
         return message;
@@ -310,7 +313,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     if (finished.length > 0) this.#finished = [];
     const question = new Question(this, seq);
     this.#pending.add(question, options?.timeout ?? this.#timeout, signal);
-    this.#sendFrame(frame);
+    this.#sendOutgoing(outgoing);
     return question;
   }
 
@@ -357,10 +360,11 @@ export class Session implements Connection, Engine, ReferenceBoxer {
    * Encodes one message built with a fresh boxer. If boxing or encoding fails,
    * the exports and member lists it added are taken back: the peer never saw them.
    */
-  #encodeBoxed(build: (boxer: Boxer) => unknown[]): Uint8Array {
+  #encodeBoxed(build: (boxer: Boxer) => unknown[]): Outgoing {
     const journal = this.#journal = { exports: [] as number[], lists: [] as string[] };
     try {
-      return this.#codec.encode(build(new Boxer(this, this.#limits.maxDepth)));
+      const boxer = new Boxer(this, this.#limits.maxDepth);
+      return { frame: this.#codec.encode(build(boxer)), attachments: boxer.attachments };
     } catch (error) {
       for (const id of journal.exports) if (id !== 0) this.#exports.release(id, 1);
       this.#memberLists.forget(journal.lists);
@@ -437,6 +441,16 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     this.#writer.send(frame);
   }
 
+  /** Sends a message's attachments, then the message. */
+  #sendOutgoing({ frame, attachments }: Outgoing): void {
+    if (this.#closed) return;
+    for (const bytes of attachments) {
+      this.#framesSent++;
+      this.#writer.sendAttachment(bytes);
+    }
+    this.#sendFrame(frame);
+  }
+
   /** Gives up on an outgoing request (timeout or abort) and tells the callee. */
   #abandon(seq: number, reason: unknown): void {
     const question = this.#pending.take(seq);
@@ -457,7 +471,8 @@ export class Session implements Connection, Engine, ReferenceBoxer {
           return;
         }
         this.#framesReceived++;
-        this.#receive(payload);
+        if (this.#reader.attachment) this.#hold(payload);
+        else this.#receive(payload, this.#takeAttachments());
       }
     } catch (error) {
       if (this.#closed) return;
@@ -470,18 +485,36 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     }
   }
 
+  /** Keeps an attachment for the next message, within the limits of one frame. */
+  #hold(bytes: Uint8Array): void {
+    this.#attachmentBytes += bytes.length;
+    if (this.#attachmentBytes > this.#limits.maxFrameSize) {
+      throw peerFault(
+        `attachments of more than ${this.#limits.maxFrameSize} bytes for one message`,
+      );
+    }
+    (this.#attachments ??= []).push(bytes);
+  }
+
+  #takeAttachments(): Uint8Array[] | undefined {
+    const attachments = this.#attachments;
+    this.#attachments = undefined;
+    this.#attachmentBytes = 0;
+    return attachments;
+  }
+
   /** Handles one frame. Throws {@linkcode ProtocolError} for anything malformed. */
-  #receive(payload: Uint8Array): void {
+  #receive(payload: Uint8Array, attachments: Uint8Array[] | undefined): void {
     const message = checkMessage(this.#codec.decode(payload));
     const kind = message[0];
     switch (kind) {
       case Msg.Hello:
         throw peerFault("unexpected second handshake");
       case Msg.Request:
-        return this.#onRequest(message);
+        return this.#onRequest(message, attachments);
       case Msg.Reply:
       case Msg.Throw:
-        return this.#onAnswer(message[1], kind === Msg.Throw, message[2]);
+        return this.#onAnswer(message[1], kind === Msg.Throw, message[2], attachments);
       case Msg.Release:
         for (let i = 0; i < message[1].length; i++) {
           this.#exports.release(message[1][i], message[2][i]);
@@ -502,7 +535,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     }
   }
 
-  #onRequest(message: RequestMessage): void {
+  #onRequest(message: RequestMessage, attachments: Uint8Array[] | undefined): void {
     const [, seq, op, target, path, args, finished] = message;
     if (finished) this.#answers.finish(finished);
     for (const name of path) checkPathSegment(name);
@@ -510,7 +543,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     // must not pull it away while the request waits for its arguments.
     const base = target >= 0 ? this.#exports.get(target) : this.#answers.valueOf(-target - 1);
     if (base instanceof Promise) base.catch(() => {}); // Awaited in #serveLater, if it runs.
-    const unboxer = new Unboxer(this, this.#limits.maxDepth);
+    const unboxer = new Unboxer(this, this.#limits.maxDepth, attachments);
     const argv = unboxer.unbox(args) as unknown[];
     const call = new IncomingCall(this);
     const answer = this.#answers.open(seq, call, this.#limits.maxPendingRequests);
@@ -560,21 +593,28 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       this.#violation(value);
       return;
     }
-    let frame: Uint8Array;
+    let outgoing: Outgoing;
     try {
-      frame = this.#encodeBoxed((boxer) => [failed ? Msg.Throw : Msg.Reply, seq, boxer.box(value)]);
+      outgoing = this.#encodeBoxed((
+        boxer,
+      ) => [failed ? Msg.Throw : Msg.Reply, seq, boxer.box(value)]);
     } catch (error) {
       if (isPeerFault(error)) return this.#violation(error);
       const what = failed ? "error" : "result";
       const problem = new TypeError(
         `cannot send the ${what} of request #${seq}: ${(error as Error).message}`,
       );
-      frame = this.#encodeBoxed((boxer) => [Msg.Throw, seq, boxer.box(problem)]);
+      outgoing = this.#encodeBoxed((boxer) => [Msg.Throw, seq, boxer.box(problem)]);
     }
-    this.#sendFrame(frame);
+    this.#sendOutgoing(outgoing);
   }
 
-  #onAnswer(seq: number, failed: boolean, wire: unknown): void {
+  #onAnswer(
+    seq: number,
+    failed: boolean,
+    wire: unknown,
+    attachments: Uint8Array[] | undefined,
+  ): void {
     if (!this.#pending.has(seq)) {
       if (seq >= this.#nextSeq) {
         throw peerFault(`answer to request #${seq}, which was never sent`);
@@ -587,7 +627,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     }
     // Unbox before taking the question: if the answer is malformed, the
     // connection closes and the question fails with it.
-    const unboxer = new Unboxer(this, this.#limits.maxDepth);
+    const unboxer = new Unboxer(this, this.#limits.maxDepth, attachments);
     const holder = unboxer.unboxTop(wire);
     const question = this.#pending.take(seq)!;
     const deliver = () => {
@@ -691,6 +731,12 @@ export class Session implements Connection, Engine, ReferenceBoxer {
 function isThenable(value: unknown): boolean {
   return (typeof value === "object" || typeof value === "function") && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
+}
+
+/** An encoded message and the attachments that go before it. */
+interface Outgoing {
+  frame: Uint8Array;
+  attachments: readonly Uint8Array[];
 }
 
 function refKind(value: object): RefKindCode {

@@ -1,9 +1,11 @@
 /**
  * Framing: length-prefixed frames over a {@linkcode Transport}.
  *
- * A frame is a 4-byte big-endian unsigned length followed by that many bytes of
- * payload (one MessagePack message). A frame is never split across writes;
- * frames queued while a write is in flight leave together in the next write.
+ * A frame is a 4-byte big-endian header followed by a payload: one
+ * MessagePack message, or an attachment (raw bytes that belong to the next
+ * message). The header's top bit marks an attachment; the other 31 bits are
+ * the payload's length. Frames queued while a write is in flight leave
+ * together in the next write; a large payload leaves in a write of its own.
  *
  * @module
  */
@@ -13,6 +15,9 @@ import type { Transport } from "./transport.ts";
 
 /** Bytes in a frame header. */
 export const FRAME_HEADER_SIZE = 4;
+
+/** The header bit that marks an attachment frame. */
+const ATTACHMENT_BIT = 0x80000000;
 
 const ARENA_SIZE = 64 * 1024;
 
@@ -31,6 +36,8 @@ export class FrameReader {
   #end = 0;
   /** Payload bytes received so far, headers included. */
   bytesReceived = 0;
+  /** Whether the frame {@linkcode FrameReader.next} returned last is an attachment. */
+  attachment = false;
 
   /** Reads from `transport`; a frame longer than `maxFrameSize` is a `ProtocolError`. */
   constructor(transport: Transport, maxFrameSize: number) {
@@ -46,10 +53,13 @@ export class FrameReader {
   async next(): Promise<Uint8Array | null> {
     if (!(await this.#fill(FRAME_HEADER_SIZE, true))) return null;
     const a = this.#arena, s = this.#start;
-    const length = ((a[s] << 24) | (a[s + 1] << 16) | (a[s + 2] << 8) | a[s + 3]) >>> 0;
+    const header = ((a[s] << 24) | (a[s + 1] << 16) | (a[s + 2] << 8) | a[s + 3]) >>> 0;
+    this.attachment = header >= ATTACHMENT_BIT;
+    const length = header & ~ATTACHMENT_BIT;
     if (length > this.#maxFrameSize) {
       throw peerFault(
-        `frame of ${length} bytes exceeds the limit of ${this.#maxFrameSize} bytes`,
+        `${this.attachment ? "attachment " : ""}frame of ${length} bytes exceeds the limit of ` +
+          `${this.#maxFrameSize} bytes`,
       );
     }
     this.#start += FRAME_HEADER_SIZE;
@@ -131,6 +141,16 @@ export class FrameWriter {
     if (!this.#writing) this.#pump();
   }
 
+  /**
+   * Queues `bytes` as an attachment frame. The bytes are written as they are
+   * (not copied), so they must not change until written.
+   */
+  sendAttachment(bytes: Uint8Array): void {
+    if (this.#failed) return;
+    this.#queue.push(header(bytes.length, ATTACHMENT_BIT), bytes);
+    if (!this.#writing) this.#pump();
+  }
+
   /** Resolves once everything queued so far has been written (or writing failed). */
   flushed(): Promise<void> {
     if (!this.#writing) return Promise.resolve();
@@ -181,12 +201,18 @@ export class FrameWriter {
 
 /** Prefixes `payload` with its length, in one new buffer. */
 export function frame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER_SIZE + payload.length);
-  const n = payload.length;
+  const out = header(payload.length, 0, FRAME_HEADER_SIZE + payload.length);
+  out.set(payload, FRAME_HEADER_SIZE);
+  return out;
+}
+
+/** A buffer of `size` bytes (default: just the header) starting with the header for `length`. */
+function header(length: number, bits: number, size = FRAME_HEADER_SIZE): Uint8Array {
+  const out = new Uint8Array(size);
+  const n = (length | bits) >>> 0;
   out[0] = n >>> 24;
   out[1] = (n >>> 16) & 0xff;
   out[2] = (n >>> 8) & 0xff;
   out[3] = n & 0xff;
-  out.set(payload, FRAME_HEADER_SIZE);
   return out;
 }

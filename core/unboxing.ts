@@ -8,6 +8,7 @@
 import { ExtData } from "@msgpack/msgpack";
 import { completeRemoteError, peerFault, RemoteError } from "./errors.ts";
 import {
+  ARRAY_BUFFER_KIND,
   bytesToBigint,
   decodeExport,
   type ExportDescriptor,
@@ -30,11 +31,16 @@ export class Unboxer {
   #maxDepth: number;
   #seen: unknown[] = [];
   #deferred: Promise<void>[] | null = null;
+  #attachments: readonly Uint8Array[];
 
-  /** Unboxes against `refs`; trees nested deeper than `maxDepth` are a protocol error. */
-  constructor(refs: ReferenceBoxer, maxDepth: number) {
+  /**
+   * Unboxes against `refs`, with the attachment frames that came before the
+   * message; trees nested deeper than `maxDepth` are a protocol error.
+   */
+  constructor(refs: ReferenceBoxer, maxDepth: number, attachments: readonly Uint8Array[] = []) {
     this.#refs = refs;
     this.#maxDepth = maxDepth;
+    this.#attachments = attachments;
   }
 
   /**
@@ -193,6 +199,29 @@ export class Unboxer {
     }
   }
 
+  /** The attachment an ATTACHMENT extension names, as the kind of array it was sent as. */
+  #attachment(data: Uint8Array): unknown {
+    if (data.length !== 5) throw peerFault("malformed attachment reference");
+    const index = readU32(data, 0, "attachment");
+    let bytes = this.#attachments[index];
+    if (!bytes) {
+      throw peerFault(
+        `attachment #${index}, but ${this.#attachments.length} came with the message`,
+      );
+    }
+    // Views must start on their element size: a frame of its own always does.
+    if (bytes.byteOffset !== 0 || bytes.buffer.byteLength !== bytes.length) bytes = bytes.slice();
+    const kind = data[4];
+    if (kind === ARRAY_BUFFER_KIND) return bytes.buffer;
+    const cls = TYPED_ARRAYS[kind];
+    if (!cls) throw peerFault(`attachment of unknown kind ${kind}`);
+    if (cls === Uint8Array) return bytes;
+    if (cls === DataView) return new DataView(bytes.buffer);
+    const perItem = (cls as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+    if (bytes.length % perItem !== 0) throw peerFault("malformed typed array length");
+    return new (cls as Uint8ArrayConstructor)(bytes.buffer);
+  }
+
   #unboxExt(ext: ExtData): unknown {
     const data = ext.data as Uint8Array;
     switch (ext.type) {
@@ -241,6 +270,11 @@ export class Unboxer {
         const buffer = data.slice().buffer;
         this.#seen.push(buffer);
         return buffer;
+      }
+      case Ext.Attachment: {
+        const value = this.#attachment(data);
+        this.#seen.push(value);
+        return value;
       }
       default:
         throw peerFault(`unknown extension type ${ext.type}`);

@@ -41,6 +41,15 @@ export const TAG_SET = new ExtData(Ext.TagSet, new Uint8Array(0));
 /** The tag that opens an `Error`. */
 export const TAG_ERROR = new ExtData(Ext.TagError, new Uint8Array(0));
 
+/**
+ * Byte arrays this long or longer travel as attachments: frames of their own
+ * next to the message, so neither end copies them through MessagePack.
+ */
+export const ATTACHMENT_MIN = 64 * 1024;
+
+/** The kind byte of an attached `ArrayBuffer` (typed arrays use their index in TYPED_ARRAYS). */
+export const ARRAY_BUFFER_KIND = 0xff;
+
 /** The typed-array constructors, indexed by their wire kind. */
 export const TYPED_ARRAYS = [
   Int8Array,

@@ -59,6 +59,7 @@ export const Ext = {
   Import: 7,
   TypedArray: 8,
   ArrayBuffer: 9,
+  Attachment: 10,
   // Tags: an array whose first element is one of these is a tagged container.
   TagMap: 20,
   TagSet: 21,

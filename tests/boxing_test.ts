@@ -251,6 +251,37 @@ Deno.test("boxing: binary data round-trips by value", async (t) => {
     assert.equal(empty.byteLength, 0);
   });
 
+  await t.step("large arrays travel as attachments, of every kind", async () => {
+    const size = 256 * 1024;
+    const floats = new Float64Array(size / 8).map((_, i) => i / 3);
+    const view = new DataView(new ArrayBuffer(size));
+    view.setFloat64(size - 8, 42.5);
+    const buffer = new Uint8Array(size).map((_, i) => i % 251).buffer;
+    const bytes = new Uint8Array(size + 5).map((_, i) => (i * 7) % 256);
+    const offset = new Int32Array(new ArrayBuffer(size + 8), 8, size / 4);
+    offset.fill(-7);
+    const before = c.stats().framesSent;
+    const back = await c.root.args(floats, view, buffer, bytes, offset, bytes) as unknown[];
+    assert.equal(c.stats().framesSent - before, 6, "five attachments and the request");
+    assert.deepEqual(back[0], floats);
+    assert.ok(back[1] instanceof DataView);
+    assert.equal((back[1] as DataView).getFloat64(size - 8), 42.5);
+    assert.ok(back[2] instanceof ArrayBuffer);
+    assert.deepEqual(new Uint8Array(back[2] as ArrayBuffer), new Uint8Array(buffer));
+    assert.deepEqual(back[3], bytes);
+    assert.ok(back[4] instanceof Int32Array);
+    assert.deepEqual([...(back[4] as Int32Array)].slice(0, 3), [-7, -7, -7]);
+    assert.equal((back[4] as Int32Array).length, size / 4);
+    assert.equal(back[5], back[3], "the same array twice in one message stays one array");
+  });
+
+  await t.step("a large array is sent as it was when sent", async () => {
+    const bytes = new Uint8Array(100_000).fill(1);
+    const pending = c.root.echo(bytes);
+    bytes.fill(2);
+    assert.deepEqual((await pending as Uint8Array).slice(0, 3), new Uint8Array([1, 1, 1]));
+  });
+
   await t.step("the server sees the right types", async () => {
     assert.equal(await c.root.typeOf(new Float64Array(1)), "[object Float64Array]");
     assert.equal(await c.root.typeOf(new DataView(new ArrayBuffer(2))), "[object DataView]");

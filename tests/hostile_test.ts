@@ -60,6 +60,21 @@ function header(length: number): Uint8Array {
   return u32(length);
 }
 
+/** A frame with the attachment bit set in its header. */
+function attachmentFrame(payload: Uint8Array): Uint8Array {
+  const out = frameOf(payload);
+  out[0] |= 0x80;
+  return out;
+}
+
+/** The extension that names attachment `index`, sent as array kind `kind`. */
+function attachmentRef(index: number, kind: number): ExtData {
+  const data = new Uint8Array(5);
+  data.set(u32(index));
+  data[4] = kind;
+  return new ExtData(10, data);
+}
+
 function frameOf(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + payload.length);
   out.set(header(payload.length));
@@ -179,8 +194,8 @@ Deno.test("hostile: garbage and broken framing", async (t) => {
       },
     },
     {
-      name: "a length prefix of 4 GiB",
-      expect: /4294967295 bytes exceeds the limit of 67108864/,
+      name: "a length prefix of 4 GiB (an attachment of 2 GiB)",
+      expect: /attachment frame of 2147483647 bytes exceeds the limit of 67108864/,
       run: (peer) => peer.sendBytes(header(0xffffffff)),
     },
     {
@@ -354,6 +369,36 @@ Deno.test("hostile: wrong message shapes", async (t) => {
       expect: /unknown extension type 99/,
       run: (peer) =>
         peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [1, new ExtData(99, new Uint8Array(1))]]),
+    },
+    {
+      name: "an attachment reference with no attachment frame",
+      expect: /attachment #0, but 0 came with the message/,
+      run: (peer) =>
+        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [attachmentRef(0, 1)]]),
+    },
+    {
+      name: "an attachment of an unknown kind",
+      expect: /attachment of unknown kind 200/,
+      run: async (peer) => {
+        await peer.sendBytes(attachmentFrame(new Uint8Array(8)));
+        await peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [attachmentRef(0, 200)]]);
+      },
+    },
+    {
+      name: "a Float64Array attachment whose length is not a multiple of 8",
+      expect: /malformed typed array length/,
+      run: async (peer) => {
+        await peer.sendBytes(attachmentFrame(new Uint8Array(12)));
+        await peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [attachmentRef(0, 8)]]);
+      },
+    },
+    {
+      name: "attachments adding up to more than a frame may hold",
+      expect: /attachments of more than 1024 bytes for one message/,
+      serverOptions: { maxFrameSize: 1024 },
+      run: async (peer) => {
+        for (let i = 0; i < 3; i++) await peer.sendBytes(attachmentFrame(new Uint8Array(500)));
+      },
     },
     {
       name: "an unknown container tag",
