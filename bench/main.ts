@@ -1,227 +1,345 @@
 /**
- * `deno task bench`: rdc's speed, each figure a ratio to a baseline measured
- * in the same run (our machines are shared and noisy; no absolute time is
- * ever judged).
+ * `deno task bench`: rdc side by side with the physical limit (raw Deno TCP),
+ * Python RPyC 5.3 and Cap'n Web, every figure judged as a ratio to a baseline
+ * measured in the same run (our machines are shared and noisy; absolute times
+ * alone mean little).
  *
- * A server process (`server.ts`) offers an rdc service and a raw TCP
- * ping-pong on loopback; this process is the client. After a warm-up, each
- * round times every scenario right beside its baseline, the order of each
- * pair alternating between rounds (AB, then BA) so drift cancels; a ratio is
- * taken per pair and the median over rounds reported, with the extremes.
+ * Each peer (see `peer.ts`) runs its server in its own process on loopback.
+ * After a warm-up, every round measures each scenario for every subject, the
+ * order of the subjects alternating between rounds so drift cancels; ratios
+ * are taken round by round and their median reported with the extremes.
+ * Churn and soak run once, after the rounds.
  *
- * Scenarios and their baselines:
- * - call: `await root.add(1, 2)` vs a raw ping-pong moving the same bytes each
- *   way (measured from `conn.stats()`); target ≤ 2.0.
- * - chain: `await root.a.b.c(1)` (one round trip) vs call; target ≤ 1.25.
- * - pipelined: `await root.inc(root.inc(root.inc(1)))` vs call; target ≤ 2.0
- *   (three unpipelined calls would be about 3).
- * - callback: the server calls a client function, vs call; target ≤ 2.5 (two
- *   round trips by nature).
- * - throughput: 10 000 concurrent `add` calls, calls/s vs raw round trips/s;
- *   target ≥ 1.0 (concurrency must beat one-at-a-time round trips).
+ * Scenarios: 1 call `add(1, 2)`; 2 chain `modules["node:path"].posix.join`;
+ * 3 callback (the server calls a client function); 4 throughput (10 000
+ * calls in flight); 5 bulk echo of 1 MiB and 16 MiB; 6 three dependent calls
+ * over a link adding 5 ms each way; 7 churn of 100 000 remote objects; 8 soak
+ * of 1 000 000 calls; 9 connect plus first call.
  *
- * Options: `--rounds N` (default 21), `--batch-ms MS` per timed batch (default
- * 60), `--burst N` (default 10000), `--quick` (5 rounds of 30 ms), `--out
- * FILE` (default bench/results.json). Prints the table; writes the JSON.
+ * Python RPyC needs Debian's `python3-rpyc` (`apt-get install python3-rpyc`);
+ * without it that column says so and stays empty. Cap'n Web comes from npm.
+ *
+ * Options: `--rounds N` (default 11), `--batch-ms MS` (default 60), `--quick`
+ * (3 rounds, smaller churn and soak), `--peers rpyc,capnweb` (default both),
+ * `--out FILE` (default bench/results.json).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { connect } from "../mod.ts";
-import { startServer } from "./child.ts";
-import { RawClient } from "./raw.ts";
-import { machine, machineLine, type Row, table } from "./report.ts";
-import { burst, rdcOperations, timeBatch, verify, type Wire, wire } from "./scenarios.ts";
+import { startDelayProxy } from "./delay_proxy.ts";
+import type { Peer } from "./peer.ts";
+import { startCapnwebPeer } from "./peers/capnweb.ts";
+import { RdcPeer } from "./peers/rdc.ts";
+import { startRpycPeer } from "./peers/rpyc.ts";
+import { RawClient, rawConnect } from "./raw.ts";
+import { type Check, type Measured, renderChecks, renderSingles, type Single } from "./report.ts";
+import { machine, machineLine } from "./report.ts";
+import { timeBatch, wire } from "./scenarios.ts";
 import { ratios, round, spread } from "./stats.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    rounds: { type: "string", default: "21" },
+    rounds: { type: "string", default: "11" },
     "batch-ms": { type: "string", default: "60" },
-    burst: { type: "string", default: "10000" },
     quick: { type: "boolean", default: false },
+    peers: { type: "string", default: "rpyc,capnweb" },
     out: { type: "string", default: new URL("./results.json", import.meta.url).pathname },
   },
 });
-const rounds = flags.quick ? 5 : Number(flags.rounds);
+const rounds = flags.quick ? 3 : Number(flags.rounds);
 const batchMs = flags.quick ? 30 : Number(flags["batch-ms"]);
-const burstSize = Number(flags.burst);
+const CALLBACKS = 200;
+const BURST = 10_000;
+const MiB = 1024 * 1024;
+const DELAY_MS = 5;
+const CHURN = flags.quick ? 10_000 : 100_000;
+const SOAK = flags.quick ? 100_000 : 1_000_000;
 
 const started = performance.now();
 const host = machine();
 console.log(`rdc bench — ${machineLine(host)}`);
 
-await using server = await startServer();
-await using conn = await connect("127.0.0.1", server.rdcPort);
-const operations = rdcOperations(conn);
-await verify(operations);
-
-// Warm-up: let both processes' JITs settle before anything is counted.
-for (const [op] of Object.values(operations)) await timeBatch(op, Math.max(batchMs, 200));
-await burst(conn, burstSize);
-
-// What each operation puts on the wire; the raw ping-pong copies the call's sizes.
-const wires: Record<string, Wire> = {};
-for (const [id, [op]] of Object.entries(operations)) wires[id] = await wire(conn, op);
-const call = wires.call;
-const raw = await RawClient.open(
-  server.rawPort,
-  Math.round(call.bytesOut),
-  Math.round(call.bytesIn),
-);
-await timeBatch(() => raw.roundTrip(), batchMs);
-
-const measure: Record<string, () => Promise<number>> = {
-  raw: () => timeBatch(() => raw.roundTrip(), batchMs),
-  throughput: () => burst(conn, burstSize),
+await using rdc = await RdcPeer.start();
+const peers: Peer[] = [rdc];
+const wanted = flags.peers.split(",").filter(Boolean);
+const starters: Record<string, () => Promise<Peer | null>> = {
+  rpyc: startRpycPeer,
+  capnweb: startCapnwebPeer,
 };
-for (const [id, [op]] of Object.entries(operations)) measure[id] = () => timeBatch(op, batchMs);
-
-/** One table row: `subject` measured right beside `base` in every round. */
-interface Comparison {
-  id: string;
-  scenario: string;
-  subject: string;
-  base: string;
-  baselineName: string;
-  target: Row["target"];
-  unit: string;
-  /** Turns a base figure into the unit of the subject (µs per round trip into round trips/s). */
-  convert?: (value: number) => number;
+for (const name of wanted) {
+  const start = starters[name];
+  if (!start) throw new Error(`unknown peer '${name}' (known: ${Object.keys(starters)})`);
+  const peer = await start();
+  if (peer) peers.push(peer);
 }
-const comparisons: Comparison[] = [
+await using _stopPeers = {
+  [Symbol.asyncDispose]: async () => {
+    for (const peer of peers.slice(1)) await peer.close();
+  },
+};
+const proxies = new Map(peers.map((p) => [p.name, startDelayProxy(p.port, DELAY_MS)]));
+await using _stopProxies = {
+  [Symbol.asyncDispose]: async () => {
+    for (const proxy of proxies.values()) await proxy.close();
+  },
+};
+
+// The raw ping-pong moves exactly the bytes an rdc call moves.
+const callWire = await wire(rdc.conn, () => rdc.conn.root.add(1, 2));
+const ping = await RawClient.open(
+  rdc.server.rawPort,
+  Math.round(callWire.bytesOut),
+  Math.round(callWire.bytesIn),
+);
+const bulk = new Map<number, RawClient>();
+for (const size of [MiB, 16 * MiB]) {
+  bulk.set(size, await RawClient.open(rdc.server.rawPort, size, size));
+}
+
+/** A subject measured in a scenario: a peer, or the raw baseline. */
+type Measure = () => Promise<number>;
+interface Scenario {
+  id: string;
+  title: string;
+  unit: string;
+  subjects: Map<string, Measure>;
+}
+
+const echoCount = (size: number) => (size > MiB ? 3 : 10);
+const mibPerSecond = (size: number) => (us: number) => size / MiB / (us / 1e6);
+const scenarios: Scenario[] = [];
+const add = (id: string, title: string, unit: string, entries: [string, Measure | undefined][]) =>
+  scenarios.push({
+    id,
+    title,
+    unit,
+    subjects: new Map(entries.filter((e): e is [string, Measure] => e[1] !== undefined)),
+  });
+const each = (make: (p: Peer) => Measure | undefined): [string, Measure | undefined][] =>
+  peers.map((p) => [p.name, make(p)]);
+
+add("call", "1 call add(1, 2)", "µs", [
+  ["raw", () => timeBatch(() => ping.roundTrip(), batchMs)],
+  ...each((p) => () => p.call(batchMs)),
+]);
+add(
+  "chain",
+  '2 chain modules["node:path"].posix.join',
+  "µs",
+  each((p) => p.chain && (() => p.chain!(batchMs))),
+);
+add(
+  "callback",
+  "3 callback: server calls client",
+  "µs",
+  each((p) => p.callback && (() => p.callback!(CALLBACKS))),
+);
+add("throughput", `4 throughput: ${BURST} calls in flight`, "calls/s", [
+  ["raw", async () => 1e6 / await timeBatch(() => ping.roundTrip(), batchMs)],
+  ...each((p) => p.throughput && (() => p.throughput!(BURST))),
+]);
+for (const size of [MiB, 16 * MiB]) {
+  const toRate = mibPerSecond(size);
+  add(`echo${size / MiB}`, `5 bulk echo ${size / MiB} MiB`, "MiB/s", [
+    [
+      "raw",
+      async () => toRate(await timeBatch(() => bulk.get(size)!.roundTrip(), 0, echoCount(size))),
+    ],
+    ...each((p) => p.echo && (async () => toRate(await p.echo!(size, echoCount(size))))),
+  ]);
+}
+for (const kind of ["call", "pipelined"] as const) {
+  add(
+    `delayed-${kind}`,
+    `6 ${kind === "call" ? "one call" : "inc(inc(inc(1)))"}, +${DELAY_MS} ms each way`,
+    "µs",
+    each((p) =>
+      p.delayed &&
+      (async () => (await p.delayed!(proxies.get(p.name)!.port, 5))[kind])
+    ),
+  );
+}
+add("connect", "9 connect + first call", "µs", [
+  ["raw", () => rawConnect(rdc.server.rawPort, ping.requestSize, ping.replySize, 10)],
+  ...each((p) => p.connect && (() => p.connect!(10))),
+]);
+
+// Warm-up: every measure once, so JITs and caches settle before anything counts.
+for (const scenario of scenarios) for (const measure of scenario.subjects.values()) await measure();
+
+const samples = new Map<string, number[]>();
+for (let r = 0; r < rounds; r++) {
+  for (const scenario of r % 2 === 0 ? scenarios : [...scenarios].reverse()) {
+    const subjects = [...scenario.subjects];
+    for (const [name, measure] of r % 2 === 0 ? subjects : subjects.reverse()) {
+      const key = `${scenario.id}/${name}`;
+      samples.set(key, [...samples.get(key) ?? [], await measure()]);
+    }
+  }
+  console.log(`round ${r + 1}/${rounds} done`);
+}
+
+const measured: Measured[] = scenarios.map((s) => ({
+  title: s.title,
+  unit: s.unit,
+  figures: Object.fromEntries([...s.subjects.keys()].map((name) => [
+    name,
+    spread(samples.get(`${s.id}/${name}`)!),
+  ])),
+}));
+
+/** A per-round ratio of two series; undefined when either is missing. */
+const ratio = (a: string, b: string) => {
+  const x = samples.get(a), y = samples.get(b);
+  return x && y ? spread(ratios(x, y)) : undefined;
+};
+const checks: Check[] = [
+  { what: "1 rdc call ÷ raw ping-pong", ratio: ratio("call/rdc", "call/raw"), op: "<=", target: 2 },
   {
-    id: "call",
-    scenario: "call: root.add(1, 2)",
-    subject: "call",
-    base: "raw",
-    baselineName: "raw ping-pong µs",
-    target: { op: "<=", value: 2.0 },
-    unit: "µs",
+    what: "1 RPyC call time ÷ rdc call time",
+    ratio: ratio("call/rpyc", "call/rdc"),
+    op: ">=",
+    target: 8,
   },
   {
-    id: "chain",
-    scenario: "chain: root.a.b.c(1)",
-    subject: "chain",
-    base: "call",
-    baselineName: "call µs",
-    target: { op: "<=", value: 1.25 },
-    unit: "µs",
+    what: "1 Cap'n Web call time ÷ rdc call time",
+    ratio: ratio("call/capnweb", "call/rdc"),
+    op: ">=",
+    target: 1,
+  },
+  { what: "2 rdc chain ÷ rdc call", ratio: ratio("chain/rdc", "call/rdc"), op: "<=", target: 1.2 },
+  {
+    what: "3 rdc callback ÷ rdc call",
+    ratio: ratio("callback/rdc", "call/rdc"),
+    op: "<=",
+    target: 1.5,
   },
   {
-    id: "pipelined",
-    scenario: "pipelined: inc(inc(inc(1)))",
-    subject: "pipelined",
-    base: "call",
-    baselineName: "call µs",
-    target: { op: "<=", value: 2.0 },
-    unit: "µs",
+    what: "4 rdc calls/s (absolute)",
+    ratio: absolute("throughput/rdc"),
+    op: ">=",
+    target: 100_000,
   },
   {
-    id: "callback",
-    scenario: "callback: server calls client",
-    subject: "callback",
-    base: "call",
-    baselineName: "call µs",
-    target: { op: "<=", value: 2.5 },
-    unit: "µs",
+    what: "4 rdc calls/s ÷ RPyC calls/s",
+    ratio: ratio("throughput/rdc", "throughput/rpyc"),
+    op: ">=",
+    target: 8,
+  },
+  { what: "5 rdc 1 MiB echo ÷ raw", ratio: ratio("echo1/rdc", "echo1/raw"), op: ">=", target: 0.5 },
+  {
+    what: "5 rdc 16 MiB echo MiB/s (absolute)",
+    ratio: absolute("echo16/rdc"),
+    op: ">=",
+    target: 1024,
   },
   {
-    id: "throughput",
-    scenario: `throughput: ${burstSize} concurrent add`,
-    subject: "throughput",
-    base: "raw",
-    baselineName: "raw ping-pong/s",
-    target: { op: ">=", value: 1.0 },
-    unit: "calls/s",
-    convert: (us) => 1e6 / us,
+    what: "6 rdc pipelined ÷ one call, 5 ms link",
+    ratio: ratio("delayed-pipelined/rdc", "delayed-call/rdc"),
+    op: "<=",
+    target: 1.3,
   },
+  {
+    what: "6 RPyC pipelined ÷ one call, 5 ms link",
+    ratio: ratio("delayed-pipelined/rpyc", "delayed-call/rpyc"),
+    op: "info",
+  },
+  {
+    what: "6 Cap'n Web pipelined ÷ one call, 5 ms link",
+    ratio: ratio("delayed-pipelined/capnweb", "delayed-call/capnweb"),
+    op: "info",
+  },
+  { what: "9 rdc connect + call ÷ raw", ratio: ratio("connect/rdc", "connect/raw"), op: "info" },
+  { what: "9 RPyC connect + call ÷ rdc", ratio: ratio("connect/rpyc", "connect/rdc"), op: "info" },
 ];
 
-// Each round measures every pair side by side, in alternating order (AB, then
-// BA next round; the list of pairs reversed too), so drift cancels in the ratios.
-const samples = comparisons.map(() => ({ subject: [] as number[], base: [] as number[] }));
-for (let r = 0; r < rounds; r++) {
-  const forward = r % 2 === 0;
-  const indices = comparisons.map((_, i) => i);
-  for (const i of forward ? indices : indices.reverse()) {
-    const c = comparisons[i];
-    let subject: number, base: number;
-    if (forward) {
-      subject = await measure[c.subject]();
-      base = await measure[c.base]();
-    } else {
-      base = await measure[c.base]();
-      subject = await measure[c.subject]();
-    }
-    samples[i].subject.push(subject);
-    samples[i].base.push(c.convert ? c.convert(base) : base);
+/** The spread of a series itself, for absolute targets. */
+function absolute(key: string) {
+  const x = samples.get(key);
+  return x ? spread(x) : undefined;
+}
+
+// Churn and soak: once each, after the rounds.
+const singles: Single[] = [];
+for (const peer of peers) {
+  // The peers are much slower per object and per call: a tenth of the work keeps the run short.
+  const share = peer.name === "rdc" ? 1 : 10;
+  if (peer.churn) {
+    const c = await peer.churn(CHURN / share);
+    singles.push({
+      peer: peer.name,
+      scenario: `7 churn ${CHURN / share} objects`,
+      figures: `exports ${c.exportsBefore} → ${c.exportsAfter}; server RSS ${mb(c.rssBefore)} → ${
+        mb(c.rssAfter)
+      } MB`,
+      met: peer.name === "rdc" ? c.exportsAfter <= c.exportsBefore : undefined,
+    });
+  }
+  if (peer.soak) {
+    const calls = SOAK / share;
+    const s = await peer.soak(calls, calls / 10);
+    const growth = (s.rssEnd - s.rssWarm) / s.rssWarm;
+    singles.push({
+      peer: peer.name,
+      scenario: `8 soak ${calls} calls`,
+      figures:
+        `server RSS ${mb(s.rssWarm)} → ${mb(s.rssEnd)} MB (${(growth * 100).toFixed(1)} %), ` +
+        `${Math.round(s.callsPerSecond)} calls/s`,
+      met: peer.name === "rdc" ? growth < 0.1 : undefined,
+    });
   }
 }
 
-const rows: Row[] = comparisons.map((c, i) => {
-  const { subject, base } = samples[i];
-  const ratio = spread(ratios(subject, base));
-  const met = c.target.op === "<="
-    ? ratio.median <= c.target.value
-    : ratio.median >= c.target.value;
-  return {
-    id: c.id,
-    scenario: c.scenario,
-    unit: c.unit,
-    rdc: spread(subject),
-    baselineName: c.baselineName,
-    baseline: spread(base),
-    ratio,
-    target: c.target,
-    met,
-    frames: c.id in wires ? `${wires[c.id].framesOut}/${wires[c.id].framesIn}` : undefined,
-  };
-});
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
 
-const clientStats = conn.stats();
-const serverStats = await conn.root.stats();
-raw.close();
+ping.close();
+for (const client of bulk.values()) client.close();
 const seconds = (performance.now() - started) / 1000;
-
+console.log();
 console.log(
-  `${rounds} rounds, ${batchMs} ms batches, each pair measured side by side; medians over rounds.`,
+  `${rounds} rounds, subjects side by side in alternating order; medians over rounds ` +
+    `[min-max]. Peers: ${peers.map((p) => p.name).join(", ")}` +
+    (wanted.length + 1 > peers.length
+      ? ` (missing: ${wanted.filter((w) => !peers.some((p) => p.name === w)).join(", ")})`
+      : ""),
 );
 console.log(
-  `rdc call on the wire: ${call.bytesOut} B out / ${call.bytesIn} B in per call ` +
+  `rdc call on the wire: ${callWire.bytesOut} B out / ${callWire.bytesIn} B in ` +
     `(the raw ping-pong moves the same).`,
 );
 console.log();
-console.log(table(rows));
+console.log(renderChecks(measured, checks));
 console.log();
-console.log(
-  `tables after the run: client exports ${clientStats.exports} imports ${clientStats.imports} ` +
-    `answers ${clientStats.answers}; server exports ${serverStats.exports} ` +
-    `imports ${serverStats.imports} answers ${serverStats.answers}`,
+console.log(renderSingles(singles));
+console.log(`\n${seconds.toFixed(1)} s; JSON in ${flags.out}`);
+
+await Deno.writeTextFile(
+  flags.out,
+  JSON.stringify(
+    {
+      machine: host,
+      settings: {
+        rounds,
+        batchMs,
+        callbacks: CALLBACKS,
+        burst: BURST,
+        delayMs: DELAY_MS,
+        churn: CHURN,
+        soak: SOAK,
+      },
+      peers: peers.map((p) => p.name),
+      wire: callWire,
+      measured,
+      checks,
+      singles,
+      rounds: Object.fromEntries([...samples].map(([k, v]) => [k, v.map((x) => round(x))])),
+      seconds: round(seconds),
+    },
+    null,
+    2,
+  ) + "\n",
 );
-console.log(`${seconds.toFixed(1)} s; JSON in ${flags.out}`);
-
-const json = {
-  machine: host,
-  settings: { rounds, batchMs, burst: burstSize },
-  wire: wires,
-  results: rows.map((r) => ({
-    ...r,
-    rdc: roundSpread(r.rdc),
-    baseline: roundSpread(r.baseline),
-    ratio: roundSpread(r.ratio),
-  })),
-  rounds: Object.fromEntries(comparisons.map((c, i) => [c.id, {
-    rdc: samples[i].subject.map((x) => round(x)),
-    baseline: samples[i].base.map((x) => round(x)),
-  }])),
-  tablesAfterRun: { client: clientStats, server: serverStats },
-  seconds: round(seconds),
-};
-await Deno.writeTextFile(flags.out, JSON.stringify(json, null, 2) + "\n");
-
-function roundSpread(s: { median: number; min: number; max: number }) {
-  return { median: round(s.median), min: round(s.min), max: round(s.max) };
-}

@@ -72,6 +72,16 @@ export class RawClient {
     return new RawClient(conn, requestSize, replySize);
   }
 
+  /** Bytes sent per round trip. */
+  get requestSize(): number {
+    return this.#request.length;
+  }
+
+  /** Bytes received per round trip. */
+  get replySize(): number {
+    return this.#reply.length;
+  }
+
   /** One round trip: write the request, read the whole reply. */
   async roundTrip(): Promise<void> {
     await writeFully(this.#conn, this.#request);
@@ -98,4 +108,23 @@ async function readFully(conn: Deno.Conn, into: Uint8Array): Promise<boolean> {
     offset += count;
   }
   return true;
+}
+
+/**
+ * Microseconds per new raw connection plus one round trip of the given sizes
+ * (the physical floor under "connect and first call").
+ */
+export async function rawConnect(
+  port: number,
+  requestSize: number,
+  replySize: number,
+  count: number,
+): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    const client = await RawClient.open(port, requestSize, replySize);
+    await client.roundTrip();
+    client.close();
+  }
+  return ((performance.now() - start) * 1000) / count;
 }

@@ -46,42 +46,82 @@ export function machine(): Machine {
   };
 }
 
-/** One line of the table. */
-export interface Row {
-  /** Short id (`call`, `chain`, …). */
-  id: string;
+/** One scenario's figures: per subject (a peer or "raw"), the spread over rounds. */
+export interface Measured {
   /** What is measured. */
-  scenario: string;
-  /** Unit of `rdc` and `baseline` (`µs/op` or `calls/s`). */
+  title: string;
+  /** The unit of every figure. */
   unit: string;
-  /** The rdc figure over the rounds. */
-  rdc: Spread;
-  /** What the ratio is taken against. */
-  baselineName: string;
-  /** The baseline figure over the rounds. */
-  baseline: Spread;
-  /** rdc / baseline, taken round by round. */
-  ratio: Spread;
-  /** The goal for the median ratio. */
-  target: { op: "<=" | ">="; value: number };
-  /** Whether the median ratio meets the target. */
-  met: boolean;
-  /** Frames out/in per operation, when known. */
-  frames?: string;
+  /** By subject name. */
+  figures: Record<string, Spread>;
 }
 
-/** Renders the rows as an aligned text table. */
-export function table(rows: Row[]): string {
-  const header = ["scenario", "rdc", "baseline", "ratio [min-max]", "target", "met?", "frames"];
-  const lines = rows.map((r) => [
-    r.scenario,
-    `${fmt(r.rdc.median)} ${r.unit}`,
-    `${r.baselineName} ${fmt(r.baseline.median)}`,
-    `${fmt(r.ratio.median)} [${fmt(r.ratio.min)}-${fmt(r.ratio.max)}]`,
-    `${r.target.op === "<=" ? "≤" : "≥"} ${r.target.value}`,
-    r.met ? "yes" : "NO",
-    r.frames ?? "",
-  ]);
+/** A goal: a per-round ratio (or an absolute figure) against a target. */
+export interface Check {
+  /** What the ratio is. */
+  what: string;
+  /** Its spread over rounds; undefined when a side was not measured. */
+  ratio: Spread | undefined;
+  /** How the median must compare with `target`; "info" has no target. */
+  op: "<=" | ">=" | "info";
+  /** The goal. */
+  target?: number;
+}
+
+/** A scenario run once (churn, soak). */
+export interface Single {
+  /** The peer. */
+  peer: string;
+  /** What ran. */
+  scenario: string;
+  /** Its figures, as text. */
+  figures: string;
+  /** Whether it met rdc's goal; undefined for peers (no goal). */
+  met: boolean | undefined;
+}
+
+/** The scenarios table, then the checks table. */
+export function renderChecks(measured: Measured[], checks: Check[]): string {
+  const subjects = [...new Set(measured.flatMap((m) => Object.keys(m.figures)))];
+  const first = aligned(
+    ["scenario", "unit", ...subjects],
+    measured.map((m) => [
+      m.title,
+      m.unit,
+      ...subjects.map((s) => m.figures[s] ? fmt(m.figures[s].median) : "n/a"),
+    ]),
+  );
+  const second = aligned(
+    ["check", "median [min-max]", "target", "met?"],
+    checks.map((c) => [
+      c.what,
+      c.ratio ? `${fmt(c.ratio.median)} [${fmt(c.ratio.min)}-${fmt(c.ratio.max)}]` : "n/a",
+      c.op === "info" ? "" : `${c.op === "<=" ? "≤" : "≥"} ${c.target}`,
+      c.op === "info" || !c.ratio ? "" : met(c) ? "yes" : "NO",
+    ]),
+  );
+  return `${first}\n\n${second}`;
+}
+
+/** Whether a check's median meets its target (false without figures or target). */
+export function met(check: Check): boolean {
+  if (!check.ratio || check.op === "info" || check.target === undefined) return false;
+  return check.op === "<="
+    ? check.ratio.median <= check.target
+    : check.ratio.median >= check.target;
+}
+
+/** The once-only scenarios as a table. */
+export function renderSingles(singles: Single[]): string {
+  return aligned(
+    ["peer", "scenario", "figures", "met?"],
+    singles.map((
+      s,
+    ) => [s.peer, s.scenario, s.figures, s.met === undefined ? "" : s.met ? "yes" : "NO"]),
+  );
+}
+
+function aligned(header: string[], lines: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const render = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
   return [render(header), render(widths.map((w) => "-".repeat(w))), ...lines.map(render)].join(

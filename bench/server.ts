@@ -1,5 +1,6 @@
 /**
- * The bench's server process: an rdc server offering {@linkcode BenchService}
+ * The bench's rdc server process: a classic server whose service adds what
+ * the bench calls (see `peer.ts` for the shape every peer's server shares),
  * and a raw TCP ping-pong server (`raw.ts`), both on free loopback ports.
  *
  * Started by `child.ts` as a separate Deno process so that client and server
@@ -10,29 +11,21 @@
  * @module
  */
 
-import { type Connection, serve, Service, type ServiceConnection } from "../mod.ts";
+import { classic, type Connection, PERMISSIVE, serve, type ServiceConnection } from "../mod.ts";
 import { serveRaw } from "./raw.ts";
 
-/** The end of a chain of nested exposed objects: `root.a.b.c(x)`. */
-class Leaf {
-  exposed_c(x: number): number {
-    return x + 1;
-  }
+/** An object that travels by reference, for churn. */
+class Token {
+  constructor(readonly serial: number) {}
 }
 
-/** The middle of the chain. */
-class Middle {
-  exposed_b = new Leaf();
-}
-
-/** What the bench calls. */
-export class BenchService extends Service {
+/** The classic service plus what the bench calls. */
+export class BenchService extends classic.ClassicService {
   #conn: Connection | null = null;
-
-  /** The head of the chain `root.a.b.c(x)`. */
-  exposed_a = new Middle();
+  #made = 0;
 
   override onConnect(conn: ServiceConnection): void {
+    super.onConnect(conn);
     this.#conn = conn as Connection;
   }
 
@@ -46,9 +39,26 @@ export class BenchService extends Service {
     return x + 1;
   }
 
-  /** Calls back into the client. */
-  async exposed_callback(fn: (x: number) => Promise<number>): Promise<number> {
-    return await fn(1);
+  /** Bulk: the same bytes back. */
+  exposed_echo(bytes: Uint8Array): Uint8Array {
+    return bytes;
+  }
+
+  /** Calls the client's `fn` `count` times, one after another; microseconds per call. */
+  async exposed_callback(fn: (x: number) => Promise<number>, count: number): Promise<number> {
+    const start = performance.now();
+    for (let i = 0; i < count; i++) await fn(i);
+    return ((performance.now() - start) * 1000) / count;
+  }
+
+  /** A new object, sent by reference. */
+  exposed_make(): Token {
+    return new Token(++this.#made);
+  }
+
+  /** This process's resident set size in bytes. */
+  exposed_rss(): number {
+    return Deno.memoryUsage().rss;
   }
 
   /** This end's table sizes and counters, to spot leaks after a run. */
@@ -58,7 +68,7 @@ export class BenchService extends Service {
 }
 
 if (import.meta.main) {
-  const server = serve(BenchService, { port: 0 });
+  const server = serve(BenchService, { ...PERMISSIVE, port: 0 });
   const rawListener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const raw = serveRaw(rawListener);
   const ports = {

@@ -4,7 +4,6 @@
  * @module
  */
 
-import * as classic from "../core/classic/mod.ts";
 import { parseFlags, parsePort, UsageError } from "./args.ts";
 
 /** The help text of `rdc shell`. */
@@ -35,18 +34,18 @@ export async function runShell(argv: string[]): Promise<number> {
   }
   const classicUrl = new URL("../core/classic/mod.ts", import.meta.url).href;
   const address = target === undefined ? undefined : parseTarget(target);
-  // Reach the server here first, so a wrong address is one line and exit 1, not a REPL
-  // without `conn`.
-  if (values.unix !== undefined) await (await classic.connectUnix(values.unix)).close();
-  else if (address) await (await classic.connect(...address)).close();
   const open = values.unix !== undefined
     ? `classic.connectUnix(${JSON.stringify(values.unix)})`
     : address
     ? `classic.connect(${address.map((v) => JSON.stringify(v)).join(", ")})`
     : "classic.connectSubprocess()";
+  // One connection, made inside the REPL (a one-shot server serves only one). If it
+  // fails, the REPL ends with one line and status 1 before it starts reading input.
   const init = [
     `const classic = await import(${JSON.stringify(classicUrl)});`,
-    `var conn = await ${open};`,
+    `var conn;`,
+    `try { conn = await ${open}; } catch (error) {`,
+    `console.error("rdc shell: " + error.message); Deno.exit(1); }`,
     `console.log("rdc shell: conn is a classic connection to " + conn.description);`,
   ].join(" ");
   const repl = new Deno.Command(Deno.execPath(), {

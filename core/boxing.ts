@@ -77,14 +77,15 @@ export class Boxer {
   }
 
   /**
-   * Takes a copy of `bytes` as the message's next attachment (copied now: a
-   * value is sent as it was when sent) and returns the extension naming it.
+   * Takes `bytes` as the message's next attachment and returns the extension
+   * naming it. The frame writer copies the bytes when the message is sent, so
+   * a value travels as it was then.
    */
   #attach(bytes: Uint8Array, kind: number): ExtData {
     const data = new Uint8Array(5);
     new DataView(data.buffer).setUint32(0, this.#attachments?.length ?? 0);
     data[4] = kind;
-    (this.#attachments ??= []).push(bytes.slice());
+    (this.#attachments ??= []).push(bytes);
     return new ExtData(Ext.Attachment, data);
   }
 

@@ -8,7 +8,6 @@
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { peerFault } from "./errors.ts";
-import { frame } from "./framing.ts";
 
 /**
  * Encodes and decodes messages for one connection.
@@ -37,9 +36,12 @@ export class MessageCodec {
     });
   }
 
-  /** One message (already boxed) to one frame. */
+  /**
+   * One message (already boxed) to its payload: a view into the encoder's
+   * buffer, valid until the next `encode` (hand it to the frame writer at once).
+   */
   encode(message: unknown[]): Uint8Array {
-    return frame(this.#encoder.encodeSharedRef(message));
+    return this.#encoder.encodeSharedRef(message);
   }
 
   /**

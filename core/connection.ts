@@ -135,7 +135,12 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     this.#logger = options.logger ?? defaultLogger;
     this.#reader = new FrameReader(transport, this.#limits.maxFrameSize);
     this.#writer = new FrameWriter(transport, (error) => {
-      this.#shutdown(new ConnectionClosedError(`write failed: ${error}`, { cause: error }), false);
+      this.#shutdown(
+        error instanceof ConnectionClosedError
+          ? error
+          : new ConnectionClosedError(`write failed: ${error}`, { cause: error }),
+        false,
+      );
     });
     this.#codec = new MessageCodec(this.#limits.maxFrameSize, this.#limits.maxDepth);
     this.#exports = new ExportTable(service);
@@ -215,6 +220,11 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   /** Every name the peer's service answers to. */
   get peerAliases(): readonly string[] {
     return this.#peer.aliases;
+  }
+
+  /** The limits this end enforces on what the peer sends. */
+  get limits(): Readonly<Required<Limits>> {
+    return this.#limits;
   }
 
   /** Whether the connection has closed. */
@@ -310,10 +320,10 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     } catch (error) {
       return Question.rejected(error);
     }
+    this.#sendOutgoing(outgoing);
     if (finished.length > 0) this.#finished = [];
     const question = new Question(this, seq);
     this.#pending.add(question, options?.timeout ?? this.#timeout, signal);
-    this.#sendOutgoing(outgoing);
     return question;
   }
 
@@ -733,7 +743,7 @@ function isThenable(value: unknown): boolean {
     typeof (value as { then?: unknown }).then === "function";
 }
 
-/** An encoded message and the attachments that go before it. */
+/** An encoded message (valid until the next encode) and the attachments that go before it. */
 interface Outgoing {
   frame: Uint8Array;
   attachments: readonly Uint8Array[];

@@ -20,6 +20,8 @@ export const FRAME_HEADER_SIZE = 4;
 const ATTACHMENT_BIT = 0x80000000;
 
 const ARENA_SIZE = 64 * 1024;
+/** The size of a write batch: frames that fit are joined, larger ones go alone. */
+const BATCH_SIZE = 256 * 1024;
 
 /**
  * Reads frames from a transport.
@@ -114,17 +116,27 @@ export class FrameReader {
 }
 
 /**
- * Writes frames to a transport, coalescing those queued while a write is in
- * flight. Owned by one connection; `send` never throws (a failed write is
- * reported once through `onError`).
+ * Writes frames to a transport. Small frames are copied into a batch buffer
+ * as they come and leave together in the next write; a large frame, or an
+ * attachment's body, leaves in a write of its own. Order is kept throughout.
+ * Owned by one connection; nothing here throws (a failed write is reported
+ * once through `onError`, and later frames are dropped).
  */
 export class FrameWriter {
   #transport: Transport;
+  /** Sealed chunks waiting for their write, in order. */
   #queue: Uint8Array[] = [];
+  /** The open batch: frames copied in since the last seal. */
+  #batch: Uint8Array<ArrayBuffer> = new Uint8Array(BATCH_SIZE);
+  #batchLength = 0;
+  /** A batch buffer whose write finished, ready to be the next open batch. */
+  #spare: Uint8Array<ArrayBuffer> | null = null;
   #writing = false;
   #failed = false;
   #onError: (error: unknown) => void;
   #idle: PromiseWithResolvers<void> | null = null;
+  /** Queued attachment copies, which go back to the pool once written. */
+  #lent = new Set<Uint8Array>();
   /** Bytes handed to the transport so far, headers included. */
   bytesSent = 0;
 
@@ -134,20 +146,41 @@ export class FrameWriter {
     this.#onError = onError;
   }
 
-  /** Queues one frame (header included, see {@linkcode frame}). */
-  send(frame: Uint8Array): void {
+  /**
+   * Queues one message frame. `payload` is copied before this returns, so it
+   * may be a view into a buffer the caller reuses (the encoder's).
+   */
+  send(payload: Uint8Array): void {
     if (this.#failed) return;
-    this.#queue.push(frame);
+    const size = FRAME_HEADER_SIZE + payload.length;
+    if (size > BATCH_SIZE) {
+      this.#seal();
+      const own = header(payload.length, 0, size);
+      own.set(payload, FRAME_HEADER_SIZE);
+      this.#queue.push(own);
+    } else {
+      if (this.#batchLength + size > this.#batch.length) this.#seal();
+      writeHeader(this.#batch, this.#batchLength, payload.length, 0);
+      this.#batch.set(payload, this.#batchLength + FRAME_HEADER_SIZE);
+      this.#batchLength += size;
+    }
     if (!this.#writing) this.#pump();
   }
 
   /**
-   * Queues `bytes` as an attachment frame. The bytes are written as they are
-   * (not copied), so they must not change until written.
+   * Queues `bytes` as an attachment frame. They are copied now (into a buffer
+   * reused once written), so later changes to `bytes` are not sent.
    */
   sendAttachment(bytes: Uint8Array): void {
     if (this.#failed) return;
-    this.#queue.push(header(bytes.length, ATTACHMENT_BIT), bytes);
+    if (this.#batchLength + FRAME_HEADER_SIZE > this.#batch.length) this.#seal();
+    writeHeader(this.#batch, this.#batchLength, bytes.length, ATTACHMENT_BIT);
+    this.#batchLength += FRAME_HEADER_SIZE;
+    this.#seal();
+    const copy = attachmentBuffers.take(bytes.length);
+    copy.set(bytes);
+    this.#lent.add(copy);
+    this.#queue.push(copy);
     if (!this.#writing) this.#pump();
   }
 
@@ -158,17 +191,36 @@ export class FrameWriter {
     return this.#idle.promise;
   }
 
+  /** Moves the open batch to the queue and opens a fresh one. */
+  #seal(): void {
+    if (this.#batchLength === 0) return;
+    this.#queue.push(this.#batch.subarray(0, this.#batchLength));
+    this.#batch = this.#spare ?? new Uint8Array(BATCH_SIZE);
+    this.#spare = null;
+    this.#batchLength = 0;
+  }
+
   async #pump(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0) {
-        const chunk = this.#takeChunk();
+      // Let frames queued in this same tick join the first write.
+      await Promise.resolve();
+      while (true) {
+        if (this.#queue.length === 0) this.#seal();
+        const chunk = this.#queue.shift();
+        if (!chunk) break;
         this.bytesSent += chunk.length;
         await this.#transport.write(chunk);
+        if (this.#lent.delete(chunk)) attachmentBuffers.give(chunk);
+        else if (chunk.buffer.byteLength === BATCH_SIZE) {
+          this.#spare = new Uint8Array(chunk.buffer as ArrayBuffer);
+        }
       }
     } catch (error) {
       this.#failed = true;
       this.#queue = [];
+      this.#batchLength = 0;
+      this.#lent.clear();
       this.#onError(error);
     } finally {
       this.#writing = false;
@@ -176,43 +228,52 @@ export class FrameWriter {
       this.#idle = null;
     }
   }
+}
 
-  /** One frame as is, or several small ones joined so they leave in one write. */
-  #takeChunk(): Uint8Array {
-    const queue = this.#queue;
-    // Join the small frames at the head, up to 256 KiB; a large frame goes alone.
-    let count = 0, size = 0;
-    while (
-      count < queue.length && queue[count].length < ARENA_SIZE &&
-      size + queue[count].length <= 4 * ARENA_SIZE
-    ) {
-      size += queue[count++].length;
-    }
-    if (count <= 1) return queue.shift()!;
-    const joined = new Uint8Array(size);
-    let offset = 0;
-    for (const part of queue.splice(0, count)) {
-      joined.set(part, offset);
-      offset += part.length;
-    }
-    return joined;
+/**
+ * Buffers for attachment copies, shared by every connection of the process:
+ * reusing them spares each large send a fresh allocation (and the page faults
+ * of touching it). At most {@linkcode BufferPool.MAX_KEPT} bytes are kept idle.
+ */
+class BufferPool {
+  static readonly MAX_KEPT = 64 * 1024 * 1024;
+  #idle = new Map<number, ArrayBuffer[]>();
+  #kept = 0;
+
+  /** A view of `size` bytes on a buffer of the next power-of-two capacity. */
+  take(size: number): Uint8Array {
+    const capacity = 2 ** Math.ceil(Math.log2(Math.max(size, 1)));
+    const buffer = this.#idle.get(capacity)?.pop();
+    if (!buffer) return new Uint8Array(new ArrayBuffer(capacity), 0, size);
+    this.#kept -= capacity;
+    return new Uint8Array(buffer, 0, size);
+  }
+
+  /** Takes back a view from {@linkcode BufferPool.take}, once nothing reads it. */
+  give(view: Uint8Array): void {
+    const buffer = view.buffer as ArrayBuffer;
+    if (this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) return;
+    this.#kept += buffer.byteLength;
+    const idle = this.#idle.get(buffer.byteLength);
+    if (idle) idle.push(buffer);
+    else this.#idle.set(buffer.byteLength, [buffer]);
   }
 }
 
-/** Prefixes `payload` with its length, in one new buffer. */
-export function frame(payload: Uint8Array): Uint8Array {
-  const out = header(payload.length, 0, FRAME_HEADER_SIZE + payload.length);
-  out.set(payload, FRAME_HEADER_SIZE);
-  return out;
-}
+const attachmentBuffers = new BufferPool();
 
 /** A buffer of `size` bytes (default: just the header) starting with the header for `length`. */
 function header(length: number, bits: number, size = FRAME_HEADER_SIZE): Uint8Array {
   const out = new Uint8Array(size);
-  const n = (length | bits) >>> 0;
-  out[0] = n >>> 24;
-  out[1] = (n >>> 16) & 0xff;
-  out[2] = (n >>> 8) & 0xff;
-  out[3] = n & 0xff;
+  writeHeader(out, 0, length, bits);
   return out;
+}
+
+/** Writes the header for a payload of `length` bytes (with `bits` set) at `at`. */
+function writeHeader(into: Uint8Array, at: number, length: number, bits: number): void {
+  const n = (length | bits) >>> 0;
+  into[at] = n >>> 24;
+  into[at + 1] = (n >>> 16) & 0xff;
+  into[at + 2] = (n >>> 8) & 0xff;
+  into[at + 3] = n & 0xff;
 }

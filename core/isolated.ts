@@ -9,10 +9,12 @@
 
 import { Listening, type ListenOptions } from "./listening.ts";
 import { defaultLogger, type Logger } from "./options.ts";
-import { exitStatusText } from "./stdio.ts";
+import { exitStatusText, stopChild } from "./stdio.ts";
 
 /** How long children get to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3_000;
+/** How long a child's pipes may stay open after it exited. */
+const DRAIN_MS = 1_000;
 
 /** Options of {@linkcode serveIsolated}: where to listen, and how to log. */
 export interface IsolatedServeOptions extends ListenOptions {
@@ -46,20 +48,9 @@ export function serveIsolated(
   if (program === undefined) throw new TypeError("serveIsolated needs a command to run");
   const logger = options.logger ?? defaultLogger;
   const children = new Set<Deno.ChildProcess>();
-  const signalChildren = (signal: Deno.Signal) => {
-    for (const child of children) {
-      try {
-        child.kill(signal);
-      } catch {
-        // It exited meanwhile.
-      }
-    }
-  };
   const listening: Listening = new Listening(options, "serveIsolated", () => {
-    signalChildren("SIGTERM");
     // A child that ignores SIGTERM is killed after a grace period.
-    const stubborn = setTimeout(() => signalChildren("SIGKILL"), KILL_GRACE_MS);
-    listening.finished.then(() => clearTimeout(stubborn));
+    for (const child of children) stopChild(child, 0, KILL_GRACE_MS);
   });
 
   listening.accept(async (conn) => {
@@ -83,13 +74,17 @@ export function serveIsolated(
     // Either direction ending ends the other: the child's stdout closes when it exits,
     // and the child sees end of input when the client leaves.
     const toChild = conn.readable.pipeTo(child.stdin).catch(() => {});
-    const toClient = child.stdout.pipeTo(conn.writable).catch(() => {});
+    const drained = new AbortController();
+    const { signal } = drained;
+    const toClient = child.stdout.pipeTo(conn.writable, { signal }).catch(() => {});
     const pid = child.pid;
-    const toLog = logLines(child.stderr, (line) => logger("info", `child ${pid}: ${line}`));
+    const toLog = logLines(child.stderr, (line) => logger("info", `child ${pid}: ${line}`), signal);
     const status = await child.status;
-    await toLog;
     children.delete(child);
-    await toClient;
+    // A process the child left behind may hold its pipes open: stop waiting after a while.
+    const timer = setTimeout(() => drained.abort(), DRAIN_MS);
+    await Promise.all([toClient, toLog]);
+    clearTimeout(timer);
     try {
       conn.close();
     } catch {
@@ -113,11 +108,15 @@ export function serveIsolated(
   };
 }
 
-/** Calls `log` with each line of `stream`, until it ends. */
-async function logLines(stream: ReadableStream<Uint8Array>, log: (line: string) => void) {
+/** Calls `log` with each line of `stream`, until it ends or `signal` aborts. */
+async function logLines(
+  stream: ReadableStream<Uint8Array>,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
   let rest = "";
   try {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    for await (const text of stream.pipeThrough(new TextDecoderStream(), { signal })) {
       const lines = (rest + text).split("\n");
       rest = lines.pop()!;
       for (const line of lines) log(line);

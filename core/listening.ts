@@ -97,7 +97,22 @@ export class Listening {
           await this.close();
           return;
         }
-        for await (const conn of this.listener) run(conn);
+        let pause = 0;
+        while (!this.#closing) {
+          let conn: Deno.Conn;
+          try {
+            conn = await this.listener.accept();
+          } catch (error) {
+            if (this.#closing || error instanceof Deno.errors.BadResource) return;
+            // Out of file descriptors, say: log, wait a little longer each time, go on.
+            pause = Math.min(Math.max(2 * pause, 10), 1_000);
+            logger("error", `${this.description}: accept failed (retrying): ${error}`);
+            await new Promise((resolve) => setTimeout(resolve, pause));
+            continue;
+          }
+          pause = 0;
+          run(conn);
+        }
       } catch (error) {
         if (!this.#closing) logger("error", `${this.description}: accept failed: ${error}`);
       }

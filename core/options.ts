@@ -118,6 +118,8 @@ export interface Connection extends AsyncDisposable {
   ping(options?: CallOptions): Promise<number>;
   /** Table sizes and counters. */
   stats(): ConnectionStats;
+  /** The limits this end enforces on what the peer sends, defaults filled in. */
+  readonly limits: Readonly<Required<Limits>>;
   /** Closes the connection, telling the peer; resolves once cleaned up. Idempotent. */
   close(): Promise<void>;
 }

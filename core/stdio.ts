@@ -111,7 +111,15 @@ export async function connectSubprocess(
     throw withContext(error, `cannot start '${program}'`);
   }
   const description = `subprocess ${child.pid} (${[program, ...args].join(" ")})`;
-  const connection = await startConnection(transportFromChild(child, description), options);
+  let connection: Connection;
+  try {
+    connection = await startConnection(transportFromChild(child, description), options);
+  } catch (error) {
+    // No connection, no use for the child: end it rather than leave it behind.
+    stopChild(child, 0, EXIT_GRACE_MS);
+    await child.status;
+    throw error;
+  }
   return Object.assign(connection, { process: child }) as SubprocessConnection;
 }
 
@@ -135,36 +143,57 @@ function transportFromChild(child: Deno.ChildProcess, description: string): Tran
   status.then(() => {
     if (!closed) lingering = setTimeout(() => streams.close(), EXIT_STATUS_WAIT_MS);
   });
+  /** The child's exit as a connection error, once it has exited (within a short wait). */
+  const exitError = async (): Promise<ConnectionClosedError | null> => {
+    const timer = Promise.withResolvers<null>();
+    const id = setTimeout(() => timer.resolve(null), EXIT_STATUS_WAIT_MS);
+    const ended = await Promise.race([status, timer.promise]);
+    clearTimeout(id);
+    return ended && new ConnectionClosedError(`${description} ${exitStatusText(ended)}`);
+  };
   return {
     description,
     async read(into) {
       const count = await streams.read(into);
       if (count !== null || closed) return count;
-      const timer = Promise.withResolvers<null>();
-      const id = setTimeout(() => timer.resolve(null), EXIT_STATUS_WAIT_MS);
-      const ended = await Promise.race([status, timer.promise]);
-      clearTimeout(id);
-      if (ended === null) return null;
-      throw new ConnectionClosedError(`${description} ${exitStatusText(ended)}`);
+      throw (await exitError()) ?? count;
     },
-    write: (bytes) => streams.write(bytes),
+    async write(bytes) {
+      try {
+        await streams.write(bytes);
+      } catch (error) {
+        // A write to a child that died fails first; say how it died.
+        throw (await exitError()) ?? error;
+      }
+    },
     close() {
       if (closed) return;
       closed = true;
       clearTimeout(lingering);
       streams.close();
-      const id = setTimeout(() => {
-        if (exited) return;
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // It exited meanwhile.
-        }
-      }, EXIT_GRACE_MS);
-      Deno.unrefTimer(id);
-      status.then(() => clearTimeout(id));
+      if (!exited) stopChild(child, EXIT_GRACE_MS, EXIT_GRACE_MS);
     },
   };
+}
+
+/**
+ * Sends `child` SIGTERM after `termMs`, and SIGKILL `killMs` later, unless it
+ * exits first: how rdc ends a child that does not leave when asked.
+ */
+export function stopChild(child: Deno.ChildProcess, termMs: number, killMs: number): void {
+  const send = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // It exited meanwhile.
+    }
+  };
+  const term = setTimeout(() => send("SIGTERM"), termMs);
+  const kill = setTimeout(() => send("SIGKILL"), termMs + killMs);
+  child.status.then(() => {
+    clearTimeout(term);
+    clearTimeout(kill);
+  });
 }
 
 /** "exited with status 3", or "was killed by SIGKILL". */

@@ -373,8 +373,7 @@ Deno.test("hostile: wrong message shapes", async (t) => {
     {
       name: "an attachment reference with no attachment frame",
       expect: /attachment #0, but 0 came with the message/,
-      run: (peer) =>
-        peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [attachmentRef(0, 1)]]),
+      run: (peer) => peer.send([MSG.REQUEST, 0, OP.CALL, 0, ["echo"], [attachmentRef(0, 1)]]),
     },
     {
       name: "an attachment of an unknown kind",

@@ -66,9 +66,10 @@ export async function connectStream(
 /**
  * Starts a classic server as a child process speaking on its stdio and
  * connects to it (RPyC's `classic.connect_subproc`). With no command, the
- * child is this Deno running rdc's own stdio server with all permissions; a
- * command of your own must speak classic rdc on its stdio (for instance
- * `rdc classic --mode stdio`). Closing the connection ends the child.
+ * child is this Deno running rdc's own stdio server with this process's
+ * permissions (see {@linkcode defaultServerCommand}); a command of your own
+ * must speak classic rdc on its stdio (for instance `rdc classic --mode
+ * stdio`). Closing the connection ends the child.
  */
 export async function connectSubprocess(
   cmd: readonly string[] = defaultServerCommand(),
@@ -78,10 +79,28 @@ export async function connectSubprocess(
   return new ClassicConnection(connection, connection.process);
 }
 
-/** The command of a local classic server on stdio: this Deno running `server_main.ts`. */
+/**
+ * The command of a local classic server on stdio: this Deno running
+ * `server_main.ts`, never with more permissions than this process has. Each
+ * permission this process holds in full is passed on (`--allow-all` when it
+ * holds them all); one granted only for some paths or hosts is not, since
+ * Deno does not tell which, so the child goes without it.
+ */
 export function defaultServerCommand(): string[] {
   const entry = new URL("./server_main.ts", import.meta.url).href;
-  return [Deno.execPath(), "run", "--allow-all", "--quiet", entry];
+  return [Deno.execPath(), "run", ...permissionFlags(), "--no-prompt", "--quiet", entry];
+}
+
+const PERMISSIONS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as const;
+
+/** `--allow-…` flags for the permissions this process holds in full. */
+function permissionFlags(): string[] {
+  const held = PERMISSIONS.filter((name) =>
+    Deno.permissions.querySync({ name }).state === "granted"
+  );
+  return held.length === PERMISSIONS.length
+    ? ["--allow-all"]
+    : held.map((name) => `--allow-${name}`);
 }
 
 /**
@@ -90,7 +109,11 @@ export function defaultServerCommand(): string[] {
  * namespace. The default port is 18812 and the default address loopback.
  */
 export function serve(options: ServeOptions = {}): Server {
-  return serveService(ClassicService, { ...PERMISSIVE, port: DEFAULT_PORT, ...options });
+  return serveService(ClassicService, {
+    ...PERMISSIVE,
+    ...options,
+    port: options.path === undefined ? options.port ?? DEFAULT_PORT : undefined,
+  });
 }
 
 /** Serves classic mode on this process's stdin and stdout (see the top-level `serveStdio`). */

@@ -66,7 +66,8 @@ export class ClassicConnection implements Connection {
   get modules(): Record<string, any> {
     return new Proxy(Object.create(null), {
       get: (_, specifier) => {
-        if (typeof specifier !== "string") return undefined;
+        // Not a thenable: `await conn.modules` must not import a module named "then".
+        if (typeof specifier !== "string" || specifier === "then") return undefined;
         const known = this.#modules.get(specifier);
         if (known) return known;
         const module = this.connection.root.import(specifier);
@@ -137,6 +138,15 @@ export class ClassicConnection implements Connection {
 
   /** Copies a file or directory tree from the server. See {@linkcode TransferOptions}. */
   async download(remotePath: string, localPath: string, options?: TransferOptions): Promise<void> {
+    const chunkSize = options?.chunkSize;
+    // Each chunk arrives in one message: it must fit what this end accepts.
+    const fits = this.connection.limits.maxFrameSize - 1024;
+    if (chunkSize !== undefined && chunkSize > fits) {
+      throw new RangeError(
+        `chunkSize ${chunkSize} does not fit this connection's maxFrameSize ` +
+          `(${this.connection.limits.maxFrameSize} bytes)`,
+      );
+    }
     await download(this.connection.root.files, remotePath, localPath, options);
   }
 
@@ -157,7 +167,14 @@ export class ClassicConnection implements Connection {
   async redirectStdio(options: RedirectOptions = {}): Promise<ConsoleRedirect> {
     const write = options.write ?? writeLocally;
     const stop: () => Promise<void> = await this.connection.root.redirectConsole(write);
-    const end = async () => void await stop();
+    const end = async () => {
+      // A closed connection has ended the redirection already (the server saw it go).
+      if (!this.connection.closed) {
+        await stop().catch((error) => {
+          if (!this.connection.closed) throw error;
+        });
+      }
+    };
     return { stop: end, [Symbol.asyncDispose]: end };
   }
 
@@ -205,6 +222,10 @@ export class ClassicConnection implements Connection {
   /** Table sizes and counters. */
   stats(): ConnectionStats {
     return this.connection.stats();
+  }
+  /** The limits this end enforces on what the server sends. */
+  get limits(): Connection["limits"] {
+    return this.connection.limits;
   }
   /** Closes the connection; a server this end started then exits. */
   async close(): Promise<void> {

@@ -51,14 +51,23 @@ function makeCapturingConsole(): Console {
   return new Console({ stdout: stream("stdout"), stderr: stream("stderr") }) as Console;
 }
 
+/** Text per remote write at most, well inside a frame. */
+const MAX_WRITE = 1024 * 1024;
+/** Text waiting for the peer at most; more is dropped, and the peer told how much. */
+const MAX_QUEUED = 16 * 1024 * 1024;
+
 /**
  * Forwards captured output to a remote writer without flooding it: output is
- * gathered while one remote write is in flight and sent as one write after it.
- * Contract: `flush()` resolves once everything captured before it was written.
+ * gathered while one remote write is in flight and sent after it, in writes
+ * of at most 1 MiB. At most 16 MiB waits; beyond that output is dropped and a
+ * line says how much. Contract: `flush()` resolves once everything captured
+ * before it was written.
  */
 export class OutputForwarder {
   readonly #write: (stream: ConsoleStream, text: string) => unknown;
   #queued: { stream: ConsoleStream; text: string }[] = [];
+  #queuedLength = 0;
+  #dropped = 0;
   #inFlight: Promise<void> = Promise.resolve();
   #scheduled = false;
 
@@ -69,8 +78,13 @@ export class OutputForwarder {
 
   /** A sink for {@linkcode captureConsole}. */
   readonly sink: ConsoleSink = (stream, text) => {
+    if (this.#queuedLength + text.length > MAX_QUEUED) {
+      this.#dropped += text.length;
+      return;
+    }
+    this.#queuedLength += text.length;
     const last = this.#queued.at(-1);
-    if (last?.stream === stream) last.text += text;
+    if (last?.stream === stream && last.text.length + text.length <= MAX_WRITE) last.text += text;
     else this.#queued.push({ stream, text });
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -87,11 +101,22 @@ export class OutputForwarder {
     this.#scheduled = false;
     const batch = this.#queued;
     this.#queued = [];
+    this.#queuedLength = 0;
+    if (this.#dropped > 0) {
+      batch.push({
+        stream: "stderr",
+        text: `[rdc: ${this.#dropped} characters of output dropped]\n`,
+      });
+      this.#dropped = 0;
+    }
     for (const { stream, text } of batch) {
-      try {
-        await this.#write(stream, text);
-      } catch {
-        // The peer has gone; its output goes with it.
+      for (let at = 0; at < text.length; at += MAX_WRITE) {
+        try {
+          await this.#write(stream, text.slice(at, at + MAX_WRITE));
+        } catch {
+          // The peer has gone; its output goes with it.
+          return;
+        }
       }
     }
   }

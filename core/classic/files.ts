@@ -13,6 +13,8 @@ export interface PathInfo {
   mode: number | null;
   /** Size in bytes. */
   size: number;
+  /** Device and inode (`"dev:ino"`), which tell a directory reached twice; null where unknown. */
+  identity: string | null;
 }
 
 /** An entry of a directory listing. */
@@ -28,6 +30,8 @@ export interface DirectoryEntry {
  * used as given (relative paths from the serving process's working directory).
  */
 export class FileAccess {
+  readonly #open = new Set<FileChannel>();
+
   /** Describes `path`, following links. @throws {Deno.errors.NotFound} naming the path. */
   async stat(path: string): Promise<PathInfo> {
     return describe(await Deno.stat(path));
@@ -56,21 +60,33 @@ export class FileAccess {
     await Deno.mkdir(path, { recursive: true });
   }
 
-  /** Sets permission bits (no-op where the system has none). */
+  /**
+   * Sets permission bits (no-op where the system has none). Only the 0o777
+   * bits: set-uid, set-gid and sticky bits a peer reports are not copied.
+   */
   async setMode(path: string, mode: number | null): Promise<void> {
-    if (mode !== null && Deno.build.os !== "windows") await Deno.chmod(path, mode);
+    if (mode !== null && Deno.build.os !== "windows") await Deno.chmod(path, mode & 0o777);
   }
 
   /** Opens a file for reading. */
   async openRead(path: string): Promise<FileChannel> {
-    return new FileChannel(await Deno.open(path, { read: true }));
+    return this.#track(await Deno.open(path, { read: true }));
   }
 
   /** Creates or truncates a file for writing. */
   async openWrite(path: string): Promise<FileChannel> {
-    return new FileChannel(
-      await Deno.open(path, { write: true, create: true, truncate: true }),
-    );
+    return this.#track(await Deno.open(path, { write: true, create: true, truncate: true }));
+  }
+
+  /** Closes every file still open (the peer went away mid-transfer). */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#open].map((channel) => channel.close()));
+  }
+
+  #track(file: Deno.FsFile): FileChannel {
+    const channel = new FileChannel(file, () => this.#open.delete(channel));
+    this.#open.add(channel);
+    return channel;
   }
 }
 
@@ -81,22 +97,31 @@ export class FileAccess {
  */
 export class FileChannel {
   readonly #file: Deno.FsFile;
+  readonly #onClose: () => void;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  /** Wraps an open file; it is now this channel's to close. */
-  constructor(file: Deno.FsFile) {
+  /** Wraps an open file, which is now this channel's to close; `onClose` runs once closed. */
+  constructor(file: Deno.FsFile, onClose: () => void = () => {}) {
     this.#file = file;
+    this.#onClose = onClose;
   }
 
-  /** Reads up to `max` bytes; null at end of file. */
+  /**
+   * Reads up to `max` bytes; null at end of file.
+   *
+   * @throws {RangeError} unless `max` is a positive integer of at most 64 MiB.
+   */
   read(max: number): Promise<Uint8Array | null> {
+    if (!Number.isSafeInteger(max) || max < 1 || max > MAX_CHUNK) {
+      return Promise.reject(new RangeError(`cannot read ${max} bytes at once`));
+    }
     return this.#then(async () => {
       const buffer = new Uint8Array(max);
       let filled = 0;
-      while (filled < max) {
+      while (filled < buffer.length) {
         const count = await this.#file.read(buffer.subarray(filled));
-        if (count === null) break;
+        if (count === null || count === 0) break;
         filled += count;
       }
       return filled === 0 ? null : buffer.subarray(0, filled);
@@ -116,6 +141,7 @@ export class FileChannel {
     return this.#then(() => {
       if (this.#closed) return;
       this.#closed = true;
+      this.#onClose();
       this.#file.close();
     });
   }
@@ -129,5 +155,9 @@ export class FileChannel {
 
 function describe(info: Deno.FileInfo): PathInfo {
   const kind = info.isFile ? "file" : info.isDirectory ? "directory" : "other";
-  return { kind, mode: info.mode === null ? null : info.mode & 0o7777, size: info.size };
+  const identity = info.dev !== null && info.ino !== null ? `${info.dev}:${info.ino}` : null;
+  return { kind, mode: info.mode === null ? null : info.mode & 0o7777, size: info.size, identity };
 }
+
+/** The largest read a peer may ask for at once. */
+export const MAX_CHUNK = 64 * 1024 * 1024;

@@ -45,6 +45,25 @@ const CODE = "__rdc_code__";
 const TYPEOF = "__rdc_typeof__";
 const RESERVED = new Set([SCOPE, CODE, TYPEOF]);
 
+/** Code that starts with a function or class declaration. */
+const DECLARATION = /^\s*(?:async\s+function|function|class)\b/;
+
+/**
+ * Global methods that throw "Illegal invocation" unless `this` is
+ * `globalThis`, which a bare call inside `with (scope)` would not give them.
+ */
+const BOUND_GLOBALS = new Set(["addEventListener", "removeEventListener", "dispatchEvent"]);
+const boundGlobals = new WeakMap<object, unknown>();
+
+/** A global's value for scope code: the EventTarget methods come bound to `globalThis`. */
+function globalValue(key: string): unknown {
+  const value = (globalThis as Record<string, unknown>)[key];
+  if (!BOUND_GLOBALS.has(key) || typeof value !== "function") return value;
+  let bound = boundGlobals.get(value);
+  if (!bound) boundGlobals.set(value, bound = value.bind(globalThis));
+  return bound;
+}
+
 /** The errors the scope throws for names defined nowhere. */
 const undefinedName = new WeakSet<object>();
 
@@ -82,13 +101,22 @@ export class Scope {
       get: (_, key) => {
         if (typeof key !== "string") return undefined; // Symbol.unscopables, among others
         if (key in namespace) return namespace[key];
-        if (key in globalThis) return (globalThis as Record<string, unknown>)[key];
+        if (key in globalThis) return globalValue(key);
         if (key === "rdc") return HELPERS;
         const error = new ReferenceError(`${key} is not defined`);
         undefinedName.add(error);
         throw error;
       },
-      set: (_, key, value) => Reflect.set(namespace, key, value),
+      set: (_, key, value) => {
+        // Sloppy code may assign to `undefined`, `NaN` or `Infinity`: nothing happens.
+        if (
+          typeof key === "string" &&
+          Object.getOwnPropertyDescriptor(globalThis, key)?.writable === false
+        ) {
+          return true;
+        }
+        return Reflect.set(namespace, key, value);
+      },
     });
   }
 
@@ -102,6 +130,8 @@ export class Scope {
   async evaluate(code: string): Promise<unknown> {
     let run: Compiled;
     try {
+      // A declaration parses as an expression too, but `eval` defines its name.
+      if (DECLARATION.test(code)) throw new SyntaxError("a declaration");
       run = this.#compile(AsyncFunction, `return (\n${code}\n);`);
     } catch (error) {
       if (!(error instanceof SyntaxError)) throw error;

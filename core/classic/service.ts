@@ -37,9 +37,10 @@ export class ClassicService extends Service {
     this.#connection = conn;
   }
 
-  override onDisconnect(): void {
+  override async onDisconnect(): Promise<void> {
     for (const capture of this.#captures) capture[Symbol.dispose]();
     this.#captures.clear();
+    await this.exposed_files.closeAll();
   }
 
   /**

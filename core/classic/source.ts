@@ -229,6 +229,36 @@ function classEnd(toks: Token[], from: number): number {
   return -1;
 }
 
+/**
+ * The tokens of the names that the `let`/`const` declaration at token `i`
+ * declares without an initializer (`let a, b = 1, c;` gives a and c). The
+ * declaration ends at a top-level `;`, or at a line that begins a statement.
+ */
+function uninitialized(toks: Token[], i: number): number[] {
+  const names: number[] = [];
+  let j = i + 1;
+  while (j < toks.length) {
+    const t = toks[j];
+    if (t.kind === "name") {
+      const next = toks[j + 1];
+      if (!next || is(next, ",") || is(next, ";") || (next.nl && !is(next, "="))) names.push(j);
+      j++;
+    }
+    // Skip the pattern or initializer up to the next declarator, or the end.
+    let depth = 0;
+    for (; j < toks.length; j++) {
+      const u = toks[j];
+      if (depth === 0) {
+        if (is(u, ";") || (u.nl && j > i + 1 && statementStart(toks, j))) return names;
+        if (is(u, ",")) break;
+      }
+      depth = Math.max(0, depth + delta(u));
+    }
+    j++;
+  }
+  return names;
+}
+
 /** The name declared by a function declaration starting at token `i`, if it is one. */
 function functionName(toks: Token[], i: number): string | undefined {
   let j = isName(toks[i], "async") && !toks[i + 1]?.nl ? i + 1 : i;
@@ -260,6 +290,10 @@ export function persistTopLevel(code: string): { code: string; functions: string
         : is(next, "[") || is(next, "{");
       if ((t.value === "let" || t.value === "const") && binds) {
         edits.push({ at: t.start, cut: t.value.length, text: t.value === "let" ? "var" : "var  " });
+        // `let x;` defines x as undefined; `var x;` would leave it out of the namespace.
+        for (const j of uninitialized(toks, i)) {
+          edits.push({ at: toks[j].end, cut: 0, text: " = void 0" });
+        }
       } else if (t.value === "class" && next?.kind === "name" && next.value !== "extends") {
         const end = classEnd(toks, i + 2);
         if (end >= 0) {
@@ -291,14 +325,19 @@ export function guardTypeof(code: string, guard: string): string {
   let out = "";
   let copied = 0;
   for (let i = 0; i + 1 < toks.length; i++) {
-    const [op, name, after] = [toks[i], toks[i + 1], toks[i + 2]];
+    const op = toks[i];
+    // `typeof NAME` or `typeof (NAME)`: `last` is the operand's last token.
+    const parenthesized = is(toks[i + 1], "(") && is(toks[i + 3], ")");
+    const name = toks[parenthesized ? i + 2 : i + 1];
+    const last = toks[parenthesized ? i + 3 : i + 1];
+    const after = toks[parenthesized ? i + 4 : i + 2];
     if (!isName(op, "typeof") || name.kind !== "name" || RESERVED.has(name.value)) continue;
     const member = after !== undefined &&
       (["(", "[", ".", "?."].some((p) => is(after, p)) ||
         (after.kind.startsWith("tmpl") && after.value[0] === "`"));
     if (member) continue;
-    out += `${code.slice(copied, op.start)}${guard}(() => ${code.slice(op.start, name.end)})`;
-    copied = name.end;
+    out += `${code.slice(copied, op.start)}${guard}(() => ${code.slice(op.start, last.end)})`;
+    copied = last.end;
   }
   return out + code.slice(copied);
 }

@@ -11,7 +11,7 @@ import { type DirectoryEntry, FileAccess, type FileChannel, type PathInfo } from
 
 /** Options of `upload` and `download`. */
 export interface TransferOptions {
-  /** Bytes per chunk. Default 1 MiB. */
+  /** Bytes per chunk, a whole number from 1 to 16 MiB. Default 1 MiB. */
   chunkSize?: number;
   /**
    * Decides which paths are copied (RPyC's `filter`): called with each source
@@ -22,6 +22,8 @@ export interface TransferOptions {
 }
 
 const DEFAULT_CHUNK = 1024 * 1024;
+/** The largest chunk: well inside the default frame limit of 64 MiB. */
+const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
 
 /** The two ends of a transfer, in the terms both sides share. */
 interface Side {
@@ -97,33 +99,45 @@ async function copy(
     );
   }
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
-  if (!(chunkSize > 0)) throw new RangeError(`chunkSize must be positive, not ${chunkSize}`);
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE) {
+    throw new RangeError(
+      `chunkSize must be a whole number of bytes from 1 to ${MAX_CHUNK_SIZE}, not ${chunkSize}`,
+    );
+  }
   const filter = options.filter ?? (() => true);
-  await copyPath(from, to, source, target, info, chunkSize, filter);
+  await copyPath({ from, to, chunkSize, filter, ancestors: new Set() }, source, target, info);
 }
 
-async function copyPath(
-  from: Side,
-  to: Side,
-  source: string,
-  target: string,
-  info: PathInfo,
-  chunkSize: number,
-  filter: (path: string) => boolean,
-): Promise<void> {
+/** What every step of one copy shares. */
+interface Copy {
+  from: Side;
+  to: Side;
+  chunkSize: number;
+  filter: (path: string) => boolean;
+  /** The directories being copied above this point, by identity: a link back to one is a cycle. */
+  ancestors: Set<string>;
+}
+
+async function copyPath(copy: Copy, source: string, target: string, info: PathInfo) {
+  const { from, to } = copy;
   switch (info.kind) {
     case "file":
-      await copyFile(from, to, source, target, chunkSize);
+      await copyFile(from, to, source, target, copy.chunkSize);
       await to.setMode(target, info.mode);
       return;
     case "directory": {
+      // A link back to a directory being copied would repeat it forever: skip it.
+      const identity = typeof info.identity === "string" ? info.identity : null;
+      if (identity !== null && copy.ancestors.has(identity)) return;
+      if (identity !== null) copy.ancestors.add(identity);
       await to.makeDirectory(target);
       for (const entry of await from.list(source)) {
+        checkEntryName(entry.name, source);
         const path = join(source, entry.name);
-        if (entry.kind === "other" || !filter(path)) continue;
-        const child = await from.stat(path);
-        await copyPath(from, to, path, join(target, entry.name), child, chunkSize, filter);
+        if (entry.kind === "other" || !copy.filter(path)) continue;
+        await copyPath(copy, path, join(target, entry.name), await from.stat(path));
       }
+      if (identity !== null) copy.ancestors.delete(identity);
       // Last, so a read-only directory still received its contents.
       await to.setMode(target, info.mode);
       return;
@@ -132,6 +146,20 @@ async function copyPath(
       throw new TypeError(`cannot copy '${source}': not a file or a directory`);
     default:
       info.kind satisfies never;
+      // A peer may report anything at all.
+      throw new TypeError(`cannot copy '${source}': unknown kind ${JSON.stringify(info.kind)}`);
+  }
+}
+
+/**
+ * Refuses a listed name that is not one plain path segment: a peer that
+ * lists `../x` must not make us write outside the target.
+ */
+function checkEntryName(name: string, directory: string): void {
+  if (name === "" || name === "." || name === ".." || /[/\\\0]/.test(name)) {
+    throw new TypeError(
+      `refusing to copy ${JSON.stringify(name)} listed in '${directory}': not a plain file name`,
+    );
   }
 }
 

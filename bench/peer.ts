@@ -1,0 +1,84 @@
+/**
+ * What the bench asks of every system it measures: rdc, Python RPyC and
+ * Cap'n Web each implement {@linkcode Peer}, and each scenario is timed for
+ * every peer in the same round, beside the same baselines.
+ *
+ * Every peer runs its server in a separate process on 127.0.0.1, with the
+ * same service shape:
+ * - `add(a, b)` → `a + b`; `inc(x)` → `x + 1` (for pipelining);
+ * - a chain of property reads ending in a call that joins two path parts
+ *   (rdc and RPyC: their classic `modules` reach to `path.posix.join`);
+ * - `echo(bytes)` → the same bytes;
+ * - `callback(fn, count)`: calls the client's `fn` `count` times one after
+ *   another and returns the microseconds per call, as the server measured;
+ * - `make()` → a new object that travels by reference (for churn);
+ * - `rss()` → the server process's resident set size in bytes.
+ *
+ * A method a peer cannot do is left out; the table shows "n/a".
+ *
+ * @module
+ */
+
+/** Live remote objects and memory around a churn of `n` objects. */
+export interface ChurnResult {
+  /** Objects the server exported to this client before the churn. */
+  exportsBefore: number;
+  /** The same once the client dropped everything and collected its garbage. */
+  exportsAfter: number;
+  /** Server RSS in bytes before the churn. */
+  rssBefore: number;
+  /** Server RSS in bytes after it. */
+  rssAfter: number;
+}
+
+/** Memory over a long run of calls. */
+export interface SoakResult {
+  /** Server RSS in bytes once the warm-up calls are done. */
+  rssWarm: number;
+  /** Server RSS in bytes at the end. */
+  rssEnd: number;
+  /** Calls per second over the whole run. */
+  callsPerSecond: number;
+}
+
+/** Timings over a link that delays each direction (the bench's delay proxy). */
+export interface DelayedResult {
+  /** Microseconds per single `add` call. */
+  call: number;
+  /** Microseconds per three dependent calls, `inc(inc(inc(1)))`. */
+  pipelined: number;
+}
+
+/**
+ * One system under test, driven from the bench process. Each timing method
+ * runs its operation one after another (unless it says otherwise) and
+ * returns a median-free figure for that batch; the bench takes medians over
+ * rounds. Contract: methods are never called concurrently; `close` is
+ * idempotent and leaves no process behind.
+ */
+export interface Peer extends AsyncDisposable {
+  /** Short name for the table: "rdc", "rpyc", "capnweb". */
+  readonly name: string;
+  /** The TCP port of its server on 127.0.0.1 (the delay proxy forwards to it). */
+  readonly port: number;
+  /** Microseconds per `add(1, 2)` over a batch of at least `ms`. */
+  call(ms: number): Promise<number>;
+  /** Microseconds per chain of reads ending in `join("a", "b")`, over at least `ms`. */
+  chain?(ms: number): Promise<number>;
+  /** Microseconds per server-to-client call, as the server timed `count` of them. */
+  callback?(count: number): Promise<number>;
+  /** Calls per second with `n` `add` calls started at once. */
+  throughput?(n: number): Promise<number>;
+  /** Microseconds per echo of a byte array of `size` bytes, over `count` echoes. */
+  echo?(size: number, count: number): Promise<number>;
+  /** Timings through 127.0.0.1:`port`, a proxy in front of this peer's server. */
+  delayed?(port: number, count: number): Promise<DelayedResult>;
+  /** Creates and drops `n` remote objects. */
+  churn?(n: number): Promise<ChurnResult>;
+  /** Makes `n` calls (`warmup` of them first, then the rest), in bursts. */
+  soak?(n: number, warmup: number): Promise<SoakResult>;
+  /** Microseconds per new connection and its first `add` call, over `count`. */
+  connect?(count: number): Promise<number>;
+  /** Stops the client and the server process. */
+  close(): Promise<void>;
+}

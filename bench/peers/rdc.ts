@@ -1,0 +1,169 @@
+/**
+ * rdc as a bench {@linkcode Peer}: a classic connection from this process to
+ * the bench server process (`../server.ts`).
+ *
+ * @module
+ */
+
+import { classic, connect } from "../../mod.ts";
+import { type BenchServer, startServer } from "../child.ts";
+import type { ChurnResult, DelayedResult, Peer, SoakResult } from "../peer.ts";
+import { timeBatch } from "../scenarios.ts";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** rdc, driven from this process. */
+export class RdcPeer implements Peer {
+  readonly name = "rdc";
+  readonly server: BenchServer;
+  readonly conn: classic.ClassicConnection;
+
+  private constructor(server: BenchServer, conn: classic.ClassicConnection) {
+    this.server = server;
+    this.conn = conn;
+  }
+
+  /** Starts the server process (with `denoFlags`, e.g. `--cpu-prof`) and connects. */
+  static async start(denoFlags: string[] = []): Promise<RdcPeer> {
+    const server = await startServer(denoFlags);
+    try {
+      return new RdcPeer(server, await classic.connect("127.0.0.1", server.rdcPort));
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
+
+  /** The rdc server's port. */
+  get port(): number {
+    return this.server.rdcPort;
+  }
+
+  call(ms: number): Promise<number> {
+    const root = this.conn.root;
+    return timeBatch(() => root.add(1, 2), ms);
+  }
+
+  chain(ms: number): Promise<number> {
+    const modules = this.conn.modules;
+    return timeBatch(() => modules["node:path"].posix.join("a", "b"), ms);
+  }
+
+  async callback(count: number): Promise<number> {
+    return await this.conn.root.callback((x: number) => x, count);
+  }
+
+  async throughput(n: number): Promise<number> {
+    gc?.();
+    const root = this.conn.root;
+    const calls = new Array<Promise<number>>(n);
+    const start = performance.now();
+    for (let i = 0; i < n; i++) calls[i] = root.add(i, 1);
+    const results = await Promise.all(calls);
+    const elapsed = performance.now() - start;
+    if (results[n - 1] !== n) throw new Error(`throughput: wrong result ${results[n - 1]}`);
+    return (n * 1000) / elapsed;
+  }
+
+  async echo(size: number, count: number): Promise<number> {
+    // Incompressible, like real bulk data (RPyC compresses what it sends).
+    const bytes = randomBytes(size);
+    const root = this.conn.root;
+    gc?.();
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+      const back: Uint8Array = await root.echo(bytes);
+      if (back.length !== size) throw new Error(`echo: ${back.length} bytes back, not ${size}`);
+    }
+    return ((performance.now() - start) * 1000) / count;
+  }
+
+  async delayed(port: number, count: number): Promise<DelayedResult> {
+    await using conn = await connect("127.0.0.1", port);
+    const root = conn.root;
+    if ((await root.inc(root.inc(root.inc(1)))) !== 4) throw new Error("pipelined: wrong result");
+    const call = await timeBatch(() => root.add(1, 2), 0, count);
+    const pipelined = await timeBatch(() => root.inc(root.inc(root.inc(1))), 0, count);
+    return { call, pipelined };
+  }
+
+  async churn(n: number): Promise<ChurnResult> {
+    const root = this.conn.root;
+    const exports = async () => (await root.stats()).exports as number;
+    const exportsBefore = await settle(exports, () => false, 200);
+    const rssBefore: number = await root.rss();
+    for (let done = 0; done < n; done += 1000) {
+      // Created and dropped unused: the garbage collector releases them in batches.
+      await Promise.all(Array.from({ length: Math.min(1000, n - done) }, () => root.make()));
+    }
+    const exportsAfter = await settle(exports, (value) => value <= exportsBefore);
+    return { exportsBefore, exportsAfter, rssBefore, rssAfter: await root.rss() };
+  }
+
+  async soak(n: number, warmup: number): Promise<SoakResult> {
+    const root = this.conn.root;
+    const run = async (calls: number) => {
+      for (let done = 0; done < calls; done += 1000) {
+        await Promise.all(
+          Array.from({ length: Math.min(1000, calls - done) }, (_, i) => root.add(i, 1)),
+        );
+      }
+    };
+    const start = performance.now();
+    await run(warmup);
+    gc?.();
+    const rssWarm: number = await root.rss();
+    await run(n - warmup);
+    gc?.();
+    const rssEnd: number = await root.rss();
+    return { rssWarm, rssEnd, callsPerSecond: (n * 1000) / (performance.now() - start) };
+  }
+
+  async connect(count: number): Promise<number> {
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+      const conn = await connect("127.0.0.1", this.port);
+      await conn.root.add(1, 2);
+      await conn.close();
+    }
+    return ((performance.now() - start) * 1000) / count;
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close();
+    await this.server.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Collects garbage and reads `probe` until `done` says so, for at most
+ * `maxMs` (netrefs dropped by the program are released by the garbage
+ * collector, in batches).
+ */
+async function settle(
+  probe: () => Promise<number>,
+  done: (value: number) => boolean,
+  maxMs = 10_000,
+): Promise<number> {
+  const deadline = performance.now() + maxMs;
+  let value = await probe();
+  while (!done(value) && performance.now() < deadline) {
+    gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = await probe();
+  }
+  return value;
+}
+
+/** `size` bytes that do not compress. */
+export function randomBytes(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let offset = 0; offset < size; offset += 65536) {
+    crypto.getRandomValues(bytes.subarray(offset, Math.min(size, offset + 65536)));
+  }
+  return bytes;
+}
