@@ -1,9 +1,9 @@
 /**
- * Review of classic mode, the stdio/isolated servers and the rdc command:
- * each test here pins one defect found in review (see the review report).
- * They assert what the code should do; a failing test is an open defect.
- *
- * Run with `deno test --allow-all --v8-flags=--expose-gc tests/classic_review_test.ts`.
+ * Edge cases of classic mode, the stdio and isolated servers and the rdc
+ * command, each once a defect: crafted remote listings, odd chunk sizes,
+ * symlink cycles, floods of console output, children that ignore signals or
+ * leave processes behind, permissions, and JavaScript corners of the
+ * namespace (`let x;`, `typeof (x)`, declarations in `eval`).
  */
 
 import assert from "node:assert/strict";
@@ -39,7 +39,7 @@ async function exists(path: string): Promise<boolean> {
 
 // --- the namespace scope: eval and execute ---------------------------------------------------
 
-Deno.test("review: typeof(NAME) with parentheses is 'undefined' for a name defined nowhere", async () => {
+Deno.test("classic edge: typeof(NAME) with parentheses is 'undefined' for a name defined nowhere", async () => {
   await using s = await inProcess();
   assert.equal(await s.conn.eval("typeof nowhereDefined"), "undefined"); // works today
   // `typeof(x)` is common (legacy browser checks); guardTypeof only rewrites `typeof NAME`.
@@ -47,7 +47,7 @@ Deno.test("review: typeof(NAME) with parentheses is 'undefined' for a name defin
   assert.equal(await s.conn.eval("typeof (nowhereDefined) === 'undefined'"), true);
 });
 
-Deno.test("review: a top-level `let x;` without an initializer defines x (as undefined)", async () => {
+Deno.test("classic edge: a top-level `let x;` without an initializer defines x (as undefined)", async () => {
   await using s = await inProcess();
   // Plain JavaScript: `let total; total === undefined` is true.
   await s.conn.execute("let total;\nif (total === undefined) total = 0;\ntotal += 5");
@@ -57,7 +57,7 @@ Deno.test("review: a top-level `let x;` without an initializer defines x (as und
   assert.equal(await s.conn.eval("'later' in globalThis"), false);
 });
 
-Deno.test("review: global EventTarget functions work when called bare from classic code", async () => {
+Deno.test("classic edge: global EventTarget functions work when called bare from classic code", async () => {
   await using s = await inProcess();
   // In a script, `addEventListener(...)` is called with `this` = globalThis; inside
   // `with (scope)` it is called with the scope proxy as `this` and fails the brand check.
@@ -72,7 +72,7 @@ Deno.test("review: global EventTarget functions work when called bare from class
   assert.equal(heard, 1);
 });
 
-Deno.test("review: eval of a function or class declaration defines its name, as eval does", async () => {
+Deno.test("classic edge: eval of a function or class declaration defines its name, as eval does", async () => {
   await using s = await inProcess();
   // JavaScript's eval("function f() {}") declares f; here it is taken as an expression.
   await s.conn.eval("function declaredByEval() { return 7; }");
@@ -81,7 +81,7 @@ Deno.test("review: eval of a function or class declaration defines its name, as 
   assert.equal(await s.conn.eval("typeof DeclaredByEval"), "function");
 });
 
-Deno.test("review: assigning to undefined does not redefine undefined for the namespace", async () => {
+Deno.test("classic edge: assigning to undefined does not redefine undefined for the namespace", async () => {
   await using s = await inProcess();
   // Sloppy JavaScript ignores this (undefined is a read-only global); here it lands in the
   // namespace and every later `x === undefined` of this connection sees 5.
@@ -92,7 +92,7 @@ Deno.test("review: assigning to undefined does not redefine undefined for the na
 
 // --- ClassicConnection ------------------------------------------------------------------------
 
-Deno.test("review: conn.modules is not a thenable (awaiting it must not hang)", async () => {
+Deno.test("classic edge: conn.modules is not a thenable (awaiting it must not hang)", async () => {
   await using s = await inProcess();
   const modules = s.conn.modules;
   // `then` is read by every await / Promise.resolve / async return: it must not be
@@ -109,7 +109,7 @@ Deno.test("review: conn.modules is not a thenable (awaiting it must not hang)", 
   assert.equal(settled, true, `await conn.modules: ${settled}`);
 });
 
-Deno.test("review: a redirect can still be stopped (no throw) after its connection closed", async () => {
+Deno.test("classic edge: a redirect can still be stopped (no throw) after its connection closed", async () => {
   await using s = await inProcess();
   const redirect = await s.conn.redirectStdio({ write: () => {} });
   await s.conn.close();
@@ -118,7 +118,7 @@ Deno.test("review: a redirect can still be stopped (no throw) after its connecti
   await redirect[Symbol.asyncDispose]();
 });
 
-Deno.test("review: a burst of console output larger than one frame does not kill the connection", async () => {
+Deno.test("classic edge: a burst of console output larger than one frame does not kill the connection", async () => {
   // The client accepts frames of 4 MiB; 12 lines of 1 MiB arrive in writes that fit.
   await using s = await inProcess({ maxFrameSize: 4 << 20 });
   let received = 0;
@@ -135,7 +135,7 @@ Deno.test("review: a burst of console output larger than one frame does not kill
   assert.equal(received, 12 * (line + 1));
 });
 
-Deno.test("review: a flood of console output is capped, said so, and the connection lives", async () => {
+Deno.test("classic edge: a flood of console output is capped, said so, and the connection lives", async () => {
   await using s = await inProcess();
   let received = 0;
   let notice = "";
@@ -177,7 +177,7 @@ class CraftedFiles extends classic.FileAccess {
   }
 }
 
-Deno.test("review: download never writes outside the target for crafted remote names", async () => {
+Deno.test("classic edge: download never writes outside the target for crafted remote names", async () => {
   await using dir = await tempDir();
   const payload = join(dir.path, "payload.txt");
   await Deno.writeTextFile(payload, "pwned");
@@ -195,7 +195,7 @@ Deno.test("review: download never writes outside the target for crafted remote n
   assert.equal((await Deno.stat(join(inbox, "target")).catch(() => null))?.isFile ?? false, false);
 });
 
-Deno.test("review: download does not create set-uid files from modes the remote end reports", async () => {
+Deno.test("classic edge: download does not create set-uid files from modes the remote end reports", async () => {
   await using dir = await tempDir();
   const payload = join(dir.path, "payload.sh");
   await Deno.writeTextFile(payload, "#!/bin/sh\nid\n");
@@ -216,7 +216,7 @@ Deno.test("review: download does not create set-uid files from modes the remote 
   assert.equal(mode & 0o6000, 0, `downloaded with mode ${mode.toString(8)}`);
 });
 
-Deno.test("review: a directory copy does not follow a symlink cycle", async () => {
+Deno.test("classic edge: a directory copy does not follow a symlink cycle", async () => {
   await using dir = await tempDir();
   await using s = await inProcess();
   const source = join(dir.path, "src");
@@ -230,7 +230,7 @@ Deno.test("review: a directory copy does not follow a symlink cycle", async () =
   assert.equal(await exists(join(target, "loop", "loop")), false, "followed loop -> . again");
 });
 
-Deno.test("review: a fractional chunkSize does not spin forever", async () => {
+Deno.test("classic edge: a fractional chunkSize does not spin forever", async () => {
   await using dir = await tempDir();
   const file = join(dir.path, "f.bin");
   await Deno.writeFile(file, new Uint8Array(16).fill(7));
@@ -246,7 +246,7 @@ Deno.test("review: a fractional chunkSize does not spin forever", async () => {
   else assert.ok(error instanceof RangeError, `got ${error}`);
 });
 
-Deno.test("review: a chunkSize above the peer's frame limit fails clearly, not by disconnecting", async () => {
+Deno.test("classic edge: a chunkSize above the peer's frame limit fails clearly, not by disconnecting", async () => {
   await using dir = await tempDir();
   const file = join(dir.path, "f.bin");
   await Deno.writeFile(file, new Uint8Array(2 << 20).fill(1));
@@ -258,7 +258,7 @@ Deno.test("review: a chunkSize above the peer's frame limit fails clearly, not b
   if (error !== null) assert.ok(error instanceof RangeError, `got ${error}`);
 });
 
-Deno.test("review: a client that disconnects mid-transfer leaves no open file on the server", async () => {
+Deno.test("classic edge: a client that disconnects mid-transfer leaves no open file on the server", async () => {
   await using dir = await tempDir();
   const socket = join(dir.path, "classic.sock");
   const file = join(dir.path, "big.bin");
@@ -288,7 +288,7 @@ Deno.test("review: a client that disconnects mid-transfer leaves no open file on
 
 // --- servers and the rdc command -------------------------------------------------------------
 
-Deno.test("review: rdc shell works against a oneshot server (its probe takes the only shot)", async () => {
+Deno.test("classic edge: rdc shell works against a oneshot server (its probe takes the only shot)", async () => {
   await using server = new RdcProcess(["classic", "-m", "oneshot", "-p", "0"]);
   const [host, port] = (await oneshotAddress(server)).split("\t");
   await using shell = new RdcProcess(["shell", `${host}:${port}`], { stdin: "piped" });
@@ -301,7 +301,7 @@ Deno.test("review: rdc shell works against a oneshot server (its probe takes the
   assert.match(shell.stdout, /RESULT 42/, shell.output());
 });
 
-Deno.test("review: isolated server stops on SIGTERM even if a child left a process holding its pipes", async () => {
+Deno.test("classic edge: isolated server stops on SIGTERM even if a child left a process holding its pipes", async () => {
   await using proc = new RdcProcess(["classic", "-m", "isolated", "-p", "0"]);
   const [, port] = await proc.waitStderr(/serving isolated on 127\.0\.0\.1:(\d+)/);
   let grandchild = 0;
@@ -323,7 +323,7 @@ Deno.test("review: isolated server stops on SIGTERM even if a child left a proce
   }
 });
 
-Deno.test("review: isolated children do not get more permissions than the server process", async () => {
+Deno.test("classic edge: isolated children do not get more permissions than the server process", async () => {
   // The operator narrowed the server (no --allow-write); each client's child gets --allow-all.
   const narrow = [Deno.execPath(), "run", "--allow-net", "--allow-run", "--no-prompt"];
   await using proc = new RdcProcess(["cli/main.ts", "classic", "-m", "isolated", "-p", "0"], {
@@ -338,7 +338,7 @@ Deno.test("review: isolated children do not get more permissions than the server
   assert.equal((await proc.stop()).code, 0, proc.output());
 });
 
-Deno.test("review: closing a subprocess connection ends a child that ignores SIGTERM", async () => {
+Deno.test("classic edge: closing a subprocess connection ends a child that ignores SIGTERM", async () => {
   await using dir = await tempDir();
   const cmd = await scriptCommand(
     dir.path,
@@ -359,7 +359,7 @@ await classic.serveStdio();
   assert.ok(!(closed instanceof Error), `close() hangs: ${closed}`);
 });
 
-Deno.test("review: classic.serve({ port: undefined }) uses the default port, as documented", async () => {
+Deno.test("classic edge: classic.serve({ port: undefined }) uses the default port, as documented", async () => {
   // `classic.serve({ port: flags.port })` with the flag unset: the spread replaces the default.
   let server: ReturnType<typeof classic.serve> | undefined;
   try {
@@ -377,7 +377,7 @@ Deno.test("review: classic.serve({ port: undefined }) uses the default port, as 
 
 // --- docs ------------------------------------------------------------------------------------
 
-Deno.test("review: README's License section is the license, not a stray table row", async () => {
+Deno.test("classic edge: README's License section is the license, not a stray table row", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
   const license = readme.slice(readme.indexOf("## License") + "## License".length).trim();
   assert.equal(license, "MIT", "a row of the classic-members table (`rdc`) ended up here");
