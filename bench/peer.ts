@@ -61,8 +61,17 @@ export interface Peer extends AsyncDisposable {
   readonly name: string;
   /** The TCP port of its server on 127.0.0.1 (the delay proxy forwards to it). */
   readonly port: number;
-  /** Microseconds per `add(1, 2)` over a batch of at least `ms`. */
+  /**
+   * Microseconds per `add(1, 2)` over a batch of at least `ms`, with the
+   * method fetched once where the peer needs that for one round trip.
+   */
   call(ms: number): Promise<number>;
+  /**
+   * Microseconds per `root.add(1, 2)` written out in the loop, as in the
+   * issue's scenario; for rdc and Cap'n Web the same as `call` (one round
+   * trip), for RPyC an attribute read plus a call.
+   */
+  callAsWritten?(ms: number): Promise<number>;
   /** Microseconds per chain of reads ending in `join("a", "b")`, over at least `ms`. */
   chain?(ms: number): Promise<number>;
   /** Microseconds per server-to-client call, as the server timed `count` of them. */

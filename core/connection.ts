@@ -88,7 +88,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   #logger: Logger;
   #exports: ExportTable;
   #imports: ImportTable;
-  #pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason));
+  #pending: QuestionTable;
   #answers = new AnswerTable();
   #memberLists = new MemberLists();
   /** What the message being boxed has exported and described, in case it is never sent. */
@@ -132,6 +132,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     };
     this.#policy = resolvePolicy(options);
     this.#timeout = options.timeout ?? 30_000;
+    this.#pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason), this.#timeout);
     this.#logger = options.logger ?? defaultLogger;
     this.#reader = new FrameReader(transport, this.#limits.maxFrameSize);
     this.#writer = new FrameWriter(transport, (error) => {

@@ -42,8 +42,14 @@ export function isRemote(value: unknown): boolean {
 export function makeProxy(state: RemoteState): object {
   const target = function () {} as unknown as Record<symbol, unknown>;
   target[STATE] = state;
-  target[INSPECT] = target[NODE_INSPECT] = () => describe(state);
+  // Inspectors look at the target itself, not through the proxy's traps.
+  target[INSPECT] = target[NODE_INSPECT] = inspectTarget;
   return new Proxy(target, HANDLER);
+}
+
+/** `[Remote …]` for inspectors; one function for every proxy (`this` is its target). */
+function inspectTarget(this: Record<symbol, unknown>): string {
+  return describe(this[STATE] as RemoteState);
 }
 
 function isThenableState(state: RemoteState): boolean {

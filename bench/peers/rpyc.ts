@@ -128,9 +128,9 @@ export class RpycPeer implements Peer {
 
   /**
    * `conn.root.add(1, 2)` written out in the loop: the attribute read is a
-   * round trip of its own in RPyC. Not part of {@linkcode Peer}; for notes.
+   * round trip of its own in RPyC.
    */
-  async callWithLookup(ms: number): Promise<number> {
+  async callAsWritten(ms: number): Promise<number> {
     return await this.send({ op: "call", ms, lookup: true }) as number;
   }
 
