@@ -12,8 +12,11 @@ import { unwrapMarker } from "./markers.ts";
 
 /** One of the peer's requests, from arrival until the peer no longer needs its answer. */
 export interface Answer {
-  /** The outcome; pipelined requests wait on it. Set by the server right after `open`. */
-  promise: Promise<unknown>;
+  /**
+   * The outcome: the value, or a promise of it (a rejected one if the call
+   * threw). Pipelined requests await it. Set by the server right after `open`.
+   */
+  outcome: unknown;
   /** The served call's context (its abort signal). */
   readonly call: IncomingCall;
   /** The call has ended. */
@@ -64,7 +67,7 @@ export class AnswerTable {
       throw peerFault(`peer exceeded ${maxServing} pending requests (running or unfinished)`);
     }
     const answer: Answer = {
-      promise: Promise.resolve(),
+      outcome: undefined,
       call,
       settled: false,
       finished: false,
@@ -84,8 +87,7 @@ export class AnswerTable {
   async valueOf(seq: number): Promise<unknown> {
     const answer = this.#answers.get(seq);
     if (!answer) throw peerFault(`unknown answer #${seq}`);
-    const value = await answer.promise;
-    return unwrapMarker(value);
+    return unwrapMarker(await answer.outcome);
   }
 
   /** The call behind `seq` ended; returns whether the peer still wants a reply. */

@@ -568,16 +568,21 @@ export class Session implements Connection, Engine, ReferenceBoxer {
         : execute(op, base, path, argv, this.#policy, call);
       later ||= isThenable(outcome);
     } catch (error) {
-      answer.promise = Promise.reject(error);
-      answer.promise.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
+      const rejected = Promise.reject(error);
+      rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
+      answer.outcome = rejected;
       return this.#reply(seq, answer, true, error);
     }
     // An iterator always travels by reference, even a plain-object one.
     const reply = (value: unknown) =>
       this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value);
-    answer.promise = Promise.resolve(outcome);
-    if (!later) return reply(outcome);
-    answer.promise.then(reply, (error) => this.#reply(seq, answer, true, error));
+    if (!later) {
+      answer.outcome = outcome;
+      return reply(outcome);
+    }
+    const promise = Promise.resolve(outcome);
+    answer.outcome = promise;
+    promise.then(reply, (error) => this.#reply(seq, answer, true, error));
   }
 
   /** Serves a request that must first wait: for onConnect, its arguments, or its target. */
@@ -636,25 +641,31 @@ export class Session implements Connection, Engine, ReferenceBoxer {
         this.#queueRelease(descriptor.id, 1);
       });
     }
+    // A number, string, boolean or null is its own value: the common case, unboxed for free.
+    if (typeof wire !== "object" || wire === null) {
+      return this.#deliver(seq, this.#pending.take(seq)!, failed, wire);
+    }
     // Unbox before taking the question: if the answer is malformed, the
     // connection closes and the question fails with it.
     const unboxer = new Unboxer(this, this.#limits.maxDepth, attachments);
     const holder = unboxer.unboxTop(wire);
     const question = this.#pending.take(seq)!;
-    const deliver = () => {
-      // Settle first: from now on new operations on the answer run here, so the
-      // callee may forget it (FINISH).
-      if (failed) question.fail(holder.value);
-      else question.fulfil(holder.value);
-      this.#finished.push(seq);
-      this.#scheduleHousekeeping();
-    };
-    if (!unboxer.hasDeferred) return deliver();
-    unboxer.settle().then(deliver, (error) => {
-      holder.value = error;
-      failed = true;
-      deliver();
-    });
+    if (!unboxer.hasDeferred) return this.#deliver(seq, question, failed, holder.value);
+    unboxer.settle().then(
+      () => this.#deliver(seq, question, failed, holder.value),
+      (error) => this.#deliver(seq, question, true, error),
+    );
+  }
+
+  /**
+   * Settles a question with its answer. Settled first: from then on new
+   * operations on the answer run here, so the callee may forget it (FINISH).
+   */
+  #deliver(seq: number, question: Question, failed: boolean, value: unknown): void {
+    if (failed) question.fail(value);
+    else question.fulfil(value);
+    this.#finished.push(seq);
+    this.#scheduleHousekeeping();
   }
 
   #queueRelease(id: number, count: number): void {
