@@ -19,7 +19,9 @@
  * @module
  */
 
-export { connect, connectStream, connectUnix } from "./core/connect.ts";
+export { connect, connectStream, connectTls, connectUnix } from "./core/connect.ts";
+export type { Incoming, PeerCertificate, TlsClientOptions, TlsServerOptions } from "./core/tls.ts";
+export { AuthenticationError, type Authenticator, tokenAuthenticator } from "./core/auth.ts";
 export {
   type Connection,
   type ConnectionOptions,
@@ -46,7 +48,7 @@ export { obtain, timed } from "./core/helpers.ts";
 export { type CallContext, currentCall } from "./core/dispatch.ts";
 export type { CallOptions } from "./core/question.ts";
 export type { Remote, RemoteMember, RemotePromise, Resolved, Unprefixed } from "./core/types.ts";
-export type { ByteStreams } from "./core/transport.ts";
+export type { ByteStreams, Transport } from "./core/transport.ts";
 export {
   AccessError,
   ConnectionClosedError,

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { presentToken } from "./auth.ts";
+import { openTls, type TlsClientOptions } from "./tls.ts";
 import { Session } from "./connection.ts";
 import { withContext } from "./errors.ts";
 import { makeProxy } from "./proxy.ts";
@@ -23,9 +25,24 @@ import {
 export async function startConnection(
   transport: Transport,
   options: ConnectionOptions = {},
+  credentials: unknown = null,
 ): Promise<Connection> {
+  if (options.token !== undefined) {
+    try {
+      await presentToken(transport, options.token);
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+  }
   const service = options.service ?? VoidService;
-  const connection = new Session(transport, serviceInstance(service), makeProxy, options);
+  const connection = new Session(
+    transport,
+    serviceInstance(service),
+    makeProxy,
+    options,
+    credentials,
+  );
   await connection.start(options, serviceAliases(service));
   return connection;
 }
@@ -49,6 +66,32 @@ export async function connect(
   const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   const conn = await withAddress(address, () => Deno.connect({ hostname: host, port }));
   return await startConnection(transportFromConn(conn, `tcp ${address}`), options);
+}
+
+/**
+ * Connects to an rdc server over TLS. The server's certificate must chain to
+ * a trusted authority (the system's, plus `caCerts`) and name `hostname`
+ * (default: `host`); `cert` and `key` present a client certificate.
+ *
+ * @throws the TLS error (untrusted, expired or misnamed certificate, refused
+ *   client certificate), naming the address.
+ * @example
+ * ```ts
+ * import { connectTls } from "@rdc/rdc";
+ * // await using conn = await connectTls("db.example", 18821, {
+ * //   caCerts: [await Deno.readTextFile("ca.pem")],
+ * //   cert: await Deno.readTextFile("client.pem"),
+ * //   key: await Deno.readTextFile("client.key"),
+ * // });
+ * ```
+ */
+export async function connectTls(
+  host: string,
+  port: number,
+  options: ConnectionOptions & TlsClientOptions = {},
+): Promise<Connection> {
+  const transport = await openTls(host, port, options, options.handshakeTimeout ?? 10_000);
+  return await startConnection(transport, options);
 }
 
 /** Connects to an rdc server listening on a unix socket at `path`. */

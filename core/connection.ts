@@ -74,6 +74,8 @@ type Timer = ReturnType<typeof setTimeout>;
 export class Session implements Connection, Engine, ReferenceBoxer {
   /** The service instance serving this connection. */
   readonly service: RootObject;
+  /** What the server's authenticator or TLS established about the peer; null if nothing. */
+  readonly credentials: unknown;
   /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
   readonly description: string;
 
@@ -119,8 +121,10 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     service: RootObject,
     makeProxy: (state: RemoteState) => object,
     options: ConnectionOptions = {},
+    credentials: unknown = null,
   ) {
     this.service = service;
+    this.credentials = credentials;
     this.#makeProxy = makeProxy;
     this.description = transport.description;
     this.#transport = transport;

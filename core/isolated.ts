@@ -7,25 +7,33 @@
  * @module
  */
 
+import { authenticate, type Authenticator } from "./auth.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
 import { defaultLogger, type Logger } from "./options.ts";
 import { exitStatusText, stopChild } from "./stdio.ts";
+import type { Transport } from "./transport.ts";
 
 /** How long children get to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3_000;
 /** How long a child's pipes may stay open after it exited. */
 const DRAIN_MS = 1_000;
 
-/** Options of {@linkcode serveIsolated}: where to listen, and how to log. */
+/** Options of {@linkcode serveIsolated}: where to listen, whom to let in, how to log. */
 export interface IsolatedServeOptions extends ListenOptions {
   /** Where log lines go. Default: warnings and errors on stderr. */
   logger?: Logger;
+  /** Checks each connection before a child is started for it (see `ServeOptions`). */
+  authenticator?: Authenticator;
+  /** Milliseconds a TLS handshake or the authenticator may take. Default 10 000. */
+  handshakeTimeout?: number;
 }
 
 /** A running isolated server; `close()` stops it and ends every child. */
 export interface IsolatedServer extends AsyncDisposable {
   /** The address it listens on. */
   readonly addr: Deno.NetAddr | Deno.UnixAddr;
+  /** Resolves once listening (see `Server.ready`). */
+  readonly ready: Promise<void>;
   /** The children serving connections now. */
   readonly children: ReadonlySet<Deno.ChildProcess>;
   /** Resolves once the server and all its children have ended. */
@@ -48,14 +56,24 @@ export function serveIsolated(
   if (program === undefined) throw new TypeError("serveIsolated needs a command to run");
   const logger = options.logger ?? defaultLogger;
   const children = new Set<Deno.ChildProcess>();
-  const listening: Listening = new Listening(options, "serveIsolated", () => {
+  const handshakeTimeout = options.handshakeTimeout ?? 10_000;
+  const stop = () => {
     // A child that ignores SIGTERM is killed after a grace period.
     for (const child of children) stopChild(child, 0, KILL_GRACE_MS);
-  });
+  };
+  const listening = new Listening(options, "serveIsolated", logger, handshakeTimeout, stop);
 
-  listening.accept(async (conn) => {
-    const remote = conn.remoteAddr as Deno.NetAddr;
-    const peer = remote.hostname ? `${remote.hostname}:${remote.port}` : "a unix socket peer";
+  listening.accept(async (incoming) => {
+    const { transport: conn, peer } = incoming;
+    try {
+      await authenticate(incoming, options.authenticator, handshakeTimeout);
+    } catch (error) {
+      conn.close();
+      if (!listening.closing) {
+        logger("warn", `connection from ${peer} failed: ${(error as Error).message}`);
+      }
+      return;
+    }
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(program, {
@@ -73,10 +91,10 @@ export function serveIsolated(
     logger("info", `connection from ${peer}: served by child ${child.pid}`);
     // Either direction ending ends the other: the child's stdout closes when it exits,
     // and the child sees end of input when the client leaves.
-    const toChild = conn.readable.pipeTo(child.stdin).catch(() => {});
+    const toChild = relayIn(conn, child.stdin);
     const drained = new AbortController();
     const { signal } = drained;
-    const toClient = child.stdout.pipeTo(conn.writable, { signal }).catch(() => {});
+    const toClient = relayOut(child.stdout, conn, signal);
     const pid = child.pid;
     const toLog = logLines(child.stderr, (line) => logger("info", `child ${pid}: ${line}`), signal);
     const status = await child.status;
@@ -85,11 +103,7 @@ export function serveIsolated(
     const timer = setTimeout(() => drained.abort(), DRAIN_MS);
     await Promise.all([toClient, toLog]);
     clearTimeout(timer);
-    try {
-      conn.close();
-    } catch {
-      // The relay closed it already.
-    }
+    conn.close();
     await toChild;
     if (!status.success && !listening.closing) {
       logger("warn", `child ${child.pid} serving ${peer} ${exitStatusText(status)}`);
@@ -100,7 +114,8 @@ export function serveIsolated(
 
   const close = () => listening.close();
   return {
-    addr: listening.listener.addr as Deno.NetAddr | Deno.UnixAddr,
+    addr: listening.addr,
+    ready: listening.ready,
     children,
     finished: listening.finished,
     close,
@@ -125,4 +140,38 @@ async function logLines(
     // The child is gone; what it wrote so far was logged.
   }
   if (rest) log(rest);
+}
+
+/** Copies what the client sends into the child's stdin, then closes it. */
+async function relayIn(from: Transport, to: WritableStream<Uint8Array>): Promise<void> {
+  const writer = to.getWriter();
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    for (let n = await from.read(buffer); n !== null; n = await from.read(buffer)) {
+      await writer.write(buffer.slice(0, n));
+    }
+  } catch {
+    // Either end went away: the other learns it from the close below.
+  } finally {
+    await writer.close().catch(() => {});
+  }
+}
+
+/** Copies the child's stdout to the client until it ends or `signal` aborts. */
+async function relayOut(
+  from: ReadableStream<Uint8Array>,
+  to: Transport,
+  signal: AbortSignal,
+): Promise<void> {
+  const reader = from.getReader();
+  const stop = () => void reader.cancel().catch(() => {});
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) await to.write(r.value);
+  } catch {
+    // The client went away, or the wait was cut short.
+  } finally {
+    signal.removeEventListener("abort", stop);
+    reader.releaseLock();
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * What every server kind shares: a listener on TCP or a unix socket, an
+ * What every server kind shares: a listener on TCP, TLS or a unix socket, an
  * accept loop, and one orderly shutdown.
  *
  * @module
@@ -7,6 +7,8 @@
 
 import { withContext } from "./errors.ts";
 import type { Logger } from "./options.ts";
+import { type Incoming, TlsListener, type TlsServerOptions } from "./tls.ts";
+import { transportFromConn } from "./transport.ts";
 
 /** Where a server listens, and what stops it. */
 export interface ListenOptions {
@@ -16,8 +18,25 @@ export interface ListenOptions {
   port?: number;
   /** Listen on a unix socket at this path instead of TCP. */
   path?: string;
+  /** Serve TLS (on TCP): the server's certificate, and optionally the CAs of client certificates. */
+  tls?: TlsServerOptions;
   /** Aborting it closes the server. */
   signal?: AbortSignal;
+}
+
+export type { Incoming };
+
+/**
+ * Where connections come from: one interface over `Deno.listen` (TCP and
+ * unix sockets) and {@linkcode TlsListener}. `accept` resolves with null once
+ * closed; `close` is idempotent.
+ */
+interface Acceptor {
+  readonly addr: Deno.NetAddr | Deno.UnixAddr;
+  /** Resolves once listening; rejects if the address cannot be bound. */
+  readonly ready: Promise<void>;
+  accept(): Promise<Incoming | null>;
+  close(): void;
 }
 
 /**
@@ -29,10 +48,9 @@ export interface ListenOptions {
  * `finished`.
  */
 export class Listening {
-  /** The listener; `addr` has the port filled in when 0 was asked for. */
-  readonly listener: Deno.Listener;
-  /** `tcp 127.0.0.1:18812` or `unix /path`, for logs. */
+  /** `tcp 127.0.0.1:18812`, `tls 127.0.0.1:18821` or `unix /path`, for logs. */
   readonly description: string;
+  readonly #acceptor: Acceptor;
   readonly #options: ListenOptions;
   readonly #stop: () => void | Promise<void>;
   readonly #handlers = new Set<Promise<void>>();
@@ -41,28 +59,59 @@ export class Listening {
   #closing = false;
 
   /**
-   * Listens where `options` say.
+   * Listens where `options` say; TLS handshake failures go to `logger`.
    *
    * @param what the caller's name, for the error when neither port nor path is given.
-   * @throws {TypeError} without a port or a path; the runtime's error when listening fails.
+   * @throws {TypeError} without a port or a path, or with TLS on a unix socket; the
+   *   runtime's error when listening fails.
    */
-  constructor(options: ListenOptions, what: string, stop: () => void | Promise<void>) {
+  constructor(
+    options: ListenOptions,
+    what: string,
+    logger: Logger,
+    handshakeTimeout: number,
+    stop: () => void | Promise<void>,
+  ) {
     this.#options = options;
     this.#stop = stop;
     if (options.path !== undefined) {
+      if (options.tls) throw new TypeError(`${what}: TLS needs TCP, not a unix socket`);
       const path = options.path;
-      this.listener = naming(path, () => Deno.listen({ transport: "unix", path }));
+      this.#acceptor = denoAcceptor(naming(path, () => Deno.listen({ transport: "unix", path })));
       this.description = `unix ${path}`;
     } else {
       const port = options.port;
       if (port === undefined) throw new TypeError(`${what} needs a port (0 picks one) or a path`);
       const hostname = options.hostname ?? "127.0.0.1";
       const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-      this.listener = naming(`${host}:${port}`, () => Deno.listen({ hostname, port }));
-      this.description = `tcp ${host}:${(this.listener.addr as Deno.NetAddr).port}`;
+      if (options.tls) {
+        const tls = options.tls;
+        const refused = (peer: string, reason: string) =>
+          logger("warn", `tls ${host}: TLS handshake with ${peer} failed: ${reason}`);
+        const listener = TlsListener.listen(hostname, port, tls, handshakeTimeout, refused);
+        this.#acceptor = listener;
+        this.description = `tls ${host}:${listener.addr.port}`;
+      } else {
+        this.#acceptor = denoAcceptor(
+          naming(`${host}:${port}`, () => Deno.listen({ hostname, port })),
+        );
+        this.description = `tcp ${host}:${(this.#acceptor.addr as Deno.NetAddr).port}`;
+      }
     }
+    // A TLS server that fails to bind closes itself (its `ready` says why).
+    this.#acceptor.ready.catch(() => void this.close());
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     if (options.signal?.aborted) void this.close();
+  }
+
+  /** The address listened on (`port` filled in when 0 was asked for). */
+  get addr(): Deno.NetAddr | Deno.UnixAddr {
+    return this.#acceptor.addr;
+  }
+
+  /** Resolves once listening; rejects, naming the address, if it cannot listen. */
+  get ready(): Promise<void> {
+    return this.#acceptor.ready;
   }
 
   /** Whether `close()` has begun. */
@@ -80,41 +129,37 @@ export class Listening {
    * `oneShot`, stops listening after the first and closes once it is handled.
    * `handle` must not throw.
    */
-  accept(handle: (conn: Deno.Conn) => Promise<void>, logger: Logger, oneShot = false): void {
-    const run = (conn: Deno.Conn) => {
-      const handling = handle(conn);
+  accept(handle: (incoming: Incoming) => Promise<void>, logger: Logger, oneShot = false): void {
+    const run = (incoming: Incoming) => {
+      const handling = handle(incoming);
       this.#handlers.add(handling);
       handling.finally(() => this.#handlers.delete(handling));
       return handling;
     };
     (async () => {
-      try {
+      let pause = 0;
+      while (!this.#closing) {
+        let incoming: Incoming | null;
+        try {
+          incoming = await this.#acceptor.accept();
+        } catch (error) {
+          if (this.#closing) return;
+          // Out of file descriptors, say: log, wait a little longer each time, go on.
+          pause = Math.min(Math.max(2 * pause, 10), 1_000);
+          logger("error", `${this.description}: accept failed (retrying): ${error}`);
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          continue;
+        }
+        if (incoming === null) return;
+        pause = 0;
         if (oneShot) {
           // One client, then no more: stop listening before serving it.
-          const conn = await this.listener.accept();
-          this.listener.close();
-          await run(conn);
+          this.#acceptor.close();
+          await run(incoming);
           await this.close();
           return;
         }
-        let pause = 0;
-        while (!this.#closing) {
-          let conn: Deno.Conn;
-          try {
-            conn = await this.listener.accept();
-          } catch (error) {
-            if (this.#closing || error instanceof Deno.errors.BadResource) return;
-            // Out of file descriptors, say: log, wait a little longer each time, go on.
-            pause = Math.min(Math.max(2 * pause, 10), 1_000);
-            logger("error", `${this.description}: accept failed (retrying): ${error}`);
-            await new Promise((resolve) => setTimeout(resolve, pause));
-            continue;
-          }
-          pause = 0;
-          run(conn);
-        }
-      } catch (error) {
-        if (!this.#closing) logger("error", `${this.description}: accept failed: ${error}`);
+        run(incoming);
       }
     })();
   }
@@ -130,11 +175,7 @@ export class Listening {
 
   async #shutdown(): Promise<void> {
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
-    try {
-      this.listener.close();
-    } catch {
-      // Already closed (one-shot servers close their listener early).
-    }
+    this.#acceptor.close();
     try {
       await this.#stop();
     } finally {
@@ -143,6 +184,40 @@ export class Listening {
       this.#finished.resolve();
     }
   }
+}
+
+/** An acceptor over a `Deno.Listener` (TCP or unix socket). */
+function denoAcceptor(listener: Deno.Listener): Acceptor {
+  let closed = false;
+  return {
+    addr: listener.addr as Deno.NetAddr | Deno.UnixAddr,
+    ready: Promise.resolve(),
+    async accept() {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource) return null;
+        throw error;
+      }
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      const peer = remote.hostname
+        ? `tcp ${
+          remote.hostname.includes(":") ? `[${remote.hostname}]` : remote.hostname
+        }:${remote.port}`
+        : `unix ${(listener.addr as Deno.UnixAddr).path}`;
+      return { transport: transportFromConn(conn, peer), peer, certificate: null };
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  };
 }
 
 /** Runs `listen`, rethrowing a failure with `address` in its message. */

@@ -54,6 +54,11 @@ export interface ConnectionOptions extends Policy, Limits {
   expectService?: string;
   /** Where log lines go. Default: warnings and errors on stderr. */
   logger?: Logger;
+  /**
+   * A shared secret to present before the protocol starts, for a server that
+   * uses `tokenAuthenticator` (connecting side only). Default: none.
+   */
+  token?: string;
   /** The protocol version to announce; only tests of version checks change it. */
   protocolVersion?: number;
 }
@@ -99,6 +104,12 @@ export interface Connection extends AsyncDisposable {
   readonly peerService: string;
   /** Every name the peer's service answers to. */
   readonly peerAliases: readonly string[];
+  /**
+   * On a server: what its authenticator returned about the client, or the
+   * client's verified TLS certificate (`PeerCertificate`), or null when
+   * nothing was checked. On a client: null.
+   */
+  readonly credentials: unknown;
   /** The service instance serving this connection (a `Service`). */
   readonly service: RootObject;
   /** What the transport is connected to (`tcp 127.0.0.1:18812`). */

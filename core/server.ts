@@ -4,16 +4,23 @@
  * @module
  */
 
+import { authenticate, type Authenticator } from "./auth.ts";
 import { startConnection } from "./connect.ts";
 import { type Connection, type ConnectionOptions, defaultLogger } from "./options.ts";
-import { Listening, type ListenOptions } from "./listening.ts";
+import { type Incoming, Listening, type ListenOptions } from "./listening.ts";
 import type { Service } from "./service.ts";
-import { type Transport, transportFromConn } from "./transport.ts";
 
 /** Options of {@linkcode serve}: where to listen, plus every connection option. */
-export interface ServeOptions extends Omit<ConnectionOptions, "service">, ListenOptions {
+export interface ServeOptions extends Omit<ConnectionOptions, "service" | "token">, ListenOptions {
   /** Serve one client, then close (RPyC's `OneShotServer`). Default false. */
   oneShot?: boolean;
+  /**
+   * Checks each connection before the protocol starts (after TLS, if any);
+   * what it returns becomes the connection's `credentials`, and a throw
+   * refuses the connection (logged; nothing else is disturbed). Without one,
+   * the credentials are the client's TLS certificate, or null.
+   */
+  authenticator?: Authenticator;
 }
 
 /**
@@ -24,6 +31,11 @@ export interface ServeOptions extends Omit<ConnectionOptions, "service">, Listen
 export interface Server extends AsyncDisposable {
   /** The address it listens on (`port` filled in when 0 was asked for). */
   readonly addr: Deno.NetAddr | Deno.UnixAddr;
+  /**
+   * Resolves once the server listens. TLS servers bind in the background: a
+   * failure to bind rejects this (naming the address) and closes the server.
+   */
+  readonly ready: Promise<void>;
   /** Connections currently open. */
   readonly connections: ReadonlySet<Connection>;
   /** Resolves once the server has closed and every connection with it. */
@@ -34,7 +46,7 @@ export interface Server extends AsyncDisposable {
 
 /**
  * Serves `service` — a class (an instance per connection) or a shared
- * instance — on TCP or a unix socket.
+ * instance — on TCP, TLS or a unix socket.
  *
  * @example
  * ```ts
@@ -48,36 +60,37 @@ export interface Server extends AsyncDisposable {
  */
 export function serve(service: Service | (new () => Service), options: ServeOptions): Server {
   const logger = options.logger ?? defaultLogger;
+  const handshakeTimeout = options.handshakeTimeout ?? 10_000;
   const connections = new Set<Connection>();
-  const handshaking = new Set<Transport>();
-  const listening = new Listening(options, "serve", async () => {
-    // Connections still in their handshake (or onConnect) are cut off too.
-    for (const transport of handshaking) transport.close();
+  const starting = new Set<Incoming>();
+  const listening = new Listening(options, "serve", logger, handshakeTimeout, async () => {
+    // Connections still authenticating or in their handshake (or onConnect) are cut off too.
+    for (const incoming of starting) incoming.transport.close();
     await Promise.all([...connections].map((c) => c.close()));
   });
   const description = listening.description;
 
   listening.accept(
-    async (conn) => {
-      const remote = conn.remoteAddr as Deno.NetAddr;
-      const peer = remote.hostname ? `tcp ${remote.hostname}:${remote.port}` : description;
-      const transport = transportFromConn(conn, peer);
-      handshaking.add(transport);
+    async (incoming) => {
+      const { transport, peer } = incoming;
+      starting.add(incoming);
       try {
-        const connection = await startConnection(transport, { ...options, service });
-        handshaking.delete(transport);
+        const credentials = await authenticate(incoming, options.authenticator, handshakeTimeout);
+        const connection = await startConnection(transport, { ...options, service }, credentials);
+        starting.delete(incoming);
         if (listening.closing) return void connection.close();
         connections.add(connection);
         await connection.finished;
         connections.delete(connection);
       } catch (error) {
+        transport.close();
         if (listening.closing) return;
         logger(
           "warn",
           `${description}: connection from ${peer} failed: ${(error as Error).message}`,
         );
       } finally {
-        handshaking.delete(transport);
+        starting.delete(incoming);
       }
     },
     logger,
@@ -86,7 +99,8 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
 
   const close = () => listening.close();
   return {
-    addr: listening.listener.addr as Deno.NetAddr | Deno.UnixAddr,
+    addr: listening.addr,
+    ready: listening.ready,
     connections,
     finished: listening.finished,
     close,

@@ -95,3 +95,85 @@ export function transportFromStreams(streams: ByteStreams, description: string):
     },
   };
 }
+
+/**
+ * The slice of a Node.js socket ({@linkcode transportFromNodeSocket} needs):
+ * `node:net` and `node:tls` sockets have it.
+ */
+export interface NodeSocket {
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  write(bytes: Uint8Array, done: (error?: Error | null) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+}
+
+/** Bytes buffered from a Node socket before it is paused. */
+const NODE_HIGH_WATER = 1024 * 1024;
+
+/**
+ * Adapts a Node.js socket (what `node:tls` hands out): its events become
+ * `read`s, with the socket paused while 1 MiB waits unread.
+ */
+export function transportFromNodeSocket(socket: NodeSocket, description: string): Transport {
+  const chunks: Uint8Array[] = [];
+  let buffered = 0;
+  let ended = false;
+  let failure: Error | null = null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  socket.on("data", (chunk) => {
+    chunks.push(chunk);
+    buffered += chunk.length;
+    if (buffered > NODE_HIGH_WATER) socket.pause();
+    notify();
+  });
+  socket.on("end", () => {
+    ended = true;
+    notify();
+  });
+  socket.on("close", () => {
+    ended = true;
+    notify();
+  });
+  socket.on("error", (error) => {
+    failure = error;
+    notify();
+  });
+  let closed = false;
+  return {
+    description,
+    async read(into) {
+      while (chunks.length === 0) {
+        if (closed) return null;
+        if (failure) throw failure;
+        if (ended) return null;
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+      const head = chunks[0];
+      const count = Math.min(into.length, head.length);
+      into.set(head.subarray(0, count));
+      if (count === head.length) chunks.shift();
+      else chunks[0] = head.subarray(count);
+      buffered -= count;
+      if (buffered <= NODE_HIGH_WATER / 2) socket.resume();
+      return count;
+    },
+    write(bytes) {
+      return new Promise((resolve, reject) => {
+        socket.write(bytes, (error) => error ? reject(error) : resolve());
+      });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      socket.destroy();
+      notify();
+    },
+  };
+}

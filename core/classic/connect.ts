@@ -7,6 +7,7 @@
 import {
   connect as connectTcp,
   connectStream as connectOverStream,
+  connectTls as connectOverTls,
   connectUnix as connectToUnix,
 } from "../connect.ts";
 import type { Connection, ConnectionOptions } from "../options.ts";
@@ -17,12 +18,15 @@ import {
   serveStdio as serveOnStdio,
   type SubprocessOptions,
 } from "../stdio.ts";
+import type { TlsClientOptions } from "../tls.ts";
 import type { ByteStreams } from "../transport.ts";
 import { ClassicConnection } from "./connection.ts";
 import { ClassicService } from "./service.ts";
 
 /** RPyC's classic port. */
 export const DEFAULT_PORT = 18812;
+/** RPyC's classic port over TLS. */
+export const DEFAULT_TLS_PORT = 18821;
 
 /** Classic mode's connection defaults: the permissive policy, and a peer that must be classic. */
 function classicOptions<T extends ConnectionOptions>(options: T): T {
@@ -45,6 +49,18 @@ export async function connect(
   options: ConnectionOptions = {},
 ): Promise<ClassicConnection> {
   return new ClassicConnection(await connectTcp(host, port, classicOptions(options)));
+}
+
+/**
+ * Connects to a classic server over TLS (RPyC's `classic.ssl_connect`), on
+ * port 18821 by default; see the top-level `connectTls` for the options.
+ */
+export async function connectTls(
+  host = "127.0.0.1",
+  port: number = DEFAULT_TLS_PORT,
+  options: ConnectionOptions & TlsClientOptions = {},
+): Promise<ClassicConnection> {
+  return new ClassicConnection(await connectOverTls(host, port, classicOptions(options)));
 }
 
 /** Connects to a classic server on a unix socket. */
@@ -112,7 +128,9 @@ export function serve(options: ServeOptions = {}): Server {
   return serveService(ClassicService, {
     ...PERMISSIVE,
     ...options,
-    port: options.path === undefined ? options.port ?? DEFAULT_PORT : undefined,
+    port: options.path === undefined
+      ? options.port ?? (options.tls ? DEFAULT_TLS_PORT : DEFAULT_PORT)
+      : undefined,
   });
 }
 

@@ -191,6 +191,10 @@ export class ClassicConnection implements Connection {
   get peerAliases(): readonly string[] {
     return this.connection.peerAliases;
   }
+  /** Null: credentials are what a server learns about its clients. */
+  get credentials(): unknown {
+    return this.connection.credentials;
+  }
   /** The service this end offers the server. */
   get service(): Connection["service"] {
     return this.connection.service;

@@ -1,0 +1,145 @@
+/**
+ * Authenticators (RPyC's `authenticator=`): a server-side check that runs on
+ * each raw connection before the rdc protocol starts, and the shared-secret
+ * one rdc ships.
+ *
+ * The token exchange, before the HELLOs:
+ *
+ * ```
+ * client → server   "rdc-token" (9 bytes)  length:uint16-big-endian  token:byte[length]
+ * server → client   0x01                   (accepted; anything else, or the end, is a refusal)
+ * ```
+ *
+ * @module
+ */
+
+import { timingSafeEqual } from "node:crypto";
+import type { Incoming } from "./tls.ts";
+import type { Transport } from "./transport.ts";
+
+/**
+ * Decides whether a connection may go on, from the raw connection (read and
+ * write it before rdc does), who connected and their TLS certificate:
+ * returns its credentials (what the service sees as `conn.credentials`), or
+ * throws to refuse it. A refusal is logged and closes that connection only.
+ * Bounded by the server's `handshakeTimeout`.
+ */
+export type Authenticator = (incoming: Incoming) => unknown;
+
+/** An authenticator refused a connection, or a server refused ours. */
+export class AuthenticationError extends Error {
+  /** `message` says what was refused and why. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AuthenticationError";
+  }
+}
+
+const MAGIC = new TextEncoder().encode("rdc-token");
+const ACCEPTED = 0x01;
+const MAX_TOKEN = 4096;
+
+/**
+ * A shared-secret authenticator: the client must send `secret` (see
+ * `ConnectionOptions.token`). The comparison takes the same time wherever
+ * the bytes differ, and the secret is never logged. The credentials are
+ * `{ token: true }`.
+ *
+ * @example
+ * ```ts
+ * import { classic, tokenAuthenticator } from "@rdc/rdc";
+ * const secret = crypto.randomUUID();
+ * await using server = classic.serve({ port: 0, authenticator: tokenAuthenticator(secret) });
+ * // await classic.connect("127.0.0.1", port, { token: secret });
+ * ```
+ */
+export function tokenAuthenticator(secret: string): Authenticator {
+  const expected = new TextEncoder().encode(secret);
+  if (expected.length === 0 || expected.length > MAX_TOKEN) {
+    throw new RangeError(`the secret must be 1 to ${MAX_TOKEN} bytes long`);
+  }
+  return async ({ transport }) => {
+    const header = await readExactly(transport, MAGIC.length + 2);
+    if (!header || !MAGIC.every((byte, i) => header[i] === byte)) {
+      throw new AuthenticationError("the client sent no token");
+    }
+    const length = (header[MAGIC.length] << 8) | header[MAGIC.length + 1];
+    const token = length <= MAX_TOKEN ? await readExactly(transport, length) : null;
+    // Compare fixed-length digests so neither content nor length leaks through timing.
+    const matches = token !== null &&
+      timingSafeEqual(await digest(token), await digest(expected));
+    if (!matches) throw new AuthenticationError("wrong token");
+    await transport.write(new Uint8Array([ACCEPTED]));
+    return { token: true };
+  };
+}
+
+/**
+ * The client's side of {@linkcode tokenAuthenticator}: sends `token` and
+ * waits for the server's answer.
+ *
+ * @throws {AuthenticationError} when the server refuses it (or closes).
+ */
+export async function presentToken(transport: Transport, token: string): Promise<void> {
+  const bytes = new TextEncoder().encode(token);
+  if (bytes.length > MAX_TOKEN) throw new RangeError(`a token is at most ${MAX_TOKEN} bytes`);
+  const message = new Uint8Array(MAGIC.length + 2 + bytes.length);
+  message.set(MAGIC);
+  message[MAGIC.length] = bytes.length >> 8;
+  message[MAGIC.length + 1] = bytes.length & 0xff;
+  message.set(bytes, MAGIC.length + 2);
+  await transport.write(message);
+  const answer = await readExactly(transport, 1).catch(() => null);
+  if (answer?.[0] !== ACCEPTED) {
+    throw new AuthenticationError(`${transport.description} refused the token`);
+  }
+}
+
+/** Reads exactly `count` bytes; null if the stream ends first. */
+async function readExactly(
+  transport: Transport,
+  count: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const out = new Uint8Array(count);
+  let filled = 0;
+  while (filled < count) {
+    const n = await transport.read(out.subarray(filled));
+    if (n === null) return null;
+    filled += n;
+  }
+  return out;
+}
+
+async function digest(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+/**
+ * Runs the authenticator on a new connection, within `timeout`; without one,
+ * the credentials are the TLS client certificate, or null.
+ *
+ * @throws what the authenticator threw, or a timeout.
+ */
+export async function authenticate(
+  incoming: Incoming,
+  authenticator: Authenticator | undefined,
+  timeout: number,
+): Promise<unknown> {
+  if (!authenticator) return incoming.certificate;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve(authenticator(incoming)),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`authentication took longer than ${timeout} ms`)),
+          timeout,
+        );
+      }),
+    ]);
+  } catch (error) {
+    throw new Error(`refused by the authenticator: ${(error as Error).message}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * TLS for rdc: connecting over TLS, listening with TLS (client certificates
+ * included), and the peer certificate a server sees.
+ *
+ * Both ends use `node:tls`: `Deno.listenTls` cannot ask for client
+ * certificates, and `node:tls` gives one code path, one set of error
+ * messages and a handshake timeout on both sides.
+ *
+ * @module
+ */
+
+import tls from "node:tls";
+import { withContext } from "./errors.ts";
+import { type Transport, transportFromNodeSocket } from "./transport.ts";
+
+/** What a TLS server needs: its certificate, and whom to ask for one. */
+export interface TlsServerOptions {
+  /** The server's certificate chain, PEM. */
+  cert: string;
+  /** The server's private key, PEM. */
+  key: string;
+  /**
+   * Certificate authorities (PEM) whose client certificates are accepted.
+   * Given, clients are asked for a certificate; not given, they are not.
+   */
+  ca?: string | string[];
+  /**
+   * Refuse a client without a certificate. Default: true when `ca` is given
+   * (RPyC's `CERT_REQUIRED`); without `ca` there is nothing to check against.
+   */
+  requireClientCert?: boolean;
+}
+
+/** Options of {@linkcode openTls}: what the client trusts and presents. */
+export interface TlsClientOptions {
+  /**
+   * Certificate authorities (PEM) trusted for the server's certificate, in
+   * addition to the system's. Default: the system's only.
+   */
+  caCerts?: string[];
+  /** A client certificate chain (PEM), for servers that ask for one. */
+  cert?: string;
+  /** The client certificate's private key (PEM). */
+  key?: string;
+  /** The name the server's certificate must carry. Default: the host connected to. */
+  hostname?: string;
+}
+
+/** The verified certificate a TLS client presented: a connection's credentials. */
+export interface PeerCertificate {
+  /** Its subject, as `CN=alice, O=Example`. */
+  subject: string;
+  /** Its issuer, in the same form. */
+  issuer: string;
+  /** The SHA-256 fingerprint, colon-separated hex. */
+  fingerprint: string;
+  /** The serial number, hex. */
+  serialNumber: string;
+  /** Start of validity (as the certificate states it). */
+  validFrom: string;
+  /** End of validity. */
+  validTo: string;
+}
+
+/**
+ * Opens a TLS connection to `host:port` and completes the handshake.
+ *
+ * @throws the TLS error (an untrusted or expired certificate, a name that does
+ * not match, a refused client certificate), with the address in its message.
+ */
+export async function openTls(
+  host: string,
+  port: number,
+  options: TlsClientOptions,
+  handshakeTimeout: number,
+): Promise<Transport> {
+  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const socket = tls.connect({
+    host,
+    port,
+    servername: options.hostname ?? (/^[\d.]+$|:/.test(host) ? undefined : host),
+    ca: options.caCerts,
+    cert: options.cert,
+    key: options.key,
+    checkServerIdentity: (_, cert) => tls.checkServerIdentity(options.hostname ?? host, cert),
+  });
+  socket.setNoDelay(true);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no TLS handshake within ${handshakeTimeout} ms`)),
+        handshakeTimeout,
+      );
+      socket.once("secureConnect", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  } catch (error) {
+    socket.destroy();
+    throw withContext(error, `TLS connection to ${address} failed`);
+  }
+  return transportFromNodeSocket(socket, `tls ${address}`);
+}
+
+/** A connection a server accepted (over TLS: after its handshake), ready to be served. */
+export interface Incoming {
+  /** The connection. */
+  transport: Transport;
+  /** Who connected, for logs: `tcp 127.0.0.1:51234`, `tls …`, or a unix socket. */
+  peer: string;
+  /** The client's verified TLS certificate, or null when it presented none. */
+  certificate: PeerCertificate | null;
+}
+
+/**
+ * A TLS listener: a `node:tls` server whose handshaken connections are
+ * queued for {@linkcode TlsListener.accept}. Handshake failures (no or a bad
+ * client certificate, plain TCP, a stalled handshake) are reported through
+ * `onRefused` and touch nothing else.
+ */
+export class TlsListener {
+  /** The address it listens on (known at once, though binding finishes later). */
+  readonly addr: Deno.NetAddr;
+  /** Resolves once listening; rejects, naming the address, if it cannot bind. */
+  readonly ready: Promise<void>;
+  readonly #server: tls.Server;
+  readonly #queue: Incoming[] = [];
+  #waiting: ((incoming: Incoming | null) => void) | null = null;
+  #closed = false;
+
+  private constructor(server: tls.Server, addr: Deno.NetAddr, ready: Promise<void>) {
+    this.#server = server;
+    this.addr = addr;
+    this.ready = ready;
+  }
+
+  /**
+   * Listens on `hostname:port`; port 0 picks a free one now, so `addr` is
+   * known at once (`node:tls` binds asynchronously: see `ready`).
+   */
+  static listen(
+    hostname: string,
+    port: number,
+    options: TlsServerOptions,
+    handshakeTimeout: number,
+    onRefused: (peer: string, reason: string) => void,
+  ): TlsListener {
+    const askForCertificate = options.ca !== undefined;
+    const server = tls.createServer({
+      cert: options.cert,
+      key: options.key,
+      ca: options.ca,
+      requestCert: askForCertificate,
+      rejectUnauthorized: askForCertificate && (options.requireClientCert ?? true),
+      handshakeTimeout,
+    });
+    const chosen = port === 0 ? freePort(hostname) : port;
+    const ready = new Promise<void>((resolve, reject) => {
+      const failed = (error: Error) =>
+        reject(withContext(error, `cannot listen on ${hostname}:${chosen}`));
+      server.once("error", failed);
+      server.listen(chosen, hostname, () => {
+        server.off("error", failed);
+        resolve();
+      });
+    });
+    ready.catch(() => {}); // Reported to whoever awaits `ready`; the server closes itself.
+    const listener = new TlsListener(server, { transport: "tcp", hostname, port: chosen }, ready);
+    server.on("secureConnection", (socket) => listener.#admit(socket, onRefused));
+    server.on("tlsClientError", (error, socket) => {
+      onRefused(peerOf(socket), error.message);
+    });
+    return listener;
+  }
+
+  /** The next handshaken connection; null once closed. */
+  accept(): Promise<Incoming | null> {
+    const next = this.#queue.shift();
+    if (next) return Promise.resolve(next);
+    if (this.#closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.#waiting = resolve);
+  }
+
+  /** Stops listening; queued connections are closed. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    for (const incoming of this.#queue.splice(0)) incoming.transport.close();
+    this.#waiting?.(null);
+    this.#waiting = null;
+  }
+
+  #admit(socket: tls.TLSSocket, onRefused: (peer: string, reason: string) => void): void {
+    const peer = peerOf(socket);
+    const presented = socket.getPeerCertificate();
+    const hasCertificate = presented !== null && Object.keys(presented).length > 0;
+    // Asked but not required: a certificate that is there must still verify.
+    if (hasCertificate && !socket.authorized) {
+      onRefused(peer, `client certificate refused: ${socket.authorizationError}`);
+      socket.destroy();
+      return;
+    }
+    if (this.#closed) return void socket.destroy();
+    socket.setNoDelay(true);
+    const incoming: Incoming = {
+      transport: transportFromNodeSocket(socket, `tls ${peer}`),
+      peer: `tls ${peer}`,
+      certificate: hasCertificate ? describeCertificate(presented) : null,
+    };
+    if (this.#waiting) {
+      this.#waiting(incoming);
+      this.#waiting = null;
+    } else {
+      this.#queue.push(incoming);
+    }
+  }
+}
+
+/** A port free on `hostname` right now, found by binding port 0 and letting go. */
+function freePort(hostname: string): number {
+  const probe = Deno.listen({ hostname, port: 0 });
+  const { port } = probe.addr as Deno.NetAddr;
+  probe.close();
+  return port;
+}
+
+function peerOf(socket: { remoteAddress?: string; remotePort?: number }): string {
+  const host = socket.remoteAddress ?? "unknown";
+  return `${host.includes(":") ? `[${host}]` : host}:${socket.remotePort ?? "?"}`;
+}
+
+function describeCertificate(cert: tls.PeerCertificate): PeerCertificate {
+  const name = (fields: Record<string, unknown>) =>
+    Object.entries(fields ?? {}).map(([k, v]) => `${k}=${v}`).join(", ");
+  return {
+    subject: name(cert.subject as unknown as Record<string, unknown>),
+    issuer: name(cert.issuer as unknown as Record<string, unknown>),
+    fingerprint: cert.fingerprint256,
+    serialNumber: cert.serialNumber,
+    validFrom: cert.valid_from,
+    validTo: cert.valid_to,
+  };
+}
