@@ -5,7 +5,9 @@
  */
 
 import * as classic from "../core/classic/mod.ts";
+import { tokenAuthenticator } from "../core/auth.ts";
 import { serveIsolated } from "../core/isolated.ts";
+import type { TlsServerOptions } from "../core/tls.ts";
 import { isLoopback, openLog, parseFlags, parsePort, stopSignal, UsageError } from "./args.ts";
 
 /** The help text of `rdc classic`. */
@@ -17,7 +19,7 @@ loopback, or to trusted clients only.
 
 Options:
       --host HOST        address to bind (default 127.0.0.1)
-  -p, --port PORT        TCP port (default ${classic.DEFAULT_PORT}; 0 picks a free one)
+  -p, --port PORT        TCP port (default ${classic.DEFAULT_PORT}, or ${classic.DEFAULT_TLS_PORT} with TLS; 0 picks a free one)
   -m, --mode MODE        concurrent | oneshot | stdio | isolated (default concurrent)
                            concurrent  all clients in this process
                            oneshot     print "rdc-oneshot" and HOST<TAB>PORT, serve one client
@@ -26,7 +28,13 @@ Options:
       --unix PATH        listen on a unix socket instead of TCP
       --logfile FILE     append log lines to FILE (default stderr)
   -q, --quiet            log errors only
-      --insecure-remote  allow binding a non-loopback address without TLS
+      --ssl-keyfile FILE   serve TLS with this private key (PEM; needs --ssl-certfile)
+      --ssl-certfile FILE  the server's certificate chain (PEM; needs --ssl-keyfile)
+      --ssl-cafile FILE    require client certificates signed by these CAs (PEM)
+      --auth-token-file FILE
+                         require clients to present the secret in FILE (classic.connect(…,
+                         { token }))
+      --insecure-remote  allow binding a non-loopback address without TLS or a token
   -h, --help             show this help
 `;
 
@@ -42,6 +50,10 @@ export async function runClassic(argv: string[]): Promise<number> {
     unix: { type: "string" },
     logfile: { type: "string" },
     quiet: { type: "boolean", short: "q" },
+    "ssl-keyfile": { type: "string" },
+    "ssl-certfile": { type: "string" },
+    "ssl-cafile": { type: "string" },
+    "auth-token-file": { type: "string" },
     "insecure-remote": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -53,7 +65,14 @@ export async function runClassic(argv: string[]): Promise<number> {
   if (!MODES.includes(mode)) {
     throw new UsageError(`invalid --mode '${values.mode}': expected one of ${MODES.join(", ")}`);
   }
-  const port = values.port === undefined ? classic.DEFAULT_PORT : parsePort(values.port);
+  const tls = tlsOptions(values["ssl-keyfile"], values["ssl-certfile"], values["ssl-cafile"]);
+  const token = values["auth-token-file"] === undefined
+    ? undefined
+    : readFlagFile("--auth-token-file", values["auth-token-file"]).trim();
+  if (token === "") throw new UsageError("--auth-token-file holds no secret");
+  const port = values.port === undefined
+    ? (tls ? classic.DEFAULT_TLS_PORT : classic.DEFAULT_PORT)
+    : parsePort(values.port);
   const hostname = values.host ?? "127.0.0.1";
   if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
     throw new UsageError("--unix cannot be combined with --host or --port");
@@ -61,17 +80,25 @@ export async function runClassic(argv: string[]): Promise<number> {
   if (mode === "stdio" && [values.host, values.port, values.unix].some((v) => v !== undefined)) {
     throw new UsageError("--mode stdio serves on stdin/stdout: drop --host, --port and --unix");
   }
+  if (mode === "stdio" && (tls || token)) {
+    throw new UsageError("--mode stdio serves on stdin/stdout: TLS and tokens do not apply");
+  }
+  if (values.unix !== undefined && tls) {
+    throw new UsageError("TLS needs TCP: --ssl-* cannot be combined with --unix");
+  }
   const listening = mode !== "stdio" && values.unix === undefined;
-  if (listening && !isLoopback(hostname) && !values["insecure-remote"]) {
+  // TLS or a token keeps strangers out; without either, only loopback is safe.
+  const guarded = tls !== undefined || token !== undefined;
+  if (listening && !isLoopback(hostname) && !guarded && !values["insecure-remote"]) {
     throw new UsageError(
-      `refusing to serve classic mode on ${hostname} without TLS: anyone who reaches it can run ` +
-        "any code as this user (pass --insecure-remote to do it anyway)",
+      `refusing to serve classic mode on ${hostname} without TLS or a token: anyone who reaches ` +
+        "it can run any code as this user (pass --insecure-remote to do it anyway)",
     );
   }
 
   using logging = openLog("classic", values.logfile, values.quiet ?? false);
   const log = logging.log;
-  if (listening && !isLoopback(hostname)) {
+  if (listening && !isLoopback(hostname) && !guarded) {
     log(
       "warn",
       `serving classic mode on ${hostname} without TLS: anyone who can reach port ${port} ` +
@@ -86,10 +113,22 @@ export async function runClassic(argv: string[]): Promise<number> {
     await conn.finished;
     return 0;
   }
-  const where = values.unix !== undefined ? { path: values.unix } : { hostname, port };
+  const where = values.unix !== undefined ? { path: values.unix } : { hostname, port, tls };
+  const common = {
+    ...where,
+    authenticator: token === undefined ? undefined : tokenAuthenticator(token),
+    signal: stop.signal,
+    logger: log,
+  };
   const server = mode === "isolated"
-    ? serveIsolated(classic.defaultServerCommand(), { ...where, signal: stop.signal, logger: log })
-    : classic.serve({ ...where, oneShot: mode === "oneshot", signal: stop.signal, logger: log });
+    ? serveIsolated(classic.defaultServerCommand(), common)
+    : classic.serve({ ...common, oneShot: mode === "oneshot" });
+  try {
+    await server.ready;
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
   const addr = server.addr;
   const shown = "port" in addr ? `${addr.hostname}\t${addr.port}` : addr.path;
   if (mode === "oneshot") {
@@ -103,6 +142,36 @@ export async function runClassic(argv: string[]): Promise<number> {
   await server.finished;
   log("info", "stopped");
   return 0;
+}
+
+/** The TLS options from the --ssl-* flags, read from their files; undefined without TLS. */
+function tlsOptions(
+  keyfile: string | undefined,
+  certfile: string | undefined,
+  cafile: string | undefined,
+): TlsServerOptions | undefined {
+  if (keyfile === undefined && certfile === undefined) {
+    if (cafile !== undefined) {
+      throw new UsageError("--ssl-cafile needs --ssl-keyfile and --ssl-certfile");
+    }
+    return undefined;
+  }
+  if (keyfile === undefined) throw new UsageError("--ssl-certfile needs --ssl-keyfile");
+  if (certfile === undefined) throw new UsageError("--ssl-keyfile needs --ssl-certfile");
+  return {
+    key: readFlagFile("--ssl-keyfile", keyfile),
+    cert: readFlagFile("--ssl-certfile", certfile),
+    ca: cafile === undefined ? undefined : readFlagFile("--ssl-cafile", cafile),
+  };
+}
+
+/** A flag's file, read as text. @throws {UsageError} naming the flag when it cannot be read. */
+function readFlagFile(flag: string, path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new UsageError(`cannot read ${flag} '${path}': ${(error as Error).message}`);
+  }
 }
 
 async function writeStdout(text: string): Promise<void> {

@@ -230,9 +230,17 @@ function freePort(hostname: string): number {
   return port;
 }
 
-function peerOf(socket: { remoteAddress?: string; remotePort?: number }): string {
-  const host = socket.remoteAddress ?? "unknown";
-  return `${host.includes(":") ? `[${host}]` : host}:${socket.remotePort ?? "?"}`;
+interface SocketAddress {
+  remoteAddress?: string;
+  remotePort?: number;
+  /** The TCP socket under a TLS one (what is left of the address after a failed handshake). */
+  _parent?: SocketAddress;
+}
+
+function peerOf(socket: SocketAddress): string {
+  const known = socket.remoteAddress ? socket : socket._parent ?? socket;
+  const host = known.remoteAddress ?? "an unknown address";
+  return `${host.includes(":") ? `[${host}]` : host}:${known.remotePort ?? "?"}`;
 }
 
 function describeCertificate(cert: tls.PeerCertificate): PeerCertificate {
