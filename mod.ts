@@ -21,7 +21,7 @@
 
 export { connect, connectStream, connectTls, connectUnix } from "./core/connect.ts";
 export type { Incoming, PeerCertificate, TlsClientOptions, TlsServerOptions } from "./core/tls.ts";
-export { AuthenticationError, type Authenticator, tokenAuthenticator } from "./core/auth.ts";
+export { type Authenticator, tokenAuthenticator } from "./core/auth.ts";
 export {
   type Connection,
   type ConnectionOptions,
@@ -51,6 +51,7 @@ export type { Remote, RemoteMember, RemotePromise, Resolved, Unprefixed } from "
 export type { ByteStreams, Transport } from "./core/transport.ts";
 export {
   AccessError,
+  AuthenticationError,
   ConnectionClosedError,
   type ErrorClass,
   ProtocolError,
@@ -60,4 +61,25 @@ export {
   TimeoutError,
 } from "./core/errors.ts";
 export { PROTOCOL_VERSION } from "./core/wire.ts";
+export {
+  DEFAULT_PRUNING_TIMEOUT,
+  type RegistryServer,
+  type RegistryServerOptions,
+  serveRegistry,
+} from "./core/registry/server.ts";
+export { RegistryClient, type RegistryClientOptions } from "./core/registry/client.ts";
+export {
+  connectByService,
+  type ConnectByServiceOptions,
+  discover,
+  type DiscoveryOptions,
+  listServices,
+} from "./core/registry/discovery.ts";
+export { DiscoveryError } from "./core/registry/errors.ts";
+export { REGISTRY_PORT, type RegistryMode, type ServerAddress } from "./core/registry/messages.ts";
+export {
+  type Registrar,
+  type RegistrationOptions,
+  REREGISTER_INTERVAL,
+} from "./core/registry/registration.ts";
 export * as classic from "./core/classic/mod.ts";

@@ -7,8 +7,11 @@
 import * as classic from "../core/classic/mod.ts";
 import { tokenAuthenticator } from "../core/auth.ts";
 import { serveIsolated } from "../core/isolated.ts";
+import { Registration } from "../core/registry/registration.ts";
+import { serviceAliases } from "../core/service.ts";
 import type { TlsServerOptions } from "../core/tls.ts";
 import { isLoopback, openLog, parseFlags, parsePort, stopSignal, UsageError } from "./args.ts";
+import { REGISTER_FLAGS, REGISTER_HELP, registrarFromFlags } from "./registry.ts";
 
 /** The help text of `rdc classic`. */
 export const CLASSIC_HELP = `Usage: rdc classic [options]
@@ -35,7 +38,7 @@ Options:
                          require clients to present the secret in FILE (classic.connect(…,
                          { token }))
       --insecure-remote  allow binding a non-loopback address without TLS or a token
-  -h, --help             show this help
+${REGISTER_HELP}  -h, --help             show this help
 `;
 
 const MODES = ["concurrent", "oneshot", "stdio", "isolated"] as const;
@@ -55,6 +58,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     "ssl-cafile": { type: "string" },
     "auth-token-file": { type: "string" },
     "insecure-remote": { type: "boolean" },
+    ...REGISTER_FLAGS,
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -87,6 +91,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     throw new UsageError("TLS needs TCP: --ssl-* cannot be combined with --unix");
   }
   const listening = mode !== "stdio" && values.unix === undefined;
+  const registrar = registrarFromFlags(values, listening);
   // TLS or a token keeps strangers out; without either, only loopback is safe.
   const guarded = tls !== undefined || token !== undefined;
   if (listening && !isLoopback(hostname) && !guarded && !values["insecure-remote"]) {
@@ -122,7 +127,7 @@ export async function runClassic(argv: string[]): Promise<number> {
   };
   const server = mode === "isolated"
     ? serveIsolated(classic.defaultServerCommand(), common)
-    : classic.serve({ ...common, oneShot: mode === "oneshot" });
+    : classic.serve({ ...common, oneShot: mode === "oneshot", registrar });
   try {
     await server.ready;
   } catch (error) {
@@ -139,6 +144,10 @@ export async function runClassic(argv: string[]): Promise<number> {
     ? `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`
     : addr.path;
   log("info", `serving ${mode} on ${readable}`);
+  // An isolated server runs no service of its own here: its classic names are registered for it.
+  await using _registration = mode === "isolated" && registrar && "port" in addr
+    ? new Registration(registrar, serviceAliases(classic.ClassicService), addr.port, {}, log)
+    : undefined;
   await server.finished;
   log("info", "stopped");
   return 0;

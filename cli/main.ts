@@ -1,6 +1,7 @@
 /**
  * The `rdc` command: `rdc classic` (a classic server), `rdc shell` (a REPL on
- * a classic connection).
+ * a classic connection), `rdc registry` (a registry of services), `rdc deploy`
+ * (classic mode on an SSH host).
  *
  * ```sh
  * deno run -A cli/main.ts classic --port 18812
@@ -13,10 +14,14 @@
 import denoJson from "../deno.json" with { type: "json" };
 import { UsageError } from "./args.ts";
 import { runClassic } from "./classic.ts";
+import { runDeploy } from "./deploy.ts";
+import { runRegistry } from "./registry.ts";
 import { runShell } from "./shell.ts";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   classic: runClassic,
+  deploy: runDeploy,
+  registry: runRegistry,
   shell: runShell,
 };
 
@@ -26,6 +31,8 @@ export const HELP = `Usage: rdc <command> [options]
 Commands:
   classic   serve classic mode (a remote Deno process for trusted clients)
   shell     a Deno REPL with \`conn\` bound to a classic connection
+  deploy    deploy classic mode to an SSH host (nothing to install there), then eval or a REPL
+  registry  a registry where servers announce their services and clients find them
 
 Run 'rdc <command> --help' for a command's options.
 `;

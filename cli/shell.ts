@@ -5,6 +5,7 @@
  */
 
 import { parseFlags, parsePort, UsageError } from "./args.ts";
+import { runClassicRepl } from "./repl.ts";
 
 /** The help text of `rdc shell`. */
 export const SHELL_HELP = `Usage: rdc shell [HOST[:PORT]] [options]
@@ -39,22 +40,9 @@ export async function runShell(argv: string[]): Promise<number> {
     : address
     ? `classic.connect(${address.map((v) => JSON.stringify(v)).join(", ")})`
     : "classic.connectSubprocess()";
-  // One connection, made inside the REPL (a one-shot server serves only one). If it
-  // fails, the REPL ends with one line and status 1 before it starts reading input.
-  const init = [
-    `const classic = await import(${JSON.stringify(classicUrl)});`,
-    `var conn;`,
-    `try { conn = await ${open}; } catch (error) {`,
-    `console.error("rdc shell: " + error.message); Deno.exit(1); }`,
-    `console.log("rdc shell: conn is a classic connection to " + conn.description);`,
-  ].join(" ");
-  const repl = new Deno.Command(Deno.execPath(), {
-    args: ["repl", "--allow-all", "--quiet", `--eval=${init}`],
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  return (await repl.status).code;
+  // One connection, made inside the REPL (a one-shot server serves only one).
+  const setup = `const classic = await import(${JSON.stringify(classicUrl)});`;
+  return await runClassicRepl("shell", setup, open);
 }
 
 /** HOST, HOST:PORT, [IPV6] or [IPV6]:PORT. */

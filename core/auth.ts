@@ -14,6 +14,7 @@
  */
 
 import { timingSafeEqual } from "node:crypto";
+import { AuthenticationError } from "./errors.ts";
 import type { Incoming } from "./tls.ts";
 import type { Transport } from "./transport.ts";
 
@@ -25,15 +26,6 @@ import type { Transport } from "./transport.ts";
  * Bounded by the server's `handshakeTimeout`.
  */
 export type Authenticator = (incoming: Incoming) => unknown;
-
-/** An authenticator refused a connection, or a server refused ours. */
-export class AuthenticationError extends Error {
-  /** `message` says what was refused and why. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "AuthenticationError";
-  }
-}
 
 const MAGIC = new TextEncoder().encode("rdc-token");
 const ACCEPTED = 0x01;

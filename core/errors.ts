@@ -245,6 +245,15 @@ registerErrorClass(TimeoutError);
 registerErrorClass(ConnectionClosedError);
 registerErrorClass(ProtocolError);
 
+/** An authenticator refused a connection, or a server refused ours. */
+export class AuthenticationError extends Error {
+  /** `message` says what was refused and why. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AuthenticationError";
+  }
+}
+
 /**
  * `error` with `context` in front of its message (`cannot connect to
  * host:1: Connection refused`), as an error of the same class so that

@@ -262,6 +262,13 @@ class BufferPool {
 
 const attachmentBuffers = new BufferPool();
 
+/** A new buffer holding `payload` behind its frame header, for a frame sent outside a session. */
+export function frame(payload: Uint8Array): Uint8Array {
+  const out = header(payload.length, 0, FRAME_HEADER_SIZE + payload.length);
+  out.set(payload, FRAME_HEADER_SIZE);
+  return out;
+}
+
 /** A buffer of `size` bytes (default: just the header) starting with the header for `length`. */
 function header(length: number, bits: number, size = FRAME_HEADER_SIZE): Uint8Array {
   const out = new Uint8Array(size);

@@ -6,8 +6,16 @@
  */
 
 import type { MessageCodec } from "./codec.ts";
-import { ConnectionClosedError, isPeerFault, peerFault } from "./errors.ts";
-import type { FrameReader } from "./framing.ts";
+import { Encoder } from "@msgpack/msgpack";
+import {
+  AuthenticationError,
+  ConnectionClosedError,
+  isPeerFault,
+  peerFault,
+  withContext,
+} from "./errors.ts";
+import { frame, type FrameReader } from "./framing.ts";
+import type { Transport } from "./transport.ts";
 import { checkMessage, Msg, PROTOCOL_MAGIC } from "./wire.ts";
 
 /** What a peer's HELLO told us. */
@@ -53,7 +61,7 @@ export async function receiveHello(
   let timer: ReturnType<typeof setTimeout> | undefined;
   // Whatever fails to parse before the first message is a stranger speaking something else.
   const notRdc = (error: unknown): never => {
-    if (!isPeerFault(error)) throw error;
+    if (!isPeerFault(error)) throw withContext(error, where);
     throw peerFault(`${where} is not an rdc peer (bad handshake: ${(error as Error).message})`);
   };
   const payload = await Promise.race([
@@ -73,7 +81,10 @@ export async function receiveHello(
     notRdc(error);
   }
   if (Array.isArray(raw) && raw[0] === Msg.Close && typeof raw[1] === "string") {
-    throw peerFault(`peer refused the connection: ${raw[1]}`);
+    if (raw[1] === AUTHENTICATION_FAILED) {
+      throw new AuthenticationError(`${where} refused the connection: ${AUTHENTICATION_FAILED}`);
+    }
+    throw peerFault(`${where} refused the connection: ${raw[1]}`);
   }
   if (!Array.isArray(raw) || raw[0] !== Msg.Hello || raw[1] !== PROTOCOL_MAGIC) {
     throw peerFault(`${where} is not an rdc peer (bad handshake)`);
@@ -94,4 +105,18 @@ export async function receiveHello(
     );
   }
   return { service, aliases, members: new Set(members) };
+}
+
+/** The reason a server gives a client its authenticator refused (never the details). */
+export const AUTHENTICATION_FAILED = "authentication failed";
+
+/** A CLOSE frame, sent in place of HELLO to refuse a connection before any session exists. */
+export function refusalFrame(reason: string): Uint8Array {
+  return frame(new Encoder().encode([Msg.Close, reason]));
+}
+
+/** Refuses a connection before its session: CLOSE with `reason`, then close. Never throws. */
+export async function refuse(transport: Transport, reason: string): Promise<void> {
+  await transport.write(refusalFrame(reason)).catch(() => {});
+  transport.close();
 }

@@ -8,6 +8,7 @@
  */
 
 import { authenticate, type Authenticator } from "./auth.ts";
+import { AUTHENTICATION_FAILED, refuse } from "./handshake.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
 import { defaultLogger, type Logger } from "./options.ts";
 import { exitStatusText, stopChild } from "./stdio.ts";
@@ -68,7 +69,7 @@ export function serveIsolated(
     try {
       await authenticate(incoming, options.authenticator, handshakeTimeout);
     } catch (error) {
-      conn.close();
+      await refuse(conn, AUTHENTICATION_FAILED);
       if (!listening.closing) {
         logger("warn", `connection from ${peer} failed: ${(error as Error).message}`);
       }

@@ -7,11 +7,17 @@
 import { authenticate, type Authenticator } from "./auth.ts";
 import { startConnection } from "./connect.ts";
 import { type Connection, type ConnectionOptions, defaultLogger } from "./options.ts";
+import { AUTHENTICATION_FAILED, refuse } from "./handshake.ts";
 import { type Incoming, Listening, type ListenOptions } from "./listening.ts";
-import type { Service } from "./service.ts";
+import { registrarOf, Registration, type RegistrationOptions } from "./registry/registration.ts";
+import { type Service, serviceAliases } from "./service.ts";
 
-/** Options of {@linkcode serve}: where to listen, plus every connection option. */
-export interface ServeOptions extends Omit<ConnectionOptions, "service" | "token">, ListenOptions {
+/**
+ * Options of {@linkcode serve}: where to listen, how to check clients,
+ * whether to register with a registry, plus every connection option.
+ */
+export interface ServeOptions
+  extends Omit<ConnectionOptions, "service" | "token">, ListenOptions, RegistrationOptions {
   /** Serve one client, then close (RPyC's `OneShotServer`). Default false. */
   oneShot?: boolean;
   /**
@@ -63,11 +69,20 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
   const handshakeTimeout = options.handshakeTimeout ?? 10_000;
   const connections = new Set<Connection>();
   const starting = new Set<Incoming>();
+  const registrar = registrarOf(options);
+  let registration: Registration | undefined;
   const listening = new Listening(options, "serve", logger, handshakeTimeout, async () => {
+    const unregistering = registration?.stop() ?? [];
     // Connections still authenticating or in their handshake (or onConnect) are cut off too.
     for (const incoming of starting) incoming.transport.close();
-    await Promise.all([...connections].map((c) => c.close()));
+    await Promise.all([...connections].map((c) => c.close()).concat(unregistering));
   });
+  // Registered once listening, withdrawn as closing begins (see the stop callback above).
+  listening.ready.then(() => {
+    if (!registrar || listening.closing) return;
+    const { port } = listening.addr as Deno.NetAddr;
+    registration = new Registration(registrar, serviceAliases(service), port, options, logger);
+  }, () => {});
   const description = listening.description;
 
   listening.accept(
@@ -75,7 +90,11 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
       const { transport, peer } = incoming;
       starting.add(incoming);
       try {
-        const credentials = await authenticate(incoming, options.authenticator, handshakeTimeout);
+        const credentials = await authenticate(incoming, options.authenticator, handshakeTimeout)
+          .catch(async (error) => {
+            await refuse(transport, AUTHENTICATION_FAILED);
+            throw error;
+          });
         const connection = await startConnection(transport, { ...options, service }, credentials);
         starting.delete(incoming);
         if (listening.closing) return void connection.close();

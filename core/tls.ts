@@ -11,6 +11,7 @@
 
 import tls from "node:tls";
 import { withContext } from "./errors.ts";
+import { refusalFrame } from "./handshake.ts";
 import { type Transport, transportFromNodeSocket } from "./transport.ts";
 
 /** What a TLS server needs: its certificate, and whom to ask for one. */
@@ -48,7 +49,7 @@ export interface TlsClientOptions {
 
 /** The verified certificate a TLS client presented: a connection's credentials. */
 export interface PeerCertificate {
-  /** Its subject, as `CN=alice, O=Example`. */
+  /** Its subject, in the certificate's order: `O=Example, CN=alice`. */
   subject: string;
   /** Its issuer, in the same form. */
   issuer: string;
@@ -78,7 +79,8 @@ export async function openTls(
   const socket = tls.connect({
     host,
     port,
-    servername: options.hostname ?? (/^[\d.]+$|:/.test(host) ? undefined : host),
+    // SNI carries names only, never addresses (node:tls refuses one).
+    servername: /^[\d.]+$|:/.test(options.hostname ?? host) ? undefined : options.hostname ?? host,
     ca: options.caCerts,
     cert: options.cert,
     key: options.key,
@@ -102,7 +104,10 @@ export async function openTls(
     });
   } catch (error) {
     socket.destroy();
-    throw withContext(error, `TLS connection to ${address} failed`);
+    // A plain Error: node's TLS error classes prefix their own text when constructed again.
+    throw new Error(`TLS connection to ${address} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return transportFromNodeSocket(socket, `tls ${address}`);
 }
@@ -151,15 +156,22 @@ export class TlsListener {
     onRefused: (peer: string, reason: string) => void,
   ): TlsListener {
     const askForCertificate = options.ca !== undefined;
+    const required = askForCertificate && (options.requireClientCert ?? true);
     const server = tls.createServer({
       cert: options.cert,
       key: options.key,
       ca: options.ca,
       requestCert: askForCertificate,
-      rejectUnauthorized: askForCertificate && (options.requireClientCert ?? true),
+      // Checked in #admit: refusing here would drop the reason, for the client and the log.
+      rejectUnauthorized: false,
       handshakeTimeout,
     });
-    const chosen = port === 0 ? freePort(hostname) : port;
+    let chosen = port;
+    try {
+      if (port === 0) chosen = freePort(hostname);
+    } catch (error) {
+      throw withContext(error, `cannot listen on ${hostname}:${port}`);
+    }
     const ready = new Promise<void>((resolve, reject) => {
       const failed = (error: Error) =>
         reject(withContext(error, `cannot listen on ${hostname}:${chosen}`));
@@ -171,9 +183,10 @@ export class TlsListener {
     });
     ready.catch(() => {}); // Reported to whoever awaits `ready`; the server closes itself.
     const listener = new TlsListener(server, { transport: "tcp", hostname, port: chosen }, ready);
-    server.on("secureConnection", (socket) => listener.#admit(socket, onRefused));
+    server.on("secureConnection", (socket) => listener.#admit(socket, required, onRefused));
     server.on("tlsClientError", (error, socket) => {
       onRefused(peerOf(socket), error.message);
+      socket.destroy(); // A stalled handshake is reported here, socket still open.
     });
     return listener;
   }
@@ -196,14 +209,29 @@ export class TlsListener {
     this.#waiting = null;
   }
 
-  #admit(socket: tls.TLSSocket, onRefused: (peer: string, reason: string) => void): void {
+  #admit(
+    socket: tls.TLSSocket,
+    required: boolean,
+    onRefused: (peer: string, reason: string) => void,
+  ): void {
     const peer = peerOf(socket);
     const presented = socket.getPeerCertificate();
     const hasCertificate = presented !== null && Object.keys(presented).length > 0;
-    // Asked but not required: a certificate that is there must still verify.
-    if (hasCertificate && !socket.authorized) {
-      onRefused(peer, `client certificate refused: ${socket.authorizationError}`);
-      socket.destroy();
+    let refusal: string | undefined;
+    if (required && !hasCertificate) {
+      refusal = "a client certificate is required, and none was presented";
+    } else if (hasCertificate && !socket.authorized) {
+      // A certificate that is there must verify, required or not.
+      const cert = describeCertificate(presented);
+      const expired = Date.parse(cert.validTo) < Date.now() ? `, expired ${cert.validTo}` : "";
+      refusal = `client certificate ${cert.subject} from ${cert.issuer}${expired} refused ` +
+        `(${socket.authorizationError}): unknown CA or invalid certificate`;
+    }
+    if (refusal !== undefined) {
+      onRefused(peer, refusal);
+      // The client waits for a HELLO: a CLOSE in its place tells it why.
+      socket.end(refusalFrame(refusal));
+      Deno.unrefTimer(setTimeout(() => socket.destroy(), 1_000));
       return;
     }
     if (this.#closed) return void socket.destroy();

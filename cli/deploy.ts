@@ -1,0 +1,115 @@
+/**
+ * `rdc deploy`: a classic server deployed to an SSH host (nothing installed
+ * there beforehand), then code run against it or Deno's REPL on it.
+ *
+ * @module
+ */
+
+import type { ClassicConnection } from "../core/classic/mod.ts";
+import { parseDestination } from "../deploy/destination.ts";
+import { KNOWN_HOSTS_MODES, type KnownHostsMode } from "../deploy/host_key_check.ts";
+import { DeployedServer, SshMachine, type SshMachineOptions } from "../deploy/mod.ts";
+import { parseFlags, UsageError } from "./args.ts";
+import { runClassicRepl } from "./repl.ts";
+
+/** The help text of `rdc deploy`. */
+export const DEPLOY_HELP = `Usage: rdc deploy USER@HOST[:PORT] [options]
+
+Deploys a classic server to HOST over SSH, with nothing to install there:
+the server (and this Deno runtime, when HOST has no deno) is uploaded once
+and cached in ~/.cache/rdc on HOST. Then runs CODE with \`conn\` bound to a
+classic connection to it, or opens Deno's REPL with \`conn\`. HOST may be an
+alias of ~/.ssh/config (HostName, User, Port, IdentityFile, ProxyJump);
+ssh-agent ($SSH_AUTH_SOCK) is used when it runs. No port is opened on HOST:
+connections travel inside the SSH connection. Try:
+  rdc deploy me@build-01 --eval 'await conn.modules["node:os"].hostname()'
+
+Options:
+  -i, --identity FILE     the private key to log in with
+                          (default: IdentityFile of ~/.ssh/config, else ~/.ssh/id_*)
+      --known-hosts MODE  enforce | accept-new | ignore (default enforce: the host
+                          key must be in ~/.ssh/known_hosts)
+  -e, --eval CODE         run CODE (an expression or statements; await works) and
+                          print its value, instead of opening the REPL
+  -h, --help              show this help
+`;
+
+/** Runs `rdc deploy`; resolves with the exit status. */
+export async function runDeploy(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    identity: { type: "string", short: "i" },
+    "known-hosts": { type: "string" },
+    eval: { type: "string", short: "e" },
+    help: { type: "boolean", short: "h" },
+  }, 1);
+  if (values.help) {
+    console.log(DEPLOY_HELP);
+    return 0;
+  }
+  const [target] = positionals;
+  if (target === undefined) throw new UsageError("missing USER@HOST[:PORT]");
+  try {
+    parseDestination(target);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const mode = values["known-hosts"] ?? "enforce";
+  if (!KNOWN_HOSTS_MODES.includes(mode as KnownHostsMode)) {
+    throw new UsageError(
+      `invalid --known-hosts '${mode}': expected one of ${KNOWN_HOSTS_MODES.join(", ")}`,
+    );
+  }
+  const options: SshMachineOptions = { host: target, knownHosts: mode as KnownHostsMode };
+  if (values.identity !== undefined) options.identity = values.identity;
+  if (values.eval === undefined) {
+    const setup = `const { deployClassic } = await import(${JSON.stringify(import.meta.url)});`;
+    return await runClassicRepl(
+      "deploy",
+      setup,
+      `(await deployClassic(${JSON.stringify(options)})).conn`,
+    );
+  }
+  await using session = await deployClassic(options);
+  const value = await compile(values.eval)(session.conn);
+  if (value !== undefined) console.log(value);
+  return 0;
+}
+
+/** A classic connection to a server deployed for one command; disposing it ends everything. */
+export interface DeployedSession extends AsyncDisposable {
+  /** The connection. */
+  readonly conn: ClassicConnection;
+}
+
+/** Connects to the host, deploys classic mode and opens one connection (for the REPL too). */
+export async function deployClassic(options: SshMachineOptions): Promise<DeployedSession> {
+  const machine = await SshMachine.connect(options);
+  let server: DeployedServer | undefined;
+  try {
+    server = await DeployedServer.start(machine);
+    const deployed = server;
+    return {
+      conn: await deployed.classicConnect(),
+      async [Symbol.asyncDispose]() {
+        await deployed.close();
+        await machine.close();
+      },
+    };
+  } catch (error) {
+    await server?.close();
+    await machine.close();
+    throw error;
+  }
+}
+
+type Evaluator = (conn: ClassicConnection) => Promise<unknown>;
+const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => Evaluator;
+
+/** CODE as an async function of `conn`: an expression's value is returned; statements run. */
+function compile(code: string): Evaluator {
+  try {
+    return new AsyncFunction("conn", `return (\n${code}\n);`);
+  } catch {
+    return new AsyncFunction("conn", code);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * `rdc registry`: a registry server (RPyC's `rpyc_registry`), and the
+ * `--register` flags of the commands that serve.
+ *
+ * @module
+ */
+
+import { RegistryClient } from "../core/registry/client.ts";
+import { REGISTRY_MODES, REGISTRY_PORT, type RegistryMode } from "../core/registry/messages.ts";
+import { serveRegistry } from "../core/registry/server.ts";
+import { openLog, parseFlags, parsePort, stopSignal, UsageError } from "./args.ts";
+
+/** RPyC's pruning timeout, in seconds. */
+const DEFAULT_TIMEOUT_S = 240;
+
+/** The help text of `rdc registry`. */
+export const REGISTRY_HELP = `Usage: rdc registry [options]
+
+Runs a registry: servers started with --register (or serve(service,
+{ registrar })) announce their service names to it, and clients find them by
+name (discover, connectByService).
+
+Options:
+  -m, --mode MODE        UDP | TCP (default UDP)
+      --host HOST        address to bind (default 127.0.0.1: this machine only). Bind
+                         0.0.0.0 to serve a network and to hear UDP broadcasts (where
+                         servers register by default); anyone who reaches it can then
+                         register servers and ask for them
+  -p, --port PORT        port (default ${REGISTRY_PORT}; 0 picks a free one)
+  -t, --timeout SECONDS  forget a server that has not registered again for this long
+                         (default ${DEFAULT_TIMEOUT_S}; servers register every 60 s)
+  -l, --listing          answer requests for the list of every service name
+      --logfile FILE     append log lines to FILE (default stderr)
+  -q, --quiet            log errors only
+  -h, --help             show this help
+`;
+
+/** Runs `rdc registry`; resolves with the exit status once the registry has stopped. */
+export async function runRegistry(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    mode: { type: "string", short: "m" },
+    host: { type: "string" },
+    port: { type: "string", short: "p" },
+    timeout: { type: "string", short: "t" },
+    listing: { type: "boolean", short: "l" },
+    logfile: { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(REGISTRY_HELP);
+    return 0;
+  }
+  const mode = parseMode(values.mode ?? "UDP", "--mode");
+  const port = values.port === undefined ? REGISTRY_PORT : parsePort(values.port);
+  const timeout = values.timeout === undefined ? DEFAULT_TIMEOUT_S : parseSeconds(values.timeout);
+
+  using logging = openLog("registry", values.logfile, values.quiet ?? false);
+  using stop = stopSignal();
+  const registry = await serveRegistry({
+    mode,
+    hostname: values.host ?? "127.0.0.1",
+    port,
+    pruningTimeout: timeout * 1_000,
+    allowListing: values.listing ?? false,
+    logger: logging.log,
+    signal: stop.signal,
+  });
+  const { hostname, port: bound } = registry.addr;
+  const listing = values.listing ? "on" : "off";
+  logging.log(
+    "info",
+    `serving the ${mode} registry on ${hostname.includes(":") ? `[${hostname}]` : hostname}:` +
+      `${bound} (pruning after ${timeout} s, listing ${listing})`,
+  );
+  await registry.finished;
+  logging.log("info", "stopped");
+  return 0;
+}
+
+/** The flags of a serving command that register it, as `parseFlags` options. */
+export const REGISTER_FLAGS = {
+  register: { type: "boolean" },
+  "registry-type": { type: "string" },
+  "registry-host": { type: "string" },
+  "registry-port": { type: "string" },
+} as const;
+
+/** The help lines of {@linkcode REGISTER_FLAGS}. */
+export const REGISTER_HELP =
+  `      --register         register with a registry while serving (see 'rdc registry')
+      --registry-type T  UDP | TCP (default UDP)
+      --registry-host H  the registry's address (default 255.255.255.255, a broadcast, for
+                         UDP; required for TCP)
+      --registry-port P  the registry's port (default ${REGISTRY_PORT})
+`;
+
+/**
+ * The registry client the `--register` flags ask for, or `undefined` without
+ * `--register`. `tcpServer` says whether the command serves on a TCP port
+ * (only such a server can register).
+ *
+ * @throws {UsageError} for a bad type or port, TCP without a host, a `--registry-*`
+ * flag without `--register`, or `--register` on a server without a port.
+ */
+export function registrarFromFlags(
+  values: {
+    register?: boolean;
+    "registry-type"?: string;
+    "registry-host"?: string;
+    "registry-port"?: string;
+  },
+  tcpServer: boolean,
+): RegistryClient | undefined {
+  if (!values.register) {
+    const stray = (["registry-type", "registry-host", "registry-port"] as const)
+      .find((flag) => values[flag] !== undefined);
+    if (stray) throw new UsageError(`--${stray} needs --register`);
+    return undefined;
+  }
+  if (!tcpServer) throw new UsageError("--register needs a TCP server (not stdio or --unix)");
+  const mode = parseMode(values["registry-type"] ?? "UDP", "--registry-type");
+  const host = values["registry-host"];
+  if (mode === "TCP" && host === undefined) {
+    throw new UsageError("--registry-type TCP needs --registry-host");
+  }
+  const port = values["registry-port"] === undefined
+    ? REGISTRY_PORT
+    : parsePort(values["registry-port"], "--registry-port");
+  return new RegistryClient({ mode, host, port });
+}
+
+/** The seconds of `--timeout`. @throws {UsageError} unless a positive number. */
+function parseSeconds(text: string): number {
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(seconds > 0)) {
+    throw new UsageError(`invalid --timeout '${text}': expected a positive number of seconds`);
+  }
+  return seconds;
+}
+
+/** A registry mode from a flag's text, in any case. @throws {UsageError} for anything else. */
+function parseMode(text: string, flag: string): RegistryMode {
+  const mode = text.toUpperCase() as RegistryMode;
+  if (!REGISTRY_MODES.includes(mode)) {
+    throw new UsageError(`invalid ${flag} '${text}': expected UDP or TCP`);
+  }
+  return mode;
+}

@@ -1,0 +1,156 @@
+/**
+ * The registry client: how servers announce themselves and clients find them.
+ *
+ * @module
+ */
+
+import { DiscoveryError } from "./errors.ts";
+import {
+  checkMode,
+  encodeMessage,
+  parseReply,
+  REGISTRY_PORT,
+  type RegistryMode,
+  type Replies,
+  type Reply,
+  type Request,
+  type RequestBody,
+  type ServerAddress,
+} from "./messages.ts";
+import { tcpRoundTrip, udpRoundTrip } from "./round_trip.ts";
+
+/** Options of {@linkcode RegistryClient}. */
+export interface RegistryClientOptions {
+  /** How to reach the registry. Default `"UDP"`. */
+  mode?: RegistryMode;
+  /**
+   * The registry's address. Default for UDP `"255.255.255.255"`: a broadcast
+   * that reaches every registry on the local network listening on a wildcard
+   * address (RPyC's default). Required for TCP.
+   */
+  host?: string;
+  /** The registry's port. Default 18811. */
+  port?: number;
+  /** Milliseconds to wait for each reply. Default 2 000. */
+  timeout?: number;
+}
+
+/**
+ * Talks to a registry (RPyC's `UDPRegistryClient` and `TCPRegistryClient`).
+ *
+ * Contract: each call is one request and its reply, over a socket of its own
+ * (a datagram each way over UDP; a connection per request over TCP), so a
+ * client holds nothing between calls and needs no closing. Every failure —
+ * no reply within `timeout`, no connection, a refusal — rejects with a
+ * {@linkcode DiscoveryError} that names the registry. Over UDP the first
+ * registry to reply answers the call.
+ *
+ * @example
+ * ```ts
+ * import { RegistryClient } from "@rdc/rdc";
+ * const registry = new RegistryClient({ host: "127.0.0.1" });
+ * for (const { host, port } of await registry.discover("Echo")) console.log(host, port);
+ * ```
+ */
+export class RegistryClient {
+  /** How the registry is reached. */
+  readonly mode: RegistryMode;
+  /** The registry's address (or the broadcast address). */
+  readonly host: string;
+  /** The registry's port. */
+  readonly port: number;
+  /** Milliseconds to wait for each reply. */
+  readonly timeout: number;
+
+  /**
+   * A client of the registry `options` name (nothing is sent yet).
+   *
+   * @throws {TypeError} for an unknown mode, or TCP without a host.
+   */
+  constructor(options: RegistryClientOptions = {}) {
+    this.mode = checkMode(options.mode ?? "UDP");
+    if (this.mode === "TCP" && options.host === undefined) {
+      throw new TypeError("a TCP registry client needs the registry's host");
+    }
+    this.host = options.host ?? "255.255.255.255";
+    this.port = options.port ?? REGISTRY_PORT;
+    this.timeout = options.timeout ?? 2_000;
+  }
+
+  /** `udp 127.0.0.1:18811`, for messages. */
+  get description(): string {
+    const host = this.host.includes(":") ? `[${this.host}]` : this.host;
+    return `${this.mode.toLowerCase()} ${host}:${this.port}`;
+  }
+
+  /**
+   * Registers a server listening on `port` under every one of `names`; the
+   * registry records the address the request came from as its host.
+   */
+  async register(names: readonly string[], port: number): Promise<void> {
+    await this.#request({ command: "REGISTER", names: [...names], port });
+  }
+
+  /** Unregisters the server on `port` at this host from every name. */
+  async unregister(port: number): Promise<void> {
+    await this.#request({ command: "UNREGISTER", port });
+  }
+
+  /** The live servers of service `name` (case-insensitive), oldest registration first; may be empty. */
+  async discover(name: string): Promise<ServerAddress[]> {
+    return (await this.#request({ command: "QUERY", name })).servers;
+  }
+
+  /**
+   * The names (in upper case) that have live servers.
+   *
+   * @throws {DiscoveryError} also when the registry does not allow listing.
+   */
+  async list(): Promise<string[]> {
+    return (await this.#request({ command: "LIST" })).names;
+  }
+
+  async #request<B extends RequestBody>(body: B): Promise<Replies[B["command"]]> {
+    const request = { ...body, id: crypto.getRandomValues(new Uint32Array(1))[0]! } as Request;
+    const reply = await this.#roundTrip(request, encodeMessage(request.id, body));
+    if ("error" in reply) {
+      throw new DiscoveryError(
+        `the registry at ${this.description} refused ${body.command}: ${reply.error}`,
+      );
+    }
+    return reply as Replies[B["command"]];
+  }
+
+  /** Sends `message` (which is `request`) and waits for its reply. */
+  async #roundTrip(request: Request, message: Uint8Array): Promise<Reply> {
+    const accept = (bytes: Uint8Array) => parseReply(bytes, request);
+    let reply;
+    try {
+      switch (this.mode) {
+        case "UDP":
+          reply = await udpRoundTrip(this.host, this.port, message, accept, this.timeout);
+          if (reply === undefined) {
+            throw new DiscoveryError(
+              `no registry answered at ${this.description} within ${this.timeout} ms`,
+            );
+          }
+          return reply;
+        case "TCP":
+          reply = accept(await tcpRoundTrip(this.host, this.port, message, this.timeout));
+          if (reply === undefined) {
+            throw new DiscoveryError(`the registry at ${this.description} sent a malformed reply`);
+          }
+          return reply;
+        default:
+          this.mode satisfies never;
+          throw new TypeError(`unknown registry mode '${this.mode}'`);
+      }
+    } catch (error) {
+      if (error instanceof DiscoveryError) throw error;
+      throw new DiscoveryError(
+        `cannot reach the registry at ${this.description}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * A server's registration with a registry: registered on start, refreshed
+ * while it runs, withdrawn when it stops (RPyC's `Server._bg_register`).
+ *
+ * @module
+ */
+
+import type { Logger } from "../options.ts";
+import { RegistryClient } from "./client.ts";
+
+/** What a server needs of a registry client; {@linkcode RegistryClient} is one. */
+export interface Registrar {
+  /** `udp 127.0.0.1:18811`, for log lines. */
+  readonly description: string;
+  /** Registers the server on `port` under `names`; rejects when the registry does not acknowledge. */
+  register(names: readonly string[], port: number): Promise<void>;
+  /** Withdraws the server on `port`. */
+  unregister(port: number): Promise<void>;
+}
+
+/** RPyC's `REREGISTER_INTERVAL`, in milliseconds. */
+export const REREGISTER_INTERVAL = 60_000;
+/** How soon a registration that failed is tried again (RPyC retries each second). */
+const RETRY_INTERVAL = 1_000;
+
+/** The options of `serve` that announce the server to a registry. */
+export interface RegistrationOptions {
+  /**
+   * The registry to register with. Default: a UDP {@linkcode RegistryClient}
+   * that broadcasts to port 18811 (used only when `autoRegister` is on).
+   */
+  registrar?: Registrar;
+  /**
+   * Whether to register every name of the service while serving. Default:
+   * true when a `registrar` is given, else false.
+   */
+  autoRegister?: boolean;
+  /** Milliseconds between registrations (each refreshes the entry). Default 60 000. */
+  reregisterInterval?: number;
+}
+
+/**
+ * The registrar that `options` ask to register with, or `undefined` when
+ * they do not ask.
+ *
+ * @throws {TypeError} when registering is asked of a server on a unix socket (it has no port).
+ */
+export function registrarOf(
+  options: RegistrationOptions & { path?: string },
+): Registrar | undefined {
+  if (!(options.autoRegister ?? options.registrar !== undefined)) return undefined;
+  if (options.path !== undefined) {
+    throw new TypeError(
+      "only a TCP server can register with a registry (a unix socket has no port)",
+    );
+  }
+  return options.registrar ?? new RegistryClient();
+}
+
+/**
+ * Keeps a server registered under its names.
+ *
+ * Contract: registers at once, then every `reregisterInterval` ms; a failed
+ * attempt is logged at debug level and tried again after a second (or the
+ * interval, if shorter), so a registry that is down or not yet up costs
+ * nothing but those retries. `stop()` waits for an attempt in flight, then
+ * unregisters if any attempt succeeded; it never throws.
+ */
+export class Registration implements AsyncDisposable {
+  readonly #registrar: Registrar;
+  readonly #names: readonly string[];
+  readonly #port: number;
+  readonly #interval: number;
+  readonly #logger: Logger;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #attempt: Promise<void> = Promise.resolve();
+  #registered = false;
+  #stopping: Promise<void> | undefined;
+
+  /** Starts registering `names` with `registrar` for the server on `port`. */
+  constructor(
+    registrar: Registrar,
+    names: readonly string[],
+    port: number,
+    options: Pick<RegistrationOptions, "reregisterInterval">,
+    logger: Logger,
+  ) {
+    this.#registrar = registrar;
+    this.#names = names;
+    this.#port = port;
+    this.#interval = options.reregisterInterval ?? REREGISTER_INTERVAL;
+    this.#logger = logger;
+    this.#attempt = this.#register();
+  }
+
+  async #register(): Promise<void> {
+    let next = this.#interval;
+    try {
+      await this.#registrar.register(this.#names, this.#port);
+      if (!this.#registered) {
+        this.#logger("info", `registered ${this.#describe()} with ${this.#registrar.description}`);
+      }
+      this.#registered = true;
+    } catch (error) {
+      next = Math.min(RETRY_INTERVAL, this.#interval);
+      this.#logger("debug", `cannot register ${this.#describe()} yet: ${(error as Error).message}`);
+    }
+    if (this.#stopping === undefined) {
+      this.#timer = setTimeout(() => this.#attempt = this.#register(), next);
+    }
+  }
+
+  /** Stops registering and unregisters; see the class contract. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    clearTimeout(this.#timer);
+    await this.#attempt;
+    if (!this.#registered) return;
+    try {
+      await this.#registrar.unregister(this.#port);
+      this.#logger("info", `unregistered ${this.#describe()}`);
+    } catch (error) {
+      this.#logger("warn", `cannot unregister ${this.#describe()}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Same as `stop()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  #describe(): string {
+    return `${this.#names.join(", ")} on port ${this.#port}`;
+  }
+}

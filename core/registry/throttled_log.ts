@@ -1,0 +1,40 @@
+/**
+ * Logging that a flood cannot turn into a flood of log lines.
+ *
+ * @module
+ */
+
+import type { Logger } from "../options.ts";
+
+/**
+ * Logs a warning at most once per `intervalMs`.
+ *
+ * Contract: the first warning is logged at once; warnings that arrive within
+ * `intervalMs` of the last one logged are counted, not logged, and the next
+ * line logged says how many were left out.
+ */
+export class ThrottledLog {
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  #lastLogged = -Infinity;
+  #skipped = 0;
+
+  /** Default interval: one line a second. */
+  constructor(logger: Logger, intervalMs = 1_000) {
+    this.#logger = logger;
+    this.#intervalMs = intervalMs;
+  }
+
+  /** Logs `message` at level warn, unless a line was logged within the interval. */
+  warn(message: string): void {
+    const now = performance.now();
+    if (now - this.#lastLogged < this.#intervalMs) {
+      this.#skipped++;
+      return;
+    }
+    const skipped = this.#skipped > 0 ? ` (${this.#skipped} more like it not logged)` : "";
+    this.#logger("warn", message + skipped);
+    this.#lastLogged = now;
+    this.#skipped = 0;
+  }
+}
