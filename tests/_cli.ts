@@ -200,3 +200,13 @@ export function canRun(program: string, args: string[]): boolean {
     return false;
   }
 }
+
+/** The command prefix that runs a program in a fresh, private network namespace, if any works. */
+export function privateNetns(): string[] | undefined {
+  // Bring loopback up inside (needed to connect there), then run the program itself.
+  const inside = ["sh", "-c", 'ip link set lo up 2>/dev/null; exec "$0" "$@"'];
+  for (const prefix of [["unshare", "--net", "--map-root-user"], ["unshare", "--net"]]) {
+    if (canRun(prefix[0]!, [...prefix.slice(1), "true"])) return [...prefix, ...inside];
+  }
+  return undefined;
+}

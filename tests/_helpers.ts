@@ -14,7 +14,7 @@ import {
   serve,
   type ServeOptions,
   type Server,
-  type Service,
+  Service,
 } from "../mod.ts";
 
 /** A server on a free loopback port and one client connected to it. */
@@ -93,4 +93,23 @@ export async function rejection(value: unknown): Promise<unknown> {
     return error;
   }
   assert.fail("expected a rejection");
+}
+
+/** A service class that records each connection's credentials and hands them out. */
+export function whoAmI(): { service: new () => Service; seen: unknown[] } {
+  const seen: unknown[] = [];
+  class WhoAmIService extends Service {
+    #conn: Connection | undefined;
+    override onConnect(conn: Connection): void {
+      this.#conn = conn;
+      seen.push(conn.credentials);
+    }
+    exposed_credentials(): unknown {
+      return this.#conn!.credentials;
+    }
+    exposed_add(a: number, b: number): number {
+      return a + b;
+    }
+  }
+  return { service: WhoAmIService, seen };
 }

@@ -20,34 +20,14 @@ import {
   type Incoming,
   serve,
   type ServeOptions,
-  Service,
   tokenAuthenticator,
 } from "../mod.ts";
 import { presentToken } from "../core/auth.ts";
 import { certificates, NAMES, writeCertFiles } from "./_certs.ts";
-import { quietLogger, rejection, waitFor, writeAll } from "./_helpers.ts";
-import { canRun, oneshotAddress, RDC, RdcProcess, runRdc, within } from "./_cli.ts";
+import { quietLogger, rejection, waitFor, whoAmI, writeAll } from "./_helpers.ts";
+import { canRun, oneshotAddress, privateNetns, RDC, RdcProcess, runRdc, within } from "./_cli.ts";
 
 // --- helpers ----------------------------------------------------------------------------------
-
-/** A service that records each connection's credentials and hands them out. */
-function whoAmI() {
-  const seen: unknown[] = [];
-  class WhoAmIService extends Service {
-    #conn: Connection | undefined;
-    override onConnect(conn: Connection): void {
-      this.#conn = conn;
-      seen.push(conn.credentials);
-    }
-    exposed_credentials(): unknown {
-      return this.#conn!.credentials;
-    }
-    exposed_add(a: number, b: number): number {
-      return a + b;
-    }
-  }
-  return { service: WhoAmIService, seen };
-}
 
 /** A server of {@linkcode whoAmI} on a free loopback port, with its log kept. */
 async function server(options: Partial<ServeOptions>) {
@@ -481,15 +461,6 @@ Deno.test("rdc classic: with TLS or a token, a non-loopback --host passes the gu
     assert.deepEqual(failures, []);
   });
 });
-
-/** The command prefix that runs a program in a fresh, private network namespace, if any works. */
-function privateNetns(): string[] | undefined {
-  const inside = ["sh", "-c", 'ip link set lo up 2>/dev/null; exec "$0" "$@"'];
-  for (const prefix of [["unshare", "--net", "--map-root-user"], ["unshare", "--net"]]) {
-    if (canRun(prefix[0]!, [...prefix.slice(1), "true"])) return [...prefix, ...inside];
-  }
-  return undefined;
-}
 
 const NETNS = privateNetns();
 if (NETNS === undefined) {

@@ -14,6 +14,7 @@ import {
   isAlive,
   oneshotAddress,
   poll,
+  privateNetns,
   RDC,
   RdcProcess,
   ROOT,
@@ -524,16 +525,6 @@ Deno.test("rdc usage errors: a negative port given as '-p -1' names the port val
 });
 
 // --- a wildcard bind with --insecure-remote, only in a private network namespace --------------
-
-/** The command prefix that runs a program in a fresh, private network namespace, if any works. */
-function privateNetns(): string[] | undefined {
-  // Bring loopback up inside (needed to connect there), then run the program itself.
-  const inside = ["sh", "-c", 'ip link set lo up 2>/dev/null; exec "$0" "$@"'];
-  for (const prefix of [["unshare", "--net", "--map-root-user"], ["unshare", "--net"]]) {
-    if (canRun(prefix[0]!, [...prefix.slice(1), "true"])) return [...prefix, ...inside];
-  }
-  return undefined;
-}
 
 const NETNS = privateNetns();
 

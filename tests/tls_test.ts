@@ -14,42 +14,21 @@ import {
   AuthenticationError,
   classic,
   connect,
-  type Connection,
   type ConnectionOptions,
   connectTls,
   type PeerCertificate,
   serve,
   serveIsolated,
   type ServeOptions,
-  Service,
   type TlsClientOptions,
   type TlsServerOptions,
   tokenAuthenticator,
 } from "../mod.ts";
 import { certificates, type Certs, NAMES, writeCertFiles } from "./_certs.ts";
-import { quietLogger, rejection, waitFor } from "./_helpers.ts";
+import { quietLogger, rejection, waitFor, whoAmI } from "./_helpers.ts";
 import { oneshotAddress, RdcProcess, runRdc, WAIT_MS, within } from "./_cli.ts";
 
 // --- helpers ----------------------------------------------------------------------------------
-
-/** A service class that records each connection's credentials and hands them out. */
-function whoAmI() {
-  const seen: unknown[] = [];
-  class WhoAmIService extends Service {
-    #conn: Connection | undefined;
-    override onConnect(conn: Connection): void {
-      this.#conn = conn;
-      seen.push(conn.credentials);
-    }
-    exposed_credentials(): unknown {
-      return this.#conn!.credentials;
-    }
-    exposed_add(a: number, b: number): number {
-      return a + b;
-    }
-  }
-  return { service: WhoAmIService, seen };
-}
 
 /** A TLS server of {@linkcode whoAmI} on a free loopback port, with its log kept. */
 async function tlsServer(tls: TlsServerOptions | undefined, options: Partial<ServeOptions> = {}) {
