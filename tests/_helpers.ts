@@ -96,7 +96,7 @@ export async function rejection(value: unknown): Promise<unknown> {
 }
 
 /** A service class that records each connection's credentials and hands them out. */
-export function whoAmI(): { service: new () => Service; seen: unknown[] } {
+function whoAmI(): { service: new () => Service; seen: unknown[] } {
   const seen: unknown[] = [];
   class WhoAmIService extends Service {
     #conn: Connection | undefined;
@@ -112,4 +112,33 @@ export function whoAmI(): { service: new () => Service; seen: unknown[] } {
     }
   }
   return { service: WhoAmIService, seen };
+}
+
+/** A server of {@linkcode whoAmI} on a free loopback port, its log kept; listening once returned. */
+export async function whoAmIServer(options: Partial<ServeOptions>): Promise<
+  {
+    server: Server;
+    port: number;
+    log: Logger & { lines: string[] };
+    seen: unknown[];
+  } & AsyncDisposable
+> {
+  const log = quietLogger();
+  const { service, seen } = whoAmI();
+  const server = serve(service, { port: 0, logger: log, ...options });
+  await server.ready;
+  return {
+    server,
+    port: (server.addr as Deno.NetAddr).port,
+    log,
+    seen,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** Waits until a log line matches `pattern`; returns it. */
+export async function logged(log: { lines: string[] }, pattern: RegExp): Promise<string> {
+  await waitFor(() => log.lines.some((line) => pattern.test(line)), 5_000, `a log line ${pattern}`)
+    .catch(() => assert.fail(`no log line matches ${pattern}:\n${log.lines.join("\n")}`));
+  return log.lines.find((line) => pattern.test(line))!;
 }

@@ -18,38 +18,14 @@ import {
   connectStream,
   connectTls,
   type Incoming,
-  serve,
-  type ServeOptions,
   tokenAuthenticator,
 } from "../mod.ts";
 import { presentToken } from "../core/auth.ts";
 import { certificates, NAMES, writeCertFiles } from "./_certs.ts";
-import { quietLogger, rejection, waitFor, whoAmI, writeAll } from "./_helpers.ts";
+import { logged, quietLogger, rejection, waitFor, whoAmIServer, writeAll } from "./_helpers.ts";
 import { canRun, oneshotAddress, privateNetns, RDC, RdcProcess, runRdc, within } from "./_cli.ts";
 
 // --- helpers ----------------------------------------------------------------------------------
-
-/** A server of {@linkcode whoAmI} on a free loopback port, with its log kept. */
-async function server(options: Partial<ServeOptions>) {
-  const log = quietLogger();
-  const { service, seen } = whoAmI();
-  const server = serve(service, { port: 0, logger: log, ...options });
-  await server.ready;
-  return {
-    server,
-    port: (server.addr as Deno.NetAddr).port,
-    log,
-    seen,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
-}
-
-/** Waits until a log line matches `pattern`; returns it. */
-async function logged(log: { lines: string[] }, pattern: RegExp): Promise<string> {
-  await waitFor(() => log.lines.some((line) => pattern.test(line)), 5_000, `a log line ${pattern}`)
-    .catch(() => assert.fail(`no log line matches ${pattern}:\n${log.lines.join("\n")}`));
-  return log.lines.find((line) => pattern.test(line))!;
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -115,7 +91,7 @@ const PEER = String.raw`127\.0\.0\.1:\d+`;
 
 Deno.test("an authenticator reads and writes the raw connection before the protocol; its result is conn.credentials", async () => {
   const calls: Incoming[] = [];
-  await using t = await server({ authenticator: userAuthenticator(calls) });
+  await using t = await whoAmIServer({ authenticator: userAuthenticator(calls) });
   const { conn, answer } = await connectAs(t.port, "alice");
   await using _ = conn;
   // What the authenticator wrote came before the server's HELLO.
@@ -141,7 +117,7 @@ Deno.test("over TLS, an authenticator gets the verified client certificate and m
     if (cn !== NAMES.client) throw new Error(`unknown user ${cn}`);
     return { user: cn, fingerprint: certificate!.fingerprint };
   };
-  await using t = await server({
+  await using t = await whoAmIServer({
     tls: { cert: c.server.cert, key: c.server.key, ca: [c.ca, c.rogueCa] },
     authenticator,
   });
@@ -166,7 +142,7 @@ Deno.test("over TLS, an authenticator gets the verified client certificate and m
 });
 
 Deno.test("an authenticator's refusal is logged and closes that connection only", async () => {
-  await using t = await server({ authenticator: userAuthenticator() });
+  await using t = await whoAmIServer({ authenticator: userAuthenticator() });
   const first = await connectAs(t.port, "alice");
   await using _first = first.conn;
   const refused = await rejection(connectAs(t.port, "mallory"));
@@ -192,7 +168,7 @@ Deno.test("an authenticator that never returns is cut off after handshakeTimeout
   const stuck = Promise.withResolvers<unknown>();
   let calls = 0;
   const authenticator: Authenticator = () => ++calls === 1 ? stuck.promise : { user: "next" };
-  await using t = await server({ authenticator, handshakeTimeout: 300 });
+  await using t = await whoAmIServer({ authenticator, handshakeTimeout: 300 });
   try {
     // The first client waits far longer than the server's bound on its own side.
     const first = connect("127.0.0.1", t.port, { logger: quietLogger(), handshakeTimeout: 20_000 });
@@ -222,7 +198,7 @@ Deno.test("an authenticator that never returns is cut off after handshakeTimeout
 Deno.test("tokenAuthenticator: the right token works with connect and classic.connect", async () => {
   const secret = `s3cret-${crypto.randomUUID()}`;
   {
-    await using t = await server({ authenticator: tokenAuthenticator(secret) });
+    await using t = await whoAmIServer({ authenticator: tokenAuthenticator(secret) });
     await using conn = await connect("127.0.0.1", t.port, { token: secret, logger: quietLogger() });
     assert.equal(await conn.root.add(20, 22), 42);
     assert.deepEqual(await conn.root.credentials(), { token: true });
@@ -246,7 +222,7 @@ Deno.test("tokenAuthenticator: the right token works with connect and classic.co
 
 Deno.test("tokenAuthenticator: a wrong token is refused with AuthenticationError; the log keeps the secret out", async () => {
   const secret = `s3cret-${crypto.randomUUID()}`;
-  await using t = await server({ authenticator: tokenAuthenticator(secret) });
+  await using t = await whoAmIServer({ authenticator: tokenAuthenticator(secret) });
   // Wrong in content, a prefix of it, and the secret with something more.
   for (const token of ["not-the-secret", secret.slice(0, -1), `${secret}x`]) {
     const error = await rejection(
@@ -269,7 +245,7 @@ Deno.test("tokenAuthenticator: a wrong token is refused with AuthenticationError
 
 Deno.test("tokenAuthenticator: a missing token is refused with AuthenticationError", async () => {
   const secret = `s3cret-${crypto.randomUUID()}`;
-  await using t = await server({ authenticator: tokenAuthenticator(secret) });
+  await using t = await whoAmIServer({ authenticator: tokenAuthenticator(secret) });
   const error = await rejection(
     connect("127.0.0.1", t.port, { logger: quietLogger(), handshakeTimeout: 5_000 }),
   );
@@ -283,7 +259,7 @@ Deno.test("tokenAuthenticator: a missing token is refused with AuthenticationErr
 });
 
 Deno.test("tokenAuthenticator: a client that sends nothing is cut off after handshakeTimeout", async () => {
-  await using t = await server({
+  await using t = await whoAmIServer({
     authenticator: tokenAuthenticator("secret"),
     handshakeTimeout: 300,
   });
@@ -304,7 +280,7 @@ Deno.test("tokenAuthenticator: a client that sends nothing is cut off after hand
 });
 
 Deno.test("a token presented to a server without an authenticator is refused with AuthenticationError", async () => {
-  await using t = await server({});
+  await using t = await whoAmIServer({});
   const error = await rejection(
     connect("127.0.0.1", t.port, { token: "anything", logger: quietLogger() }),
   );
@@ -315,7 +291,7 @@ Deno.test("a token presented to a server without an authenticator is refused wit
 Deno.test("tokenAuthenticator with TLS and client certificates: all three must pass", async () => {
   const c = await certificates();
   const secret = crypto.randomUUID();
-  await using t = await server({
+  await using t = await whoAmIServer({
     tls: { cert: c.server.cert, key: c.server.key, ca: c.ca },
     authenticator: tokenAuthenticator(secret),
   });

@@ -17,7 +17,6 @@ import {
   type ConnectionOptions,
   connectTls,
   type PeerCertificate,
-  serve,
   serveIsolated,
   type ServeOptions,
   type TlsClientOptions,
@@ -25,24 +24,14 @@ import {
   tokenAuthenticator,
 } from "../mod.ts";
 import { certificates, type Certs, NAMES, writeCertFiles } from "./_certs.ts";
-import { quietLogger, rejection, waitFor, whoAmI } from "./_helpers.ts";
+import { logged, quietLogger, rejection, waitFor, whoAmIServer } from "./_helpers.ts";
 import { oneshotAddress, RdcProcess, runRdc, WAIT_MS, within } from "./_cli.ts";
 
 // --- helpers ----------------------------------------------------------------------------------
 
 /** A TLS server of {@linkcode whoAmI} on a free loopback port, with its log kept. */
-async function tlsServer(tls: TlsServerOptions | undefined, options: Partial<ServeOptions> = {}) {
-  const log = quietLogger();
-  const { service, seen } = whoAmI();
-  const server = serve(service, { port: 0, tls, logger: log, ...options });
-  await server.ready;
-  return {
-    server,
-    port: (server.addr as Deno.NetAddr).port,
-    log,
-    seen,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
+function tlsServer(tls: TlsServerOptions | undefined, options: Partial<ServeOptions> = {}) {
+  return whoAmIServer({ tls, ...options });
 }
 
 /** The server's own certificate, asking no client certificate. */
@@ -76,13 +65,6 @@ async function expectRefused(port: number, options: TlsClientOptions): Promise<E
   const error = await rejection(dial(port, { handshakeTimeout: 5_000, ...options }));
   assert.ok(error instanceof Error, `expected an Error, got ${error}`);
   return error;
-}
-
-/** Waits until a log line matches `pattern`; returns it. */
-async function logged(log: { lines: string[] }, pattern: RegExp): Promise<string> {
-  await waitFor(() => log.lines.some((line) => pattern.test(line)), 5_000, `a log line ${pattern}`)
-    .catch(() => assert.fail(`no log line matches ${pattern}:\n${log.lines.join("\n")}`));
-  return log.lines.find((line) => pattern.test(line))!;
 }
 
 /** The SHA-256 fingerprint of a PEM certificate (the first of a chain), as node:tls writes it. */
