@@ -16,7 +16,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { AuthenticationError } from "./errors.ts";
 import type { Incoming } from "./tls.ts";
-import type { Transport } from "./transport.ts";
+import { readExactly, type Transport } from "./transport.ts";
 
 /**
  * Decides whether a connection may go on, from the raw connection (read and
@@ -85,21 +85,6 @@ export async function presentToken(transport: Transport, token: string): Promise
   if (answer?.[0] !== ACCEPTED) {
     throw new AuthenticationError(`${transport.description} refused the token`);
   }
-}
-
-/** Reads exactly `count` bytes; null if the stream ends first. */
-async function readExactly(
-  transport: Transport,
-  count: number,
-): Promise<Uint8Array<ArrayBuffer> | null> {
-  const out = new Uint8Array(count);
-  let filled = 0;
-  while (filled < count) {
-    const n = await transport.read(out.subarray(filled));
-    if (n === null) return null;
-    filled += n;
-  }
-  return out;
 }
 
 async function digest(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {

@@ -77,7 +77,9 @@ export class Listening {
     if (options.path !== undefined) {
       if (options.tls) throw new TypeError(`${what}: TLS needs TCP, not a unix socket`);
       const path = options.path;
-      this.#acceptor = denoAcceptor(naming(path, () => Deno.listen({ transport: "unix", path })));
+      this.#acceptor = denoAcceptor(
+        naming(`unix ${path}`, () => Deno.listen({ transport: "unix", path })),
+      );
       this.description = `unix ${path}`;
     } else {
       const port = options.port;
@@ -93,7 +95,7 @@ export class Listening {
         this.description = `tls ${host}:${listener.addr.port}`;
       } else {
         this.#acceptor = denoAcceptor(
-          naming(`${host}:${port}`, () => Deno.listen({ hostname, port })),
+          naming(`tcp ${host}:${port}`, () => Deno.listen({ hostname, port })),
         );
         this.description = `tcp ${host}:${(this.#acceptor.addr as Deno.NetAddr).port}`;
       }
@@ -206,7 +208,12 @@ function denoAcceptor(listener: Deno.Listener): Acceptor {
           remote.hostname.includes(":") ? `[${remote.hostname}]` : remote.hostname
         }:${remote.port}`
         : `unix ${(listener.addr as Deno.UnixAddr).path}`;
-      return { transport: transportFromConn(conn, peer), peer, certificate: null };
+      return {
+        transport: transportFromConn(conn, peer),
+        peer,
+        remoteHost: remote.hostname ?? null,
+        certificate: null,
+      };
     },
     close() {
       if (closed) return;

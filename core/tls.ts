@@ -118,6 +118,8 @@ export interface Incoming {
   transport: Transport;
   /** Who connected, for logs: `tcp 127.0.0.1:51234`, `tls …`, or a unix socket. */
   peer: string;
+  /** The client's IP address (TCP and TLS), or null (a unix socket). */
+  remoteHost: string | null;
   /** The client's verified TLS certificate, or null when it presented none. */
   certificate: PeerCertificate | null;
 }
@@ -166,15 +168,16 @@ export class TlsListener {
       rejectUnauthorized: false,
       handshakeTimeout,
     });
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     let chosen = port;
     try {
       if (port === 0) chosen = freePort(hostname);
     } catch (error) {
-      throw withContext(error, `cannot listen on ${hostname}:${port}`);
+      throw withContext(error, `cannot listen on tls ${host}:${port}`);
     }
     const ready = new Promise<void>((resolve, reject) => {
       const failed = (error: Error) =>
-        reject(withContext(error, `cannot listen on ${hostname}:${chosen}`));
+        reject(withContext(error, `cannot listen on tls ${host}:${chosen}`));
       server.once("error", failed);
       server.listen(chosen, hostname, () => {
         server.off("error", failed);
@@ -239,6 +242,7 @@ export class TlsListener {
     const incoming: Incoming = {
       transport: transportFromNodeSocket(socket, `tls ${peer}`),
       peer: `tls ${peer}`,
+      remoteHost: socket.remoteAddress ?? null,
       certificate: hasCertificate ? describeCertificate(presented) : null,
     };
     if (this.#waiting) {

@@ -32,6 +32,20 @@ export interface ByteStreams {
   writable: WritableStream<Uint8Array>;
 }
 
+/** Reads exactly `count` bytes from `transport`; null if the stream ends first. */
+export async function readExactly(
+  transport: Transport,
+  count: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const out = new Uint8Array(count);
+  for (let filled = 0; filled < count;) {
+    const n = await transport.read(out.subarray(filled));
+    if (n === null) return null;
+    filled += n;
+  }
+  return out;
+}
+
 /** Adapts a `Deno.Conn` (TCP, unix socket or TLS). Turns on TCP_NODELAY when it exists. */
 export function transportFromConn(conn: Deno.Conn, description: string): Transport {
   (conn as Deno.TcpConn).setNoDelay?.(true);

@@ -429,7 +429,10 @@ Deno.test("rdc classic: with TLS or a token, a non-loopback --host passes the gu
           failures.push(`expected exit 1 and one line: ${shown}`);
         } else if (/--insecure-remote/.test(stderr)) {
           failures.push(`the guard refused it: ${shown}`);
-        } else if (!/cannot listen on 192\.0\.2\.1/.test(stderr)) {
+        } else if (
+          !new RegExp(`cannot listen on ${what === "TLS" ? "tls" : "tcp"} 192\\.0\\.2\\.1:${port}`)
+            .test(stderr)
+        ) {
           failures.push(`the error does not name the address: ${shown}`);
         }
       }

@@ -9,6 +9,7 @@ import dgram from "node:dgram";
 import { DiscoveryError, listServices, RegistryClient, serveRegistry } from "../mod.ts";
 import { parseRequest } from "../core/registry/messages.ts";
 import { closeQuietly, writeFrame } from "../core/registry/tcp_frames.ts";
+import { transportFromConn } from "../core/transport.ts";
 import { quietLogger, rejection, waitFor } from "./_helpers.ts";
 import { freeRegistryPort, MODES, registryClient, startRegistry } from "./registry_helpers.ts";
 
@@ -169,7 +170,7 @@ Deno.test("TCP registry: broken, oversize and garbage requests are dropped; it k
   const send = async (bytes: Uint8Array, framed: boolean) => {
     const conn = await Deno.connect({ hostname: LOCAL, port: r.port });
     try {
-      if (framed) await writeFrame(conn, bytes);
+      if (framed) await writeFrame(transportFromConn(conn, "test client"), bytes);
       else await conn.write(bytes);
       conn.closeWrite();
       // The registry closes without replying.

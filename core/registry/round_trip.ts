@@ -5,6 +5,7 @@
  */
 
 import dgram from "node:dgram";
+import { transportFromConn } from "../transport.ts";
 import { closeQuietly, deadline, readFrame, writeFrame } from "./tcp_frames.ts";
 
 /** How many times a UDP request is sent, at most, within its timeout. */
@@ -78,8 +79,9 @@ export async function tcpRoundTrip(
   });
   try {
     conn = await Deno.connect({ hostname: host, port, signal: connecting.signal });
-    await writeFrame(conn, message);
-    return await readFrame(conn);
+    const transport = transportFromConn(conn, `tcp ${host}:${port}`);
+    await writeFrame(transport, message);
+    return await readFrame(transport);
   } catch (error) {
     throw timer.expired ? new Error(`no reply within ${timeoutMs} ms`) : error;
   } finally {

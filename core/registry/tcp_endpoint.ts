@@ -6,15 +6,14 @@
  * @module
  */
 
-import { withContext } from "../errors.ts";
+import { Listening } from "../listening.ts";
 import type { Logger } from "../options.ts";
+import type { Transport } from "../transport.ts";
 import type { Endpoint, RequestHandler } from "./endpoint.ts";
-import { closeQuietly, deadline, readFrame, writeFrame } from "./tcp_frames.ts";
+import { deadline, readFrame, writeFrame } from "./tcp_frames.ts";
 
 /** How long a client may take to send its request. */
 const REQUEST_TIMEOUT_MS = 3_000;
-/** How long to wait before accepting again after accepting failed (out of descriptors, say). */
-const ACCEPT_RETRY_MS = 100;
 
 /**
  * Listens on `hostname:port` and answers the request of each connection
@@ -28,60 +27,39 @@ export function listenTcp(
   handler: RequestHandler,
   logger: Logger,
 ): Endpoint {
-  let listener: Deno.TcpListener;
-  try {
-    listener = Deno.listen({ hostname, port });
-  } catch (error) {
-    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    throw withContext(error, `cannot listen on tcp ${host}:${port}`);
-  }
-  const open = new Set<Deno.Conn>();
-  const handling = new Set<Promise<void>>();
-  let closing = false;
+  const open = new Set<Transport>();
+  // Closing ends the requests in progress (each is bounded by its deadline anyway).
+  const listening = new Listening(
+    { hostname, port },
+    "the registry",
+    logger,
+    REQUEST_TIMEOUT_MS,
+    () => {
+      for (const transport of open) transport.close();
+    },
+  );
 
-  const answer = async (conn: Deno.Conn) => {
-    const host = (conn.remoteAddr as Deno.NetAddr).hostname;
-    using timer = deadline(REQUEST_TIMEOUT_MS, () => closeQuietly(conn));
+  listening.accept(async ({ transport, remoteHost }) => {
+    const host = remoteHost ?? "unknown";
+    open.add(transport);
+    using timer = deadline(REQUEST_TIMEOUT_MS, () => transport.close());
     try {
-      const reply = handler.respond(await readFrame(conn), host);
-      if (reply !== undefined) await writeFrame(conn, reply);
+      const reply = handler.respond(await readFrame(transport), host);
+      if (reply !== undefined) await writeFrame(transport, reply);
     } catch (error) {
-      if (closing) return;
+      if (listening.closing) return;
       const reason = timer.expired
         ? `no complete request within ${REQUEST_TIMEOUT_MS} ms`
         : (error as Error).message;
       handler.ignore(host, reason);
     } finally {
-      open.delete(conn);
-      closeQuietly(conn);
+      open.delete(transport);
+      transport.close();
     }
-  };
-
-  const accepting = (async () => {
-    while (!closing) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (closing) return;
-        logger("error", `registry: accept failed (retrying): ${(error as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
-      }
-      open.add(conn);
-      const handled = answer(conn);
-      handling.add(handled);
-      handled.finally(() => handling.delete(handled));
-    }
-  })();
+  }, logger);
 
   return {
-    addr: listener.addr,
-    async close() {
-      closing = true;
-      closeQuietly(listener);
-      for (const conn of open) closeQuietly(conn);
-      await Promise.all([accepting, ...handling]);
-    },
+    addr: listening.addr as Deno.NetAddr,
+    close: () => listening.close(),
   };
 }

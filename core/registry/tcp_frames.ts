@@ -6,14 +6,15 @@
  * @module
  */
 
+import { readExactly, type Transport } from "../transport.ts";
 import { MAX_MESSAGE_SIZE } from "./messages.ts";
 
 /** Writes `message` as one frame. */
-export async function writeFrame(conn: Deno.Conn, message: Uint8Array): Promise<void> {
+export async function writeFrame(transport: Transport, message: Uint8Array): Promise<void> {
   const frame = new Uint8Array(4 + message.length);
   new DataView(frame.buffer).setUint32(0, message.length);
   frame.set(message, 4);
-  for (let offset = 0; offset < frame.length;) offset += await conn.write(frame.subarray(offset));
+  await transport.write(frame);
 }
 
 /**
@@ -22,23 +23,15 @@ export async function writeFrame(conn: Deno.Conn, message: Uint8Array): Promise<
  * @throws {Error} when the connection ends first, or the frame announces more than
  * {@linkcode MAX_MESSAGE_SIZE} bytes.
  */
-export async function readFrame(conn: Deno.Conn): Promise<Uint8Array> {
-  const header = await readExactly(conn, 4);
-  const length = new DataView(header.buffer).getUint32(0);
-  if (length > MAX_MESSAGE_SIZE) {
+export async function readFrame(transport: Transport): Promise<Uint8Array> {
+  const header = await readExactly(transport, 4);
+  const length = header && new DataView(header.buffer).getUint32(0);
+  if (length !== null && length > MAX_MESSAGE_SIZE) {
     throw new Error(`a frame of ${length} bytes (the limit is ${MAX_MESSAGE_SIZE})`);
   }
-  return await readExactly(conn, length);
-}
-
-async function readExactly(conn: Deno.Conn, size: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(size);
-  for (let offset = 0; offset < size;) {
-    const read = await conn.read(bytes.subarray(offset));
-    if (read === null) throw new Error("the connection ended inside a message");
-    offset += read;
-  }
-  return bytes;
+  const message = length === null ? null : await readExactly(transport, length);
+  if (message === null) throw new Error("the connection ended inside a message");
+  return message;
 }
 
 /** A timer that runs `expire` after `ms` unless disposed first; `expired` tells whether it ran. */
