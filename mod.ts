@@ -19,36 +19,51 @@
  * @module
  */
 
-export { connect, connectStream, connectTls, connectUnix } from "./core/connect.ts";
-export type { Incoming, PeerCertificate, TlsClientOptions, TlsServerOptions } from "./core/tls.ts";
-export { type Authenticator, tokenAuthenticator } from "./core/auth.ts";
+export { connect, connectStream, connectTls, connectUnix } from "./core/net/connect.ts";
+export type { PeerCertificate, TlsClientOptions, TlsServerOptions } from "./core/net/tls.ts";
+export type { Incoming } from "./core/net/incoming.ts";
+export { type Authenticator, tokenAuthenticator } from "./core/net/auth.ts";
 export {
   type Connection,
   type ConnectionOptions,
   type ConnectionStats,
-  defaultLogger,
   type Limits,
-  type Logger,
   type RootObject,
-} from "./core/options.ts";
-export { serve, type ServeOptions, type Server } from "./core/server.ts";
-export type { ListenOptions } from "./core/listening.ts";
-export { type IsolatedServeOptions, type IsolatedServer, serveIsolated } from "./core/isolated.ts";
+} from "./core/session/connection.ts";
+export { defaultLogger, type Logger } from "./core/log.ts";
+export { serve, type ServeOptions, type Server } from "./core/net/server.ts";
+export type { ListenOptions } from "./core/net/listening.ts";
+export {
+  type IsolatedServeOptions,
+  type IsolatedServer,
+  serveIsolated,
+} from "./core/net/isolated.ts";
 export {
   connectSubprocess,
   serveStdio,
   type SubprocessConnection,
   type SubprocessOptions,
-} from "./core/stdio.ts";
-export { Service, type ServiceConnection, type ServiceLike, VoidService } from "./core/service.ts";
-export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./core/policy.ts";
-export { ByReference, ByValue, byValue, ref } from "./core/markers.ts";
-export { deleteMember, hasMember, isRemote, setMember } from "./core/proxy.ts";
-export { obtain, timed } from "./core/helpers.ts";
-export { type CallContext, currentCall } from "./core/dispatch.ts";
-export type { CallOptions } from "./core/question.ts";
-export type { Remote, RemoteMember, RemotePromise, Resolved, Unprefixed } from "./core/types.ts";
-export type { ByteStreams, Transport } from "./core/transport.ts";
+} from "./core/net/stdio.ts";
+export {
+  Service,
+  type ServiceConnection,
+  type ServiceLike,
+  VoidService,
+} from "./core/session/service.ts";
+export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./core/session/policy.ts";
+export { ByReference, ByValue, byValue, ref } from "./core/wire/markers.ts";
+export { deleteMember, hasMember, isRemote, setMember } from "./core/netref/proxy.ts";
+export { obtain, timed } from "./core/netref/helpers.ts";
+export { type CallContext, currentCall } from "./core/session/dispatch.ts";
+export type { CallOptions } from "./core/session/engine.ts";
+export type {
+  Remote,
+  RemoteMember,
+  RemotePromise,
+  Resolved,
+  Unprefixed,
+} from "./core/netref/types.ts";
+export type { ByteStreams, Transport } from "./core/wire/transport.ts";
 export {
   AccessError,
   AuthenticationError,
@@ -60,7 +75,7 @@ export {
   type RemoteErrorFields,
   TimeoutError,
 } from "./core/errors.ts";
-export { PROTOCOL_VERSION } from "./core/wire.ts";
+export { PROTOCOL_VERSION } from "./core/wire/messages.ts";
 export {
   DEFAULT_PRUNING_TIMEOUT,
   type RegistryServer,

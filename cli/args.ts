@@ -6,7 +6,7 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import type { Logger } from "../core/options.ts";
+import type { Logger } from "../core/log.ts";
 
 /** A command-line mistake: printed as one line, exit status 2. */
 export class UsageError extends Error {

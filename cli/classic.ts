@@ -5,11 +5,11 @@
  */
 
 import * as classic from "../core/classic/mod.ts";
-import { tokenAuthenticator } from "../core/auth.ts";
-import { serveIsolated } from "../core/isolated.ts";
+import { tokenAuthenticator } from "../core/net/auth.ts";
+import { serveIsolated } from "../core/net/isolated.ts";
 import { Registration } from "../core/registry/registration.ts";
-import { serviceAliases } from "../core/service.ts";
-import type { TlsServerOptions } from "../core/tls.ts";
+import { serviceAliases } from "../core/session/service.ts";
+import type { TlsServerOptions } from "../core/net/tls.ts";
 import { isLoopback, openLog, parseFlags, parsePort, stopSignal, UsageError } from "./args.ts";
 import { REGISTER_FLAGS, REGISTER_HELP, registrarFromFlags } from "./registry.ts";
 

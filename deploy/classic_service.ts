@@ -7,4 +7,4 @@
  */
 
 export { ClassicService as default } from "../core/classic/service.ts";
-export { PERMISSIVE as serveOptions } from "../core/policy.ts";
+export { PERMISSIVE as serveOptions } from "../core/session/policy.ts";

@@ -8,8 +8,8 @@
 
 import { pathToFileURL } from "node:url";
 import * as classic from "../core/classic/mod.ts";
-import { connectStream } from "../core/connect.ts";
-import type { Connection, ConnectionOptions } from "../core/options.ts";
+import { connectStream } from "../core/net/connect.ts";
+import type { Connection, ConnectionOptions } from "../core/session/connection.ts";
 import { within } from "./bounded.ts";
 import { type BootstrapOutcome, runBootstrap, type Upload } from "./bootstrap.ts";
 import { bootstrapCommand } from "./bootstrap_script.ts";

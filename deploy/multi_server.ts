@@ -6,7 +6,7 @@
  */
 
 import type * as classic from "../core/classic/mod.ts";
-import type { Connection, ConnectionOptions } from "../core/options.ts";
+import type { Connection, ConnectionOptions } from "../core/session/connection.ts";
 import { DeployedServer, type DeployOptions } from "./deployed_server.ts";
 import { SshMachine } from "./ssh_machine.ts";
 import type { SshMachineOptions } from "./ssh_options.ts";

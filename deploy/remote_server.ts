@@ -9,9 +9,9 @@
  * @module
  */
 
-import type { ConnectionOptions } from "../core/options.ts";
-import { serve } from "../core/server.ts";
-import type { Service } from "../core/service.ts";
+import type { ConnectionOptions } from "../core/session/connection.ts";
+import { serve } from "../core/net/server.ts";
+import type { Service } from "../core/session/service.ts";
 import { MARKER, READY } from "./remote_protocol.ts";
 
 /**

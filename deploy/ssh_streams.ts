@@ -12,7 +12,7 @@
  */
 
 import { Readable, Writable } from "node:stream";
-import type { ByteStreams } from "../core/transport.ts";
+import type { ByteStreams } from "../core/wire/transport.ts";
 import type { Ssh2Channel } from "./ssh2.ts";
 
 /** How a remote command ended. */

@@ -9,7 +9,7 @@ import dgram from "node:dgram";
 import { DiscoveryError, listServices, RegistryClient, serveRegistry } from "../mod.ts";
 import { parseRequest } from "../core/registry/messages.ts";
 import { closeQuietly, writeFrame } from "../core/registry/tcp_frames.ts";
-import { transportFromConn } from "../core/transport.ts";
+import { transportFromConn } from "../core/net/adapters.ts";
 import { quietLogger, rejection, waitFor } from "./_helpers.ts";
 import { freeRegistryPort, MODES, registryClient, startRegistry } from "./registry_helpers.ts";
 

@@ -9,17 +9,17 @@ import {
   connectStream as connectOverStream,
   connectTls as connectOverTls,
   connectUnix as connectToUnix,
-} from "../connect.ts";
-import type { Connection, ConnectionOptions } from "../options.ts";
-import { PERMISSIVE } from "../policy.ts";
-import { serve as serveService, type ServeOptions, type Server } from "../server.ts";
+} from "../net/connect.ts";
+import type { Connection, ConnectionOptions } from "../session/connection.ts";
+import { PERMISSIVE } from "../session/policy.ts";
+import { serve as serveService, type ServeOptions, type Server } from "../net/server.ts";
 import {
   connectSubprocess as spawnAndConnect,
   serveStdio as serveOnStdio,
   type SubprocessOptions,
-} from "../stdio.ts";
-import type { TlsClientOptions } from "../tls.ts";
-import type { ByteStreams } from "../transport.ts";
+} from "../net/stdio.ts";
+import type { TlsClientOptions } from "../net/tls.ts";
+import type { ByteStreams } from "../wire/transport.ts";
 import { ClassicConnection } from "./connection.ts";
 import { ClassicService } from "./service.ts";
 

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { obtain } from "../helpers.ts";
-import { isRemote } from "../proxy.ts";
-import type { Connection, ConnectionStats } from "../options.ts";
-import type { CallOptions } from "../question.ts";
+import { obtain } from "../netref/helpers.ts";
+import { isRemote } from "../netref/proxy.ts";
+import type { Connection, ConnectionStats } from "../session/connection.ts";
+import type { CallOptions } from "../session/engine.ts";
 import type { ConsoleStream } from "./console_capture.ts";
 import { freeIdentifiers } from "./source.ts";
 import { download, type TransferOptions, upload } from "./transfer.ts";

@@ -22,4 +22,4 @@ export { ClassicService } from "./service.ts";
 export type { ConsoleStream } from "./console_capture.ts";
 export { type DirectoryEntry, FileAccess, FileChannel, type PathInfo } from "./files.ts";
 export type { TransferOptions } from "./transfer.ts";
-export { obtain } from "../helpers.ts";
+export { obtain } from "../netref/helpers.ts";

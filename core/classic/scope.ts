@@ -15,10 +15,10 @@
  * @module
  */
 
-import { currentCall } from "../dispatch.ts";
-import { obtain, timed } from "../helpers.ts";
-import { byValue, ref } from "../markers.ts";
-import { deleteMember, hasMember, isRemote, setMember } from "../proxy.ts";
+import { currentCall } from "../session/dispatch.ts";
+import { obtain, timed } from "../netref/helpers.ts";
+import { byValue, ref } from "../wire/markers.ts";
+import { deleteMember, hasMember, isRemote, setMember } from "../netref/proxy.ts";
 import { guardTypeof, persistTopLevel } from "./source.ts";
 
 /**

@@ -9,10 +9,10 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ref } from "../markers.ts";
-import type { ByReference } from "../markers.ts";
-import type { Connection } from "../options.ts";
-import { Service } from "../service.ts";
+import { ref } from "../wire/markers.ts";
+import type { ByReference } from "../wire/markers.ts";
+import type { Connection } from "../session/connection.ts";
+import { Service } from "../session/service.ts";
 import { captureConsole, type ConsoleStream, OutputForwarder } from "./console_capture.ts";
 import { FileAccess } from "./files.ts";
 import { Scope } from "./scope.ts";

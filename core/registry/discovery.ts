@@ -5,8 +5,8 @@
  * @module
  */
 
-import { connect } from "../connect.ts";
-import type { Connection, ConnectionOptions } from "../options.ts";
+import { connect } from "../net/connect.ts";
+import type { Connection, ConnectionOptions } from "../session/connection.ts";
 import { RegistryClient } from "./client.ts";
 import { DiscoveryError } from "./errors.ts";
 import type { ServerAddress } from "./messages.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Logger } from "../options.ts";
+import type { Logger } from "../log.ts";
 import type { RequestHandler } from "./endpoint.ts";
 import { encodeMessage, parseRequest, type Reply, type Request } from "./messages.ts";
 import { ServiceTable } from "./table.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Logger } from "../options.ts";
+import type { Logger } from "../log.ts";
 import { RegistryClient } from "./client.ts";
 
 /** What a server needs of a registry client; {@linkcode RegistryClient} is one. */

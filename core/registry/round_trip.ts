@@ -5,7 +5,7 @@
  */
 
 import dgram from "node:dgram";
-import { transportFromConn } from "../transport.ts";
+import { transportFromConn } from "../net/adapters.ts";
 import { closeQuietly, deadline, readFrame, writeFrame } from "./tcp_frames.ts";
 
 /** How many times a UDP request is sent, at most, within its timeout. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { defaultLogger, type Logger } from "../options.ts";
+import { defaultLogger, type Logger } from "../log.ts";
 import type { Endpoint, RequestHandler } from "./endpoint.ts";
 import { registryHandler } from "./handler.ts";
 import { checkMode, REGISTRY_PORT, type RegistryMode } from "./messages.ts";

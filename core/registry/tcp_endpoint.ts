@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Listening } from "../listening.ts";
-import type { Logger } from "../options.ts";
-import type { Transport } from "../transport.ts";
+import { Listening } from "../net/listening.ts";
+import type { Logger } from "../log.ts";
+import type { Transport } from "../wire/transport.ts";
 import type { Endpoint, RequestHandler } from "./endpoint.ts";
 import { deadline, readFrame, writeFrame } from "./tcp_frames.ts";
 

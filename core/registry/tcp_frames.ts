@@ -6,7 +6,7 @@
  * @module
  */
 
-import { readExactly, type Transport } from "../transport.ts";
+import { readExactly, type Transport } from "../wire/transport.ts";
 import { MAX_MESSAGE_SIZE } from "./messages.ts";
 
 /** Writes `message` as one frame. */

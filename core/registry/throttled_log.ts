@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Logger } from "../options.ts";
+import type { Logger } from "../log.ts";
 
 /**
  * Logs a warning at most once per `intervalMs`.

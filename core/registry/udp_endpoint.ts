@@ -7,7 +7,7 @@
 
 import dgram from "node:dgram";
 import { withContext } from "../errors.ts";
-import type { Logger } from "../options.ts";
+import type { Logger } from "../log.ts";
 import type { Endpoint, RequestHandler } from "./endpoint.ts";
 
 /**

@@ -7,8 +7,8 @@
  */
 
 import type { IncomingCall } from "./dispatch.ts";
-import { peerFault } from "./errors.ts";
-import { unwrapMarker } from "./markers.ts";
+import { peerFault } from "../errors.ts";
+import { unwrapMarker } from "../wire/markers.ts";
 
 /** One of the peer's requests, from arrival until the peer no longer needs its answer. */
 export interface Answer {

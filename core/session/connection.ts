@@ -6,7 +6,8 @@
  */
 
 import type { Policy } from "./policy.ts";
-import type { CallOptions } from "./question.ts";
+import type { CallOptions } from "./engine.ts";
+import type { Logger } from "../log.ts";
 
 /** Receiver limits; a peer that breaches one gets a `ProtocolError` and loses its connection. */
 export interface Limits {
@@ -19,14 +20,6 @@ export interface Limits {
   /** Objects exported to the peer at once. Default 1 000 000. */
   maxExports?: number;
 }
-
-/** How a connection logs; `level` is one of debug, info, warn, error. */
-export type Logger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
-
-/** The default logger: warnings and errors to stderr. */
-export const defaultLogger: Logger = (level, message) => {
-  if (level === "warn" || level === "error") console.error(`rdc ${level}: ${message}`);
-};
 
 /**
  * What a connection needs of the root object it offers the peer: its

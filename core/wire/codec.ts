@@ -7,7 +7,7 @@
  */
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import { peerFault } from "./errors.ts";
+import { peerFault } from "../errors.ts";
 
 /**
  * Encodes and decodes messages for one connection.

@@ -9,24 +9,24 @@
  * @module
  */
 
-import { Boxer } from "./boxing.ts";
-import { scanExports, Unboxer } from "./unboxing.ts";
+import { Boxer } from "../wire/boxing.ts";
+import { scanExports, Unboxer } from "../wire/unboxing.ts";
 import {
   encodeExport,
   type ExportDescriptor,
   importExt,
   pathArg,
   type ReferenceBoxer,
-} from "./values.ts";
+} from "../wire/values.ts";
 import { type Answer, AnswerTable } from "./answers.ts";
-import { MessageCodec } from "./codec.ts";
+import { MessageCodec } from "../wire/codec.ts";
 import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
-import { ConnectionClosedError, isPeerFault, peerFault, ProtocolError } from "./errors.ts";
-import { ByReference, unwrapMarker } from "./markers.ts";
+import { ConnectionClosedError, isPeerFault, peerFault, ProtocolError } from "../errors.ts";
+import { ByReference, unwrapMarker } from "../wire/markers.ts";
 import { MemberLists } from "./member_lists.ts";
 import { ExportTable } from "./exports.ts";
-import { FrameReader, FrameWriter } from "./framing.ts";
-import { helloMessage, type PeerInfo, receiveHello } from "./handshake.ts";
+import { FrameReader, FrameWriter } from "../wire/framing.ts";
+import { helloMessage, type PeerInfo, receiveHello } from "../wire/handshake.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
 import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import {
@@ -35,20 +35,19 @@ import {
   type Engine,
   followLocal,
   Question,
-  QuestionTable,
   type RemoteState,
   remoteState,
-} from "./question.ts";
-import {
-  type Connection,
-  type ConnectionOptions,
-  type ConnectionStats,
-  defaultLogger,
-  type Limits,
-  type Logger,
-  type RootObject,
-} from "./options.ts";
-import type { Transport } from "./transport.ts";
+} from "./engine.ts";
+import { QuestionTable } from "./questions.ts";
+import type {
+  Connection,
+  ConnectionOptions,
+  ConnectionStats,
+  Limits,
+  RootObject,
+} from "./connection.ts";
+import type { Transport } from "../wire/transport.ts";
+import { defaultLogger, type Logger } from "../log.ts";
 import {
   checkMessage,
   Msg,
@@ -60,7 +59,7 @@ import {
   type RefKindCode,
   type RequestMessage,
   type Target,
-} from "./wire.ts";
+} from "../wire/messages.ts";
 
 const HOUSEKEEPING_DELAY_MS = 5;
 

@@ -11,10 +11,10 @@
  * @module
  */
 
-import type { ImportEntry } from "./imports.ts";
-import { openIterator, stepIterator } from "./dispatch.ts";
-import { rethrowWithCallerStack } from "./errors.ts";
-import { BLOCKED_NAMES } from "./policy.ts";
+import type { ImportEntry } from "../session/imports.ts";
+import { openIterator, stepIterator } from "../session/dispatch.ts";
+import { rethrowWithCallerStack } from "../errors.ts";
+import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
   type CallOptions,
   describe,
@@ -24,8 +24,8 @@ import {
   type RemoteState,
   remoteState,
   STATE,
-} from "./question.ts";
-import { Op, type OpCode, RefKind } from "./wire.ts";
+} from "../session/engine.ts";
+import { Op, type OpCode, RefKind } from "../wire/messages.ts";
 
 const INSPECT = Symbol.for("Deno.customInspect");
 const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");

@@ -6,8 +6,8 @@
  */
 
 import { callWith, perform } from "./proxy.ts";
-import { type CallOptions, remoteState } from "./question.ts";
-import { Op } from "./wire.ts";
+import { type CallOptions, remoteState } from "../session/engine.ts";
+import { Op } from "../wire/messages.ts";
 
 /**
  * Wraps a remote function so each call uses a timeout (milliseconds) or an

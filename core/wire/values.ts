@@ -6,8 +6,8 @@
  */
 
 import { ExtData } from "@msgpack/msgpack";
-import { peerFault } from "./errors.ts";
-import { Ext, type RefKindCode, type Target } from "./wire.ts";
+import { peerFault } from "../errors.ts";
+import { Ext, type RefKindCode, type Target } from "./messages.ts";
 
 /**
  * How boxing and unboxing reach the connection's reference tables.

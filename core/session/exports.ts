@@ -4,7 +4,7 @@
  * @module
  */
 
-import { peerFault } from "./errors.ts";
+import { peerFault } from "../errors.ts";
 
 interface ExportEntry {
   value: object;

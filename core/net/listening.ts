@@ -5,10 +5,11 @@
  * @module
  */
 
-import { withContext } from "./errors.ts";
-import type { Logger } from "./options.ts";
-import { type Incoming, TlsListener, type TlsServerOptions } from "./tls.ts";
-import { transportFromConn } from "./transport.ts";
+import { withContext } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Incoming } from "./incoming.ts";
+import { TlsListener, type TlsServerOptions } from "./tls.ts";
+import { transportFromConn } from "./adapters.ts";
 
 /** Where a server listens, and what stops it. */
 export interface ListenOptions {
@@ -23,8 +24,6 @@ export interface ListenOptions {
   /** Aborting it closes the server. */
   signal?: AbortSignal;
 }
-
-export type { Incoming };
 
 /**
  * Where connections come from: one interface over `Deno.listen` (TCP and

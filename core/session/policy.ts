@@ -11,7 +11,7 @@
  * @module
  */
 
-import { AccessError, peerFault } from "./errors.ts";
+import { AccessError, peerFault } from "../errors.ts";
 
 /** What a peer may do to the objects this end exports. Strict by default. */
 export interface Policy {

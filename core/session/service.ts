@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Connection, RootObject } from "./options.ts";
+import type { Connection, RootObject } from "./connection.ts";
 import { SERVICE_BRAND } from "./policy.ts";
 
 /** The connection a service's hooks receive. */

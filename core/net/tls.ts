@@ -10,9 +10,11 @@
  */
 
 import tls from "node:tls";
-import { withContext } from "./errors.ts";
-import { refusalFrame } from "./handshake.ts";
-import { type Transport, transportFromNodeSocket } from "./transport.ts";
+import { withContext } from "../errors.ts";
+import { refusalFrame } from "../wire/handshake.ts";
+import type { Transport } from "../wire/transport.ts";
+import type { Incoming } from "./incoming.ts";
+import { transportFromNodeSocket } from "./adapters.ts";
 
 /** What a TLS server needs: its certificate, and whom to ask for one. */
 export interface TlsServerOptions {
@@ -110,18 +112,6 @@ export async function openTls(
     });
   }
   return transportFromNodeSocket(socket, `tls ${address}`);
-}
-
-/** A connection a server accepted (over TLS: after its handshake), ready to be served. */
-export interface Incoming {
-  /** The connection. */
-  transport: Transport;
-  /** Who connected, for logs: `tcp 127.0.0.1:51234`, `tls …`, or a unix socket. */
-  peer: string;
-  /** The client's IP address (TCP and TLS), or null (a unix socket). */
-  remoteHost: string | null;
-  /** The client's verified TLS certificate, or null when it presented none. */
-  certificate: PeerCertificate | null;
 }
 
 /**

@@ -6,11 +6,13 @@
 
 import { authenticate, type Authenticator } from "./auth.ts";
 import { startConnection } from "./connect.ts";
-import { type Connection, type ConnectionOptions, defaultLogger } from "./options.ts";
-import { AUTHENTICATION_FAILED, refuse } from "./handshake.ts";
-import { type Incoming, Listening, type ListenOptions } from "./listening.ts";
-import { registrarOf, Registration, type RegistrationOptions } from "./registry/registration.ts";
-import { type Service, serviceAliases } from "./service.ts";
+import type { Connection, ConnectionOptions } from "../session/connection.ts";
+import { defaultLogger } from "../log.ts";
+import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
+import type { Incoming } from "./incoming.ts";
+import { Listening, type ListenOptions } from "./listening.ts";
+import { registrarOf, Registration, type RegistrationOptions } from "../registry/registration.ts";
+import { type Service, serviceAliases } from "../session/service.ts";
 
 /**
  * Options of {@linkcode serve}: where to listen, how to check clients,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { peerFault } from "./errors.ts";
+import { peerFault } from "../errors.ts";
 
 /** How many distinct lists (classes, roughly) one end describes to the other. */
 export const MAX_MEMBER_LISTS = 65536;

@@ -8,11 +8,11 @@
  */
 
 import { authenticate, type Authenticator } from "./auth.ts";
-import { AUTHENTICATION_FAILED, refuse } from "./handshake.ts";
+import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
-import { defaultLogger, type Logger } from "./options.ts";
+import { defaultLogger, type Logger } from "../log.ts";
 import { exitStatusText, stopChild } from "./stdio.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "../wire/transport.ts";
 
 /** How long children get to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3_000;

@@ -29,7 +29,7 @@ import {
   u32,
   UNDEFINED,
 } from "./values.ts";
-import { Ext } from "./wire.ts";
+import { Ext } from "./messages.ts";
 
 /** Packs a value into a tree that MessagePack encodes as is. One instance per message. */
 export class Boxer {

@@ -8,10 +8,11 @@
 import { Console } from "node:console";
 import process from "node:process";
 import { startConnection } from "./connect.ts";
-import { ConnectionClosedError, withContext } from "./errors.ts";
-import type { Connection, ConnectionOptions } from "./options.ts";
-import type { Service } from "./service.ts";
-import { type Transport, transportFromStreams } from "./transport.ts";
+import { ConnectionClosedError, withContext } from "../errors.ts";
+import type { Connection, ConnectionOptions } from "../session/connection.ts";
+import type { Service } from "../session/service.ts";
+import type { Transport } from "../wire/transport.ts";
+import { transportFromStreams } from "./adapters.ts";
 
 /** How long a child that closed its stdout gets to report its exit status. */
 const EXIT_STATUS_WAIT_MS = 2_000;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { RefKindCode } from "./wire.ts";
+import type { RefKindCode } from "../wire/messages.ts";
 
 /**
  * One imported reference. Owned by its connection's {@linkcode ImportTable};

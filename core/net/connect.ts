@@ -6,17 +6,13 @@
 
 import { presentToken } from "./auth.ts";
 import { openTls, type TlsClientOptions } from "./tls.ts";
-import { Session } from "./connection.ts";
-import { withContext } from "./errors.ts";
-import { makeProxy } from "./proxy.ts";
-import type { Connection, ConnectionOptions } from "./options.ts";
-import { serviceAliases, serviceInstance, VoidService } from "./service.ts";
-import {
-  type ByteStreams,
-  type Transport,
-  transportFromConn,
-  transportFromStreams,
-} from "./transport.ts";
+import { Session } from "../session/session.ts";
+import { withContext } from "../errors.ts";
+import { makeProxy } from "../netref/proxy.ts";
+import type { Connection, ConnectionOptions } from "../session/connection.ts";
+import { serviceAliases, serviceInstance, VoidService } from "../session/service.ts";
+import type { ByteStreams, Transport } from "../wire/transport.ts";
+import { transportFromConn, transportFromStreams } from "./adapters.ts";
 
 /**
  * Starts a connection over an open transport: handshake, then the service's

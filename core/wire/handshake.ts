@@ -13,10 +13,10 @@ import {
   isPeerFault,
   peerFault,
   withContext,
-} from "./errors.ts";
+} from "../errors.ts";
 import { frame, type FrameReader } from "./framing.ts";
 import type { Transport } from "./transport.ts";
-import { checkMessage, Msg, PROTOCOL_MAGIC } from "./wire.ts";
+import { checkMessage, Msg, PROTOCOL_MAGIC } from "./messages.ts";
 
 /** What a peer's HELLO told us. */
 export interface PeerInfo {

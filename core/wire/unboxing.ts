@@ -6,7 +6,7 @@
  */
 
 import { ExtData } from "@msgpack/msgpack";
-import { completeRemoteError, peerFault, RemoteError } from "./errors.ts";
+import { completeRemoteError, peerFault, RemoteError } from "../errors.ts";
 import {
   ARRAY_BUFFER_KIND,
   bytesToBigint,
@@ -17,7 +17,7 @@ import {
   type ReferenceBoxer,
   TYPED_ARRAYS,
 } from "./values.ts";
-import { Ext } from "./wire.ts";
+import { Ext } from "./messages.ts";
 
 /**
  * Unpacks a decoded tree into values, in place where it can (the tree is

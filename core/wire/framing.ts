@@ -10,7 +10,7 @@
  * @module
  */
 
-import { peerFault } from "./errors.ts";
+import { peerFault } from "../errors.ts";
 import type { Transport } from "./transport.ts";
 
 /** Bytes in a frame header. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { peerFault } from "./errors.ts";
+import { peerFault } from "../errors.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
 export const PROTOCOL_VERSION = 1;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { AccessError } from "./errors.ts";
+import { AccessError } from "../errors.ts";
 import {
   checkPathSegment,
   isService,
@@ -13,9 +13,9 @@ import {
   resolveMember,
   Restricted,
 } from "./policy.ts";
-import { unwrapMarker } from "./markers.ts";
-import { remoteState } from "./question.ts";
-import { Op, type OpCode } from "./wire.ts";
+import { unwrapMarker } from "../wire/markers.ts";
+import { remoteState } from "./engine.ts";
+import { Op, type OpCode } from "../wire/messages.ts";
 
 /**
  * What a served call may know about itself. Read it with {@linkcode currentCall}

@@ -14,9 +14,9 @@
  */
 
 import { timingSafeEqual } from "node:crypto";
-import { AuthenticationError } from "./errors.ts";
-import type { Incoming } from "./tls.ts";
-import { readExactly, type Transport } from "./transport.ts";
+import { AuthenticationError } from "../errors.ts";
+import type { Incoming } from "./incoming.ts";
+import { readExactly, type Transport } from "../wire/transport.ts";
 
 /**
  * Decides whether a connection may go on, from the raw connection (read and
