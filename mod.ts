@@ -27,10 +27,16 @@ export {
   type Connection,
   type ConnectionOptions,
   type ConnectionStats,
-  type Limits,
   type RootObject,
 } from "./core/session/connection.ts";
 export { defaultLogger, type Logger } from "./core/log.ts";
+export {
+  DEFAULT_LIMITS,
+  DEFAULT_SERVER_LIMITS,
+  type Limits,
+  type ResolvedLimits,
+  type ServerLimits,
+} from "./core/wire/limits.ts";
 export { serve, type ServeOptions, type Server } from "./core/net/server.ts";
 export type { ListenOptions } from "./core/net/listening.ts";
 export {
@@ -69,6 +75,7 @@ export {
   AuthenticationError,
   ConnectionClosedError,
   type ErrorClass,
+  LimitError,
   ProtocolError,
   registerErrorClass,
   RemoteError,

@@ -241,6 +241,22 @@ export class AccessError extends Error {
   }
 }
 registerErrorClass(AccessError);
+
+/**
+ * A limit stopped one operation, and only that one: a value larger than the
+ * peer accepts (its `maxMessageSize`, `maxElements`, `maxDepth`,
+ * `maxBigIntBytes`), or a budget that is full (pending requests, exports,
+ * imports). Nothing was sent, or the peer refused the request; the
+ * connection stays open. Travels as a remote error named `LimitError`.
+ */
+export class LimitError extends Error {
+  /** Creates the error; the message names the limit and the figures. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LimitError";
+  }
+}
+registerErrorClass(LimitError);
 registerErrorClass(TimeoutError);
 registerErrorClass(ConnectionClosedError);
 registerErrorClass(ProtocolError);

@@ -7,38 +7,63 @@
 import { presentToken } from "./auth.ts";
 import { openTls, type TlsClientOptions } from "./tls.ts";
 import { Session } from "../session/session.ts";
+import { Budget } from "../wire/budget.ts";
+import { ByteFrameChannel } from "../wire/framing.ts";
+import { type ResolvedLimits, resolveLimits } from "../wire/limits.ts";
 import { withContext } from "../errors.ts";
 import { makeProxy } from "../netref/proxy.ts";
-import type { Connection, ConnectionOptions } from "../session/connection.ts";
+import {
+  type Connection,
+  type ConnectionOptions,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+} from "../session/connection.ts";
 import { serviceAliases, serviceInstance, VoidService } from "../session/service.ts";
 import type { ByteStreams, Transport } from "../wire/transport.ts";
 import { transportFromConn, transportFromStreams } from "./adapters.ts";
 
+/** Budgets a server shares among its connections. */
+export interface ServerBudgets {
+  /** Bytes of partly received messages, across every connection. */
+  inbound: Budget;
+  /** Requests being served and answers kept, across every connection. */
+  pending: Budget;
+}
+
 /**
  * Starts a connection over an open transport: handshake, then the service's
- * `onConnect`. Closes the transport if that fails.
+ * `onConnect`. Closes the transport if that fails. A server passes the
+ * budgets its connections share.
  */
 export async function startConnection(
   transport: Transport,
   options: ConnectionOptions = {},
   credentials: unknown = null,
+  shared?: ServerBudgets,
 ): Promise<Connection> {
-  if (options.token !== undefined) {
-    try {
-      await presentToken(transport, options.token);
-    } catch (error) {
-      transport.close();
-      throw error;
-    }
+  let limits: ResolvedLimits;
+  try {
+    limits = resolveLimits(options);
+    if (options.token !== undefined) await presentToken(transport, options.token);
+  } catch (error) {
+    transport.close();
+    throw error;
   }
+  const inbound = new Budget(
+    limits.maxInboundBytes,
+    "bytes held for messages from this peer",
+    shared?.inbound,
+  );
+  const channel = new ByteFrameChannel(transport, { inbound, drainTimeout: limits.drainTimeout });
   const service = options.service ?? VoidService;
-  const connection = new Session(
-    transport,
-    serviceInstance(service),
+  const connection = new Session({
+    channel,
+    service: serviceInstance(service),
     makeProxy,
     options,
+    limits,
     credentials,
-  );
+    serverPending: shared?.pending,
+  });
   await connection.start(options, serviceAliases(service));
   return connection;
 }
@@ -86,7 +111,12 @@ export async function connectTls(
   port: number,
   options: ConnectionOptions & TlsClientOptions = {},
 ): Promise<Connection> {
-  const transport = await openTls(host, port, options, options.handshakeTimeout ?? 10_000);
+  const transport = await openTls(
+    host,
+    port,
+    options,
+    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  );
   return await startConnection(transport, options);
 }
 

@@ -11,6 +11,7 @@ import { authenticate, type Authenticator } from "./auth.ts";
 import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
 import { defaultLogger, type Logger } from "../log.ts";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../session/connection.ts";
 import { exitStatusText, stopChild } from "./stdio.ts";
 import type { Transport } from "../wire/transport.ts";
 
@@ -57,7 +58,7 @@ export function serveIsolated(
   if (program === undefined) throw new TypeError("serveIsolated needs a command to run");
   const logger = options.logger ?? defaultLogger;
   const children = new Set<Deno.ChildProcess>();
-  const handshakeTimeout = options.handshakeTimeout ?? 10_000;
+  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const stop = () => {
     // A child that ignores SIGTERM is killed after a grace period.
     for (const child of children) stopChild(child, 0, KILL_GRACE_MS);

@@ -5,8 +5,14 @@
  */
 
 import { authenticate, type Authenticator } from "./auth.ts";
-import { startConnection } from "./connect.ts";
-import type { Connection, ConnectionOptions } from "../session/connection.ts";
+import { type ServerBudgets, startConnection } from "./connect.ts";
+import { Budget } from "../wire/budget.ts";
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../wire/limits.ts";
+import {
+  type Connection,
+  type ConnectionOptions,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+} from "../session/connection.ts";
 import { defaultLogger } from "../log.ts";
 import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
 import type { Incoming } from "./incoming.ts";
@@ -19,7 +25,11 @@ import { type Service, serviceAliases } from "../session/service.ts";
  * whether to register with a registry, plus every connection option.
  */
 export interface ServeOptions
-  extends Omit<ConnectionOptions, "service" | "token">, ListenOptions, RegistrationOptions {
+  extends
+    Omit<ConnectionOptions, "service" | "token">,
+    ListenOptions,
+    RegistrationOptions,
+    ServerLimits {
   /** Serve one client, then close (RPyC's `OneShotServer`). Default false. */
   oneShot?: boolean;
   /**
@@ -68,7 +78,8 @@ export interface Server extends AsyncDisposable {
  */
 export function serve(service: Service | (new () => Service), options: ServeOptions): Server {
   const logger = options.logger ?? defaultLogger;
-  const handshakeTimeout = options.handshakeTimeout ?? 10_000;
+  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const budgets = serverBudgets(options);
   const connections = new Set<Connection>();
   const starting = new Set<Incoming>();
   const registrar = registrarOf(options);
@@ -97,7 +108,12 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
             await refuse(transport, AUTHENTICATION_FAILED);
             throw error;
           });
-        const connection = await startConnection(transport, { ...options, service }, credentials);
+        const connection = await startConnection(
+          transport,
+          { ...options, service },
+          credentials,
+          budgets,
+        );
         starting.delete(incoming);
         if (listening.closing) return void connection.close();
         connections.add(connection);
@@ -126,5 +142,24 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
     finished: listening.finished,
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * The budgets all of a server's connections share.
+ *
+ * @throws {RangeError} naming the option, for a value that is not a positive whole number.
+ */
+function serverBudgets(options: ServerLimits): ServerBudgets {
+  const limit = (key: keyof ServerLimits): number => {
+    const value = options[key] ?? DEFAULT_SERVER_LIMITS[key];
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`${key} must be a positive whole number, not ${value}`);
+    }
+    return value;
+  };
+  return {
+    inbound: new Budget(limit("maxTotalInboundBytes"), "bytes held for messages on this server"),
+    pending: new Budget(limit("maxTotalPendingRequests"), "requests pending on this server"),
   };
 }

@@ -7,7 +7,8 @@
  */
 
 import type { IncomingCall } from "./dispatch.ts";
-import { peerFault } from "../errors.ts";
+import { LimitError, peerFault } from "../errors.ts";
+import type { Budget } from "../wire/budget.ts";
 import { unwrapMarker } from "../wire/markers.ts";
 
 /** One of the peer's requests, from arrival until the peer no longer needs its answer. */
@@ -30,13 +31,23 @@ export interface Answer {
 /**
  * Answers of one connection, by the peer's sequence numbers.
  *
- * Contract: an answer leaves the table once it is both settled and finished,
- * whichever comes last. `open` and `valueOf` throw `ProtocolError`
- * for requests an honest peer never sends.
+ * Contract: an answer holds one unit of the pending-requests budget from
+ * `open` until it leaves the table, once both settled and finished. A
+ * request refused for lack of budget keeps only its error, until FINISH, so
+ * that requests pipelined on it fail with it; a peer that lets as many
+ * refusals pile up as the budget allows is cut off. `open` and `valueOf`
+ * throw `ProtocolError` for requests an honest peer never sends.
  */
 export class AnswerTable {
   #answers = new Map<number, Answer>();
+  #refused = new Map<number, LimitError>();
   #serving = 0;
+  readonly #budget: Budget;
+
+  /** Answers take room from `budget` (the connection's, inside a server's). */
+  constructor(budget: Budget) {
+    this.#budget = budget;
+  }
 
   /** Answers kept (running or awaiting FINISH). */
   get size(): number {
@@ -48,24 +59,17 @@ export class AnswerTable {
     return this.#serving;
   }
 
-  /** Whether request `seq` has an answer here. */
-  has(seq: number): boolean {
-    return this.#answers.has(seq);
-  }
-
   /**
-   * Records a new request.
+   * Records a new request; null when the budget has no room (the caller
+   * refuses it, see {@linkcode AnswerTable.refuse}).
    *
-   * @throws {ProtocolError} for a duplicate number, or more than `maxServing`
-   *   answers (running or awaiting FINISH) at once.
+   * @throws {ProtocolError} for a duplicate number.
    */
-  open(seq: number, call: IncomingCall, maxServing: number): Answer {
-    if (this.#answers.has(seq)) throw peerFault(`duplicate request #${seq}`);
-    // Running calls and answers kept for pipelining both cost memory: a peer
-    // that never sends FINISH fills the table and is cut off.
-    if (this.#answers.size >= maxServing) {
-      throw peerFault(`peer exceeded ${maxServing} pending requests (running or unfinished)`);
+  open(seq: number, call: IncomingCall): Answer | null {
+    if (this.#answers.has(seq) || this.#refused.has(seq)) {
+      throw peerFault(`duplicate request #${seq}`);
     }
+    if (!this.#budget.tryTake(1)) return null;
     const answer: Answer = {
       outcome: undefined,
       call,
@@ -79,6 +83,33 @@ export class AnswerTable {
   }
 
   /**
+   * Records request `seq` as refused with `error`, and returns the error.
+   *
+   * @throws {ProtocolError} for a duplicate number, or when refusals the peer
+   *   never finished reach the connection's own budget.
+   */
+  refuse(seq: number, error: LimitError): LimitError {
+    if (this.#answers.has(seq) || this.#refused.has(seq)) {
+      throw peerFault(`duplicate request #${seq}`);
+    }
+    if (this.#refused.size >= this.#budget.limit) {
+      throw peerFault(`peer left ${this.#refused.size} refused requests without FINISH`);
+    }
+    this.#refused.set(seq, error);
+    return error;
+  }
+
+  /** Why there is no room for one more request: the budget that is full, as an error. */
+  busy(): LimitError {
+    const full = this.#budget.used >= this.#budget.limit || !this.#budget.parent
+      ? this.#budget
+      : this.#budget.parent;
+    return new LimitError(
+      `request refused: ${full.name} are at their limit of ${full.limit}`,
+    );
+  }
+
+  /**
    * The value of answer `seq`, for a request pipelined on it: the value itself,
    * not a `ref()`/`byValue()` marker that chose how it travels.
    *
@@ -86,7 +117,11 @@ export class AnswerTable {
    */
   async valueOf(seq: number): Promise<unknown> {
     const answer = this.#answers.get(seq);
-    if (!answer) throw peerFault(`unknown answer #${seq}`);
+    if (!answer) {
+      const refusal = this.#refused.get(seq);
+      if (refusal) throw refusal;
+      throw peerFault(`unknown answer #${seq}`);
+    }
     return unwrapMarker(await answer.outcome);
   }
 
@@ -94,32 +129,44 @@ export class AnswerTable {
   settle(seq: number, answer: Answer): boolean {
     this.#serving--;
     answer.settled = true;
-    if (answer.finished) this.#answers.delete(seq);
+    if (answer.finished) this.#delete(seq);
     return !answer.cancelled;
+  }
+
+  #delete(seq: number): void {
+    if (this.#answers.delete(seq)) this.#budget.give(1);
   }
 
   /** FINISH: the peer no longer needs these answers. Unknown numbers are ignored. */
   finish(seqs: readonly number[]): void {
     for (const seq of seqs) {
       const answer = this.#answers.get(seq);
-      if (!answer) continue;
+      if (!answer) {
+        this.#refused.delete(seq);
+        continue;
+      }
       answer.finished = true;
-      if (answer.settled) this.#answers.delete(seq);
+      if (answer.settled) this.#delete(seq);
     }
   }
 
   /** CANCEL: abort the call's signal and send no reply. Unknown numbers are ignored. */
   cancel(seq: number): void {
     const answer = this.#answers.get(seq);
-    if (!answer) return;
+    if (!answer) {
+      this.#refused.delete(seq);
+      return;
+    }
     answer.cancelled = true;
     answer.call.abort(new DOMException("the caller cancelled the call", "AbortError"));
     this.finish([seq]);
   }
 
-  /** The connection closed: abort every running call and forget everything. */
+  /** The connection closed: abort every running call, give back the budget, forget everything. */
   clear(reason: Error): void {
     for (const answer of this.#answers.values()) answer.call.abort(reason);
+    this.#budget.give(this.#answers.size);
     this.#answers.clear();
+    this.#refused.clear();
   }
 }

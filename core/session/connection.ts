@@ -8,18 +8,13 @@
 import type { Policy } from "./policy.ts";
 import type { CallOptions } from "./engine.ts";
 import type { Logger } from "../log.ts";
+import type { Limits, ResolvedLimits } from "../wire/limits.ts";
 
-/** Receiver limits; a peer that breaches one gets a `ProtocolError` and loses its connection. */
-export interface Limits {
-  /** Largest frame accepted, in bytes. Default 64 MiB. */
-  maxFrameSize?: number;
-  /** Deepest nesting of a value. Default 256. */
-  maxDepth?: number;
-  /** Requests from the peer being served at once. Default 65 536. */
-  maxPendingRequests?: number;
-  /** Objects exported to the peer at once. Default 1 000 000. */
-  maxExports?: number;
-}
+/** Milliseconds before an outgoing request fails with `TimeoutError`, unless set. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Milliseconds to wait for the peer's handshake (and a TLS handshake or authenticator), unless set. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * What a connection needs of the root object it offers the peer: its
@@ -76,6 +71,10 @@ export interface ConnectionStats {
   bytesSent: number;
   /** Bytes read, frame headers included. */
   bytesReceived: number;
+  /** Bytes queued for the peer and not yet written. */
+  bufferedOutbound: number;
+  /** Bytes held for messages partly received or being decoded. */
+  bufferedInbound: number;
 }
 
 /**
@@ -123,7 +122,7 @@ export interface Connection extends AsyncDisposable {
   /** Table sizes and counters. */
   stats(): ConnectionStats;
   /** The limits this end enforces on what the peer sends, defaults filled in. */
-  readonly limits: Readonly<Required<Limits>>;
+  readonly limits: Readonly<ResolvedLimits>;
   /** Closes the connection, telling the peer; resolves once cleaned up. Idempotent. */
   close(): Promise<void>;
 }

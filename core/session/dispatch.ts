@@ -13,7 +13,8 @@ import {
   resolveMember,
   Restricted,
 } from "./policy.ts";
-import { unwrapMarker } from "../wire/markers.ts";
+import { ByValue, unwrapMarker } from "../wire/markers.ts";
+import type { CopyFilter } from "../wire/values.ts";
 import { remoteState } from "./engine.ts";
 import { Op, type OpCode } from "../wire/messages.ts";
 
@@ -205,10 +206,13 @@ export function execute(
       return args[0];
     case Op.Copy: {
       const { value } = walk(base, path, policy);
-      if (typeof value === "function" && !isRemote(value)) {
-        throw new TypeError("cannot copy a function by value");
-      }
-      return snapshot(value, policy, new Map());
+      if (isRemote(value)) return value; // Another connection's object: forwarded by reference.
+      if (typeof value === "function") throw new TypeError("cannot copy a function by value");
+      const filter = copyFilter(policy);
+      // A promise is copied once it has settled.
+      return isThenable(value)
+        ? Promise.resolve(value).then((settled) => new ByValue(settled, true, filter))
+        : new ByValue(value, true, filter);
     }
     default:
       op satisfies never;
@@ -297,54 +301,30 @@ function invoke(run: () => unknown, context: CallContext): unknown {
 }
 
 /**
- * A deep copy of `value` for `obtain`: class instances become plain objects
- * of the own enumerable members the policy lets the peer read; functions and
- * netrefs inside stay references.
+ * What `obtain` copies of a class instance: its own enumerable members that
+ * the policy lets the peer read under their own names. (The policy also lets
+ * a name reach `exposed_<name>`; that must not let a field `secret` be copied
+ * because a method `exposed_secret` exists.) A restricted view stays a
+ * reference.
  */
-function snapshot(value: unknown, policy: ResolvedPolicy, seen: Map<object, unknown>): unknown {
-  if (typeof value !== "object" || value === null) return value;
-  if (seen.has(value)) return seen.get(value);
-  // Promises and restricted views have nothing to copy: they stay references.
-  if (typeof (value as { then?: unknown }).then === "function" || value instanceof Restricted) {
-    return value;
-  }
-  if (Array.isArray(value)) {
-    const out: unknown[] = [];
-    seen.set(value, out);
-    for (const item of value) out.push(snapshot(item, policy, seen));
-    return out;
-  }
-  if (value instanceof Map) {
-    const out = new Map();
-    seen.set(value, out);
-    for (const [k, v] of value) out.set(snapshot(k, policy, seen), snapshot(v, policy, seen));
-    return out;
-  }
-  if (value instanceof Set) {
-    const out = new Set();
-    seen.set(value, out);
-    for (const v of value) out.add(snapshot(v, policy, seen));
-    return out;
-  }
-  if (
-    value instanceof Date || value instanceof Error || value instanceof ArrayBuffer ||
-    ArrayBuffer.isView(value)
-  ) {
-    return value;
-  }
-  const proto = Object.getPrototypeOf(value);
-  const plain = proto === Object.prototype || proto === null;
-  const out: Record<string, unknown> = {};
-  seen.set(value, out);
-  for (const key of Object.keys(value)) {
-    if (!plain) {
-      try {
-        resolveMember(value, key, "read", policy, isService(value));
-      } catch {
-        continue;
-      }
-    }
-    out[key] = snapshot((value as Record<string, unknown>)[key], policy, seen);
-  }
-  return out;
+function copyFilter(policy: ResolvedPolicy): CopyFilter {
+  return {
+    keys(instance: object): string[] | null {
+      if (instance instanceof Restricted) return null;
+      const service = isService(instance);
+      return Object.keys(instance).filter((key) => {
+        try {
+          const member = resolveMember(instance, key, "read", policy, service);
+          return member.holder === instance && member.name === key;
+        } catch {
+          return false;
+        }
+      });
+    },
+  };
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Sending } from "../wire/channel.ts";
 import type { ImportEntry } from "./imports.ts";
 import { type OpCode, RefKind } from "../wire/messages.ts";
 
@@ -112,6 +113,12 @@ export class Question {
   state: "pending" | "fulfilled" | "rejected" = "pending";
   /** The answer, once fulfilled; the reason, once rejected. */
   value: unknown = undefined;
+  /**
+   * The request while it is still on its way (being encoded, or travelling in
+   * chunks); null once it is in line. Requests that depend on this one's
+   * answer wait for `placed`; giving up on the call aborts it.
+   */
+  inTransit: Sending | null = null;
   #promise: Promise<unknown> | null = null;
   #resolve: ((value: unknown) => void) | null = null;
   #reject: ((reason: unknown) => void) | null = null;

@@ -35,6 +35,11 @@ export class ExportTable {
     return this.#byId.size;
   }
 
+  /** Whether `value` is exported now. */
+  has(value: object): boolean {
+    return this.#byValue.has(value);
+  }
+
   /** Exports `value` once more; returns its id. */
   add(value: object): number {
     const known = this.#byValue.get(value);

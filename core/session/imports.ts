@@ -69,6 +69,16 @@ export class ImportTable {
     return this.#entries.size;
   }
 
+  /** Whether export `id` of the peer is imported now. */
+  has(id: number): boolean {
+    return this.#entries.has(id);
+  }
+
+  /** The entry of the peer's export `id`, if it is imported now. */
+  entry(id: number): ImportEntry | undefined {
+    return this.#entries.get(id);
+  }
+
   /**
    * The proxy for the peer's export `id`, counting one more reference.
    * `makeProxy` builds a new proxy when none is alive.
@@ -106,6 +116,21 @@ export class ImportTable {
     this.#registry.unregister(entry);
     if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
     this.#onRelease(entry.id, entry.count);
+  }
+
+  /**
+   * Takes back one reference that arrived in a message this end refused
+   * (nobody saw it): the peer hears of it as a release of 1, and an entry
+   * left with no reference is forgotten.
+   */
+  giveBack(entry: ImportEntry): void {
+    if (entry.released) return;
+    entry.count--;
+    this.#onRelease(entry.id, 1);
+    if (entry.count > 0) return;
+    entry.released = true;
+    this.#registry.unregister(entry);
+    if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
   }
 
   /** Forgets every import without telling the peer (the connection is gone). */

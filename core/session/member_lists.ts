@@ -1,70 +1,76 @@
 /**
  * Member lists ("shapes"): which members of an exported object the peer may
- * reach, sent with each reference so that `name in netref` needs no round
- * trip (core/PROTOCOL.md, "References").
+ * reach, sent with references so that `name in netref` needs no round trip
+ * (core/PROTOCOL.md, "References" and "Shape tables").
  *
  * @module
  */
 
 import { peerFault } from "../errors.ts";
+import { NO_SHAPE } from "../wire/values.ts";
 
 /** How many distinct lists (classes, roughly) one end describes to the other. */
 export const MAX_MEMBER_LISTS = 65536;
 
-/** The shape number of a reference sent without a list (the sender's table is full). */
-export const NO_MEMBER_LIST = 0xffffffff;
+/** One list this end numbered. */
+export interface SentList {
+  /** Its number. */
+  readonly shape: number;
+  /** Whether a message describing it is in line, so the peer knows it before anything sent later. */
+  confirmed: boolean;
+}
 
 /**
  * Both directions of one connection's member lists.
  *
- * Contract: equal lists get one number per connection, from 0 up; a list
- * travels once, with the first reference that uses its number.
+ * Contract: equal lists get one number per connection, from 0 up, never
+ * reused. A list is described (in a message's shape table) in every message
+ * that uses it until one of them is in line — confirmed —, because messages
+ * may overtake each other in transit; describing a list again is harmless.
  */
 export class MemberLists {
-  #sent = new Map<string, number>();
+  #sent = new Map<string, SentList>();
+  #nextShape = 0;
   #received = new Map<number, ReadonlySet<string>>();
 
   /**
-   * The number for `members`, and the list itself when this is the number's
-   * first use. Past {@linkcode MAX_MEMBER_LISTS} lists, references go without
-   * one ({@linkcode NO_MEMBER_LIST}). `isNew` says whether the list was added
-   * now (see {@linkcode MemberLists.forget}).
+   * The number for `members`, calling `describe` when the peer may not know
+   * it yet. Past {@linkcode MAX_MEMBER_LISTS} lists, references go without
+   * one ({@linkcode NO_SHAPE}).
    */
-  outgoing(members: string[]): { shape: number; members: string[] | null; key: string | null } {
+  outgoing(members: string[], describe: (list: SentList, members: string[]) => void): number {
     const key = members.join("\0");
-    const known = this.#sent.get(key);
-    if (known !== undefined) return { shape: known, members: null, key: null };
-    if (this.#sent.size >= MAX_MEMBER_LISTS) {
-      return { shape: NO_MEMBER_LIST, members: null, key: null };
+    let list = this.#sent.get(key);
+    if (!list) {
+      if (this.#nextShape >= MAX_MEMBER_LISTS) return NO_SHAPE;
+      list = { shape: this.#nextShape++, confirmed: false };
+      this.#sent.set(key, list);
     }
-    const shape = this.#sent.size;
-    this.#sent.set(key, shape);
-    return { shape, members, key };
-  }
-
-  /** Takes back lists added by a message that was never sent (their `key`s, newest last). */
-  forget(keys: readonly string[]): void {
-    for (const key of keys) this.#sent.delete(key);
+    if (!list.confirmed) describe(list, members);
+    return list.shape;
   }
 
   /**
-   * The list an incoming reference names, recording it when it comes along;
-   * null for a reference sent without one.
+   * Records a list the peer described (in a message's shape table).
    *
-   * @throws {ProtocolError} for a number never described, or too many lists.
+   * @throws {ProtocolError} past {@linkcode MAX_MEMBER_LISTS} lists.
    */
-  incoming(shape: number, members: string[] | null): ReadonlySet<string> | null {
-    if (shape === NO_MEMBER_LIST) return null;
-    if (members === null) {
-      const known = this.#received.get(shape);
-      if (!known) throw peerFault(`reference with unknown member list #${shape}`);
-      return known;
-    }
+  define(shape: number, members: readonly string[]): void {
     if (this.#received.size >= MAX_MEMBER_LISTS && !this.#received.has(shape)) {
-      throw peerFault(`peer sent more than ${MAX_MEMBER_LISTS} member lists`);
+      throw peerFault(`peer described more than ${MAX_MEMBER_LISTS} member lists`);
     }
-    const list = new Set(members);
-    this.#received.set(shape, list);
-    return list;
+    this.#received.set(shape, new Set(members));
+  }
+
+  /**
+   * The list an incoming reference names; null for one sent without a list.
+   *
+   * @throws {ProtocolError} for a number never described.
+   */
+  incoming(shape: number): ReadonlySet<string> | null {
+    if (shape === NO_SHAPE) return null;
+    const known = this.#received.get(shape);
+    if (!known) throw peerFault(`reference with unknown member list #${shape}`);
+    return known;
   }
 }

@@ -1,154 +1,223 @@
 /**
- * The connection engine: one symmetric rdc session over one transport.
+ * The connection engine: one symmetric rdc session over one
+ * {@linkcode FrameChannel}.
  *
  * Both ends run the same engine. The read loop always runs, so replies,
  * callbacks and re-entrant requests are served while calls are pending; no
- * serving thread is needed. Nothing here assumes the main thread, so the
- * engine also runs inside a Worker.
+ * serving thread is needed. Values are boxed and unboxed in time slices, so a
+ * large one never stalls the other messages. The session knows messages,
+ * not bytes: the channel below frames them.
  *
  * @module
  */
 
-import { Boxer } from "../wire/boxing.ts";
-import { scanExports, Unboxer } from "../wire/unboxing.ts";
-import {
-  encodeExport,
-  type ExportDescriptor,
-  importExt,
-  pathArg,
-  type ReferenceBoxer,
-} from "../wire/values.ts";
-import { type Answer, AnswerTable } from "./answers.ts";
-import { MessageCodec } from "../wire/codec.ts";
-import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
-import { ConnectionClosedError, isPeerFault, peerFault, ProtocolError } from "../errors.ts";
+import { Boxer, type BoxLimits, writePrimitive } from "../wire/boxing.ts";
+import type { Budget } from "../wire/budget.ts";
+import type { FrameChannel, ReceivedMessage, Sending } from "../wire/channel.ts";
+import { type PeerInfo, receiveHello } from "../wire/handshake.ts";
+import type { AnnouncedLimits, ResolvedLimits } from "../wire/limits.ts";
 import { ByReference, unwrapMarker } from "../wire/markers.ts";
-import { MemberLists } from "./member_lists.ts";
-import { ExportTable } from "./exports.ts";
-import { FrameReader, FrameWriter } from "../wire/framing.ts";
-import { helloMessage, type PeerInfo, receiveHello } from "../wire/handshake.ts";
-import { type ImportEntry, ImportTable } from "./imports.ts";
-import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import {
-  type CallOptions,
-  describe,
-  type Engine,
-  followLocal,
-  Question,
-  type RemoteState,
-  remoteState,
-} from "./engine.ts";
-import { QuestionTable } from "./questions.ts";
-import type {
-  Connection,
-  ConnectionOptions,
-  ConnectionStats,
-  Limits,
-  RootObject,
-} from "./connection.ts";
-import type { Transport } from "../wire/transport.ts";
-import { defaultLogger, type Logger } from "../log.ts";
-import {
-  checkMessage,
+  type AnswerHead,
   Msg,
   Op,
   type OpCode,
   PROTOCOL_VERSION,
   questionTarget,
-  RefKind,
-  type RefKindCode,
-  type RequestMessage,
+  readMessage,
+  type RequestHead,
   type Target,
+  writeAnswerHead,
+  writeClose,
+  writeHello,
+  writeRelease,
+  writeRequestHead,
+  writeSeqs,
 } from "../wire/messages.ts";
+import { ByteReader, ByteWriter } from "../wire/msgpack.ts";
+import { runSliced } from "../wire/slicing.ts";
+import { scanExports, Unboxer, type UnboxLimits } from "../wire/unboxing.ts";
+import {
+  ConnectionClosedError,
+  isPeerFault,
+  LimitError,
+  peerFault,
+  ProtocolError,
+} from "../errors.ts";
+import { defaultLogger, type Logger } from "../log.ts";
+import { type Answer, AnswerTable } from "./answers.ts";
+import {
+  type Connection,
+  type ConnectionOptions,
+  type ConnectionStats,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  type RootObject,
+} from "./connection.ts";
+import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
+import {
+  type CallOptions,
+  type Engine,
+  Question,
+  type RemoteState,
+  remoteState,
+} from "./engine.ts";
+import type { ImportEntry } from "./imports.ts";
+import {
+  type IncomingRefs,
+  ObjectSpace,
+  type OutgoingRefs,
+  type SpaceOwner,
+} from "./object_space.ts";
+import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
+import { QuestionTable } from "./questions.ts";
+import { Budget as BudgetClass } from "../wire/budget.ts";
 
 const HOUSEKEEPING_DELAY_MS = 5;
+/** The scratch writer shrinks back to this after a large message. */
+const SCRATCH_SIZE = 64 * 1024;
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/** What a session is made of; `connect*` and `serve` assemble it. */
+export interface SessionParts {
+  /** The channel to the peer, already open. */
+  channel: FrameChannel;
+  /** The root object this end offers. */
+  service: RootObject;
+  /** Builds the netrefs (core/netref/proxy.ts, one layer up). */
+  makeProxy: (state: RemoteState) => object;
+  /** The connection's options. */
+  options: ConnectionOptions;
+  /** The options' limits, defaults filled in. */
+  limits: ResolvedLimits;
+  /** What the server's authenticator or TLS established about the peer; null if nothing. */
+  credentials: unknown;
+  /** The server's pending-requests budget, shared by its connections; none for a client. */
+  serverPending?: Budget;
+}
+
+/**
+ * A message on its way out that could not go at once: it is being boxed in
+ * slices, or waits for requests it depends on, or travels in chunks.
+ */
+class Outgoing implements Sending {
+  readonly placed: Promise<void>;
+  readonly #resolve: () => void;
+  readonly #refs: OutgoingRefs;
+  #sending: Sending | null = null;
+  #state: "preparing" | "sending" | "placed" | "aborted" = "preparing";
+
+  constructor(refs: OutgoingRefs) {
+    this.#refs = refs;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.placed = promise;
+    this.#resolve = resolve;
+  }
+
+  get aborted(): boolean {
+    return this.#state === "aborted";
+  }
+
+  /** The channel took it: in line at once (null), or once `sending` is placed. */
+  sent(sending: Sending | null): void {
+    if (sending === null) return this.#placed();
+    this.#state = "sending";
+    this.#sending = sending;
+    sending.placed.then(() => this.#placed());
+  }
+
+  #placed(): void {
+    this.#state = "placed";
+    this.#refs.placed();
+    this.#resolve();
+  }
+
+  abort(): boolean {
+    switch (this.#state) {
+      case "preparing":
+        break;
+      case "sending":
+        if (!this.#sending!.abort()) return false;
+        break;
+      case "placed":
+      case "aborted":
+        return false;
+      default:
+        this.#state satisfies never;
+    }
+    this.#state = "aborted";
+    this.#refs.rollback();
+    return true;
+  }
+}
+
 /**
  * The engine behind a {@linkcode Connection}: one symmetric session over one
- * transport. It is also the proxies' {@linkcode Engine} and boxing's
- * {@linkcode ReferenceBoxer}; see `core/PROTOCOL.md` for what crosses the wire.
+ * channel. It is also the proxies' {@linkcode Engine}; its object space
+ * (exports, imports, member lists) is an {@linkcode ObjectSpace}. See
+ * `core/PROTOCOL.md` for what crosses the wire.
  */
-export class Session implements Connection, Engine, ReferenceBoxer {
+export class Session implements Connection, Engine, SpaceOwner {
   /** The service instance serving this connection. */
   readonly service: RootObject;
   /** What the server's authenticator or TLS established about the peer; null if nothing. */
   readonly credentials: unknown;
-  /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
+  /** What the channel is connected to (`tcp 127.0.0.1:18812`). */
   readonly description: string;
 
-  #transport: Transport;
-  #makeProxy: (state: RemoteState) => object;
-  #reader: FrameReader;
-  #writer: FrameWriter;
-  #codec: MessageCodec;
-  #policy: ResolvedPolicy;
-  #limits: Required<Limits>;
-  #timeout: number;
-  #logger: Logger;
-  #exports: ExportTable;
-  #imports: ImportTable;
-  #pending: QuestionTable;
-  #answers = new AnswerTable();
-  #memberLists = new MemberLists();
-  /** What the message being boxed has exported and described, in case it is never sent. */
-  #journal: { exports: number[]; lists: string[] } | null = null;
+  readonly #channel: FrameChannel;
+  readonly #space: ObjectSpace;
+  readonly #makeProxy: (state: RemoteState) => object;
+  readonly #policy: ResolvedPolicy;
+  readonly #limits: ResolvedLimits;
+  readonly #timeout: number;
+  readonly #logger: Logger;
+  readonly #pending: QuestionTable;
+  readonly #answers: AnswerTable;
+  /** Where small messages are written; a message that outlives the call takes it along. */
+  #writer = new ByteWriter();
   #nextSeq = 0;
   #finished: number[] = [];
-  #releases = new Map<number, number>();
   #housekeeping: Timer | undefined;
-  #framesSent = 0;
-  #framesReceived = 0;
-  /** Attachment frames waiting for the message they belong to, and their size. */
-  #attachments: Uint8Array[] | undefined;
-  #attachmentBytes = 0;
+  #peer: PeerInfo | null = null;
+  #sendLimits: BoxLimits;
+  readonly #readLimits: UnboxLimits;
   #root: object | null = null;
-  #peer: PeerInfo = { service: "", aliases: [], members: new Set() };
   #closed = false;
   #closeReason: Error | null = null;
   #closeListeners = new Set<(reason: Error) => void>();
   #done = Promise.withResolvers<void>();
   #requestGate: Promise<void> | null = null;
 
-  /**
-   * Use `connect*` or `serve`; this wires a transport that is already open.
-   * `makeProxy` builds the netrefs (core/proxy.ts, one layer up).
-   */
-  constructor(
-    transport: Transport,
-    service: RootObject,
-    makeProxy: (state: RemoteState) => object,
-    options: ConnectionOptions = {},
-    credentials: unknown = null,
-  ) {
-    this.service = service;
-    this.credentials = credentials;
-    this.#makeProxy = makeProxy;
-    this.description = transport.description;
-    this.#transport = transport;
-    this.#limits = {
-      maxFrameSize: options.maxFrameSize ?? 64 * 1024 * 1024,
-      maxDepth: options.maxDepth ?? 256,
-      maxPendingRequests: options.maxPendingRequests ?? 65536,
-      maxExports: options.maxExports ?? 1_000_000,
-    };
+  /** Use `connect*` or `serve`; this wires a channel that is already open. */
+  constructor(parts: SessionParts) {
+    const { channel, options, limits } = parts;
+    this.service = parts.service;
+    this.credentials = parts.credentials;
+    this.description = channel.description;
+    this.#channel = channel;
+    this.#makeProxy = parts.makeProxy;
+    this.#limits = limits;
     this.#policy = resolvePolicy(options);
-    this.#timeout = options.timeout ?? 30_000;
-    this.#pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason), this.#timeout);
+    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
     this.#logger = options.logger ?? defaultLogger;
-    this.#reader = new FrameReader(transport, this.#limits.maxFrameSize);
-    this.#writer = new FrameWriter(transport, (error) => {
-      this.#shutdown(
-        error instanceof ConnectionClosedError
-          ? error
-          : new ConnectionClosedError(`write failed: ${error}`, { cause: error }),
-        false,
-      );
-    });
-    this.#codec = new MessageCodec(this.#limits.maxFrameSize, this.#limits.maxDepth);
-    this.#exports = new ExportTable(service);
-    this.#imports = new ImportTable((id, count) => this.#queueRelease(id, count));
+    this.#pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason), this.#timeout);
+    this.#answers = new AnswerTable(
+      new BudgetClass(
+        limits.maxPendingRequests,
+        "requests pending on this connection",
+        parts.serverPending,
+      ),
+    );
+    this.#space = new ObjectSpace(parts.service, this, this.#policy, limits);
+    this.#readLimits = {
+      maxDepth: limits.maxDepth,
+      maxElements: limits.maxElements,
+      maxBigIntBytes: limits.maxBigIntBytes,
+    };
+    // Until the peer's HELLO says otherwise, send as little as the handshake needs.
+    this.#sendLimits = { ...this.#readLimits, maxMessageSize: limits.maxMessageSize };
   }
 
   /**
@@ -160,29 +229,44 @@ export class Session implements Connection, Engine, ReferenceBoxer {
    */
   async start(options: ConnectionOptions, aliases: string[]): Promise<void> {
     const version = options.protocolVersion ?? PROTOCOL_VERSION;
-    this.#write(helloMessage(version, aliases, reachableNames(this.service, this.#policy)));
+    const limits = this.#limits;
+    const announced: AnnouncedLimits = {
+      // Never more than the budgets above this connection can ever hold.
+      maxMessageSize: Math.min(limits.maxMessageSize, this.#channel.inbound.capacity),
+      maxFrameSize: limits.maxFrameSize,
+      maxDepth: limits.maxDepth,
+      maxElements: limits.maxElements,
+      maxBigIntBytes: limits.maxBigIntBytes,
+    };
+    const members = reachableNames(this.service, this.#policy);
+    this.#writeMessage((w) => writeHello(w, version, aliases, members, announced));
+    let peer: PeerInfo;
     try {
-      this.#peer = await receiveHello(this.#reader, this.#codec, {
+      peer = await receiveHello(this.#channel, {
         version,
-        timeout: options.handshakeTimeout ?? 10_000,
+        timeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
         expectService: options.expectService,
         description: this.description,
       });
-      this.#framesReceived++;
     } catch (error) {
       const reason = error instanceof Error ? error : peerFault(String(error));
       this.#shutdown(reason, reason instanceof ProtocolError);
       await this.#done.promise;
       throw reason;
     }
-    this.#root = this.#imports.obtain(
-      0,
-      RefKind.Object,
-      this.#peer.service,
-      this.#peer.members,
-      (entry) => this.#netref(entry),
-      false,
-    );
+    this.#peer = peer;
+    this.#channel.setLimits({
+      peerFrameSize: peer.limits.maxFrameSize,
+      maxFrameSize: limits.maxFrameSize,
+      maxMessageSize: announced.maxMessageSize,
+    });
+    this.#sendLimits = {
+      maxDepth: Math.min(limits.maxDepth, peer.limits.maxDepth),
+      maxElements: peer.limits.maxElements,
+      maxBigIntBytes: peer.limits.maxBigIntBytes,
+      maxMessageSize: peer.limits.maxMessageSize,
+    };
+    this.#root = this.#space.root(peer.service, peer.members);
     const gate = Promise.withResolvers<void>();
     gate.promise.catch(() => {}); // Requests queued behind a refusing onConnect fail quietly.
     this.#requestGate = gate.promise;
@@ -218,16 +302,16 @@ export class Session implements Connection, Engine, ReferenceBoxer {
 
   /** The name of the peer's service, from its handshake. */
   get peerService(): string {
-    return this.#peer.service;
+    return this.#peer?.service ?? "";
   }
 
   /** Every name the peer's service answers to. */
   get peerAliases(): readonly string[] {
-    return this.#peer.aliases;
+    return this.#peer?.aliases ?? [];
   }
 
   /** The limits this end enforces on what the peer sends. */
-  get limits(): Readonly<Required<Limits>> {
+  get limits(): Readonly<ResolvedLimits> {
     return this.#limits;
   }
 
@@ -270,16 +354,19 @@ export class Session implements Connection, Engine, ReferenceBoxer {
 
   /** Table sizes and counters. */
   stats(): ConnectionStats {
+    const counters = this.#channel.counters;
     return {
-      exports: this.#exports.size,
-      imports: this.#imports.size,
+      exports: this.#space.exports.size,
+      imports: this.#space.imports.size,
       pendingRequests: this.#pending.size,
       servingRequests: this.#answers.serving,
       answers: this.#answers.size,
-      framesSent: this.#framesSent,
-      framesReceived: this.#framesReceived,
-      bytesSent: this.#writer.bytesSent,
-      bytesReceived: this.#reader.bytesReceived,
+      framesSent: counters.framesSent,
+      framesReceived: counters.framesReceived,
+      bytesSent: counters.bytesSent,
+      bytesReceived: counters.bytesReceived,
+      bufferedOutbound: this.#channel.buffered,
+      bufferedInbound: this.#channel.inbound.used,
     };
   }
 
@@ -295,6 +382,11 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   }
 
   // ---- Engine: what proxies drive ----------------------------------------------------------
+
+  /** The engine netrefs of this connection belong to: the session itself. */
+  get engine(): Engine {
+    return this;
+  }
 
   /** Sends one request; see {@linkcode Engine.send}. */
   send(
@@ -312,22 +404,42 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     const signal = options?.signal;
     if (signal?.aborted) return Question.rejected(signal.reason);
     const seq = this.#nextSeq++;
-    const target: Target = base instanceof Question ? questionTarget(base.seq) : base.id;
+    const pipelined = base instanceof Question;
+    const target: Target = pipelined ? questionTarget(base.seq) : base.id;
     const finished = this.#finished;
-    let outgoing: Outgoing;
+    const w = this.#writer;
+    const refs = this.#space.outgoing();
+    writeRequestHead(w, seq, op, target, path, finished);
+    const boxer = new Boxer(w, refs, this.#sendLimits, args);
+    let boxing: Promise<void> | null;
     try {
-      outgoing = this.#encodeBoxed((boxer) => {
-        const message: unknown[] = [Msg.Request, seq, op, target, path, boxer.box(args)];
-        if (finished.length > 0) message.push(finished);
-        return message;
-      });
+      boxing = runSliced(boxer);
     } catch (error) {
+      refs.rollback();
+      w.reset(SCRATCH_SIZE);
       return Question.rejected(error);
     }
-    this.#sendOutgoing(outgoing);
     if (finished.length > 0) this.#finished = [];
     const question = new Question(this, seq);
     this.#pending.add(question, options?.timeout ?? this.#timeout, signal);
+    // A request pipelined on one still on its way must not overtake it.
+    const after = pipelined && base.inTransit ? [base.inTransit.placed] : null;
+    if (boxing === null) {
+      question.inTransit = this.#dispatch(w, boxer, refs, after, null);
+      return question;
+    }
+    this.#writer = new ByteWriter(); // `w` belongs to this request until it is sent.
+    const outgoing = new Outgoing(refs);
+    question.inTransit = outgoing;
+    boxing.then(
+      () => this.#dispatch(w, boxer, refs, after, outgoing),
+      (error) => {
+        if (outgoing.aborted) return;
+        refs.rollback();
+        this.#finished.push(...finished); // The peer still needs to hear of these.
+        this.#pending.take(seq)?.fail(error);
+      },
+    );
     return question;
   }
 
@@ -339,253 +451,343 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   /** Releases an import now; see {@linkcode Engine.dispose}. */
   dispose(entry: ImportEntry): void {
     if (entry.id === 0) return; // The root lives as long as the connection.
-    this.#imports.release(entry);
+    this.#space.imports.release(entry);
   }
 
-  // ---- ReferenceBoxer: what boxing needs ---------------------------------------------------
+  // ---- SpaceOwner: what the object space needs ---------------------------------------------
 
-  /** The wire form of a by-reference value; see {@linkcode ReferenceBoxer.boxReference}. */
-  boxReference(value: object, box: (value: unknown) => unknown): unknown {
-    const state = remoteState(value);
-    if (state && state.engine === this) return this.#boxOwnNetref(state, box);
-    if (this.#exports.size >= this.#limits.maxExports) {
-      throw peerFault(`export limit of ${this.#limits.maxExports} objects reached`);
-    }
-    const id = this.#exports.add(value);
-    this.#journal?.exports.push(id);
-    // A netref of another connection is forwarded: describe it from its state,
-    // never by reading its members (each read would be a remote call).
-    const entry = state && !(state.base instanceof Question) && state.path.length === 0
-      ? state.base
-      : null;
-    const names = state ? [...(entry?.members ?? [])] : reachableNames(value, this.#policy);
-    const list = this.#memberLists.outgoing(names);
-    if (list.key !== null) this.#journal?.lists.push(list.key);
-    return encodeExport({
-      kind: entry ? entry.kind : state ? RefKind.Promise : refKind(value),
-      id,
-      shape: list.shape,
-      name: entry ? entry.name : state ? describe(state) : refName(value),
-      members: list.members,
-    });
+  /** Builds a netref. */
+  makeProxy(state: RemoteState): object {
+    return this.#makeProxy(state);
   }
 
-  /**
-   * Encodes one message built with a fresh boxer. If boxing or encoding fails,
-   * the exports and member lists it added are taken back: the peer never saw them.
-   */
-  #encodeBoxed(build: (boxer: Boxer) => unknown[]): Outgoing {
-    const journal = this.#journal = { exports: [] as number[], lists: [] as string[] };
-    try {
-      const boxer = new Boxer(this, this.#limits.maxDepth);
-      return { frame: this.#codec.encode(build(boxer)), attachments: boxer.attachments };
-    } catch (error) {
-      for (const id of journal.exports) if (id !== 0) this.#exports.release(id, 1);
-      this.#memberLists.forget(journal.lists);
-      throw error;
-    } finally {
-      this.#journal = null;
-    }
-  }
-
-  /** A netref of this connection going back to its owner: a reference, a lazy path or, once its answer is here, that value. */
-  #boxOwnNetref(state: RemoteState, box: (value: unknown) => unknown): unknown {
-    const base = state.base;
-    if (!(base instanceof Question)) {
-      if (base.released) throw new ReferenceError(`${describe(state)} was released (disposed)`);
-      return state.path.length === 0 ? importExt(base.id) : pathArg(base.id, state.path);
-    }
-    if (base.state === "pending") {
-      if (base.engine === this) return pathArg(questionTarget(base.seq), state.path);
-      throw new TypeError(`${describe(state)} is still being computed here; await it first`);
-    }
-    if (base.state === "rejected") {
-      throw new TypeError(`${describe(state)} failed; it cannot be sent`, { cause: base.value });
-    }
-    // The answer is here: follow the path through it, into a netref if it leads to one.
-    const reached = followLocal(base.value, state.path);
-    const inner = remoteState(reached.value);
-    if (inner && reached.rest.length > 0) {
-      const path = [...inner.path, ...reached.rest];
-      return this.boxReference(this.#makeProxy({ ...inner, path }), box);
-    }
-    return box(reached.value);
-  }
-
-  /** A proxy for the peer's export; see {@linkcode ReferenceBoxer.importReference}. */
-  importReference(descriptor: ExportDescriptor): unknown {
-    const members = this.#memberLists.incoming(descriptor.shape, descriptor.members);
-    const { id, kind, name } = descriptor;
-    if (id === 0) {
-      return this.#root ??
-        this.#imports.obtain(0, kind, name, members, (e) => this.#netref(e), false);
-    }
-    return this.#imports.obtain(id, kind, name, members, (entry) => this.#netref(entry));
-  }
-
-  /** One of our exports, back home; see {@linkcode ReferenceBoxer.localReference}. */
-  localReference(id: number): unknown {
-    return this.#exports.get(id);
-  }
-
-  /** Resolves a lazy path argument; see {@linkcode ReferenceBoxer.resolvePath}. */
-  async resolvePath(target: Target, path: string[]): Promise<unknown> {
-    const base = await this.#resolveTarget(target);
+  /** The value a lazy path reaches on one of this end's targets. */
+  async resolvePath(target: Target, path: readonly string[]): Promise<unknown> {
+    const base = target >= 0
+      ? this.#space.exports.get(target)
+      : await this.#answers.valueOf(-target - 1);
     return unwrapMarker(walk(base, path, this.#policy).value);
   }
 
-  // ---- internals ---------------------------------------------------------------------------
+  /** Sends batched FINISH and RELEASE soon (or now, when many FINISHes wait). */
+  scheduleHousekeeping(): void {
+    if (this.#housekeeping !== undefined || this.#closed) return;
+    if (this.#finished.length >= 256) return this.#flushHousekeeping();
+    const timer = setTimeout(() => {
+      this.#housekeeping = undefined;
+      this.#flushHousekeeping();
+    }, HOUSEKEEPING_DELAY_MS);
+    Deno.unrefTimer(timer);
+    this.#housekeeping = timer;
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
 
   #rootEntry(): ImportEntry {
     return remoteState(this.root)!.base as ImportEntry;
   }
 
-  #netref(entry: ImportEntry): object {
-    return this.#makeProxy({ engine: this, base: entry, path: [] });
-  }
-
-  /** Sends a message that always encodes (protocol bookkeeping, no user values). */
-  #write(message: unknown[]): void {
-    if (!this.#closed) this.#sendFrame(this.#codec.encode(message));
-  }
-
-  #sendFrame(frame: Uint8Array): void {
+  /** Sends a message that is all protocol (no user values): it always encodes, and goes now. */
+  #writeMessage(build: (writer: ByteWriter) => void): void {
     if (this.#closed) return;
-    this.#framesSent++;
-    this.#writer.send(frame);
+    const w = this.#writer;
+    build(w);
+    this.#hand(w, [w.bytes()], []);
   }
 
-  /** Sends a message's attachments, then the message. */
-  #sendOutgoing({ frame, attachments }: Outgoing): void {
-    if (this.#closed) return;
-    for (const bytes of attachments) {
-      this.#framesSent++;
-      this.#writer.sendAttachment(bytes);
+  /**
+   * Hands an encoded message to the channel. Returns the channel's
+   * {@linkcode Sending} when the message travels in chunks (the writer
+   * then belongs to it, and the session takes a fresh one).
+   */
+  #hand(w: ByteWriter, blocks: Uint8Array[], attachments: readonly Uint8Array[]): Sending | null {
+    const sending = this.#channel.send(blocks, attachments);
+    if (sending !== null) {
+      if (w === this.#writer) this.#writer = new ByteWriter();
+    } else {
+      w.reset(SCRATCH_SIZE);
     }
-    this.#sendFrame(frame);
+    return sending;
   }
 
-  /** Gives up on an outgoing request (timeout or abort) and tells the callee. */
+  /**
+   * Sends a boxed message: its shape table first if it needs one, once the
+   * requests it depends on are in line. Returns what is still on its way, or
+   * null when the message is already in line.
+   */
+  #dispatch(
+    w: ByteWriter,
+    boxer: Boxer,
+    refs: OutgoingRefs,
+    after: Promise<void>[] | null,
+    outgoing: Outgoing | null,
+  ): Outgoing | null {
+    if (this.#closed || outgoing?.aborted) return null;
+    const waits = refs.after ? [...(after ?? []), ...refs.after] : after;
+    if (waits) {
+      if (w === this.#writer) this.#writer = new ByteWriter();
+      const later = outgoing ?? new Outgoing(refs);
+      Promise.all(waits).then(() => this.#dispatch(w, boxer, refs, null, later));
+      return later;
+    }
+    let blocks = [w.bytes()];
+    const table = new ByteWriter(64);
+    if (refs.writeShapeTable(table)) blocks = [table.bytes(), blocks[0]];
+    const sending = this.#hand(w, blocks, boxer.attachments);
+    if (outgoing === null && sending === null) {
+      refs.placed();
+      return null;
+    }
+    const transit = outgoing ?? new Outgoing(refs);
+    transit.sent(sending);
+    return transit;
+  }
+
+  /** Gives up on an outgoing request (timeout or abort) and tells the callee, if it heard of it. */
   #abandon(seq: number, reason: unknown): void {
     const question = this.#pending.take(seq);
     if (!question) return;
     question.fail(reason);
-    this.#write([Msg.Cancel, seq]);
+    // A request still on its way is stopped instead: the callee never saw it.
+    if (question.inTransit?.abort()) return;
+    this.#writeMessage((w) => writeSeqs(w, Msg.Cancel, seq));
   }
 
+  /** Replies to request `seq` (unless the peer cancelled it). */
+  #reply(seq: number, answer: Answer, failed: boolean, value: unknown): void {
+    if (!this.#answers.settle(seq, answer) || this.#closed) return;
+    if (failed && isPeerFault(value)) return this.#violation(value);
+    this.#sendAnswer(seq, failed, value);
+  }
+
+  #sendAnswer(seq: number, failed: boolean, value: unknown): void {
+    if (this.#closed) return;
+    const w = this.#writer;
+    writeAnswerHead(w, failed, seq);
+    if (writePrimitive(w, value)) {
+      this.#hand(w, [w.bytes()], []);
+      return;
+    }
+    const refs = this.#space.outgoing();
+    const boxer = new Boxer(w, refs, this.#sendLimits, value);
+    let boxing: Promise<void> | null;
+    try {
+      boxing = runSliced(boxer);
+    } catch (error) {
+      refs.rollback();
+      w.reset(SCRATCH_SIZE);
+      return this.#unsendable(seq, failed, error);
+    }
+    if (boxing === null) {
+      this.#dispatch(w, boxer, refs, null, null);
+      return;
+    }
+    this.#writer = new ByteWriter();
+    boxing.then(
+      () => this.#dispatch(w, boxer, refs, null, null),
+      (error) => {
+        refs.rollback();
+        this.#unsendable(seq, failed, error);
+      },
+    );
+  }
+
+  /** A result (or error) that cannot be sent: the caller gets an error saying why instead. */
+  #unsendable(seq: number, failed: boolean, error: unknown): void {
+    if (isPeerFault(error)) return this.#violation(error);
+    if (error instanceof LimitError) return this.#sendAnswer(seq, true, error);
+    const what = failed ? "error" : "result";
+    this.#sendAnswer(
+      seq,
+      true,
+      new TypeError(`cannot send the ${what} of request #${seq}: ${(error as Error).message}`),
+    );
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------
+
   async #readLoop(): Promise<void> {
+    const outboundLimit = this.#limits.maxOutboundBytes;
     try {
       while (!this.#closed) {
-        const payload = await this.#reader.next();
-        if (payload === null) {
+        // A peer that does not read its replies gets no more of its requests read.
+        if (this.#channel.buffered > outboundLimit) {
+          await this.#channel.drained(outboundLimit / 2);
+          continue;
+        }
+        const message = await this.#channel.receive();
+        if (message === null) {
           this.#shutdown(
             new ConnectionClosedError(`${this.description} closed the connection`),
             false,
           );
           return;
         }
-        this.#framesReceived++;
-        if (this.#reader.attachment) this.#hold(payload);
-        else this.#receive(payload, this.#takeAttachments());
+        this.#receive(message);
       }
     } catch (error) {
-      if (this.#closed) return;
-      if (isPeerFault(error)) this.#violation(error);
-      else if (error instanceof ConnectionClosedError) this.#shutdown(error, false);
-      else {this.#shutdown(
-          new ConnectionClosedError(`read failed: ${error}`, { cause: error }),
-          false,
-        );}
+      this.#failed(error);
     }
   }
 
-  /** Keeps an attachment for the next message, within the limits of one frame. */
-  #hold(bytes: Uint8Array): void {
-    this.#attachmentBytes += bytes.length;
-    if (this.#attachmentBytes > this.#limits.maxFrameSize) {
-      throw peerFault(
-        `attachments of more than ${this.#limits.maxFrameSize} bytes for one message`,
-      );
+  /** The read loop or a message's decoding failed: close, saying why. */
+  #failed(error: unknown): void {
+    if (this.#closed) return;
+    if (isPeerFault(error)) this.#violation(error);
+    else if (error instanceof ConnectionClosedError) this.#shutdown(error, false);
+    else {
+      this.#shutdown(new ConnectionClosedError(`read failed: ${error}`, { cause: error }), false);
     }
-    (this.#attachments ??= []).push(bytes);
   }
 
-  #takeAttachments(): Uint8Array[] | undefined {
-    const attachments = this.#attachments;
-    this.#attachments = undefined;
-    this.#attachmentBytes = 0;
-    return attachments;
-  }
-
-  /** Handles one frame. Throws {@linkcode ProtocolError} for anything malformed. */
-  #receive(payload: Uint8Array, attachments: Uint8Array[] | undefined): void {
-    const message = checkMessage(this.#codec.decode(payload));
-    const kind = message[0];
-    switch (kind) {
+  /**
+   * Handles one message. Throws {@linkcode ProtocolError} for anything
+   * malformed; a value decoded in later slices reports its own faults.
+   */
+  #receive(message: ReceivedMessage): void {
+    const reader = new ByteReader(message.body);
+    this.#space.readShapeTable(reader);
+    const head = readMessage(reader);
+    switch (head.type) {
       case Msg.Hello:
         throw peerFault("unexpected second handshake");
       case Msg.Request:
-        return this.#onRequest(message, attachments);
+        return this.#onRequest(head, reader, message);
       case Msg.Reply:
       case Msg.Throw:
-        return this.#onAnswer(message[1], kind === Msg.Throw, message[2], attachments);
+        return this.#onAnswer(head, reader, message);
       case Msg.Release:
-        for (let i = 0; i < message[1].length; i++) {
-          this.#exports.release(message[1][i], message[2][i]);
-        }
-        return;
+        this.#end(reader, message);
+        return this.#space.release(head.ids, head.counts);
       case Msg.Cancel:
-        return this.#answers.cancel(message[1]);
+        this.#end(reader, message);
+        return this.#answers.cancel(head.seq);
       case Msg.Finish:
-        return this.#answers.finish(message[1]);
+        this.#end(reader, message);
+        return this.#answers.finish(head.seqs);
       case Msg.Close:
+        this.#end(reader, message);
         this.#shutdown(
-          new ConnectionClosedError(`the peer closed the connection: ${message[1]}`),
+          new ConnectionClosedError(`the peer closed the connection: ${head.reason}`),
           false,
         );
         return;
       default:
-        kind satisfies never;
+        head satisfies never;
     }
   }
 
-  #onRequest(message: RequestMessage, attachments: Uint8Array[] | undefined): void {
-    const [, seq, op, target, path, args, finished] = message;
-    if (finished) this.#answers.finish(finished);
+  /** A message read to its end: nothing may follow, and its inbound budget goes back. */
+  #end(reader: ByteReader, message: ReceivedMessage): void {
+    if (reader.remaining !== 0) throw peerFault(`${reader.remaining} bytes after the message`);
+    this.#channel.release(message.held);
+  }
+
+  /** Starts unboxing a message's value; returns null when it was done at once. */
+  #unbox(reader: ByteReader, refs: IncomingRefs, message: ReceivedMessage): {
+    unboxer: Unboxer;
+    unboxing: Promise<void> | null;
+  } {
+    const unboxer = new Unboxer(
+      reader,
+      refs,
+      this.#readLimits,
+      message.attachments,
+      message.body.length,
+    );
+    return { unboxer, unboxing: runSliced(unboxer) };
+  }
+
+  #onRequest(head: RequestHead, reader: ByteReader, message: ReceivedMessage): void {
+    const { seq, op, target, path } = head;
+    if (head.finished.length > 0) this.#answers.finish(head.finished);
     for (const name of path) checkPathSegment(name);
+    const call = new IncomingCall(this);
+    const answer = this.#answers.open(seq, call);
+    if (!answer) {
+      // No room: refuse it, giving back the references its arguments brought.
+      const refusal = this.#answers.refuse(seq, this.#answers.busy());
+      scanExports(reader, (id) => this.#space.giveBack(id));
+      this.#end(reader, message);
+      return this.#sendAnswer(seq, true, refusal);
+    }
     // Take hold of the target now: a RELEASE or FINISH that follows this request
     // must not pull it away while the request waits for its arguments.
-    const base = target >= 0 ? this.#exports.get(target) : this.#answers.valueOf(-target - 1);
+    const base = target >= 0 ? this.#space.exports.get(target) : this.#answers.valueOf(-target - 1);
     if (base instanceof Promise) base.catch(() => {}); // Awaited in #serveLater, if it runs.
-    const unboxer = new Unboxer(this, this.#limits.maxDepth, attachments);
-    const argv = unboxer.unbox(args) as unknown[];
-    const call = new IncomingCall(this);
-    const answer = this.#answers.open(seq, call, this.#limits.maxPendingRequests);
-    let outcome: unknown;
-    let later = false;
-    try {
-      // Run at once when nothing has to be waited for first: the common case.
-      later = this.#requestGate !== null || unboxer.hasDeferred || target < 0;
-      outcome = later
-        ? this.#serveLater(op, base, path, argv, unboxer, call)
-        : execute(op, base, path, argv, this.#policy, call);
-      later ||= isThenable(outcome);
-    } catch (error) {
-      const rejected = Promise.reject(error);
-      rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
-      answer.outcome = rejected;
-      return this.#reply(seq, answer, true, error);
-    }
-    // An iterator always travels by reference, even a plain-object one.
+    const refs = this.#space.incoming();
     const reply = (value: unknown) =>
       this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value);
-    if (!later) {
-      answer.outcome = outcome;
-      return reply(outcome);
+    const fail = (error: unknown) => this.#reply(seq, answer, true, error);
+    let unboxed;
+    try {
+      unboxed = this.#unbox(reader, refs, message);
+    } catch (error) {
+      return this.#refusedValue(error, refs, message, answer, fail);
     }
-    const promise = Promise.resolve(outcome);
+    const { unboxer, unboxing } = unboxed;
+    if (unboxing === null) {
+      this.#end(reader, message);
+      const argv = argumentsOf(unboxer.value);
+      let outcome: unknown;
+      let later = false;
+      try {
+        // Run at once when nothing has to be waited for first: the common case.
+        later = this.#requestGate !== null || unboxer.hasDeferred || target < 0;
+        outcome = later
+          ? this.#serveLater(op, base, path, argv, unboxer, call)
+          : execute(op, base, path, argv, this.#policy, call);
+        later ||= isThenable(outcome);
+      } catch (error) {
+        const rejected = Promise.reject(error);
+        rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
+        answer.outcome = rejected;
+        return fail(error);
+      }
+      if (!later) {
+        answer.outcome = outcome;
+        return reply(outcome);
+      }
+      const promise = Promise.resolve(outcome);
+      answer.outcome = promise;
+      promise.then(reply, fail);
+      return;
+    }
+    // A large argument list: pipelined requests wait on the outcome while it is unboxed.
+    const promise = unboxing.then(
+      () => {
+        this.#end(reader, message);
+        return this.#serveLater(op, base, path, argumentsOf(unboxer.value), unboxer, call);
+      },
+      (error) => {
+        this.#refusedValue(error, refs, message, null, null);
+        throw error;
+      },
+    );
     answer.outcome = promise;
-    promise.then(reply, (error) => this.#reply(seq, answer, true, error));
+    promise.then(reply, fail);
+  }
+
+  /**
+   * A value this end would not take: a full import table refuses that one
+   * message (its references go back); anything else is the peer's fault.
+   */
+  #refusedValue(
+    error: unknown,
+    refs: IncomingRefs,
+    message: ReceivedMessage,
+    answer: Answer | null,
+    fail: ((error: unknown) => void) | null,
+  ): void {
+    this.#channel.release(message.held);
+    refs.giveBack();
+    if (!(error instanceof LimitError)) return this.#failed(error);
+    if (answer && fail) {
+      const rejected = Promise.reject(error);
+      rejected.catch(() => {});
+      answer.outcome = rejected;
+      fail(error);
+    }
   }
 
   /** Serves a request that must first wait: for onConnect, its arguments, or its target. */
@@ -602,61 +804,48 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     return await execute(op, await base, path, args, this.#policy, call);
   }
 
-  async #resolveTarget(target: Target): Promise<unknown> {
-    return target >= 0 ? this.#exports.get(target) : await this.#answers.valueOf(-target - 1);
-  }
-
-  #reply(seq: number, answer: Answer, failed: boolean, value: unknown): void {
-    if (!this.#answers.settle(seq, answer) || this.#closed) return;
-    if (failed && isPeerFault(value)) {
-      this.#violation(value);
-      return;
-    }
-    let outgoing: Outgoing;
-    try {
-      outgoing = this.#encodeBoxed((
-        boxer,
-      ) => [failed ? Msg.Throw : Msg.Reply, seq, boxer.box(value)]);
-    } catch (error) {
-      if (isPeerFault(error)) return this.#violation(error);
-      const what = failed ? "error" : "result";
-      const problem = new TypeError(
-        `cannot send the ${what} of request #${seq}: ${(error as Error).message}`,
-      );
-      outgoing = this.#encodeBoxed((boxer) => [Msg.Throw, seq, boxer.box(problem)]);
-    }
-    this.#sendOutgoing(outgoing);
-  }
-
-  #onAnswer(
-    seq: number,
-    failed: boolean,
-    wire: unknown,
-    attachments: Uint8Array[] | undefined,
-  ): void {
+  #onAnswer(head: AnswerHead, reader: ByteReader, message: ReceivedMessage): void {
+    const { seq } = head;
+    const failed = head.type === Msg.Throw;
     if (!this.#pending.has(seq)) {
-      if (seq >= this.#nextSeq) {
-        throw peerFault(`answer to request #${seq}, which was never sent`);
-      }
+      if (seq >= this.#nextSeq) throw peerFault(`answer to request #${seq}, which was never sent`);
       // A late answer to a call we gave up on: give back the references it carries.
-      return scanExports(wire, this.#limits.maxDepth, (descriptor) => {
-        this.#memberLists.incoming(descriptor.shape, descriptor.members);
-        this.#queueRelease(descriptor.id, 1);
-      });
+      scanExports(reader, (id) => this.#space.giveBack(id));
+      return this.#end(reader, message);
     }
-    // A number, string, boolean or null is its own value: the common case, unboxed for free.
-    if (typeof wire !== "object" || wire === null) {
-      return this.#deliver(seq, this.#pending.take(seq)!, failed, wire);
+    const refs = this.#space.incoming();
+    let unboxed;
+    try {
+      unboxed = this.#unbox(reader, refs, message);
+    } catch (error) {
+      this.#refusedValue(error, refs, message, null, null);
+      return this.#pending.take(seq)?.fail(error);
     }
-    // Unbox before taking the question: if the answer is malformed, the
-    // connection closes and the question fails with it.
-    const unboxer = new Unboxer(this, this.#limits.maxDepth, attachments);
-    const holder = unboxer.unboxTop(wire);
-    const question = this.#pending.take(seq)!;
-    if (!unboxer.hasDeferred) return this.#deliver(seq, question, failed, holder.value);
-    unboxer.settle().then(
-      () => this.#deliver(seq, question, failed, holder.value),
-      (error) => this.#deliver(seq, question, true, error),
+    const { unboxer, unboxing } = unboxed;
+    const deliver = () => {
+      this.#end(reader, message);
+      const question = this.#pending.take(seq);
+      // Nobody waits any more (the call timed out meanwhile): give back its references.
+      if (!question) return refs.giveBack();
+      if (!unboxer.hasDeferred) return this.#deliver(seq, question, failed, unboxer.value);
+      unboxer.settle().then(
+        () => this.#deliver(seq, question, failed, unboxer.value),
+        (error) => this.#deliver(seq, question, true, error),
+      );
+    };
+    if (unboxing === null) return deliver();
+    unboxing.then(
+      () => {
+        try {
+          deliver();
+        } catch (error) {
+          this.#failed(error);
+        }
+      },
+      (error) => {
+        this.#refusedValue(error, refs, message, null, null);
+        this.#pending.take(seq)?.fail(error);
+      },
     );
   }
 
@@ -668,36 +857,18 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     if (failed) question.fail(value);
     else question.fulfil(value);
     this.#finished.push(seq);
-    this.#scheduleHousekeeping();
-  }
-
-  #queueRelease(id: number, count: number): void {
-    if (this.#closed) return;
-    this.#releases.set(id, (this.#releases.get(id) ?? 0) + count);
-    this.#scheduleHousekeeping();
-  }
-
-  #scheduleHousekeeping(): void {
-    if (this.#housekeeping !== undefined) return;
-    if (this.#finished.length >= 256) return this.#flushHousekeeping();
-    const timer = setTimeout(() => {
-      this.#housekeeping = undefined;
-      this.#flushHousekeeping();
-    }, HOUSEKEEPING_DELAY_MS);
-    Deno.unrefTimer(timer);
-    this.#housekeeping = timer;
+    this.scheduleHousekeeping();
   }
 
   /** Sends batched FINISH and RELEASE messages. */
   #flushHousekeeping(): void {
     if (this.#finished.length > 0) {
-      this.#write([Msg.Finish, this.#finished]);
+      const seqs = this.#finished;
       this.#finished = [];
+      this.#writeMessage((w) => writeSeqs(w, Msg.Finish, seqs));
     }
-    if (this.#releases.size > 0) {
-      this.#write([Msg.Release, [...this.#releases.keys()], [...this.#releases.values()]]);
-      this.#releases.clear();
-    }
+    const releases = this.#space.takeReleases();
+    if (releases) this.#writeMessage((w) => writeRelease(w, releases[0], releases[1]));
   }
 
   /** A protocol violation by the peer: log it, tell the peer why, close. */
@@ -710,7 +881,7 @@ export class Session implements Connection, Engine, ReferenceBoxer {
     if (this.#closed) return;
     if (notifyPeer) {
       this.#flushHousekeeping();
-      this.#write([Msg.Close, reason.message]);
+      this.#writeMessage((w) => writeClose(w, reason.message));
     }
     this.#closed = true;
     this.#closeReason = reason;
@@ -720,19 +891,17 @@ export class Session implements Connection, Engine, ReferenceBoxer {
       : new ConnectionClosedError(`connection closed: ${reason.message}`, { cause: reason });
     this.#pending.failAll(closedError);
     this.#answers.clear(closedError);
-    this.#exports.clear();
-    this.#imports.clear();
-    this.#releases.clear();
+    this.#space.clear();
     this.#finished = [];
     (async () => {
       // Let the CLOSE frame leave, but never wait on a peer that stopped reading.
       let timer: Timer | undefined;
       await Promise.race([
-        this.#writer.flushed(),
+        this.#channel.flushed(),
         new Promise((resolve) => timer = setTimeout(resolve, 1000)),
       ]);
       clearTimeout(timer);
-      this.#transport.close();
+      this.#channel.close();
       if (this.#root) {
         try {
           await this.service.onDisconnect(this);
@@ -753,29 +922,13 @@ export class Session implements Connection, Engine, ReferenceBoxer {
   }
 }
 
+/** A REQUEST's arguments: an array, or the peer broke the protocol. */
+function argumentsOf(value: unknown): unknown[] {
+  if (!Array.isArray(value)) throw peerFault("malformed Request message: args must be an array");
+  return value;
+}
+
 function isThenable(value: unknown): boolean {
   return (typeof value === "object" || typeof value === "function") && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
-}
-
-/** An encoded message (valid until the next encode) and the attachments that go before it. */
-interface Outgoing {
-  frame: Uint8Array;
-  attachments: readonly Uint8Array[];
-}
-
-function refKind(value: object): RefKindCode {
-  if (typeof value === "function") return RefKind.Function;
-  return typeof (value as { then?: unknown }).then === "function"
-    ? RefKind.Promise
-    : RefKind.Object;
-}
-
-/** What a netref is labelled: a function's name, else a class name or a string tag. */
-function refName(value: object): string {
-  if (typeof value === "function") return value.name || "(anonymous)";
-  const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
-  const constructor = Object.getPrototypeOf(value)?.constructor?.name;
-  if (typeof tag === "string" && (!constructor || constructor === "Object")) return tag;
-  return constructor || "Object";
 }

@@ -1,205 +1,491 @@
 /**
- * Boxing: turning a JavaScript value into a tree that MessagePack encodes as
- * is (unboxing.ts does the reverse).
+ * Boxing: writing a JavaScript value as MessagePack tokens (unboxing.ts reads
+ * them back). core/PROTOCOL.md, "Values", has the exact encoding.
  *
  * Plain data is copied: undefined, null, booleans, numbers (NaN, ±Infinity and
  * -0 kept), bigint, strings, typed arrays, ArrayBuffer, Date, plain objects,
  * arrays, Map, Set and Error. Shared and cyclic references inside one message
  * survive: every copied object gets an index in the order it is first met
- * (depth first, parents before children) and a repeat becomes a back reference
- * to that index. Everything else is handed to a {@linkcode ReferenceBoxer},
- * which exports it. core/PROTOCOL.md, "Values", has the exact encoding.
+ * (depth first, a container before its contents) and a repeat becomes a back
+ * reference to that index. Everything else goes by reference, through the
+ * session's {@linkcode ReferenceWriter}.
+ *
+ * The walk keeps its own stack instead of recursing, so it can stop at a
+ * deadline and go on later ({@linkcode Sliced}): a huge value is boxed over
+ * several turns of the event loop. It reads the value as it goes (copying
+ * large byte arrays as it meets them); a value that takes more than one
+ * slice to box must not change until its call is sent.
  *
  * @module
  */
 
-import { ExtData } from "@msgpack/msgpack";
+import { LimitError } from "../errors.ts";
+import { attachmentBuffers } from "./buffer_pool.ts";
 import { ByReference, ByValue } from "./markers.ts";
+import { Ext } from "./messages.ts";
+import type { ByteWriter } from "./msgpack.ts";
+import type { Sliced } from "./slicing.ts";
 import {
   ARRAY_BUFFER_KIND,
   ATTACHMENT_MIN,
   bigintToBytes,
-  isPathArg,
-  NEGATIVE_ZERO,
-  type ReferenceBoxer,
-  TAG_ERROR,
-  TAG_MAP,
-  TAG_SET,
-  TYPED_ARRAYS,
-  u32,
-  UNDEFINED,
+  type CopyFilter,
+  encodeExport,
+  type ReferenceWriter,
+  typedArrayKind,
+  writeU32,
 } from "./values.ts";
-import { Ext } from "./messages.ts";
 
-/** Packs a value into a tree that MessagePack encodes as is. One instance per message. */
-export class Boxer {
-  #refs: ReferenceBoxer;
-  #maxDepth: number;
-  #seen = new Map<object, number>();
+/** The limits a value must fit: the peer's (announced in its HELLO) and this end's own. */
+export interface BoxLimits {
+  /** Deepest nesting. */
+  maxDepth: number;
+  /** Most array items and map entries in one message. */
+  maxElements: number;
+  /** Largest bigint magnitude, in bytes. */
+  maxBigIntBytes: number;
+  /** Largest message, attachments included. */
+  maxMessageSize: number;
+}
+
+/** The most attachments one message carries. */
+export const MAX_ATTACHMENTS = 65_535;
+
+/** Strings longer than this (in UTF-16 units) are written in pieces, one piece per step. */
+const LONG_STRING = 1024 * 1024;
+const STRING_PIECE = 256 * 1024;
+/** Bytes of a large array copied per step. */
+const COPY_PIECE = 1024 * 1024;
+/** Steps between looks at the clock. */
+const CHECK_EVERY = 512;
+
+const enum Kind {
+  /** Items of an array (also a Set's, flattened; and the root, a one-item list). */
+  Items,
+  /** Entries of an object: `keys` of `source`. */
+  Entries,
+  /** A Map, flattened to key, value, key, value. */
+  MapEntries,
+  /** An Error's cause, then its other properties. */
+  ErrorRest,
+  /** A long string, in pieces. */
+  LongString,
+  /** A large byte array, copied into its attachment in pieces. */
+  Copy,
+}
+
+interface Frame {
+  kind: Kind;
+  items: readonly unknown[];
+  keys: readonly string[];
+  source: Record<string, unknown>;
+  index: number;
+  count: number;
+  /** Nesting of the items. */
+  depth: number;
+  /** Copy nested class instances too (obtain). */
+  deep: boolean;
+  filter: CopyFilter | undefined;
+  /** For a long string: its text, and where its header is (`index` counts what was written). */
+  text: string;
+  at: number;
+  /** For a copy: from where, to where (`index` counts the bytes copied). */
+  from: Uint8Array | null;
+  to: Uint8Array | null;
+}
+
+const NO_ITEMS: readonly unknown[] = [];
+const NO_KEYS: readonly string[] = [];
+const NO_SOURCE: Record<string, unknown> = {};
+const NO_ATTACHMENTS: readonly Uint8Array[] = Object.freeze([]);
+
+/**
+ * Writes one value into a {@linkcode ByteWriter}, resumably. One instance per
+ * message.
+ *
+ * Contract: `run` throws `TypeError` for values that have no wire form
+ * (symbols, `byValue` of a function, an object with an own `__proto__` key,
+ * unknown typed arrays, a lazy path as a `Map` key, nesting past
+ * `maxDepth`), `LimitError` for a value beyond the peer's limits, and
+ * whatever a getter on the value throws. Either way the message is
+ * abandoned: the caller takes back what `refs` gave out for it.
+ */
+export class Boxer implements Sliced {
+  readonly #writer: ByteWriter;
+  readonly #refs: ReferenceWriter;
+  readonly #limits: BoxLimits;
+  readonly #seen = new Map<object, number>();
+  readonly #stack: Frame[] = [];
   #attachments: Uint8Array[] | null = null;
+  #attached = 0;
+  #elements = 0;
+  /** Steps until the next look at the clock. */
+  #steps = CHECK_EVERY;
 
-  /** Large byte arrays of the message, sent as frames of their own before it. */
+  /** Boxes `value` into `writer` when run. */
+  constructor(writer: ByteWriter, refs: ReferenceWriter, limits: BoxLimits, value: unknown) {
+    this.#writer = writer;
+    this.#refs = refs;
+    this.#limits = limits;
+    this.#push(Kind.Items, [value], 1, 0, false, undefined);
+  }
+
+  /** Large byte arrays of the message, sent beside it. */
   get attachments(): readonly Uint8Array[] {
     return this.#attachments ?? NO_ATTACHMENTS;
   }
 
-  /** Boxes against `refs`; values nested deeper than `maxDepth` are refused. */
-  constructor(refs: ReferenceBoxer, maxDepth: number) {
-    this.#refs = refs;
-    this.#maxDepth = maxDepth;
+  /** Bytes of the message so far: what was written plus the attachments. */
+  get size(): number {
+    return this.#writer.length + this.#attached;
   }
 
-  /**
-   * Boxes `value`.
-   *
-   * @throws {TypeError} for symbols, for objects with an own `__proto__` key,
-   *   for functions wrapped in `byValue`, and for values nested too deep.
-   */
-  box(value: unknown, depth = 0, deep = false): unknown {
+  /** Works until the value is written (true) or the deadline passed (false). */
+  run(deadline: number): boolean {
+    const stack = this.#stack;
+    while (stack.length > 0) {
+      if (--this.#steps <= 0) {
+        this.#steps = CHECK_EVERY;
+        this.#checkSize();
+        if (performance.now() > deadline) return false;
+      }
+      const frame = stack[stack.length - 1];
+      if (frame.index === frame.count) {
+        stack.pop();
+        continue;
+      }
+      switch (frame.kind) {
+        case Kind.Items:
+          this.#value(frame.items[frame.index++], frame, false);
+          break;
+        case Kind.Entries: {
+          const key = frame.keys[frame.index++];
+          if (key === "__proto__") {
+            throw new TypeError("cannot send an object with an own __proto__ key");
+          }
+          this.#writer.string(key);
+          this.#value(frame.source[key], frame, false);
+          break;
+        }
+        case Kind.MapEntries: {
+          const i = frame.index++;
+          this.#value(frame.items[i], frame, i % 2 === 0);
+          break;
+        }
+        case Kind.ErrorRest:
+          if (frame.index++ === 1) {
+            // The other properties: an object that takes no index (the receiver gives it none).
+            this.#entries(frame.source, frame.keys, frame.depth, frame.deep, frame.filter);
+          } else if (frame.items.length > 0) this.#value(frame.items[0], frame, false);
+          else this.#writer.nil();
+          break;
+        case Kind.LongString:
+          this.#stringPiece(frame);
+          break;
+        case Kind.Copy:
+          this.#copyPiece(frame);
+          break;
+        default:
+          frame.kind satisfies never;
+      }
+    }
+    this.#checkSize();
+    return true;
+  }
+
+  /** Writes the next piece of a long string; `index` counts the UTF-16 units written. */
+  #stringPiece(frame: Frame): void {
+    const text = frame.text;
+    let end = Math.min(text.length, frame.index + STRING_PIECE);
+    // Never split a surrogate pair between pieces.
+    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+    this.#writer.stringPiece(text.slice(frame.index, end));
+    frame.index = end;
+    if (end === text.length) this.#writer.endString(frame.at);
+    this.#steps -= 64;
+  }
+
+  /** Copies the next piece of a large byte array into its attachment. */
+  #copyPiece(frame: Frame): void {
+    const end = Math.min(frame.count, frame.index + COPY_PIECE);
+    frame.to!.set(frame.from!.subarray(frame.index, end), frame.index);
+    frame.index = end;
+    this.#steps -= 128;
+  }
+
+  #push(
+    kind: Kind,
+    items: readonly unknown[],
+    count: number,
+    depth: number,
+    deep: boolean,
+    filter: CopyFilter | undefined,
+  ): Frame {
+    const frame: Frame = {
+      kind,
+      items,
+      keys: NO_KEYS,
+      source: NO_SOURCE,
+      index: 0,
+      count,
+      depth,
+      deep,
+      filter,
+      text: "",
+      at: 0,
+      from: null,
+      to: null,
+    };
+    this.#stack.push(frame);
+    return frame;
+  }
+
+  #count(items: number): void {
+    this.#elements += items;
+    if (this.#elements > this.#limits.maxElements) {
+      throw new LimitError(
+        `cannot send a value of more than ${this.#limits.maxElements} elements (the peer's maxElements)`,
+      );
+    }
+  }
+
+  #checkSize(): void {
+    if (this.size > this.#limits.maxMessageSize) {
+      throw new LimitError(
+        `cannot send a message of more than ${this.#limits.maxMessageSize} bytes ` +
+          `(the peer's maxMessageSize)`,
+      );
+    }
+  }
+
+  /** Writes one value met inside `frame` (`asKey`: as a Map key). */
+  #value(value: unknown, frame: Frame, asKey: boolean): void {
+    const w = this.#writer;
     switch (typeof value) {
       case "number":
-        return value === 0 && 1 / value < 0 ? NEGATIVE_ZERO : value;
+        if (value === 0 && 1 / value < 0) w.extHeader(Ext.NegativeZero, 0);
+        else w.number(value);
+        return;
       case "string":
+        if (value.length > LONG_STRING) {
+          const long = this.#push(
+            Kind.LongString,
+            NO_ITEMS,
+            value.length,
+            frame.depth,
+            false,
+            undefined,
+          );
+          long.text = value;
+          long.at = w.beginString();
+          return;
+        }
+        w.string(value);
+        return;
       case "boolean":
-        return value;
+        w.bool(value);
+        return;
       case "undefined":
-        return UNDEFINED;
-      case "bigint":
-        return new ExtData(Ext.BigInt, bigintToBytes(value));
+        w.extHeader(Ext.Undefined, 0);
+        return;
+      case "bigint": {
+        const bytes = bigintToBytes(value);
+        if (bytes.length - 1 > this.#limits.maxBigIntBytes) {
+          throw new LimitError(
+            `cannot send a bigint of ${bytes.length - 1} bytes (the peer's maxBigIntBytes is ` +
+              `${this.#limits.maxBigIntBytes})`,
+          );
+        }
+        this.#steps -= bytes.length >> 10;
+        w.ext(Ext.BigInt, bytes);
+        return;
+      }
       case "symbol":
         throw new TypeError(`cannot send ${String(value)}: symbols have no wire form`);
       case "function":
-        return this.#refs.boxReference(value, (v) => this.box(v, 0, false));
+        this.#reference(value, frame, asKey);
+        return;
       case "object":
-        if (value === null) return null;
-        return this.#boxObject(value, depth, deep);
+        if (value === null) w.nil();
+        else this.#object(value, frame, asKey, frame.deep, frame.filter);
+        return;
     }
   }
 
-  /**
-   * Takes `bytes` as the message's next attachment and returns the extension
-   * naming it. The frame writer copies the bytes when the message is sent, so
-   * a value travels as it was then.
-   */
-  #attach(bytes: Uint8Array, kind: number): ExtData {
-    const data = new Uint8Array(5);
-    new DataView(data.buffer).setUint32(0, this.#attachments?.length ?? 0);
-    data[4] = kind;
-    (this.#attachments ??= []).push(bytes);
-    return new ExtData(Ext.Attachment, data);
-  }
-
-  #boxObject(value: object, depth: number, deep: boolean): unknown {
-    if (depth > this.#maxDepth) {
-      throw new TypeError(`cannot send a value nested deeper than ${this.#maxDepth} levels`);
+  #object(
+    value: object,
+    frame: Frame,
+    asKey: boolean,
+    deep: boolean,
+    filter: CopyFilter | undefined,
+  ): void {
+    const w = this.#writer;
+    const depth = frame.depth;
+    if (depth > this.#limits.maxDepth) {
+      throw new TypeError(`cannot send a value nested deeper than ${this.#limits.maxDepth} levels`);
     }
     const seen = this.#seen.get(value);
-    if (seen !== undefined) return new ExtData(Ext.BackRef, u32(seen));
+    if (seen !== undefined) {
+      this.#u32Ext(Ext.BackRef, seen);
+      return;
+    }
     const proto = Object.getPrototypeOf(value);
     if (proto === ByReference.prototype) {
-      const inner = (value as ByReference).value as object;
-      return this.#refs.boxReference(inner, (v) => this.box(v, depth, deep));
+      const inner = (value as ByReference).value;
+      if (typeof inner === "object" && inner !== null || typeof inner === "function") {
+        return this.#reference(inner, frame, asKey);
+      }
+      return this.#value(inner, frame, asKey);
     }
     if (proto === ByValue.prototype) {
       const marked = value as ByValue;
-      return this.#copyInstance(marked.value, depth, marked.deep);
+      if (typeof marked.value === "function") {
+        throw new TypeError("cannot copy a function by value; send it by reference instead");
+      }
+      if (typeof marked.value !== "object" || marked.value === null) {
+        return this.#value(marked.value, frame, asKey);
+      }
+      return this.#copy(marked.value, frame, asKey, marked.deep, marked.filter);
     }
     const next = depth + 1;
     if (proto === Array.prototype) {
       this.#index(value);
-      const array = value as unknown[];
-      const out = new Array(array.length);
-      for (let i = 0; i < array.length; i++) out[i] = this.box(array[i], next, deep);
-      return out;
+      const items = value as unknown[];
+      w.array(items.length);
+      this.#count(items.length);
+      this.#push(Kind.Items, items, items.length, next, deep, filter);
+      return;
     }
     if ((proto === Object.prototype || proto === null) && !isNamespaceObject(value)) {
       this.#index(value);
-      return this.#boxPlain(value as Record<string, unknown>, next, deep);
+      this.#entries(value as Record<string, unknown>, Object.keys(value), next, deep, filter);
+      return;
     }
-    if (proto === Uint8Array.prototype) {
-      this.#index(value);
-      const bytes = value as Uint8Array;
-      return bytes.length < ATTACHMENT_MIN ? bytes : this.#attach(bytes, 1);
-    }
-    if (ArrayBuffer.isView(value)) {
-      this.#index(value);
-      const kind = TYPED_ARRAYS.findIndex((cls) => value instanceof cls);
-      if (kind === -1) {
-        throw new TypeError(`cannot send a ${value.constructor.name}: no wire form for it`);
-      }
-      const view = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-      if (view.length >= ATTACHMENT_MIN) return this.#attach(view, kind);
-      const bytes = new Uint8Array(value.byteLength + 1);
-      bytes[0] = kind;
-      bytes.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), 1);
-      return new ExtData(Ext.TypedArray, bytes);
-    }
+    if (ArrayBuffer.isView(value)) return this.#bytes(value);
     if (proto === ArrayBuffer.prototype) {
       this.#index(value);
       const buffer = value as ArrayBuffer;
       if (buffer.byteLength >= ATTACHMENT_MIN) {
         return this.#attach(new Uint8Array(buffer), ARRAY_BUFFER_KIND);
       }
-      return new ExtData(Ext.ArrayBuffer, new Uint8Array(buffer.slice(0)));
+      w.ext(Ext.ArrayBuffer, new Uint8Array(buffer));
+      return;
     }
     if (proto === Date.prototype) {
       this.#index(value);
-      const bytes = new Uint8Array(8);
-      new DataView(bytes.buffer).setFloat64(0, (value as Date).getTime());
-      return new ExtData(Ext.Date, bytes);
+      w.extHeader(Ext.Date, 8);
+      const { view, at } = w.payload(8);
+      view.setFloat64(at, (value as Date).getTime());
+      return;
     }
     if (proto === Map.prototype) {
       this.#index(value);
-      const out: unknown[] = [TAG_MAP];
-      for (const [k, v] of value as Map<unknown, unknown>) {
-        const key = this.box(k, next, deep);
-        if (isPathArg(key)) {
-          throw new TypeError(`await ${String(k)} before using it as a Map key`);
-        }
-        out.push(key, this.box(v, next, deep));
-      }
-      return out;
+      const flat: unknown[] = [];
+      for (const [k, v] of value as Map<unknown, unknown>) flat.push(k, v);
+      w.array(1 + flat.length);
+      this.#count(1 + flat.length);
+      w.extHeader(Ext.TagMap, 0);
+      this.#push(Kind.MapEntries, flat, flat.length, next, deep, filter);
+      return;
     }
     if (proto === Set.prototype) {
       this.#index(value);
-      const out: unknown[] = [TAG_SET];
-      for (const v of value as Set<unknown>) out.push(this.box(v, next, deep));
-      return out;
+      const items = [...value as Set<unknown>];
+      w.array(1 + items.length);
+      this.#count(1 + items.length);
+      w.extHeader(Ext.TagSet, 0);
+      this.#push(Kind.Items, items, items.length, next, deep, filter);
+      return;
     }
-    if (value instanceof Error) return this.#boxError(value, next, deep);
-    if (deep && !isThenable(value)) return this.#copyInstance(value, depth, deep);
-    return this.#refs.boxReference(value, (v) => this.box(v, depth, deep));
+    if (value instanceof Error) return this.#error(value, next, deep, filter);
+    if (deep && !isThenable(value)) return this.#copy(value, frame, asKey, deep, filter);
+    this.#reference(value, frame, asKey);
   }
 
-  #boxPlain(value: Record<string, unknown>, depth: number, deep: boolean): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
-      if (key === "__proto__") {
-        throw new TypeError("cannot send an object with an own __proto__ key");
-      }
-      out[key] = this.box(value[key], depth, deep);
-    }
-    return out;
-  }
-
-  /** A class instance as a plain object of its own enumerable properties. */
-  #copyInstance(value: unknown, depth: number, deep: boolean): unknown {
-    if (typeof value === "function") {
-      throw new TypeError("cannot copy a function by value; send it by reference instead");
-    }
-    if (typeof value !== "object" || value === null) return this.box(value, depth, deep);
+  /** A copy of `value` (`byValue`, `obtain`): a class instance as a plain object of its own members. */
+  #copy(
+    value: object,
+    frame: Frame,
+    asKey: boolean,
+    deep: boolean,
+    filter: CopyFilter | undefined,
+  ): void {
     const proto = Object.getPrototypeOf(value);
-    if (
-      proto !== Object.prototype && proto !== null && !(value instanceof Error) &&
-      !isBuiltinData(value)
-    ) {
-      this.#index(value);
-      return this.#boxPlain(value as Record<string, unknown>, depth + 1, deep);
+    const instance = proto !== Object.prototype && proto !== null && !(value instanceof Error) &&
+      !isBuiltinData(value) && !(proto === ByReference.prototype || proto === ByValue.prototype);
+    if (!instance) return this.#object(value, frame, asKey, deep, filter);
+    if (frame.depth > this.#limits.maxDepth) {
+      throw new TypeError(`cannot send a value nested deeper than ${this.#limits.maxDepth} levels`);
     }
-    return this.#boxObject(value, depth, deep);
+    const seen = this.#seen.get(value);
+    if (seen !== undefined) return this.#u32Ext(Ext.BackRef, seen);
+    const keys = filter ? filter.keys(value) : Object.keys(value);
+    if (keys === null) return this.#reference(value, frame, asKey);
+    this.#index(value);
+    this.#entries(value as Record<string, unknown>, keys, frame.depth + 1, deep, filter);
   }
 
-  #boxError(error: Error, depth: number, deep: boolean): unknown[] {
+  #entries(
+    source: Record<string, unknown>,
+    keys: readonly string[],
+    depth: number,
+    deep: boolean,
+    filter: CopyFilter | undefined,
+  ): void {
+    this.#writer.map(keys.length);
+    this.#count(keys.length);
+    const frame = this.#push(Kind.Entries, NO_ITEMS, keys.length, depth, deep, filter);
+    frame.keys = keys;
+    frame.source = source;
+  }
+
+  #bytes(value: ArrayBufferView): void {
+    this.#index(value);
+    const w = this.#writer;
+    const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    this.#steps -= bytes.length >> 12;
+    if (Object.getPrototypeOf(value) === Uint8Array.prototype) {
+      if (bytes.length >= ATTACHMENT_MIN) this.#attach(bytes, 1);
+      else w.bin(bytes);
+      return;
+    }
+    const kind = typedArrayKind(value);
+    if (kind === -1) {
+      throw new TypeError(`cannot send a ${value.constructor.name}: no wire form for it`);
+    }
+    if (bytes.length >= ATTACHMENT_MIN) return this.#attach(bytes, kind);
+    w.extHeader(Ext.TypedArray, 1 + bytes.length);
+    const { bytes: out, at } = w.payload(1 + bytes.length);
+    out[at] = kind;
+    out.set(bytes, at + 1);
+  }
+
+  /**
+   * Takes a copy of `bytes` as the message's next attachment (copied a piece
+   * per step, into a buffer the channel gives back once written), so the
+   * array travels as it was when sent.
+   */
+  #attach(bytes: Uint8Array, kind: number): void {
+    const attachments = this.#attachments ??= [];
+    if (attachments.length >= MAX_ATTACHMENTS) {
+      throw new LimitError(
+        `cannot send more than ${MAX_ATTACHMENTS} byte arrays of 64 KiB or more in one message`,
+      );
+    }
+    this.#attached += bytes.length;
+    this.#checkSize();
+    this.#writer.extHeader(Ext.Attachment, 5);
+    const { bytes: out, at } = this.#writer.payload(5);
+    writeU32(out, at, attachments.length);
+    out[at + 4] = kind;
+    const copy = attachmentBuffers.take(bytes.length);
+    attachments.push(copy);
+    const frame = this.#push(Kind.Copy, NO_ITEMS, bytes.length, 0, false, undefined);
+    frame.from = bytes;
+    frame.to = copy;
+  }
+
+  #error(error: Error, depth: number, deep: boolean, filter: CopyFilter | undefined): void {
     this.#index(error);
     const props: Record<string, unknown> = {};
     for (const key of Object.keys(error)) {
@@ -208,16 +494,59 @@ export class Boxer {
       }
     }
     const hasCause = Object.hasOwn(error, "cause");
-    return [
-      TAG_ERROR,
-      error.constructor?.name ?? "Error",
-      String(error.name),
-      String(error.message),
-      String(error.stack ?? ""),
-      hasCause,
-      hasCause ? this.box(error.cause, depth, deep) : null,
-      this.#boxPlain(props, depth, deep),
-    ];
+    const w = this.#writer;
+    w.array(8);
+    this.#count(8);
+    w.extHeader(Ext.TagError, 0);
+    w.string(error.constructor?.name ?? "Error");
+    w.string(String(error.name));
+    w.string(String(error.message));
+    w.string(String(error.stack ?? ""));
+    w.bool(hasCause);
+    const rest = this.#push(
+      Kind.ErrorRest,
+      hasCause ? [error.cause] : NO_ITEMS,
+      2,
+      depth,
+      deep,
+      filter,
+    );
+    rest.keys = Object.keys(props);
+    rest.source = props;
+  }
+
+  #reference(value: object, frame: Frame, asKey: boolean): void {
+    const w = this.#writer;
+    const reference = this.#refs.reference(value);
+    switch (reference.kind) {
+      case "export":
+        w.ext(Ext.Export, encodeExport(reference.descriptor));
+        return;
+      case "import":
+        this.#u32Ext(Ext.Import, reference.id);
+        return;
+      case "path": {
+        if (asKey) throw new TypeError(`await ${String(value)} before using it as a Map key`);
+        const path = reference.path;
+        w.array(2 + path.length);
+        this.#count(2 + path.length);
+        w.extHeader(Ext.TagPath, 0);
+        w.number(reference.target);
+        for (const name of path) w.string(name);
+        return;
+      }
+      case "value":
+        this.#value(reference.value, frame, asKey);
+        return;
+      default:
+        reference satisfies never;
+    }
+  }
+
+  #u32Ext(type: number, n: number): void {
+    this.#writer.extHeader(type, 4);
+    const { bytes, at } = this.#writer.payload(4);
+    writeU32(bytes, at, n);
   }
 
   #index(value: object): void {
@@ -225,11 +554,42 @@ export class Boxer {
   }
 }
 
+/**
+ * Writes `value` when it is a primitive that needs no boxer (most results
+ * are); returns whether it did.
+ */
+export function writePrimitive(writer: ByteWriter, value: unknown): boolean {
+  switch (typeof value) {
+    case "number":
+      if (value === 0 && 1 / value < 0) return false;
+      writer.number(value);
+      return true;
+    case "string":
+      if (value.length > LONG_STRING) return false;
+      writer.string(value);
+      return true;
+    case "boolean":
+      writer.bool(value);
+      return true;
+    case "undefined":
+      writer.extHeader(Ext.Undefined, 0);
+      return true;
+    case "object":
+      if (value !== null) return false;
+      writer.nil();
+      return true;
+    default:
+      return false;
+  }
+}
+
 function isThenable(value: object): boolean {
   return typeof (value as { then?: unknown }).then === "function";
 }
 
-const NO_ATTACHMENTS: readonly Uint8Array[] = Object.freeze([]);
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
 
 /**
  * Objects that are plain in shape but are namespaces of functions, not data:

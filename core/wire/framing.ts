@@ -1,83 +1,587 @@
 /**
- * Framing: length-prefixed frames over a {@linkcode Transport}.
+ * Framing: a {@linkcode FrameChannel} over a byte stream ({@linkcode Transport}).
  *
- * A frame is a 4-byte big-endian header followed by a payload: one
- * MessagePack message, or an attachment (raw bytes that belong to the next
- * message). The header's top bit marks an attachment; the other 31 bits are
- * the payload's length. Frames queued while a write is in flight leave
- * together in the next write; a large payload leaves in a write of its own.
+ * Every frame is a 4-byte big-endian header and a payload. The header's top
+ * bit marks a chunk; the other 31 bits are the payload's length. A message
+ * that fits one frame and carries no attachments travels whole, in a frame of
+ * its own. Any other message travels as a *stream* of chunks, each naming its
+ * stream, so chunks of different messages interleave: the writer sends one
+ * chunk of each message in turn and small frames between them, so a ping is
+ * never stuck behind a large value. core/PROTOCOL.md, "Frames", has the
+ * layout.
+ *
+ * The reader takes room for a whole message from the inbound budget before
+ * it reads any of its bytes (waiting, and so reading nothing, while there is
+ * none), then reads each chunk straight into the message's buffers.
  *
  * @module
  */
 
-import { peerFault } from "../errors.ts";
+import { ConnectionClosedError, peerFault } from "../errors.ts";
+import type { Budget } from "./budget.ts";
+import { attachmentBuffers } from "./buffer_pool.ts";
+import type {
+  ChannelCounters,
+  ChannelLimits,
+  FrameChannel,
+  ReceivedMessage,
+  Sending,
+} from "./channel.ts";
+import { HANDSHAKE_FRAME_SIZE, MIN_FRAME_SIZE } from "./limits.ts";
 import type { Transport } from "./transport.ts";
 
 /** Bytes in a frame header. */
-export const FRAME_HEADER_SIZE = 4;
+const HEADER = 4;
+/** The header bit that marks a chunk frame. */
+const CHUNK_BIT = 0x80000000;
+/** A chunk's own header: stream id (uint32) and flags (uint8). */
+const CHUNK_HEADER = 5;
+/** Chunk flag: the stream's first chunk; a prologue with its sizes follows. */
+const FIRST = 0x01;
+/** Chunk flag: the sender gave up on the stream; drop it. */
+const ABORT = 0x02;
+/** The most data one chunk carries. */
+const CHUNK_DATA = 1024 * 1024;
+/** Streams one end may have open at once. */
+export const MAX_STREAMS = 64;
+/** Attachments one message may carry. */
+export const MAX_ATTACHMENTS = 65_535;
 
-/** The header bit that marks an attachment frame. */
-const ATTACHMENT_BIT = 0x80000000;
-
+/** The open write batch: small frames and chunk headers are copied into it. */
+const BATCH_SIZE = 64 * 1024;
+/** Payloads this small are copied into the batch; larger ones are written from where they are. */
+const COPY_LIMIT = 16 * 1024;
+/** The read arena's size: frames shorter than half of it are read through it. */
 const ARENA_SIZE = 64 * 1024;
-/** The size of a write batch: frames that fit are joined, larger ones go alone. */
-const BATCH_SIZE = 256 * 1024;
+
+/** Options of {@linkcode ByteFrameChannel}. */
+export interface ByteFrameChannelOptions {
+  /** The budget partial messages are held against (a connection's, inside a server's). */
+  inbound: Budget;
+  /** Milliseconds a write may make no progress before the channel fails; 0 = never. */
+  drainTimeout: number;
+}
+
+/** One outgoing message in chunks. */
+class Stream implements Sending {
+  readonly id: number;
+  /** The message's bytes, body blocks then attachments, in the order they go. */
+  readonly parts: readonly Uint8Array[];
+  readonly sizes: Uint8Array;
+  /** Bytes left to send. */
+  left: number;
+  part = 0;
+  offset = 0;
+  started = false;
+  done = false;
+  aborted = false;
+  readonly placed: Promise<void>;
+  readonly #resolve: () => void;
+  readonly #channel: ByteFrameChannel;
+
+  constructor(
+    channel: ByteFrameChannel,
+    id: number,
+    parts: readonly Uint8Array[],
+    sizes: Uint8Array,
+    total: number,
+  ) {
+    this.#channel = channel;
+    this.id = id;
+    this.parts = parts;
+    this.sizes = sizes;
+    this.left = total;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.placed = promise;
+    this.#resolve = resolve;
+  }
+
+  /** Marks the stream complete (its last chunk is in line). */
+  finish(): void {
+    this.done = true;
+    this.#resolve();
+  }
+
+  abort(): boolean {
+    if (this.done || this.aborted) return false;
+    return this.#channel.abortStream(this);
+  }
+}
+
+/** An incoming message being assembled from chunks. */
+interface Assembly {
+  /** The body, then each attachment. */
+  parts: Uint8Array[];
+  part: number;
+  offset: number;
+  left: number;
+  held: number;
+}
 
 /**
- * Reads frames from a transport.
+ * The {@linkcode FrameChannel} of a byte stream.
  *
- * Each returned payload is a view that nobody else writes to: small frames are
- * carved out of a 64 KiB arena that is never reused, large frames get a buffer
- * of their own. So decoded byte strings may alias the payload safely.
+ * Contract: as {@linkcode FrameChannel}. A failed write (or one that makes no
+ * progress for `drainTimeout`) closes the transport; the pending or next
+ * `receive` then rejects with a `ConnectionClosedError` saying why.
  */
-export class FrameReader {
-  #transport: Transport;
-  #maxFrameSize: number;
-  #arena = new Uint8Array(ARENA_SIZE);
+export class ByteFrameChannel implements FrameChannel {
+  readonly description: string;
+  readonly inbound: Budget;
+  readonly counters: ChannelCounters = {
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+  };
+  readonly #transport: Transport;
+  readonly #drainTimeout: number;
+  #maxFrame = HANDSHAKE_FRAME_SIZE;
+  #maxMessage = 0;
+  #peerFrame = MIN_FRAME_SIZE;
+  #failure: Error | null = null;
+  #closed = false;
+
+  // ---- writing
+  /** The open batch, made when a frame is queued. */
+  #batch: Uint8Array | null = null;
+  #batchLength = 0;
+  /** What the pump writes next, in order: sealed batches and payload views. */
+  #pieces: Uint8Array[] = [];
+  /** Beside each piece: the pooled copy to give back once it is written, if any. */
+  #afterWrite: (Uint8Array | null)[] = [];
+  #piecesLength = 0;
+  /** Chunked messages being sent, taken in turn. */
+  #streams: Stream[] = [];
+  #streamsLeft = 0;
+  #nextStream = 0;
+  #turn = 0;
+  #writing = false;
+  /** When the write in flight started; 0 when none is. */
+  #writeStarted = 0;
+  #waiters: { bytes: number; resolve: () => void }[] = [];
+
+  // ---- reading
+  #arena: Uint8Array<ArrayBuffer> = new Uint8Array(ARENA_SIZE);
   #start = 0;
   #end = 0;
-  /** Payload bytes received so far, headers included. */
-  bytesReceived = 0;
-  /** Whether the frame {@linkcode FrameReader.next} returned last is an attachment. */
-  attachment = false;
+  readonly #assemblies = new Map<number, Assembly>();
 
-  /** Reads from `transport`; a frame longer than `maxFrameSize` is a `ProtocolError`. */
-  constructor(transport: Transport, maxFrameSize: number) {
+  /** A channel over `transport`, which it owns from now on. */
+  constructor(transport: Transport, options: ByteFrameChannelOptions) {
     this.#transport = transport;
-    this.#maxFrameSize = maxFrameSize;
+    this.description = transport.description;
+    this.inbound = options.inbound;
+    this.#drainTimeout = options.drainTimeout;
+  }
+
+  setLimits(limits: ChannelLimits): void {
+    this.#peerFrame = Math.max(MIN_FRAME_SIZE, limits.peerFrameSize);
+    this.#maxFrame = limits.maxFrameSize;
+    this.#maxMessage = limits.maxMessageSize;
+  }
+
+  get buffered(): number {
+    return this.#batchLength + this.#piecesLength + this.#streamsLeft;
+  }
+
+  // ---- sending --------------------------------------------------------------------------
+
+  send(
+    body: Uint8Array | readonly Uint8Array[],
+    attachments: readonly Uint8Array[],
+  ): Sending | null {
+    if (this.#closed) return null;
+    const blocks = body instanceof Uint8Array ? [body] : body;
+    let bodySize = 0;
+    for (const block of blocks) bodySize += block.length;
+    // A whole frame must leave room for the chunk header the peer would otherwise see.
+    if (attachments.length === 0 && bodySize + HEADER <= Math.min(this.#peerFrame, CHUNK_DATA)) {
+      const at = this.#reserve(HEADER + bodySize);
+      writeHeader(this.#batch!, at, bodySize);
+      let offset = at + HEADER;
+      for (const block of blocks) {
+        this.#batch!.set(block, offset);
+        offset += block.length;
+      }
+      this.counters.framesSent++;
+      this.#kick();
+      return null;
+    }
+    if (attachments.length > MAX_ATTACHMENTS) {
+      // The session checks this first; reaching here is a bug, not the peer's fault.
+      throw new RangeError(`a message carries at most ${MAX_ATTACHMENTS} attachments`);
+    }
+    const sizes = new Uint8Array(6 + 4 * attachments.length);
+    const view = new DataView(sizes.buffer);
+    view.setUint32(0, bodySize);
+    view.setUint16(4, attachments.length);
+    let total = bodySize;
+    attachments.forEach((bytes, i) => {
+      view.setUint32(6 + 4 * i, bytes.length);
+      total += bytes.length;
+    });
+    const id = this.#nextStream;
+    this.#nextStream = (this.#nextStream + 1) >>> 0;
+    const stream = new Stream(this, id, [...blocks, ...attachments], sizes, total);
+    this.#streams.push(stream);
+    this.#streamsLeft += total;
+    this.#kick();
+    return stream;
+  }
+
+  /** Drops an unfinished stream; tells the peer if it has seen any of it. */
+  abortStream(stream: Stream): boolean {
+    if (this.#closed) return false;
+    stream.aborted = true;
+    this.#streams.splice(this.#streams.indexOf(stream), 1);
+    this.#streamsLeft -= stream.left;
+    if (stream.started) {
+      const at = this.#reserve(HEADER + CHUNK_HEADER);
+      writeChunkHeader(this.#batch!, at, CHUNK_HEADER, stream.id, ABORT);
+      this.counters.framesSent++;
+      this.#kick();
+    }
+    this.#wakeDrained();
+    return true;
+  }
+
+  /** Room for `size` bytes in the open batch (sealing it first if they do not fit); returns where. */
+  #reserve(size: number): number {
+    if (this.#batch && this.#batchLength + size > this.#batch.length) this.#seal();
+    if (!this.#batch) this.#batch = new Uint8Array(Math.max(BATCH_SIZE, size));
+    const at = this.#batchLength;
+    this.#batchLength += size;
+    return at;
+  }
+
+  /** Moves the open batch to the write queue. */
+  #seal(): void {
+    if (this.#batchLength === 0) return;
+    this.#pieces.push(this.#batch!.subarray(0, this.#batchLength));
+    this.#afterWrite.push(null);
+    this.#piecesLength += this.#batchLength;
+    this.#batch = null;
+    this.#batchLength = 0;
+  }
+
+  #kick(): void {
+    if (!this.#writing && !this.#closed) this.#pump();
   }
 
   /**
-   * Resolves with the next payload, or null on a clean end of stream (between
-   * frames). Throws `ProtocolError` on an oversize length or a stream
-   * that ends inside a frame.
+   * Puts the next chunk of the next stream in line: its header (and prologue)
+   * into the batch, its data after it, copied when small, else as views.
    */
-  async next(): Promise<Uint8Array | null> {
-    if (!(await this.#fill(FRAME_HEADER_SIZE, true))) return null;
-    const a = this.#arena, s = this.#start;
-    const header = ((a[s] << 24) | (a[s + 1] << 16) | (a[s + 2] << 8) | a[s + 3]) >>> 0;
-    this.attachment = header >= ATTACHMENT_BIT;
-    const length = header & ~ATTACHMENT_BIT;
-    if (length > this.#maxFrameSize) {
-      throw peerFault(
-        `${this.attachment ? "attachment " : ""}frame of ${length} bytes exceeds the limit of ` +
-          `${this.#maxFrameSize} bytes`,
+  #nextChunk(): void {
+    const stream = this.#streams[this.#turn % this.#streams.length];
+    const first = !stream.started;
+    const prologue = first ? stream.sizes.length : 0;
+    const room = Math.min(CHUNK_DATA, this.#peerFrame - HEADER - CHUNK_HEADER - prologue);
+    const size = Math.min(room, stream.left);
+    const at = this.#reserve(HEADER + CHUNK_HEADER + prologue);
+    writeChunkHeader(
+      this.#batch!,
+      at,
+      CHUNK_HEADER + prologue + size,
+      stream.id,
+      first ? FIRST : 0,
+    );
+    if (first) this.#batch!.set(stream.sizes, at + HEADER + CHUNK_HEADER);
+    stream.started = true;
+    this.counters.framesSent++;
+    let wanted = size;
+    while (wanted > 0) {
+      const part = stream.parts[stream.part];
+      const take = Math.min(wanted, part.length - stream.offset);
+      const piece = part.subarray(stream.offset, stream.offset + take);
+      // A pooled copy goes back once its last byte is written (or copied into the batch).
+      const last = stream.offset + take === part.length && attachmentBuffers.lent(part)
+        ? part
+        : null;
+      if (take <= COPY_LIMIT) {
+        this.#batch!.set(piece, this.#reserve(take));
+        if (last) attachmentBuffers.give(last);
+      } else {
+        this.#seal();
+        this.#pieces.push(piece);
+        this.#afterWrite.push(last);
+        this.#piecesLength += take;
+      }
+      wanted -= take;
+      stream.offset += take;
+      if (stream.offset === part.length) {
+        stream.part++;
+        stream.offset = 0;
+      }
+    }
+    stream.left -= size;
+    this.#streamsLeft -= size;
+    if (stream.left === 0) {
+      this.#streams.splice(this.#streams.indexOf(stream), 1);
+      stream.finish();
+    } else {
+      this.#turn++;
+    }
+  }
+
+  async #pump(): Promise<void> {
+    this.#writing = true;
+    try {
+      // Let frames queued in this same tick join the first write.
+      await Promise.resolve();
+      while (!this.#closed) {
+        if (this.#pieces.length === 0) {
+          if (this.#streams.length > 0) this.#nextChunk();
+          this.#seal();
+        }
+        const piece = this.#pieces.shift();
+        if (!piece) break;
+        const written = this.#afterWrite.shift();
+        this.#piecesLength -= piece.length;
+        this.counters.bytesSent += piece.length;
+        this.#writeStarted = performance.now();
+        watchdog.add(this);
+        await this.#transport.write(piece);
+        if (written) attachmentBuffers.give(written);
+        this.#wakeDrained();
+      }
+    } catch (error) {
+      this.#fail(new ConnectionClosedError(`write failed: ${error}`, { cause: error }));
+    } finally {
+      this.#writing = false;
+      this.#writeStarted = 0;
+      watchdog.delete(this);
+      this.#wakeDrained();
+    }
+  }
+
+  /** Called by the watchdog: fails the channel when a write has stalled too long. */
+  checkStall(now: number): void {
+    if (this.#drainTimeout <= 0 || this.#writeStarted === 0) return;
+    if (now - this.#writeStarted > this.#drainTimeout) {
+      this.#fail(
+        new ConnectionClosedError(
+          `${this.description} read nothing for ${this.#drainTimeout} ms (drainTimeout)`,
+        ),
       );
     }
-    this.#start += FRAME_HEADER_SIZE;
-    if (length > ARENA_SIZE / 2) return await this.#readLarge(length);
+  }
+
+  drained(bytes: number): Promise<void> {
+    if (this.buffered <= bytes || this.#failure || this.#closed) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ bytes, resolve });
+    return promise;
+  }
+
+  flushed(): Promise<void> {
+    return this.drained(0);
+  }
+
+  #wakeDrained(): void {
+    if (this.#waiters.length === 0) return;
+    const buffered = this.buffered;
+    const done = this.#failure || this.#closed;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!done && buffered > waiter.bytes && (buffered > 0 || this.#writing)) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  /** Records why the channel broke and closes the transport: `receive` reports it. */
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    watchdog.delete(this);
+    this.#streams = [];
+    this.#streamsLeft = 0;
+    this.#pieces = [];
+    this.#afterWrite = [];
+    this.#piecesLength = 0;
+    this.#batch = null;
+    this.#batchLength = 0;
+    this.#wakeDrained();
+    for (const assembly of this.#assemblies.values()) this.inbound.give(assembly.held);
+    this.#assemblies.clear();
+    this.inbound.abandonWaiters();
+    this.#transport.close();
+  }
+
+  // ---- receiving ------------------------------------------------------------------------
+
+  release(held: number): void {
+    if (held > 0 && !this.#closed) this.inbound.give(held);
+  }
+
+  async receive(): Promise<ReceivedMessage | null> {
+    try {
+      while (true) {
+        if (!(await this.#fill(HEADER, true))) {
+          if (this.#failure) throw this.#failure;
+          return null;
+        }
+        const header = this.#u32();
+        const length = header & ~CHUNK_BIT;
+        if (length > this.#maxFrame) {
+          throw peerFault(
+            `frame of ${length} bytes exceeds the limit of ${this.#maxFrame} bytes` +
+              (this.#maxMessage === 0 ? " before the handshake" : ""),
+          );
+        }
+        this.counters.framesReceived++;
+        if (header < CHUNK_BIT) return this.#whole(length);
+        const message = await this.#readChunk(length);
+        if (message) return message;
+      }
+    } catch (error) {
+      if (this.#failure) throw this.#failure;
+      throw error;
+    }
+  }
+
+  async #whole(length: number): Promise<ReceivedMessage> {
+    if (length === 0) throw peerFault("empty frame");
+    if (length > ARENA_SIZE / 2) {
+      const body = new Uint8Array(length);
+      await this.#readInto(body, 0, length);
+      return { body, attachments: [], held: 0 };
+    }
     await this.#fill(length, false);
-    const payload = this.#arena.subarray(this.#start, this.#start + length);
+    const body = this.#arena.subarray(this.#start, this.#start + length);
     this.#start += length;
-    return payload;
+    return { body, attachments: [], held: 0 };
+  }
+
+  /** Reads one chunk frame; returns the message it completes, if it does. */
+  async #readChunk(length: number): Promise<ReceivedMessage | null> {
+    if (this.#maxMessage === 0) throw peerFault("a chunk frame before the handshake");
+    if (length < CHUNK_HEADER) throw peerFault(`chunk frame of ${length} bytes`);
+    await this.#fill(CHUNK_HEADER, false);
+    const id = this.#u32();
+    const flags = this.#arena[this.#start++];
+    let data = length - CHUNK_HEADER;
+    if (flags & ~(FIRST | ABORT) || flags === (FIRST | ABORT)) {
+      throw peerFault(`chunk of stream ${id} with unknown flags ${flags}`);
+    }
+    if (flags & ABORT) {
+      if (data !== 0) throw peerFault(`abort of stream ${id} carries data`);
+      const assembly = this.#assemblies.get(id);
+      if (!assembly) throw peerFault(`abort of stream ${id}, which is not open`);
+      this.#assemblies.delete(id);
+      this.inbound.give(assembly.held);
+      return null;
+    }
+    let assembly = this.#assemblies.get(id);
+    if (flags & FIRST) {
+      if (assembly) throw peerFault(`stream ${id} opened twice`);
+      if (this.#assemblies.size >= MAX_STREAMS) {
+        throw peerFault(`more than ${MAX_STREAMS} messages in transit at once`);
+      }
+      const opened = await this.#open(id, data);
+      assembly = opened.assembly;
+      data -= opened.prologue;
+      this.#assemblies.set(id, assembly);
+    } else if (!assembly) {
+      throw peerFault(`chunk of stream ${id}, which is not open`);
+    }
+    if (data > assembly.left) {
+      throw peerFault(`stream ${id} carries more than the ${assembly.held} bytes it announced`);
+    }
+    await this.#copyInto(assembly, data);
+    if (assembly.left > 0) return null;
+    this.#assemblies.delete(id);
+    const [body, ...attachments] = assembly.parts;
+    return { body, attachments, held: assembly.held };
+  }
+
+  /** Reads a stream's prologue, takes room for the whole message, and makes its buffers. */
+  async #open(id: number, data: number): Promise<{ assembly: Assembly; prologue: number }> {
+    if (data < 6) throw peerFault(`first chunk of stream ${id} has no prologue`);
+    await this.#fill(6, false);
+    const bodySize = this.#u32();
+    const count = (this.#arena[this.#start] << 8) | this.#arena[this.#start + 1];
+    this.#start += 2;
+    const prologue = 6 + 4 * count;
+    if (prologue > data) throw peerFault(`first chunk of stream ${id} cuts its prologue short`);
+    await this.#fill(4 * count, false);
+    const sizes = [bodySize];
+    let total = bodySize;
+    for (let i = 0; i < count; i++) {
+      const size = this.#u32();
+      sizes.push(size);
+      total += size;
+    }
+    if (total > this.#maxMessage) {
+      throw peerFault(
+        `a message of ${total} bytes exceeds the limit of ${this.#maxMessage} bytes (maxMessageSize)`,
+      );
+    }
+    if (bodySize === 0) throw peerFault(`stream ${id} has an empty body`);
+    // Nothing is allocated before the budget has room: a peer announcing large
+    // messages waits, unread, until others have been decoded.
+    const waiting = this.inbound.take(total);
+    if (waiting) await waiting;
+    return {
+      assembly: {
+        parts: sizes.map((size) => new Uint8Array(size)),
+        part: 0,
+        offset: 0,
+        left: total,
+        held: total,
+      },
+      prologue,
+    };
+  }
+
+  /** Copies `count` bytes of the stream into the assembly's buffers, reading what is not here yet. */
+  async #copyInto(assembly: Assembly, count: number): Promise<void> {
+    assembly.left -= count;
+    while (count > 0) {
+      while (assembly.parts[assembly.part].length === assembly.offset) {
+        assembly.part++;
+        assembly.offset = 0;
+      }
+      const target = assembly.parts[assembly.part];
+      const take = Math.min(count, target.length - assembly.offset);
+      await this.#readInto(target, assembly.offset, take);
+      assembly.offset += take;
+      count -= take;
+    }
+  }
+
+  /** Reads `count` bytes into `target` at `offset`: what the arena holds first, then straight in. */
+  async #readInto(target: Uint8Array, offset: number, count: number): Promise<void> {
+    const buffered = Math.min(count, this.#end - this.#start);
+    target.set(this.#arena.subarray(this.#start, this.#start + buffered), offset);
+    this.#start += buffered;
+    let filled = buffered;
+    while (filled < count) {
+      const n = await this.#transport.read(target.subarray(offset + filled, offset + count));
+      if (n === null) throw peerFault(`stream ended inside a frame (${filled} of ${count} bytes)`);
+      filled += n;
+      this.counters.bytesReceived += n;
+    }
+  }
+
+  #u32(): number {
+    const a = this.#arena, s = this.#start;
+    this.#start += 4;
+    return ((a[s] << 24) | (a[s + 1] << 16) | (a[s + 2] << 8) | a[s + 3]) >>> 0;
   }
 
   /** Makes `count` bytes available at `#start`; false only on a clean end before any byte. */
   async #fill(count: number, atBoundary: boolean): Promise<boolean> {
     if (this.#end - this.#start >= count) return true;
     if (this.#start + count > this.#arena.length) {
-      // Start a fresh arena: earlier payloads keep the old one alive and unchanged.
-      const fresh = new Uint8Array(ARENA_SIZE);
+      // A fresh arena: payloads handed out keep the old one alive and unchanged.
+      const fresh = new Uint8Array(Math.max(ARENA_SIZE, count));
       fresh.set(this.#arena.subarray(this.#start, this.#end));
       this.#end -= this.#start;
       this.#start = 0;
@@ -92,195 +596,67 @@ export class FrameReader {
         );
       }
       this.#end += n;
-      this.bytesReceived += n;
+      this.counters.bytesReceived += n;
     }
     return true;
   }
-
-  async #readLarge(length: number): Promise<Uint8Array> {
-    const payload = new Uint8Array(length);
-    const buffered = Math.min(length, this.#end - this.#start);
-    payload.set(this.#arena.subarray(this.#start, this.#start + buffered));
-    this.#start += buffered;
-    let filled = buffered;
-    while (filled < length) {
-      const n = await this.#transport.read(payload.subarray(filled));
-      if (n === null) {
-        throw peerFault(`stream ended inside a frame (${filled} of ${length} bytes)`);
-      }
-      filled += n;
-      this.bytesReceived += n;
-    }
-    return payload;
-  }
 }
 
-/**
- * Writes frames to a transport. Small frames are copied into a batch buffer
- * as they come and leave together in the next write; a large frame, or an
- * attachment's body, leaves in a write of its own. Order is kept throughout.
- * Owned by one connection; nothing here throws (a failed write is reported
- * once through `onError`, and later frames are dropped).
- */
-export class FrameWriter {
-  #transport: Transport;
-  /** Sealed chunks waiting for their write, in order. */
-  #queue: Uint8Array[] = [];
-  /** The open batch: frames copied in since the last seal. */
-  #batch: Uint8Array<ArrayBuffer> = new Uint8Array(BATCH_SIZE);
-  #batchLength = 0;
-  /** A batch buffer whose write finished, ready to be the next open batch. */
-  #spare: Uint8Array<ArrayBuffer> | null = null;
-  #writing = false;
-  #failed = false;
-  #onError: (error: unknown) => void;
-  #idle: PromiseWithResolvers<void> | null = null;
-  /** Queued attachment copies, which go back to the pool once written. */
-  #lent = new Set<Uint8Array>();
-  /** Bytes handed to the transport so far, headers included. */
-  bytesSent = 0;
-
-  /** Writes to `transport`; `onError` hears about the first failed write. */
-  constructor(transport: Transport, onError: (error: unknown) => void) {
-    this.#transport = transport;
-    this.#onError = onError;
-  }
-
-  /**
-   * Queues one message frame. `payload` is copied before this returns, so it
-   * may be a view into a buffer the caller reuses (the encoder's).
-   */
-  send(payload: Uint8Array): void {
-    if (this.#failed) return;
-    const size = FRAME_HEADER_SIZE + payload.length;
-    if (size > BATCH_SIZE) {
-      this.#seal();
-      const own = header(payload.length, 0, size);
-      own.set(payload, FRAME_HEADER_SIZE);
-      this.#queue.push(own);
-    } else {
-      if (this.#batchLength + size > this.#batch.length) this.#seal();
-      writeHeader(this.#batch, this.#batchLength, payload.length, 0);
-      this.#batch.set(payload, this.#batchLength + FRAME_HEADER_SIZE);
-      this.#batchLength += size;
-    }
-    if (!this.#writing) this.#pump();
-  }
-
-  /**
-   * Queues `bytes` as an attachment frame. They are copied now (into a buffer
-   * reused once written), so later changes to `bytes` are not sent.
-   */
-  sendAttachment(bytes: Uint8Array): void {
-    if (this.#failed) return;
-    if (this.#batchLength + FRAME_HEADER_SIZE > this.#batch.length) this.#seal();
-    writeHeader(this.#batch, this.#batchLength, bytes.length, ATTACHMENT_BIT);
-    this.#batchLength += FRAME_HEADER_SIZE;
-    this.#seal();
-    const copy = attachmentBuffers.take(bytes.length);
-    copy.set(bytes);
-    this.#lent.add(copy);
-    this.#queue.push(copy);
-    if (!this.#writing) this.#pump();
-  }
-
-  /** Resolves once everything queued so far has been written (or writing failed). */
-  flushed(): Promise<void> {
-    if (!this.#writing) return Promise.resolve();
-    this.#idle ??= Promise.withResolvers();
-    return this.#idle.promise;
-  }
-
-  /** Moves the open batch to the queue and opens a fresh one. */
-  #seal(): void {
-    if (this.#batchLength === 0) return;
-    this.#queue.push(this.#batch.subarray(0, this.#batchLength));
-    this.#batch = this.#spare ?? new Uint8Array(BATCH_SIZE);
-    this.#spare = null;
-    this.#batchLength = 0;
-  }
-
-  async #pump(): Promise<void> {
-    this.#writing = true;
-    try {
-      // Let frames queued in this same tick join the first write.
-      await Promise.resolve();
-      while (true) {
-        if (this.#queue.length === 0) this.#seal();
-        const chunk = this.#queue.shift();
-        if (!chunk) break;
-        this.bytesSent += chunk.length;
-        await this.#transport.write(chunk);
-        if (this.#lent.delete(chunk)) attachmentBuffers.give(chunk);
-        else if (chunk.buffer.byteLength === BATCH_SIZE) {
-          this.#spare = new Uint8Array(chunk.buffer as ArrayBuffer);
-        }
-      }
-    } catch (error) {
-      this.#failed = true;
-      this.#queue = [];
-      this.#batchLength = 0;
-      this.#lent.clear();
-      this.#onError(error);
-    } finally {
-      this.#writing = false;
-      this.#idle?.resolve();
-      this.#idle = null;
-    }
-  }
-}
-
-/**
- * Buffers for attachment copies, shared by every connection of the process:
- * reusing them spares each large send a fresh allocation (and the page faults
- * of touching it). At most {@linkcode BufferPool.MAX_KEPT} bytes are kept idle.
- */
-class BufferPool {
-  static readonly MAX_KEPT = 64 * 1024 * 1024;
-  #idle = new Map<number, ArrayBuffer[]>();
-  #kept = 0;
-
-  /** A view of `size` bytes on a buffer of the next power-of-two capacity. */
-  take(size: number): Uint8Array {
-    const capacity = 2 ** Math.ceil(Math.log2(Math.max(size, 1)));
-    const buffer = this.#idle.get(capacity)?.pop();
-    if (!buffer) return new Uint8Array(new ArrayBuffer(capacity), 0, size);
-    this.#kept -= capacity;
-    return new Uint8Array(buffer, 0, size);
-  }
-
-  /** Takes back a view from {@linkcode BufferPool.take}, once nothing reads it. */
-  give(view: Uint8Array): void {
-    const buffer = view.buffer as ArrayBuffer;
-    if (this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) return;
-    this.#kept += buffer.byteLength;
-    const idle = this.#idle.get(buffer.byteLength);
-    if (idle) idle.push(buffer);
-    else this.#idle.set(buffer.byteLength, [buffer]);
-  }
-}
-
-const attachmentBuffers = new BufferPool();
-
-/** A new buffer holding `payload` behind its frame header, for a frame sent outside a session. */
-export function frame(payload: Uint8Array): Uint8Array {
-  const out = header(payload.length, 0, FRAME_HEADER_SIZE + payload.length);
-  out.set(payload, FRAME_HEADER_SIZE);
-  return out;
-}
-
-/** A buffer of `size` bytes (default: just the header) starting with the header for `length`. */
-function header(length: number, bits: number, size = FRAME_HEADER_SIZE): Uint8Array {
-  const out = new Uint8Array(size);
-  writeHeader(out, 0, length, bits);
-  return out;
-}
-
-/** Writes the header for a payload of `length` bytes (with `bits` set) at `at`. */
-function writeHeader(into: Uint8Array, at: number, length: number, bits: number): void {
+function writeHeader(into: Uint8Array, at: number, length: number, bits = 0): void {
   const n = (length | bits) >>> 0;
   into[at] = n >>> 24;
   into[at + 1] = (n >>> 16) & 0xff;
   into[at + 2] = (n >>> 8) & 0xff;
   into[at + 3] = n & 0xff;
 }
+
+function writeChunkHeader(
+  into: Uint8Array,
+  at: number,
+  length: number,
+  id: number,
+  flags: number,
+): void {
+  writeHeader(into, at, length, CHUNK_BIT);
+  writeHeader(into, at + HEADER, id);
+  into[at + HEADER + 4] = flags;
+}
+
+/** A whole-message frame holding `payload`, for a message sent before any channel exists. */
+export function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER + payload.length);
+  writeHeader(out, 0, payload.length);
+  out.set(payload, HEADER);
+  return out;
+}
+
+/**
+ * One timer for every channel with a write in flight: it fails those whose
+ * write has made no progress for their `drainTimeout` (the peer stopped
+ * reading). It runs only while some write is in flight (and one tick after).
+ */
+const watchdog = new (class {
+  #channels = new Set<ByteFrameChannel>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  add(channel: ByteFrameChannel): void {
+    this.#channels.add(channel);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => {
+        if (this.#channels.size === 0) {
+          clearInterval(this.#timer);
+          this.#timer = undefined;
+          return;
+        }
+        const now = performance.now();
+        for (const c of this.#channels) c.checkStall(now);
+      }, 1_000);
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  /** Stops watching `channel`; the timer stops itself once nothing is watched. */
+  delete(channel: ByteFrameChannel): void {
+    this.#channels.delete(channel);
+  }
+})();

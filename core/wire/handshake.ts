@@ -5,8 +5,6 @@
  * @module
  */
 
-import type { MessageCodec } from "./codec.ts";
-import { Encoder } from "@msgpack/msgpack";
 import {
   AuthenticationError,
   ConnectionClosedError,
@@ -14,9 +12,12 @@ import {
   peerFault,
   withContext,
 } from "../errors.ts";
-import { frame, type FrameReader } from "./framing.ts";
+import type { FrameChannel } from "./channel.ts";
+import { frame } from "./framing.ts";
+import type { AnnouncedLimits } from "./limits.ts";
+import { Msg, readMessage, writeClose } from "./messages.ts";
+import { ByteReader, ByteWriter } from "./msgpack.ts";
 import type { Transport } from "./transport.ts";
-import { checkMessage, Msg, PROTOCOL_MAGIC } from "./messages.ts";
 
 /** What a peer's HELLO told us. */
 export interface PeerInfo {
@@ -26,6 +27,8 @@ export interface PeerInfo {
   aliases: string[];
   /** The members we may reach on its service. */
   members: ReadonlySet<string>;
+  /** What the peer accepts: our messages must fit. */
+  limits: AnnouncedLimits;
 }
 
 /** What the checks on the peer's HELLO need. */
@@ -40,21 +43,16 @@ export interface HelloExpectations {
   description: string;
 }
 
-/** This end's HELLO. */
-export function helloMessage(version: number, aliases: string[], members: string[]): unknown[] {
-  return [Msg.Hello, PROTOCOL_MAGIC, version, aliases[0], aliases, members];
-}
-
 /**
- * Reads and checks the peer's HELLO.
+ * Reads and checks the peer's HELLO, the first message on `channel`.
  *
  * @throws {ProtocolError} for silence past the timeout, a stranger, a CLOSE
  *   (the peer refused us), another version, or the wrong service.
+ * @throws {AuthenticationError} when the peer's authenticator refused us.
  * @throws {ConnectionClosedError} when the stream ends first.
  */
 export async function receiveHello(
-  reader: FrameReader,
-  codec: MessageCodec,
+  channel: FrameChannel,
   expect: HelloExpectations,
 ): Promise<PeerInfo> {
   const where = expect.description;
@@ -64,8 +62,8 @@ export async function receiveHello(
     if (!isPeerFault(error)) throw withContext(error, where);
     throw peerFault(`${where} is not an rdc peer (bad handshake: ${(error as Error).message})`);
   };
-  const payload = await Promise.race([
-    reader.next().catch(notRdc),
+  const message = await Promise.race([
+    channel.receive().catch(notRdc),
     new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(peerFault(`no handshake from ${where} within ${expect.timeout} ms`)),
@@ -73,38 +71,44 @@ export async function receiveHello(
       );
     }),
   ]).finally(() => clearTimeout(timer));
-  if (payload === null) throw new ConnectionClosedError(`${where} closed before the handshake`);
-  let raw: unknown;
+  if (message === null) throw new ConnectionClosedError(`${where} closed before the handshake`);
+  const reader = new ByteReader(message.body);
+  let head;
   try {
-    raw = codec.decode(payload);
+    head = readMessage(reader);
   } catch (error) {
     notRdc(error);
   }
-  if (Array.isArray(raw) && raw[0] === Msg.Close && typeof raw[1] === "string") {
-    if (raw[1] === AUTHENTICATION_FAILED) {
+  if (head!.type === Msg.Close) {
+    const reason = head!.reason;
+    if (reason === AUTHENTICATION_FAILED) {
       throw new AuthenticationError(`${where} refused the connection: ${AUTHENTICATION_FAILED}`);
     }
-    throw peerFault(`${where} refused the connection: ${raw[1]}`);
+    throw peerFault(`${where} refused the connection: ${reason}`);
   }
-  if (!Array.isArray(raw) || raw[0] !== Msg.Hello || raw[1] !== PROTOCOL_MAGIC) {
-    throw peerFault(`${where} is not an rdc peer (bad handshake)`);
-  }
-  const hello = checkMessage(raw);
-  if (hello[0] !== Msg.Hello) throw peerFault("bad handshake");
-  const [, , version, service, aliases, members] = hello;
-  if (version !== expect.version) {
+  const hello = head!;
+  if (hello.type !== Msg.Hello) throw peerFault(`${where} is not an rdc peer (bad handshake)`);
+  if (hello.version !== expect.version) {
     throw peerFault(
       `protocol version mismatch: this end speaks version ${expect.version}, ` +
-        `the peer speaks version ${version}`,
+        `the peer speaks version ${hello.version}`,
     );
+  }
+  if (hello.limits === null || reader.remaining !== 0) {
+    throw peerFault(`${where} sent a malformed handshake`);
   }
   const wanted = expect.expectService?.toLowerCase();
-  if (wanted && !aliases.some((alias) => alias.toLowerCase() === wanted)) {
+  if (wanted && !hello.aliases.some((alias) => alias.toLowerCase() === wanted)) {
     throw peerFault(
-      `expected service '${expect.expectService}', the peer serves '${service}'`,
+      `expected service '${expect.expectService}', the peer serves '${hello.service}'`,
     );
   }
-  return { service, aliases, members: new Set(members) };
+  return {
+    service: hello.service,
+    aliases: hello.aliases,
+    members: new Set(hello.members),
+    limits: hello.limits,
+  };
 }
 
 /** The reason a server gives a client its authenticator refused (never the details). */
@@ -112,7 +116,9 @@ export const AUTHENTICATION_FAILED = "authentication failed";
 
 /** A CLOSE frame, sent in place of HELLO to refuse a connection before any session exists. */
 export function refusalFrame(reason: string): Uint8Array {
-  return frame(new Encoder().encode([Msg.Close, reason]));
+  const writer = new ByteWriter();
+  writeClose(writer, reason.slice(0, 1000));
+  return frame(writer.bytes());
 }
 
 /** Refuses a connection before its session: CLOSE with `reason`, then close. Never throws. */

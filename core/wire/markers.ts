@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { CopyFilter } from "./values.ts";
+
 /** A value wrapped by {@linkcode ref}: it will travel by reference. */
 export class ByReference<T = unknown> {
   /** The wrapped value. */
@@ -21,10 +23,16 @@ export class ByValue<T = unknown> {
   readonly value: T;
   /** Whether nested class instances are copied too (true for `obtain`). */
   readonly deep: boolean;
+  /**
+   * Which own members of class instances are copied; all of them when
+   * absent. `obtain` copies only what the peer's policy lets it read.
+   */
+  readonly filter: CopyFilter | undefined;
   /** Wraps `value`; prefer {@linkcode byValue}. */
-  constructor(value: T, deep: boolean) {
+  constructor(value: T, deep: boolean, filter?: CopyFilter) {
     this.value = value;
     this.deep = deep;
+    this.filter = filter;
   }
 }
 

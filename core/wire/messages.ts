@@ -1,17 +1,22 @@
 /**
- * The wire vocabulary: message types, operations and extension types, with
- * shape checks for every incoming message. core/PROTOCOL.md describes each one;
- * keep the two in step.
+ * The wire vocabulary: message types, operations and extension types, and
+ * the reading of every message's fixed fields, checked field by field before
+ * use. core/PROTOCOL.md describes each message; keep the two in step.
+ *
+ * Values inside messages (arguments, results) are read by unboxing, one
+ * layer up; {@linkcode readMessage} stops where a value begins.
  *
  * @module
  */
 
 import { peerFault } from "../errors.ts";
+import { ANNOUNCED, type AnnouncedLimits } from "./limits.ts";
+import { type ByteReader, type ByteWriter, Token, type TokenKind, tokenName } from "./msgpack.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
-/** The first element of every handshake, so a stranger on the port is recognised at once. */
+/** The first field of every handshake, so a stranger on the port is recognised at once. */
 export const PROTOCOL_MAGIC = "rdc";
 
 /** Message types: the first element of every message array. */
@@ -46,7 +51,7 @@ export const Op = {
 /** One of {@linkcode Op}. */
 export type OpCode = typeof Op[keyof typeof Op];
 
-const OP_NAMES: readonly string[] = Object.keys(Op);
+const OP_COUNT = Object.keys(Op).length;
 
 /** MessagePack extension types used inside boxed values. */
 export const Ext = {
@@ -60,7 +65,7 @@ export const Ext = {
   TypedArray: 8,
   ArrayBuffer: 9,
   Attachment: 10,
-  // Tags: an array whose first element is one of these is a tagged container.
+  // Tags: an array whose first element is one of these (with no payload) is a tagged container.
   TagMap: 20,
   TagSet: 21,
   TagError: 22,
@@ -83,106 +88,310 @@ export function questionTarget(seq: number): Target {
   return -seq - 1;
 }
 
-/** `[Hello, magic, version, serviceName, aliases, rootMembers]` */
-export type HelloMessage = [typeof Msg.Hello, string, number, string, string[], string[]];
-/** `[Request, seq, op, target, path, args, finished?]` */
-export type RequestMessage = [
-  typeof Msg.Request,
-  number,
-  OpCode,
-  Target,
-  string[],
-  unknown[],
-  number[]?,
-];
-/** `[Reply, seq, value]` */
-export type ReplyMessage = [typeof Msg.Reply, number, unknown];
-/** `[Throw, seq, thrown]` */
-export type ThrowMessage = [typeof Msg.Throw, number, unknown];
-/** `[Release, ids, counts]` */
-export type ReleaseMessage = [typeof Msg.Release, number[], number[]];
-/** `[Cancel, seq]` */
-export type CancelMessage = [typeof Msg.Cancel, number];
-/** `[Finish, seqs]` */
-export type FinishMessage = [typeof Msg.Finish, number[]];
-/** `[Close, reason]` */
-export type CloseMessage = [typeof Msg.Close, string];
-
-/** Every message, as it sits in the decoded array. */
-export type Message =
-  | HelloMessage
-  | RequestMessage
-  | ReplyMessage
-  | ThrowMessage
-  | ReleaseMessage
-  | CancelMessage
-  | FinishMessage
-  | CloseMessage;
-
-const isSeq = (v: unknown): v is number =>
-  typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
-const isStringList = (v: unknown): v is string[] =>
-  Array.isArray(v) && v.every((k) => typeof k === "string");
-const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isSeq);
-
-/**
- * Checks the shape of a decoded message and returns it typed. Values inside
- * (args, results) are checked later, by unboxing.
- *
- * @throws {ProtocolError} naming the message and the field that is wrong.
- */
-export function checkMessage(raw: unknown): Message {
-  if (!Array.isArray(raw) || raw.length === 0) {
-    throw peerFault("malformed message: expected a non-empty array");
-  }
-  const kind = raw[0] as MsgType;
-  const fail = (what: string): never => {
-    throw peerFault(`malformed ${msgName(kind)} message: ${what}`);
-  };
-  switch (kind) {
-    case Msg.Hello:
-      if (raw[1] !== PROTOCOL_MAGIC) fail("not an rdc handshake");
-      if (!isSeq(raw[2])) fail("bad version");
-      if (typeof raw[3] !== "string") fail("bad service name");
-      if (!isStringList(raw[4])) fail("bad aliases");
-      if (!isStringList(raw[5])) fail("bad root member list");
-      return raw as HelloMessage;
-    case Msg.Request:
-      if (raw.length < 6 || raw.length > 7) fail(`expected 6 or 7 fields, got ${raw.length}`);
-      if (!isSeq(raw[1])) fail("bad sequence number");
-      if (typeof raw[2] !== "number" || !(raw[2] in OP_NAMES)) fail(`unknown operation ${raw[2]}`);
-      if (!Number.isInteger(raw[3]) || Math.abs(raw[3]) > 0xffffffff) fail("bad target");
-      if (!isStringList(raw[4])) fail("path must be an array of strings");
-      if (!Array.isArray(raw[5])) fail("args must be an array");
-      if (raw.length === 7 && !isIdList(raw[6])) fail("bad finished list");
-      return raw as RequestMessage;
-    case Msg.Reply:
-    case Msg.Throw:
-      if (raw.length !== 3 || !isSeq(raw[1])) fail("expected [type, seq, value]");
-      return raw as ReplyMessage | ThrowMessage;
-    case Msg.Release:
-      if (!isIdList(raw[1]) || !isIdList(raw[2]) || raw[1].length !== raw[2].length) {
-        fail("expected [type, ids, counts] of equal length");
-      }
-      return raw as ReleaseMessage;
-    case Msg.Cancel:
-      if (!isSeq(raw[1])) fail("bad sequence number");
-      return raw as CancelMessage;
-    case Msg.Finish:
-      if (!isIdList(raw[1])) fail("bad sequence list");
-      return raw as FinishMessage;
-    case Msg.Close:
-      if (typeof raw[1] !== "string") fail("bad reason");
-      return raw as CloseMessage;
-    default:
-      kind satisfies never;
-      throw peerFault(`unknown message type ${String(raw[0])}`);
-  }
+/** A HELLO: who the peer is, and the limits its messages must fit. */
+export interface Hello {
+  readonly type: typeof Msg.Hello;
+  readonly version: number;
+  readonly service: string;
+  readonly aliases: string[];
+  readonly members: string[];
+  /** Null in a HELLO of another shape (another version's), which is refused for its version. */
+  readonly limits: AnnouncedLimits | null;
 }
+
+/** A REQUEST's fixed fields; its arguments (one value, an array) follow in the reader. */
+export interface RequestHead {
+  readonly type: typeof Msg.Request;
+  readonly seq: number;
+  readonly op: OpCode;
+  readonly target: Target;
+  readonly path: string[];
+  readonly finished: number[];
+}
+
+/** A REPLY's or THROW's sequence number; the value follows in the reader. */
+export interface AnswerHead {
+  readonly type: typeof Msg.Reply | typeof Msg.Throw;
+  readonly seq: number;
+}
+
+/** A RELEASE. */
+export interface Release {
+  readonly type: typeof Msg.Release;
+  readonly ids: number[];
+  readonly counts: number[];
+}
+
+/** A CANCEL. */
+export interface Cancel {
+  readonly type: typeof Msg.Cancel;
+  readonly seq: number;
+}
+
+/** A FINISH. */
+export interface Finish {
+  readonly type: typeof Msg.Finish;
+  readonly seqs: number[];
+}
+
+/** A CLOSE. */
+export interface Close {
+  readonly type: typeof Msg.Close;
+  readonly reason: string;
+}
+
+/** Every message, as {@linkcode readMessage} returns it. */
+export type MessageHead = Hello | RequestHead | AnswerHead | Release | Cancel | Finish | Close;
 
 const MSG_NAMES: readonly string[] = Object.keys(Msg);
 
 /** The name of a message type, for errors and logs. */
 export function msgName(type: number): string {
   return MSG_NAMES[type] ?? `#${type}`;
+}
+
+const MAX_SEQ = 0xffffffff;
+
+/**
+ * Reads one message's fixed fields, checking each. For REQUEST, REPLY and
+ * THROW it stops where the value begins (the arguments, the result); every
+ * other message is read whole.
+ *
+ * @throws {ProtocolError} naming the message and the field that is wrong.
+ */
+export function readMessage(reader: ByteReader): MessageHead {
+  const fields = expect(reader, Token.Array, "a message");
+  if (fields === 0) throw peerFault("malformed message: an empty array");
+  const kind = int(reader, 0, 7, "message type") as MsgType;
+  const field = new FieldReader(reader, kind, fields);
+  switch (kind) {
+    case Msg.Hello: {
+      field.count(3, 7);
+      if (field.string("magic") !== PROTOCOL_MAGIC) field.fail("not an rdc handshake");
+      const version = field.int("version", 0, MAX_SEQ);
+      // Another version's HELLO may have other fields: the version alone decides.
+      if (fields !== 7) {
+        return { type: kind, version, service: "", aliases: [], members: [], limits: null };
+      }
+      return {
+        type: kind,
+        version,
+        service: field.string("service name"),
+        aliases: field.strings("aliases"),
+        members: field.strings("root member list"),
+        limits: field.limits(),
+      };
+    }
+    case Msg.Request:
+      field.count(7, 7);
+      return {
+        type: kind,
+        seq: field.int("sequence number", 0, MAX_SEQ),
+        op: field.int("operation", 0, OP_COUNT - 1) as OpCode,
+        target: field.int("target", -MAX_SEQ - 1, MAX_SEQ),
+        path: field.strings("path"),
+        finished: field.ints("finished list"),
+      };
+    case Msg.Reply:
+    case Msg.Throw:
+      field.count(3, 3);
+      return { type: kind, seq: field.int("sequence number", 0, MAX_SEQ) };
+    case Msg.Release: {
+      field.count(3, 3);
+      const ids = field.ints("ids");
+      const counts = field.ints("counts");
+      if (ids.length !== counts.length) field.fail("ids and counts differ in length");
+      return { type: kind, ids, counts };
+    }
+    case Msg.Cancel:
+      field.count(2, 2);
+      return { type: kind, seq: field.int("sequence number", 0, MAX_SEQ) };
+    case Msg.Finish:
+      field.count(2, 2);
+      return { type: kind, seqs: field.ints("sequence list") };
+    case Msg.Close:
+      field.count(2, 2);
+      return { type: kind, reason: field.string("reason") };
+    default:
+      kind satisfies never;
+      throw peerFault(`unknown message type ${kind}`);
+  }
+}
+
+/** Reads the next token, which must be of `kind`; returns its count (or 0). */
+function expect(reader: ByteReader, kind: TokenKind, what: string): number {
+  const found = reader.next();
+  if (found !== kind) throw peerFault(`malformed message: ${what} is ${tokenName(found)}`);
+  return reader.count;
+}
+
+function int(reader: ByteReader, min: number, max: number, what: string): number {
+  const found = reader.next();
+  if (found !== Token.Int || reader.number < min || reader.number > max) {
+    const got = found === Token.Int ? String(reader.number) : tokenName(found);
+    throw peerFault(`malformed message: bad ${what} (${got})`);
+  }
+  return reader.number;
+}
+
+/** Reads the fields of one message in order, naming it in every error. */
+class FieldReader {
+  readonly #reader: ByteReader;
+  readonly #type: number;
+  readonly #fields: number;
+
+  constructor(reader: ByteReader, type: number, fields: number) {
+    this.#reader = reader;
+    this.#type = type;
+    this.#fields = fields;
+  }
+
+  fail(what: string): never {
+    throw peerFault(`malformed ${msgName(this.#type)} message: ${what}`);
+  }
+
+  count(min: number, max: number): void {
+    if (this.#fields < min || this.#fields > max) {
+      this.fail(`expected ${min === max ? min : `${min} to ${max}`} fields, got ${this.#fields}`);
+    }
+  }
+
+  #next(kind: TokenKind, what: string): void {
+    const found = this.#reader.next();
+    if (found !== kind) this.fail(`${what} is ${tokenName(found)}`);
+  }
+
+  int(what: string, min: number, max: number): number {
+    const reader = this.#reader;
+    this.#next(Token.Int, what);
+    if (reader.number < min || reader.number > max) this.fail(`bad ${what} ${reader.number}`);
+    return reader.number;
+  }
+
+  string(what: string): string {
+    this.#next(Token.Str, what);
+    return this.#reader.string;
+  }
+
+  strings(what: string): string[] {
+    this.#next(Token.Array, what);
+    const out = new Array<string>(this.#reader.count);
+    for (let i = 0; i < out.length; i++) out[i] = this.string(`an item of the ${what}`);
+    return out;
+  }
+
+  ints(what: string): number[] {
+    this.#next(Token.Array, what);
+    const out = new Array<number>(this.#reader.count);
+    for (let i = 0; i < out.length; i++) out[i] = this.int(`item of the ${what}`, 0, MAX_SEQ);
+    return out;
+  }
+
+  /** The announced limits: a map of names to positive whole numbers, every one present. */
+  limits(): AnnouncedLimits {
+    this.#next(Token.Map, "limits");
+    const entries = this.#reader.count;
+    const out: Partial<Record<string, number>> = {};
+    for (let i = 0; i < entries; i++) {
+      const name = this.string("a limit's name");
+      const value = this.int(`limit ${name}`, 1, Number.MAX_SAFE_INTEGER);
+      if ((ANNOUNCED as readonly string[]).includes(name)) out[name] = value;
+    }
+    for (const name of ANNOUNCED) if (out[name] === undefined) this.fail(`no ${name} limit`);
+    return out as unknown as AnnouncedLimits;
+  }
+}
+
+/** Writes a HELLO. */
+export function writeHello(
+  writer: ByteWriter,
+  version: number,
+  aliases: readonly string[],
+  members: readonly string[],
+  limits: AnnouncedLimits,
+): void {
+  writer.array(7);
+  writer.number(Msg.Hello);
+  writer.string(PROTOCOL_MAGIC);
+  writer.number(version);
+  writer.string(aliases[0]);
+  writeStrings(writer, aliases);
+  writeStrings(writer, members);
+  writer.map(ANNOUNCED.length);
+  for (const name of ANNOUNCED) {
+    writer.string(name);
+    writer.number(limits[name]);
+  }
+}
+
+/** Writes a REQUEST's fixed fields; the caller writes its arguments next. */
+export function writeRequestHead(
+  writer: ByteWriter,
+  seq: number,
+  op: OpCode,
+  target: Target,
+  path: readonly string[],
+  finished: readonly number[],
+): void {
+  writer.array(7);
+  writer.number(Msg.Request);
+  writer.number(seq);
+  writer.number(op);
+  writer.number(target);
+  writeStrings(writer, path);
+  writeInts(writer, finished);
+}
+
+/** Writes a REPLY's or THROW's fixed fields; the caller writes the value next. */
+export function writeAnswerHead(writer: ByteWriter, failed: boolean, seq: number): void {
+  writer.array(3);
+  writer.number(failed ? Msg.Throw : Msg.Reply);
+  writer.number(seq);
+}
+
+/** Writes a RELEASE. */
+export function writeRelease(
+  writer: ByteWriter,
+  ids: readonly number[],
+  counts: readonly number[],
+): void {
+  writer.array(3);
+  writer.number(Msg.Release);
+  writeInts(writer, ids);
+  writeInts(writer, counts);
+}
+
+/** Writes a CANCEL or a FINISH. */
+export function writeSeqs(writer: ByteWriter, type: typeof Msg.Cancel, seq: number): void;
+export function writeSeqs(
+  writer: ByteWriter,
+  type: typeof Msg.Finish,
+  seqs: readonly number[],
+): void;
+export function writeSeqs(
+  writer: ByteWriter,
+  type: typeof Msg.Cancel | typeof Msg.Finish,
+  seqs: number | readonly number[],
+): void {
+  writer.array(2);
+  writer.number(type);
+  if (typeof seqs === "number") writer.number(seqs);
+  else writeInts(writer, seqs);
+}
+
+/** Writes a CLOSE. */
+export function writeClose(writer: ByteWriter, reason: string): void {
+  writer.array(2);
+  writer.number(Msg.Close);
+  writer.string(reason);
+}
+
+function writeStrings(writer: ByteWriter, items: readonly string[]): void {
+  writer.array(items.length);
+  for (const item of items) writer.string(item);
+}
+
+function writeInts(writer: ByteWriter, items: readonly number[]): void {
+  writer.array(items.length);
+  for (const item of items) writer.number(item);
 }

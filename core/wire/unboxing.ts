@@ -1,105 +1,136 @@
 /**
- * Unboxing: turning a decoded MessagePack tree back into JavaScript values
- * (the reverse of boxing.ts; core/PROTOCOL.md, "Values").
+ * Unboxing: reading MessagePack tokens back into JavaScript values (the
+ * reverse of boxing.ts; core/PROTOCOL.md, "Values").
+ *
+ * Like boxing, it keeps its own stack so that it can stop at a deadline and
+ * go on later ({@linkcode Sliced}). Every count a token declares is checked
+ * before anything is built: against what is left of the message (by the
+ * reader), against the nesting and element limits this end announced, and
+ * against what the attachments hold.
  *
  * @module
  */
 
-import { ExtData } from "@msgpack/msgpack";
 import { completeRemoteError, peerFault, RemoteError } from "../errors.ts";
+import { Ext } from "./messages.ts";
+import { type ByteReader, Token, tokenName } from "./msgpack.ts";
+import type { Sliced } from "./slicing.ts";
 import {
   ARRAY_BUFFER_KIND,
   bytesToBigint,
   decodeExport,
-  type ExportDescriptor,
-  isPathArg,
+  elementSize,
   readU32,
-  type ReferenceBoxer,
+  type ReferenceReader,
   TYPED_ARRAYS,
+  viewOf,
 } from "./values.ts";
-import { Ext } from "./messages.ts";
+import type { Target } from "./messages.ts";
+
+/** The limits this end announced, which what it reads must fit. */
+export interface UnboxLimits {
+  /** Deepest nesting. */
+  maxDepth: number;
+  /** Most array items and map entries in one message. */
+  maxElements: number;
+  /** Largest bigint magnitude, in bytes. */
+  maxBigIntBytes: number;
+}
+
+const CHECK_EVERY = 512;
+const STRING_PIECE = 1024 * 1024;
+
+const enum Kind {
+  /** The value itself: one slot. */
+  Root,
+  /** Items of an array. */
+  Items,
+  /** Entries of an object (a MessagePack map). */
+  Entries,
+  /** A tagged Map's key, value, key, value. */
+  MapEntries,
+  /** A tagged Set's items. */
+  SetItems,
+  /** A tagged Error's cause, then its other properties. */
+  ErrorRest,
+  /** A long string, read in pieces. */
+  LongString,
+}
+
+interface Frame {
+  kind: Kind;
+  /** What is being filled: an array, an object, a Map, a Set, an Error. */
+  target: unknown;
+  index: number;
+  count: number;
+  /** Nesting of the items. */
+  depth: number;
+  /** The last Map key read, or the object key read. */
+  key: unknown;
+  /** Error: whether it had a cause, and its cause and properties once read. */
+  hasCause: boolean;
+  cause: unknown;
+  props: Record<string, unknown> | null;
+  /** A long string: the pieces so far. */
+  pieces: string[] | null;
+}
+
+/** A lazy path met as a value: resolved after the whole message is read. */
+class LazyPath {
+  readonly target: Target;
+  readonly path: string[];
+  constructor(target: Target, path: string[]) {
+    this.target = target;
+    this.path = path;
+  }
+}
 
 /**
- * Unpacks a decoded tree into values, in place where it can (the tree is
- * fresh from the decoder and owned by nobody else). One instance per message.
+ * Reads one value from a {@linkcode ByteReader}, resumably. One instance per
+ * message.
  *
- * Lazy paths used as arguments cannot be resolved synchronously; they are
- * collected, and {@linkcode Unboxer.settle} resolves them.
+ * Contract: `run` throws `ProtocolError` (a peer fault) for anything that
+ * is not a well-formed value within the limits, and whatever `refs` throws
+ * (a full import table: `LimitError`). Lazy paths are collected and only
+ * resolved by {@linkcode Unboxer.settle}, once the value is read.
  */
-export class Unboxer {
-  #refs: ReferenceBoxer;
-  #maxDepth: number;
-  #seen: unknown[] = [];
-  #deferred: Promise<void>[] | null = null;
-  #attachments: readonly Uint8Array[];
+export class Unboxer implements Sliced {
+  readonly #reader: ByteReader;
+  readonly #refs: ReferenceReader;
+  readonly #limits: UnboxLimits;
+  readonly #attachments: readonly Uint8Array[];
+  readonly #body: number;
+  readonly #seen: unknown[] = [];
+  readonly #stack: Frame[] = [];
+  #used: Uint8Array | null = null;
+  #elements = 0;
+  #steps = CHECK_EVERY;
+  #deferred: { lazy: LazyPath; assign: (value: unknown) => void }[] | null = null;
+  #result: unknown = undefined;
 
   /**
-   * Unboxes against `refs`, with the attachment frames that came before the
-   * message; trees nested deeper than `maxDepth` are a protocol error.
+   * Reads from `reader` against `refs`, with the attachments that came with
+   * the message. `bodySize` is the size of the whole message body (small
+   * byte strings are copied out of it rather than pinning it).
    */
-  constructor(refs: ReferenceBoxer, maxDepth: number, attachments: readonly Uint8Array[] = []) {
+  constructor(
+    reader: ByteReader,
+    refs: ReferenceReader,
+    limits: UnboxLimits,
+    attachments: readonly Uint8Array[],
+    bodySize: number,
+  ) {
+    this.#reader = reader;
     this.#refs = refs;
-    this.#maxDepth = maxDepth;
+    this.#limits = limits;
     this.#attachments = attachments;
+    this.#body = bodySize;
+    this.#push(Kind.Root, undefined, 1, 0);
   }
 
-  /**
-   * Unboxes a tree.
-   *
-   * @throws {ProtocolError} for unknown extension types, bad back references,
-   *   malformed tagged containers and excessive nesting.
-   */
-  unbox(wire: unknown, depth = 0): unknown {
-    if (typeof wire !== "object" || wire === null) return wire;
-    if (depth > this.#maxDepth) {
-      throw peerFault(`value nested deeper than ${this.#maxDepth} levels`);
-    }
-    if (wire instanceof ExtData) return this.#unboxExt(wire);
-    if (wire instanceof Uint8Array) {
-      // Copy small views so they do not pin the whole frame's buffer.
-      const bytes = wire.buffer.byteLength > 2 * wire.byteLength ? wire.slice() : wire;
-      this.#seen.push(bytes);
-      return bytes;
-    }
-    const next = depth + 1;
-    if (Array.isArray(wire)) {
-      const head = wire[0];
-      if (head instanceof ExtData && head.type >= Ext.TagMap) {
-        return this.#unboxTagged(wire, head.type, next);
-      }
-      this.#seen.push(wire);
-      for (let i = 0; i < wire.length; i++) {
-        const item = wire[i];
-        if (typeof item === "object" && item !== null) {
-          wire[i] = this.#unboxSlot(item, next, wire as unknown as Record<number, unknown>, i);
-        }
-      }
-      return wire;
-    }
-    const record = wire as Record<string, unknown>;
-    this.#seen.push(record);
-    this.#unboxEntries(record, next);
-    return record;
-  }
-
-  /** Unboxes an object's values in place (without indexing the object itself). */
-  #unboxEntries(record: Record<string, unknown>, depth: number): void {
-    for (const key of Object.keys(record)) {
-      const item = record[key];
-      if (typeof item === "object" && item !== null) {
-        record[key] = this.#unboxSlot(item, depth, record, key);
-      }
-    }
-  }
-
-  /**
-   * Unboxes a whole value (a reply). A lazy path at the top lands in the
-   * returned holder once {@linkcode Unboxer.settle} resolves.
-   */
-  unboxTop(wire: unknown): { value: unknown } {
-    const holder = { value: undefined as unknown };
-    holder.value = this.#unboxOrDefer(wire, 0, (value) => (holder.value = value));
-    return holder;
+  /** The value, once `run` has returned true (lazy paths in it are filled in by `settle`). */
+  get value(): unknown {
+    return this.#result;
   }
 
   /** Whether lazy paths were met, so {@linkcode Unboxer.settle} has work to do. */
@@ -107,129 +138,343 @@ export class Unboxer {
     return this.#deferred !== null;
   }
 
-  /** Resolves every lazy path met so far, writing the values into their slots. */
+  /** Resolves every lazy path met, writing the values into their slots. */
   async settle(): Promise<void> {
-    if (this.#deferred) await Promise.all(this.#deferred);
+    const deferred = this.#deferred;
+    if (!deferred) return;
+    await Promise.all(
+      deferred.map(({ lazy, assign }) =>
+        this.#refs.resolvePath(lazy.target, lazy.path).then(assign)
+      ),
+    );
   }
 
-  #unboxSlot(
-    item: object,
-    depth: number,
-    holder: Record<string | number, unknown>,
-    key: string | number,
-  ): unknown {
-    if (isPathArg(item)) {
-      this.#defer(item as unknown[], (value) => (holder[key] = value));
-      return undefined;
+  /** Works until the value is read (true) or the deadline passed (false). */
+  run(deadline: number): boolean {
+    const stack = this.#stack;
+    const reader = this.#reader;
+    while (stack.length > 0) {
+      if (--this.#steps <= 0) {
+        this.#steps = CHECK_EVERY;
+        if (performance.now() > deadline) return false;
+      }
+      const frame = stack[stack.length - 1];
+      if (frame.index === frame.count) {
+        stack.pop();
+        this.#complete(frame);
+        continue;
+      }
+      switch (frame.kind) {
+        case Kind.Entries:
+          if (frame.key === undefined) {
+            const found = reader.next();
+            if (found !== Token.Str) {
+              throw peerFault(`malformed object: a key is ${tokenName(found)}`);
+            }
+            if (reader.string === "__proto__") throw peerFault("an object with a __proto__ key");
+            frame.key = reader.string;
+            continue;
+          }
+          this.#read(frame);
+          break;
+        case Kind.ErrorRest:
+          if (frame.index === 1) this.#readProps(frame);
+          else this.#read(frame);
+          break;
+        case Kind.LongString:
+          this.#stringPiece(frame);
+          break;
+        default:
+          this.#read(frame);
+      }
     }
-    return this.unbox(item, depth);
+    return true;
   }
 
-  #unboxOrDefer(item: unknown, depth: number, assign: (value: unknown) => void): unknown {
-    if (!isPathArg(item)) return this.unbox(item, depth);
-    this.#defer(item as unknown[], assign);
-    return undefined;
+  #push(kind: Kind, target: unknown, count: number, depth: number): Frame {
+    const frame: Frame = {
+      kind,
+      target,
+      index: 0,
+      count,
+      depth,
+      key: undefined,
+      hasCause: false,
+      cause: undefined,
+      props: null,
+      pieces: null,
+    };
+    this.#stack.push(frame);
+    return frame;
   }
 
-  #defer(wire: unknown[], assign: (value: unknown) => void): void {
-    const [, target, ...path] = wire;
-    if (!Number.isInteger(target) || !path.every((k) => typeof k === "string")) {
-      throw peerFault("malformed lazy path argument");
+  /** A frame is full: finish what it built. */
+  #complete(frame: Frame): void {
+    if (frame.kind === Kind.ErrorRest) {
+      completeRemoteError(frame.target as Error, frame.hasCause, frame.cause, frame.props ?? {});
+    } else if (frame.kind === Kind.LongString) {
+      this.#place(frame.pieces!.join(""));
     }
-    const resolving = this.#refs.resolvePath(target as number, path as string[]).then(assign);
-    // settle() reports a failure; if unboxing fails first, nobody will ask.
-    resolving.catch(() => {});
-    (this.#deferred ??= []).push(resolving);
   }
 
-  #unboxTagged(wire: unknown[], tag: number, depth: number): unknown {
+  /** Puts `value` into the slot the top frame is at, and moves past it. */
+  #place(value: unknown): void {
+    const frame = this.#stack[this.#stack.length - 1];
+    const i = frame.index++;
+    if (value instanceof LazyPath) return this.#defer(value, frame, i);
+    switch (frame.kind) {
+      case Kind.Root:
+        this.#result = value;
+        return;
+      case Kind.Items:
+        (frame.target as unknown[])[i] = value;
+        return;
+      case Kind.Entries:
+        (frame.target as Record<string, unknown>)[frame.key as string] = value;
+        frame.key = undefined;
+        return;
+      case Kind.MapEntries:
+        if (i % 2 === 0) frame.key = value;
+        else (frame.target as Map<unknown, unknown>).set(frame.key, value);
+        return;
+      case Kind.SetItems:
+        (frame.target as Set<unknown>).add(value);
+        return;
+      case Kind.ErrorRest:
+        frame.cause = value;
+        return;
+      case Kind.LongString:
+        throw new Error("unreachable: a long string holds no values");
+      default:
+        frame.kind satisfies never;
+    }
+  }
+
+  /** A lazy path in a slot: the slot is filled when it resolves (see `settle`). */
+  #defer(lazy: LazyPath, frame: Frame, i: number): void {
+    let assign: (value: unknown) => void;
+    switch (frame.kind) {
+      case Kind.Root:
+        assign = (value) => (this.#result = value);
+        break;
+      case Kind.Items: {
+        const target = frame.target as unknown[];
+        target[i] = undefined;
+        assign = (value) => (target[i] = value);
+        break;
+      }
+      case Kind.Entries: {
+        const target = frame.target as Record<string, unknown>;
+        const key = frame.key as string;
+        target[key] = undefined;
+        frame.key = undefined;
+        assign = (value) => (target[key] = value);
+        break;
+      }
+      case Kind.MapEntries: {
+        if (i % 2 === 0) throw peerFault("a lazy path as a Map key");
+        const target = frame.target as Map<unknown, unknown>;
+        const key = frame.key;
+        target.set(key, undefined);
+        assign = (value) => target.set(key, value);
+        break;
+      }
+      case Kind.SetItems: {
+        const target = frame.target as Set<unknown>;
+        assign = (value) => target.add(value);
+        break;
+      }
+      case Kind.ErrorRest: {
+        const error = frame.target as Error;
+        assign = (value) => completeRemoteError(error, true, value, {});
+        break;
+      }
+      case Kind.LongString:
+        throw new Error("unreachable: a long string holds no values");
+      default:
+        frame.kind satisfies never;
+        return;
+    }
+    (this.#deferred ??= []).push({ lazy, assign });
+  }
+
+  #count(items: number): void {
+    this.#elements += items;
+    if (this.#elements > this.#limits.maxElements) {
+      throw peerFault(`a value of more than ${this.#limits.maxElements} elements (maxElements)`);
+    }
+  }
+
+  /** Opening a container inside `frame`: it must not be nested too deep. */
+  #open(frame: Frame): void {
+    if (frame.depth > this.#limits.maxDepth) {
+      throw peerFault(`value nested deeper than ${this.#limits.maxDepth} levels`);
+    }
+  }
+
+  /** Reads the next value and places it; a container is placed, then filled. */
+  #read(frame: Frame): void {
+    const reader = this.#reader;
+    const found = reader.next();
+    switch (found) {
+      case Token.Int:
+      case Token.Float:
+        return this.#place(reader.number);
+      case Token.Str:
+        return this.#place(reader.string);
+      case Token.Nil:
+        return this.#place(null);
+      case Token.Bool:
+        return this.#place(reader.boolean);
+      case Token.Bin: {
+        const view = reader.take(reader.count);
+        // A small byte string is copied so it does not pin the whole message.
+        const bytes = this.#body > 2 * view.length ? view.slice() : view;
+        this.#steps -= view.length >> 12;
+        this.#seen.push(bytes);
+        return this.#place(bytes);
+      }
+      case Token.Array:
+        this.#open(frame);
+        this.#count(reader.count);
+        return this.#array(frame, reader.count);
+      case Token.Map: {
+        this.#open(frame);
+        this.#count(reader.count);
+        const record: Record<string, unknown> = {};
+        this.#seen.push(record);
+        this.#place(record);
+        this.#push(Kind.Entries, record, reader.count, frame.depth + 1);
+        return;
+      }
+      case Token.Ext:
+        return this.#place(this.#ext(reader.extType, reader.take(reader.count)));
+      case Token.LongStr: {
+        const long = this.#push(
+          Kind.LongString,
+          new TextDecoder("utf-8", { fatal: true }),
+          reader.count,
+          frame.depth,
+        );
+        long.pieces = [];
+        return;
+      }
+      default:
+        found satisfies never;
+    }
+  }
+
+  #stringPiece(frame: Frame): void {
+    const size = Math.min(STRING_PIECE, frame.count - frame.index);
+    frame.index += size;
+    const more = frame.index < frame.count;
+    frame.pieces!.push(this.#reader.utf8Piece(frame.target as TextDecoder, size, more));
+    this.#steps -= 64;
+  }
+
+  /** An array: plain, or tagged (a Map, a Set, an Error, a lazy path) by its first item. */
+  #array(frame: Frame, count: number): void {
+    const tag = count > 0 ? this.#reader.peekEmptyExt() : -1;
+    const depth = frame.depth + 1;
+    if (tag < Ext.TagMap) {
+      const items = new Array(count);
+      this.#seen.push(items);
+      this.#place(items);
+      this.#push(Kind.Items, items, count, depth);
+      return;
+    }
+    this.#reader.next();
     switch (tag) {
       case Ext.TagMap: {
-        if (wire.length % 2 === 0) throw peerFault("malformed Map: odd entry list");
+        if ((count - 1) % 2 !== 0) throw peerFault("malformed Map: odd entry list");
         const map = new Map<unknown, unknown>();
         this.#seen.push(map);
-        for (let i = 1; i < wire.length; i += 2) {
-          const key = this.unbox(wire[i], depth);
-          map.set(key, this.#unboxOrDefer(wire[i + 1], depth, (value) => map.set(key, value)));
-        }
-        return map;
+        this.#place(map);
+        this.#push(Kind.MapEntries, map, count - 1, depth);
+        return;
       }
       case Ext.TagSet: {
         const set = new Set<unknown>();
         this.#seen.push(set);
-        for (let i = 1; i < wire.length; i++) {
-          if (isPathArg(wire[i])) this.#defer(wire[i] as unknown[], (value) => set.add(value));
-          else set.add(this.unbox(wire[i], depth));
-        }
-        return set;
+        this.#place(set);
+        this.#push(Kind.SetItems, set, count - 1, depth);
+        return;
       }
-      case Ext.TagError: {
-        const [, className, name, message, stack, hasCause, cause, props] = wire;
-        if (
-          typeof className !== "string" || typeof name !== "string" ||
-          typeof message !== "string" || typeof stack !== "string" ||
-          typeof hasCause !== "boolean" || typeof props !== "object" || props === null ||
-          Array.isArray(props)
-        ) {
-          throw peerFault("malformed Error value");
-        }
-        // Index the error before its contents, as the sender did, so they may refer to it.
-        const error = RemoteError.from({
-          className,
-          name,
-          message,
-          stack,
-          hasCause: false,
-          cause: undefined,
-          props: {},
-        });
-        this.#seen.push(error);
-        // The sender boxed the cause before the other properties: follow its order.
-        const setCause = (value: unknown) => completeRemoteError(error, true, value, {});
-        const causeValue = hasCause ? this.#unboxOrDefer(cause, depth, setCause) : undefined;
-        const details = props as Record<string, unknown>;
-        this.#unboxEntries(details, depth);
-        completeRemoteError(error, hasCause, causeValue, details);
-        return error;
-      }
+      case Ext.TagError:
+        return this.#error(count, depth);
       case Ext.TagPath:
-        throw peerFault("a lazy path may only stand in an array, object, Map or Set");
+        return this.#place(this.#lazyPath(count));
       default:
         throw peerFault(`unknown container tag ${tag}`);
     }
   }
 
-  /** The attachment an ATTACHMENT extension names, as the kind of array it was sent as. */
-  #attachment(data: Uint8Array): unknown {
-    if (data.length !== 5) throw peerFault("malformed attachment reference");
-    const index = readU32(data, 0, "attachment");
-    let bytes = this.#attachments[index];
-    if (!bytes) {
-      throw peerFault(
-        `attachment #${index}, but ${this.#attachments.length} came with the message`,
-      );
-    }
-    // Views must start on their element size: a frame of its own always does.
-    if (bytes.byteOffset !== 0 || bytes.buffer.byteLength !== bytes.length) bytes = bytes.slice();
-    const kind = data[4];
-    if (kind === ARRAY_BUFFER_KIND) return bytes.buffer;
-    const cls = TYPED_ARRAYS[kind];
-    if (!cls) throw peerFault(`attachment of unknown kind ${kind}`);
-    if (cls === Uint8Array) return bytes;
-    if (cls === DataView) return new DataView(bytes.buffer);
-    const perItem = (cls as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-    if (bytes.length % perItem !== 0) throw peerFault("malformed typed array length");
-    return new (cls as Uint8ArrayConstructor)(bytes.buffer);
+  #error(count: number, depth: number): void {
+    if (count !== 8) throw peerFault("malformed Error value");
+    const className = this.#string("Error value");
+    const name = this.#string("Error value");
+    const message = this.#string("Error value");
+    const stack = this.#string("Error value");
+    if (this.#reader.next() !== Token.Bool) throw peerFault("malformed Error value");
+    const hasCause = this.#reader.boolean;
+    // Indexed before its contents, as the sender did, so they may refer to it.
+    const error = RemoteError.from({
+      className,
+      name,
+      message,
+      stack,
+      hasCause: false,
+      cause: undefined,
+      props: {},
+    });
+    this.#seen.push(error);
+    this.#place(error);
+    const rest = this.#push(Kind.ErrorRest, error, 2, depth);
+    rest.hasCause = hasCause;
   }
 
-  #unboxExt(ext: ExtData): unknown {
-    const data = ext.data as Uint8Array;
-    switch (ext.type) {
+  /** An Error's other properties: an object that takes no index (the sender gave it none). */
+  #readProps(frame: Frame): void {
+    frame.index++;
+    if (this.#reader.next() !== Token.Map) throw peerFault("malformed Error value");
+    this.#count(this.#reader.count);
+    const props: Record<string, unknown> = {};
+    frame.props = props;
+    this.#push(Kind.Entries, props, this.#reader.count, frame.depth);
+  }
+
+  #lazyPath(count: number): LazyPath {
+    if (count < 2 || this.#reader.next() !== Token.Int) {
+      throw peerFault("malformed lazy path argument");
+    }
+    const target = this.#reader.number;
+    const path = new Array<string>(count - 2);
+    for (let i = 0; i < path.length; i++) path[i] = this.#string("lazy path argument");
+    return new LazyPath(target, path);
+  }
+
+  #string(what: string): string {
+    if (this.#reader.next() !== Token.Str) throw peerFault(`malformed ${what}`);
+    return this.#reader.string;
+  }
+
+  #ext(type: number, data: Uint8Array): unknown {
+    switch (type) {
       case Ext.Undefined:
+        if (data.length !== 0) throw peerFault("malformed undefined");
         return undefined;
       case Ext.NegativeZero:
+        if (data.length !== 0) throw peerFault("malformed -0");
         return -0;
       case Ext.BigInt:
+        if (data.length - 1 > this.#limits.maxBigIntBytes) {
+          throw peerFault(
+            `a bigint of ${
+              data.length - 1
+            } bytes (maxBigIntBytes is ${this.#limits.maxBigIntBytes})`,
+          );
+        }
+        this.#steps -= data.length >> 10;
         return bytesToBigint(data);
       case Ext.Date: {
         if (data.length !== 8) throw peerFault("malformed Date value");
@@ -238,6 +483,7 @@ export class Unboxer {
         return date;
       }
       case Ext.BackRef: {
+        if (data.length !== 4) throw peerFault("malformed back reference");
         const index = readU32(data, 0, "back reference");
         if (index >= this.#seen.length) {
           throw peerFault(
@@ -249,20 +495,15 @@ export class Unboxer {
       case Ext.Export:
         return this.#refs.importReference(decodeExport(data));
       case Ext.Import:
+        if (data.length !== 4) throw peerFault("malformed reference");
         return this.#refs.localReference(readU32(data, 0, "reference"));
       case Ext.TypedArray: {
         const cls = TYPED_ARRAYS[data[0]];
-        if (!cls || data.length < 1) throw peerFault("malformed typed array");
-        const buffer = data.slice(1).buffer;
-        const perItem = cls === DataView
-          ? 1
-          : (cls as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-        if (buffer.byteLength % perItem !== 0) {
+        if (data.length < 1 || !cls || cls === Uint8Array) throw peerFault("malformed typed array");
+        if ((data.length - 1) % elementSize(data[0]) !== 0) {
           throw peerFault("malformed typed array length");
         }
-        const view = cls === DataView
-          ? new DataView(buffer)
-          : new (cls as Uint8ArrayConstructor)(buffer);
+        const view = viewOf(data[0], data.slice(1).buffer);
         this.#seen.push(view);
         return view;
       }
@@ -277,27 +518,56 @@ export class Unboxer {
         return value;
       }
       default:
-        throw peerFault(`unknown extension type ${ext.type}`);
+        throw peerFault(`unknown extension type ${type}`);
     }
+  }
+
+  /** The attachment an ATTACHMENT extension names, as the kind of array it was sent as. */
+  #attachment(data: Uint8Array): unknown {
+    if (data.length !== 5) throw peerFault("malformed attachment reference");
+    const index = readU32(data, 0, "attachment");
+    const bytes = this.#attachments[index];
+    if (!bytes) {
+      throw peerFault(
+        `attachment #${index}, but ${this.#attachments.length} came with the message`,
+      );
+    }
+    // Each attachment is one value; sharing goes through back references.
+    const used = this.#used ??= new Uint8Array(this.#attachments.length);
+    if (used[index]) throw peerFault(`attachment #${index} is referred to twice`);
+    used[index] = 1;
+    const kind = data[4];
+    if (kind === ARRAY_BUFFER_KIND) return bytes.buffer;
+    if (!TYPED_ARRAYS[kind]) throw peerFault(`attachment of unknown kind ${kind}`);
+    if (kind === 1) return bytes;
+    if (bytes.length % elementSize(kind) !== 0) throw peerFault("malformed typed array length");
+    return viewOf(kind, bytes.buffer as ArrayBuffer);
   }
 }
 
 /**
- * Visits every EXPORT in a decoded tree without unboxing it: how a dropped
- * answer gives back the references it carried. Bounded by `maxDepth`.
+ * Visits every EXPORT in a value without building it: how a dropped answer
+ * gives back the references it carried. Bounded like unboxing (the reader
+ * checks every count against the bytes left).
  */
-export function scanExports(
-  wire: unknown,
-  maxDepth: number,
-  visit: (descriptor: ExportDescriptor) => void,
-  depth = 0,
-): void {
-  if (typeof wire !== "object" || wire === null || wire instanceof Uint8Array) return;
-  if (depth > maxDepth) throw peerFault(`value nested deeper than ${maxDepth} levels`);
-  if (wire instanceof ExtData) {
-    if (wire.type === Ext.Export) visit(decodeExport(wire.data as Uint8Array));
-    return;
+export function scanExports(reader: ByteReader, visit: (id: number) => void): void {
+  for (let pending = 1; pending > 0; pending--) {
+    switch (reader.next()) {
+      case Token.Array:
+        pending += reader.count;
+        break;
+      case Token.Map:
+        pending += 2 * reader.count;
+        break;
+      case Token.Bin:
+      case Token.LongStr:
+        reader.take(reader.count);
+        break;
+      case Token.Ext: {
+        const data = reader.take(reader.count);
+        if (reader.extType === Ext.Export) visit(decodeExport(data).id);
+        break;
+      }
+    }
   }
-  const items = Array.isArray(wire) ? wire : Object.values(wire);
-  for (const item of items) scanExports(item, maxDepth, visit, depth + 1);
 }

@@ -1,54 +1,87 @@
 /**
- * Wire values: the MessagePack extension payloads and tags that boxing and
- * unboxing share (core/PROTOCOL.md, "Values" and "References").
+ * Wire values: what boxing and unboxing share — the references they trade
+ * with the session's object space, and the extension payloads of
+ * core/PROTOCOL.md's "Values" and "References".
  *
  * @module
  */
 
-import { ExtData } from "@msgpack/msgpack";
 import { peerFault } from "../errors.ts";
-import { Ext, type RefKindCode, type Target } from "./messages.ts";
+import type { RefKindCode, Target } from "./messages.ts";
 
 /**
- * How boxing and unboxing reach the connection's reference tables.
- *
- * Contract: `boxReference` may add to the export table (the caller owns the
- * new count); the unboxing methods may add to the import table. None of them
- * calls user code.
+ * What an EXPORT says: the sender's object `id`, what it is, its class or
+ * function name, and the number of its member list (its shape).
  */
-export interface ReferenceBoxer {
-  /**
-   * The wire form of a value that goes by reference. `box` boxes a value in
-   * the same message (for a netref whose answer is already here).
-   */
-  boxReference(value: object, box: (value: unknown) => unknown): unknown;
-  /** The local proxy for the peer's export (see {@linkcode ExportDescriptor}). */
+export interface ExportDescriptor {
+  /** Object, function or promise. */
+  kind: RefKindCode;
+  /** The sender's export id. */
+  id: number;
+  /** The number of its member list (see the message's shape table), or `NO_SHAPE`. */
+  shape: number;
+  /** The class or function name, for display. */
+  name: string;
+}
+
+/** How a value that does not travel by copy goes instead. */
+export type Reference =
+  /** The sender's own object, exported. */
+  | { readonly kind: "export"; readonly descriptor: ExportDescriptor }
+  /** The receiver's own object, coming back. */
+  | { readonly kind: "import"; readonly id: number }
+  /** The value at `path` of one of the receiver's targets (a netref not yet awaited). */
+  | { readonly kind: "path"; readonly target: Target; readonly path: readonly string[] }
+  /** A netref whose answer is already here: this value travels in its place. */
+  | { readonly kind: "value"; readonly value: unknown };
+
+/**
+ * How boxing reaches the connection's object space.
+ *
+ * Contract: `reference` may add to the export table and the member lists;
+ * the message being boxed owns what it adds (if it is never sent, the space
+ * takes it back). It never calls user code.
+ */
+export interface ReferenceWriter {
+  /** How `value`, which goes by reference, travels. */
+  reference(value: object): Reference;
+}
+
+/**
+ * How unboxing reaches the connection's object space.
+ *
+ * Contract: `importReference` may add to the import table (the message
+ * being read owns what it adds); none of these calls user code.
+ */
+export interface ReferenceReader {
+  /** The local proxy for the peer's export. */
   importReference(descriptor: ExportDescriptor): unknown;
   /** Our own export `id`, coming back: the original object. */
   localReference(id: number): unknown;
   /** A lazy path on one of our targets, used as an argument: its value, later. */
-  resolvePath(target: Target, path: string[]): Promise<unknown>;
+  resolvePath(target: Target, path: readonly string[]): Promise<unknown>;
 }
 
-/** The ext for `undefined`. */
-export const UNDEFINED = new ExtData(Ext.Undefined, new Uint8Array(0));
-/** The ext for `-0`. */
-export const NEGATIVE_ZERO = new ExtData(Ext.NegativeZero, new Uint8Array(0));
-/** The tag that opens a `Map`. */
-export const TAG_MAP = new ExtData(Ext.TagMap, new Uint8Array(0));
-/** The tag that opens a `Set`. */
-export const TAG_SET = new ExtData(Ext.TagSet, new Uint8Array(0));
-/** The tag that opens an `Error`. */
-export const TAG_ERROR = new ExtData(Ext.TagError, new Uint8Array(0));
+/**
+ * Which own members of class instances a copy carries: all of them, or for
+ * `obtain` only those the peer's policy lets it read.
+ */
+export interface CopyFilter {
+  /** The own keys of `instance` to copy, or null when it must stay a reference. */
+  keys(instance: object): string[] | null;
+}
 
 /**
- * Byte arrays this long or longer travel as attachments: frames of their own
- * next to the message, so neither end copies them through MessagePack.
+ * Byte arrays this long or longer travel as attachments: beside the message,
+ * so neither end copies them through MessagePack.
  */
 export const ATTACHMENT_MIN = 64 * 1024;
 
 /** The kind byte of an attached `ArrayBuffer` (typed arrays use their index in TYPED_ARRAYS). */
 export const ARRAY_BUFFER_KIND = 0xff;
+
+/** The shape number of a reference sent without a member list. */
+export const NO_SHAPE = 0xffffffff;
 
 /** The typed-array constructors, indexed by their wire kind. */
 export const TYPED_ARRAYS = [
@@ -68,14 +101,21 @@ export const TYPED_ARRAYS = [
   ...(typeof Float16Array === "function" ? [Float16Array] : []),
 ] as const;
 
-/** Whether a decoded item is a lazy-path tagged array. */
-export function isPathArg(wire: unknown): boolean {
-  return Array.isArray(wire) && wire[0] instanceof ExtData && wire[0].type === Ext.TagPath;
+/** A typed array's wire kind, or -1 when it has none. */
+export function typedArrayKind(value: ArrayBufferView): number {
+  return TYPED_ARRAYS.findIndex((cls) => value instanceof cls);
 }
 
-/** `n` as 4 big-endian bytes. */
-export function u32(n: number): Uint8Array {
-  return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+/** Bytes per element of the typed-array kind `kind` (1 for a `DataView`). */
+export function elementSize(kind: number): number {
+  const cls = TYPED_ARRAYS[kind];
+  return cls === DataView ? 1 : (cls as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+}
+
+/** A typed array (or `DataView`) of kind `kind` over all of `buffer`. */
+export function viewOf(kind: number, buffer: ArrayBuffer): ArrayBufferView {
+  const cls = TYPED_ARRAYS[kind];
+  return cls === DataView ? new DataView(buffer) : new (cls as Uint8ArrayConstructor)(buffer);
 }
 
 /** Reads a big-endian uint32, or throws a ProtocolError naming `what`. */
@@ -85,70 +125,42 @@ export function readU32(data: Uint8Array, offset: number, what: string): number 
     data[offset + 3]) >>> 0;
 }
 
-/**
- * What an EXPORT ext says: the sender's object `id`, what it is, its class or
- * function name, and which members the receiver may reach on it (its shape).
- */
-export interface ExportDescriptor {
-  /** Object, function or promise. */
-  kind: RefKindCode;
-  /** The sender's export id. */
-  id: number;
-  /** The sender's number for the member list; equal lists share one number per connection. */
-  shape: number;
-  /** The class or function name, for display. */
-  name: string;
-  /** The member list, sent the first time a shape number is used; null after that. */
-  members: string[] | null;
+/** `n` as 4 big-endian bytes at `at` of `into`. */
+export function writeU32(into: Uint8Array, at: number, n: number): void {
+  into[at] = n >>> 24;
+  into[at + 1] = (n >>> 16) & 0xff;
+  into[at + 2] = (n >>> 8) & 0xff;
+  into[at + 3] = n & 0xff;
 }
 
-const SEPARATOR = 0;
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
 
-/** Encodes an EXPORT payload: kind, id, shape, name, then NUL-separated members when new. */
-export function encodeExport(descriptor: ExportDescriptor): ExtData {
-  const encoder = new TextEncoder();
-  const name = encoder.encode(descriptor.name.slice(0, 64).replaceAll("\0", ""));
-  const members = descriptor.members === null
-    ? null
-    : encoder.encode(descriptor.members.map((m) => m.replaceAll("\0", "")).join("\0"));
-  const out = new Uint8Array(9 + name.length + (members ? 1 + members.length : 0));
+/** An EXPORT payload: kind, id, shape, then the name (at most 64 characters). */
+export function encodeExport(descriptor: ExportDescriptor): Uint8Array {
+  const name = utf8.encode(descriptor.name.slice(0, 64));
+  const out = new Uint8Array(9 + name.length);
   out[0] = descriptor.kind;
-  out.set(u32(descriptor.id), 1);
-  out.set(u32(descriptor.shape), 5);
+  writeU32(out, 1, descriptor.id);
+  writeU32(out, 5, descriptor.shape);
   out.set(name, 9);
-  if (members) {
-    out[9 + name.length] = SEPARATOR;
-    out.set(members, 10 + name.length);
-  }
-  return new ExtData(Ext.Export, out);
+  return out;
 }
 
 /** Decodes an EXPORT payload. */
 export function decodeExport(data: Uint8Array): ExportDescriptor {
-  if (data.length < 9 || data[0] > 2) throw peerFault("malformed reference");
-  const decoder = new TextDecoder();
-  const split = data.indexOf(SEPARATOR, 9);
-  const nameEnd = split === -1 ? data.length : split;
+  if (data.length < 9 || data.length > 9 + 64 * 3 || data[0] > 2) {
+    throw peerFault("malformed reference");
+  }
   return {
     kind: data[0] as RefKindCode,
     id: readU32(data, 1, "reference"),
     shape: readU32(data, 5, "reference"),
-    name: decoder.decode(data.subarray(9, nameEnd)),
-    members: split === -1
-      ? null
-      : decoder.decode(data.subarray(split + 1)).split("\0").filter((m) => m !== ""),
+    name: fromUtf8.decode(data.subarray(9)),
   };
 }
 
-/** The ext for "your export `id`, coming back to you". */
-export function importExt(id: number): ExtData {
-  return new ExtData(Ext.Import, u32(id));
-}
-
-/** The tagged array for "the value at `path` of your target". */
-export function pathArg(target: Target, path: readonly string[]): unknown[] {
-  return [new ExtData(Ext.TagPath, new Uint8Array(0)), target, ...path];
-}
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** A bigint as a sign byte and big-endian magnitude. */
 export function bigintToBytes(value: bigint): Uint8Array {
@@ -157,15 +169,22 @@ export function bigintToBytes(value: bigint): Uint8Array {
   if (hex.length % 2) hex = "0" + hex;
   const out = new Uint8Array(1 + hex.length / 2);
   out[0] = negative ? 1 : 0;
-  for (let i = 0; i < hex.length / 2; i++) out[i + 1] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0, j = 1; i < hex.length; i += 2, j++) {
+    out[j] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
+  }
   return out;
+}
+
+function hexDigit(code: number): number {
+  return code <= 57 ? code - 48 : code - 87;
 }
 
 /** The inverse of {@linkcode bigintToBytes}. */
 export function bytesToBigint(data: Uint8Array): bigint {
   if (data.length < 1 || data[0] > 1) throw peerFault("malformed bigint");
-  let hex = "0x0";
-  for (let i = 1; i < data.length; i++) hex += data[i].toString(16).padStart(2, "0");
-  const magnitude = BigInt(hex);
+  const parts = new Array<string>(data.length);
+  parts[0] = "0x0";
+  for (let i = 1; i < data.length; i++) parts[i] = HEX[data[i]];
+  const magnitude = BigInt(parts.join(""));
   return data[0] ? -magnitude : magnitude;
 }

@@ -1,0 +1,572 @@
+/**
+ * MessagePack, the byte format of every rdc message: a writer that appends
+ * tokens to a growing buffer, and a reader that takes tokens off a message
+ * one at a time. This is the only file that knows MessagePack's bytes;
+ * boxing and unboxing (one layer up) speak in tokens.
+ *
+ * The reader trusts nothing it reads: every length a token declares is
+ * checked against the bytes left in the message before anything is
+ * allocated or read, so no declared count can make it allocate more than the
+ * message itself holds (an array of n items needs at least n bytes, a map of
+ * n entries at least 2n).
+ *
+ * @module
+ */
+
+import { peerFault } from "../errors.ts";
+
+/** What {@linkcode ByteReader.next} found; the token's payload is in the reader's fields. */
+export const Token = {
+  Nil: 0,
+  Bool: 1,
+  Int: 2,
+  Float: 3,
+  Str: 4,
+  Bin: 5,
+  Array: 6,
+  Map: 7,
+  Ext: 8,
+  /** A string of more than {@linkcode LONG_STRING} bytes, left unread: take it in pieces. */
+  LongStr: 9,
+} as const;
+/** One of {@linkcode Token}. */
+export type TokenKind = typeof Token[keyof typeof Token];
+
+const TOKEN_NAMES = [
+  "nil",
+  "boolean",
+  "integer",
+  "float",
+  "string",
+  "binary",
+  "array",
+  "map",
+  "ext",
+  "long string",
+];
+
+/**
+ * Strings longer than this (in bytes) are not decoded by `next()` but left
+ * for the caller to take in pieces, so a huge one never stalls the event loop.
+ */
+export const LONG_STRING = 1024 * 1024;
+
+/** The name of a token kind, for errors: "a string", "an array". */
+export function tokenName(kind: TokenKind): string {
+  const name = TOKEN_NAMES[kind];
+  return (/^[aeiou]/.test(name) ? "an " : "a ") + name;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Appends MessagePack tokens to a buffer that grows as needed.
+ *
+ * Contract: owned by one encoding at a time; `bytes()` is a view that stays
+ * valid until the next `reset()`. Never calls user code.
+ */
+export class ByteWriter {
+  #buffer: Uint8Array<ArrayBuffer>;
+  #view: DataView;
+  /** Bytes written so far. */
+  length = 0;
+
+  /** Starts with room for `capacity` bytes. */
+  constructor(capacity = 256) {
+    this.#buffer = new Uint8Array(capacity);
+    this.#view = new DataView(this.#buffer.buffer);
+  }
+
+  /** The bytes written since the last reset. */
+  bytes(): Uint8Array<ArrayBuffer> {
+    return this.#buffer.subarray(0, this.length);
+  }
+
+  /** Forgets what was written; with `shrinkTo`, drops a buffer grown past that size. */
+  reset(shrinkTo = Infinity): void {
+    this.length = 0;
+    if (this.#buffer.length > shrinkTo) {
+      this.#buffer = new Uint8Array(shrinkTo);
+      this.#view = new DataView(this.#buffer.buffer);
+    }
+  }
+
+  #room(count: number): void {
+    const needed = this.length + count;
+    if (needed <= this.#buffer.length) return;
+    let capacity = Math.max(64, this.#buffer.length * 2);
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.#buffer.subarray(0, this.length));
+    this.#buffer = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+
+  /** `nil`. */
+  nil(): void {
+    this.#room(1);
+    this.#buffer[this.length++] = 0xc0;
+  }
+
+  /** `true` or `false`. */
+  bool(value: boolean): void {
+    this.#room(1);
+    this.#buffer[this.length++] = value ? 0xc3 : 0xc2;
+  }
+
+  /** A number: the smallest integer format for safe integers, float64 otherwise. */
+  number(value: number): void {
+    if (Number.isSafeInteger(value)) return this.#int(value);
+    this.#room(9);
+    this.#buffer[this.length] = 0xcb;
+    this.#view.setFloat64(this.length + 1, value);
+    this.length += 9;
+  }
+
+  #int(value: number): void {
+    this.#room(9);
+    const b = this.#buffer, at = this.length;
+    if (value >= 0) {
+      if (value < 0x80) {
+        b[at] = value;
+        this.length += 1;
+      } else if (value < 0x100) {
+        b[at] = 0xcc;
+        b[at + 1] = value;
+        this.length += 2;
+      } else if (value < 0x10000) {
+        b[at] = 0xcd;
+        this.#view.setUint16(at + 1, value);
+        this.length += 3;
+      } else if (value < 0x100000000) {
+        b[at] = 0xce;
+        this.#view.setUint32(at + 1, value);
+        this.length += 5;
+      } else {
+        b[at] = 0xcf;
+        this.#view.setBigUint64(at + 1, BigInt(value));
+        this.length += 9;
+      }
+    } else if (value >= -32) {
+      b[at] = value & 0xff;
+      this.length += 1;
+    } else if (value >= -0x80) {
+      b[at] = 0xd0;
+      this.#view.setInt8(at + 1, value);
+      this.length += 2;
+    } else if (value >= -0x8000) {
+      b[at] = 0xd1;
+      this.#view.setInt16(at + 1, value);
+      this.length += 3;
+    } else if (value >= -0x80000000) {
+      b[at] = 0xd2;
+      this.#view.setInt32(at + 1, value);
+      this.length += 5;
+    } else {
+      b[at] = 0xd3;
+      this.#view.setBigInt64(at + 1, BigInt(value));
+      this.length += 9;
+    }
+  }
+
+  /** A UTF-8 string (lone surrogates become U+FFFD, as `TextEncoder` makes them). */
+  string(value: string): void {
+    const count = value.length;
+    if (count < 32 && isAscii(value)) {
+      this.#room(1 + count);
+      const b = this.#buffer;
+      let at = this.length;
+      b[at++] = 0xa0 | count;
+      for (let i = 0; i < count; i++) b[at++] = value.charCodeAt(i);
+      this.length = at;
+      return;
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: size the header for that, then
+    // encode in place. A header wider than needed is still valid MessagePack.
+    const most = count * 3;
+    const head = most < 32 ? 1 : most < 0x100 ? 2 : most < 0x10000 ? 3 : 5;
+    this.#room(head + most);
+    const start = this.length + head;
+    const written = encoder.encodeInto(value, this.#buffer.subarray(start)).written;
+    this.#header(head, written, 0xa0, 0xd9, 0xda, 0xdb);
+    this.length = start + written;
+  }
+
+  /** Writes a str/bin/array/map header of `head` bytes for `count` at the current position. */
+  #header(head: number, count: number, fix: number, one: number, two: number, four: number): void {
+    const b = this.#buffer, at = this.length;
+    switch (head) {
+      case 1:
+        b[at] = fix | count;
+        return;
+      case 2:
+        b[at] = one;
+        b[at + 1] = count;
+        return;
+      case 3:
+        b[at] = two;
+        this.#view.setUint16(at + 1, count);
+        return;
+      default:
+        b[at] = four;
+        this.#view.setUint32(at + 1, count);
+    }
+  }
+
+  /**
+   * Starts a string whose UTF-8 is appended in pieces with
+   * {@linkcode ByteWriter.stringPiece}; returns where its header is, for
+   * {@linkcode ByteWriter.endString}.
+   */
+  beginString(): number {
+    this.#room(5);
+    const at = this.length;
+    this.#buffer[at] = 0xdb;
+    this.length += 5;
+    return at;
+  }
+
+  /** Appends `value`'s UTF-8 to the string begun at the last `beginString`. */
+  stringPiece(value: string): void {
+    this.#room(value.length * 3);
+    this.length += encoder.encodeInto(value, this.#buffer.subarray(this.length)).written;
+  }
+
+  /** Ends the string whose header is at `at`: writes its length there. */
+  endString(at: number): void {
+    this.#view.setUint32(at + 1, this.length - at - 5);
+  }
+
+  /** A binary token holding `bytes`. */
+  bin(bytes: Uint8Array): void {
+    const count = bytes.length;
+    const head = count < 0x100 ? 2 : count < 0x10000 ? 3 : 5;
+    this.#room(head + count);
+    this.#header(head, count, 0, 0xc4, 0xc5, 0xc6);
+    this.length += head;
+    this.#buffer.set(bytes, this.length);
+    this.length += count;
+  }
+
+  /** An array header for `count` items (the items follow). */
+  array(count: number): void {
+    this.#room(5);
+    const head = count < 16 ? 1 : count < 0x10000 ? 3 : 5;
+    this.#header(head, count, 0x90, 0, 0xdc, 0xdd);
+    this.length += head;
+  }
+
+  /** A map header for `count` entries (keys and values follow, alternating). */
+  map(count: number): void {
+    this.#room(5);
+    const head = count < 16 ? 1 : count < 0x10000 ? 3 : 5;
+    this.#header(head, count, 0x80, 0, 0xde, 0xdf);
+    this.length += head;
+  }
+
+  /** An extension token of `type` with payload `data`. */
+  ext(type: number, data: Uint8Array): void {
+    this.extHeader(type, data.length);
+    this.#buffer.set(data, this.length);
+    this.length += data.length;
+  }
+
+  /**
+   * The header of an extension token whose `size` payload bytes the caller
+   * writes next (through {@linkcode ByteWriter.payload}).
+   */
+  extHeader(type: number, size: number): void {
+    this.#room(6 + size);
+    const b = this.#buffer, at = this.length;
+    if (size < 0x100) {
+      b[at] = 0xc7;
+      b[at + 1] = size;
+      b[at + 2] = type;
+      this.length += 3;
+    } else if (size < 0x10000) {
+      b[at] = 0xc8;
+      this.#view.setUint16(at + 1, size);
+      b[at + 3] = type;
+      this.length += 4;
+    } else {
+      b[at] = 0xc9;
+      this.#view.setUint32(at + 1, size);
+      b[at + 5] = type;
+      this.length += 6;
+    }
+  }
+
+  /** Room for `size` raw payload bytes at the end; returns where they go (write them, then nothing else). */
+  payload(size: number): { bytes: Uint8Array; view: DataView; at: number } {
+    this.#room(size);
+    const at = this.length;
+    this.length += size;
+    return { bytes: this.#buffer, view: this.#view, at };
+  }
+}
+
+function isAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/**
+ * Reads MessagePack tokens off one message.
+ *
+ * `next()` reads a token's header (and a scalar's value) and leaves what it
+ * found in the reader's fields: `number` for integers and floats, `boolean`,
+ * `string`, and `count` for the bytes of a binary or extension token, the
+ * items of an array or the entries of a map (`extType` for extensions). A
+ * binary or extension payload is then taken with {@linkcode ByteReader.take}.
+ *
+ * Contract: throws `ProtocolError` (a peer fault) for bytes that are not
+ * MessagePack, for a declared length longer than what is left, and for
+ * integers outside JavaScript's safe range. Never allocates more than the
+ * message holds.
+ */
+export class ByteReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  /** Where the next token starts. */
+  position: number;
+  readonly #end: number;
+  /** An integer's or a float's value. */
+  number = 0;
+  /** A boolean's value. */
+  boolean = false;
+  /** A string's value. */
+  string = "";
+  /** Bytes of a binary or extension payload; items of an array; entries of a map. */
+  count = 0;
+  /** An extension's type. */
+  extType = 0;
+
+  /** Reads `bytes` from `start`. */
+  constructor(bytes: Uint8Array, start = 0) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.position = start;
+    this.#end = bytes.length;
+  }
+
+  /** Bytes not read yet. */
+  get remaining(): number {
+    return this.#end - this.position;
+  }
+
+  /** The first byte of the next token, without reading it; -1 at the end. */
+  peek(): number {
+    return this.position < this.#end ? this.#bytes[this.position] : -1;
+  }
+
+  /**
+   * The type of the next token when it is an extension with no payload (the
+   * form tags take), else -1. Reads nothing.
+   */
+  peekEmptyExt(): number {
+    const b = this.#bytes, at = this.position;
+    return at + 2 < this.#end && b[at] === 0xc7 && b[at + 1] === 0
+      ? this.#view.getInt8(at + 2)
+      : -1;
+  }
+
+  #need(count: number, what: string): void {
+    if (this.#end - this.position < count) {
+      throw peerFault(
+        `malformed message: ${what} needs ${count} bytes, ${this.#end - this.position} remain`,
+      );
+    }
+  }
+
+  /** Reads the next token. */
+  next(): TokenKind {
+    this.#need(1, "a token");
+    const b = this.#bytes;
+    const head = b[this.position++];
+    if (head < 0x80) {
+      this.number = head;
+      return Token.Int;
+    }
+    if (head >= 0xe0) {
+      this.number = head - 0x100;
+      return Token.Int;
+    }
+    if (head < 0x90) return this.#container(head & 0x0f, 2, Token.Map);
+    if (head < 0xa0) return this.#container(head & 0x0f, 1, Token.Array);
+    if (head < 0xc0) return this.#str(head & 0x1f);
+    const v = this.#view;
+    switch (head) {
+      case 0xc0:
+        return Token.Nil;
+      case 0xc2:
+      case 0xc3:
+        this.boolean = head === 0xc3;
+        return Token.Bool;
+      case 0xc4:
+        return this.#sized(this.#u(1), Token.Bin);
+      case 0xc5:
+        return this.#sized(this.#u(2), Token.Bin);
+      case 0xc6:
+        return this.#sized(this.#u(4), Token.Bin);
+      case 0xc7:
+      case 0xc8:
+      case 0xc9: {
+        const size = this.#u(head === 0xc7 ? 1 : head === 0xc8 ? 2 : 4);
+        this.#need(1, "an extension type");
+        this.extType = v.getInt8(this.position++);
+        return this.#sized(size, Token.Ext);
+      }
+      case 0xca:
+        this.#need(4, "a float32");
+        this.number = v.getFloat32(this.position);
+        this.position += 4;
+        return Token.Float;
+      case 0xcb:
+        this.#need(8, "a float64");
+        this.number = v.getFloat64(this.position);
+        this.position += 8;
+        return Token.Float;
+      case 0xcc:
+        this.number = this.#u(1);
+        return Token.Int;
+      case 0xcd:
+        this.number = this.#u(2);
+        return Token.Int;
+      case 0xce:
+        this.number = this.#u(4);
+        return Token.Int;
+      case 0xcf:
+        this.#need(8, "a uint64");
+        this.number = safe(v.getBigUint64(this.position));
+        this.position += 8;
+        return Token.Int;
+      case 0xd0:
+        this.#need(1, "an int8");
+        this.number = v.getInt8(this.position++);
+        return Token.Int;
+      case 0xd1:
+        this.#need(2, "an int16");
+        this.number = v.getInt16(this.position);
+        this.position += 2;
+        return Token.Int;
+      case 0xd2:
+        this.#need(4, "an int32");
+        this.number = v.getInt32(this.position);
+        this.position += 4;
+        return Token.Int;
+      case 0xd3:
+        this.#need(8, "an int64");
+        this.number = safe(v.getBigInt64(this.position));
+        this.position += 8;
+        return Token.Int;
+      case 0xd4:
+      case 0xd5:
+      case 0xd6:
+      case 0xd7:
+      case 0xd8:
+        this.#need(1, "an extension type");
+        this.extType = v.getInt8(this.position++);
+        return this.#sized(1 << (head - 0xd4), Token.Ext);
+      case 0xd9:
+        return this.#str(this.#u(1));
+      case 0xda:
+        return this.#str(this.#u(2));
+      case 0xdb:
+        return this.#str(this.#u(4));
+      case 0xdc:
+        return this.#container(this.#u(2), 1, Token.Array);
+      case 0xdd:
+        return this.#container(this.#u(4), 1, Token.Array);
+      case 0xde:
+        return this.#container(this.#u(2), 2, Token.Map);
+      case 0xdf:
+        return this.#container(this.#u(4), 2, Token.Map);
+      default:
+        throw peerFault(`malformed message: 0x${head.toString(16)} is not a MessagePack token`);
+    }
+  }
+
+  #u(size: 1 | 2 | 4): number {
+    this.#need(size, "a length");
+    const v = this.#view, at = this.position;
+    this.position += size;
+    return size === 1 ? v.getUint8(at) : size === 2 ? v.getUint16(at) : v.getUint32(at);
+  }
+
+  #sized(count: number, kind: TokenKind): TokenKind {
+    this.#need(count, kind === Token.Bin ? "a binary" : "an extension");
+    this.count = count;
+    return kind;
+  }
+
+  #container(count: number, bytesPerItem: number, kind: TokenKind): TokenKind {
+    // Every item takes at least a byte: a count the rest of the message cannot hold is a lie.
+    if (count * bytesPerItem > this.#end - this.position) {
+      throw peerFault(
+        `malformed message: ${kind === Token.Map ? "a map of" : "an array of"} ${count} ` +
+          `${kind === Token.Map ? "entries" : "items"}, in ${this.#end - this.position} bytes`,
+      );
+    }
+    this.count = count;
+    return kind;
+  }
+
+  #str(size: number): TokenKind {
+    this.#need(size, "a string");
+    if (size > LONG_STRING) {
+      this.count = size;
+      return Token.LongStr;
+    }
+    const b = this.#bytes, at = this.position;
+    this.position += size;
+    if (size < 64) {
+      let ascii = "";
+      for (let i = at; i < at + size; i++) {
+        const c = b[i];
+        if (c > 0x7f) return this.#utf8(at, size);
+        ascii += String.fromCharCode(c);
+      }
+      this.string = ascii;
+      return Token.Str;
+    }
+    return this.#utf8(at, size);
+  }
+
+  #utf8(at: number, size: number): TokenKind {
+    try {
+      this.string = decoder.decode(this.#bytes.subarray(at, at + size));
+    } catch {
+      throw peerFault("malformed message: a string that is not UTF-8");
+    }
+    return Token.Str;
+  }
+
+  /**
+   * Decodes the next `count` bytes of a long string's payload; `stream` says
+   * more pieces follow (a character may be split between pieces).
+   */
+  utf8Piece(decoder: TextDecoder, count: number, stream: boolean): string {
+    const bytes = this.take(count);
+    try {
+      return decoder.decode(bytes, { stream });
+    } catch {
+      throw peerFault("malformed message: a string that is not UTF-8");
+    }
+  }
+
+  /** The next `count` bytes (a binary or extension payload), as a view into the message. */
+  take(count: number): Uint8Array {
+    this.#need(count, "a payload");
+    const out = this.#bytes.subarray(this.position, this.position + count);
+    this.position += count;
+    return out;
+  }
+}
+
+function safe(value: bigint): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw peerFault("malformed message: an integer beyond 2^53 (bigints travel as ext 3)");
+  }
+  return Number(value);
+}

@@ -1,0 +1,41 @@
+/**
+ * Time slicing: encoding or decoding a large value runs in slices of a few
+ * milliseconds, and lets the event loop serve other connections (and other
+ * messages of the same one) between slices, so one big value never stalls
+ * everyone else.
+ *
+ * @module
+ */
+
+/** How long one slice may run before it lets other work in, in milliseconds. */
+export const SLICE_MS = 8;
+
+/**
+ * Work that can stop and go on later: `run(deadline)` works until it is done
+ * (true) or `performance.now()` has passed `deadline` (false; call it again).
+ */
+export interface Sliced {
+  /** Works until done (true) or past `deadline` (false). */
+  run(deadline: number): boolean;
+}
+
+/**
+ * Runs `work`: its first slice now, the rest (if any) in later turns of the
+ * event loop. Returns null when it finished in the first slice, so small
+ * values cost no promise; otherwise a promise that settles when it is done
+ * (or rejects with what `run` threw).
+ */
+export function runSliced(work: Sliced): Promise<void> | null {
+  if (work.run(performance.now() + SLICE_MS)) return null;
+  return (async () => {
+    do await nextTurn(); while (!work.run(performance.now() + SLICE_MS));
+  })();
+}
+
+/**
+ * A macrotask: unlike a microtask (or `setImmediate`, or a `MessageChannel`
+ * message in Deno), a timer lets pending I/O in first.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
