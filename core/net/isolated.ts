@@ -67,7 +67,7 @@ export function serveIsolated(
   listening.accept(async (incoming) => {
     const { transport: conn, peer } = incoming;
     try {
-      await authenticate(incoming, options.authenticator, handshakeTimeout);
+      await authenticate(incoming, options.authenticator, handshakeTimeout, listening.stopping);
     } catch (error) {
       await refuse(conn, AUTHENTICATION_FAILED);
       if (!listening.closing) {

@@ -92,7 +92,12 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
       const { transport, peer } = incoming;
       starting.add(incoming);
       try {
-        const credentials = await authenticate(incoming, options.authenticator, handshakeTimeout)
+        const credentials = await authenticate(
+          incoming,
+          options.authenticator,
+          handshakeTimeout,
+          listening.stopping,
+        )
           .catch(async (error) => {
             await refuse(transport, AUTHENTICATION_FAILED);
             throw error;
