@@ -10,14 +10,19 @@
  * server → client   0x01                   (accepted; anything else, or the end, is a refusal)
  * ```
  *
+ * A server that refuses the connection before reading the token (it is
+ * full, say) answers with a CLOSE frame, as it would in place of its HELLO.
+ *
  * @module
  */
 
 import { timingSafeEqual } from "node:crypto";
-import { AuthenticationError } from "../errors.ts";
+import { AuthenticationError, peerFault } from "../errors.ts";
 import { AddressBackoff, addressKey, type BackoffOptions } from "./backoff.ts";
 import type { Incoming } from "./incoming.ts";
+import { readRefusal } from "./refusal.ts";
 import { readExactly, type Transport } from "../wire/transport.ts";
+import { AUTHENTICATION_FAILED } from "../wire/handshake.ts";
 
 /**
  * Decides whether a connection may go on, from the raw connection (read and
@@ -110,6 +115,8 @@ export function tokenAuthenticator(
  * waits for the server's answer.
  *
  * @throws {AuthenticationError} when the server refuses it (or closes).
+ * @throws {ProtocolError} when the server refused the connection before
+ *   reading the token (it is full, say), naming its reason.
  */
 export async function presentToken(transport: Transport, token: string): Promise<void> {
   const bytes = new TextEncoder().encode(token);
@@ -121,9 +128,13 @@ export async function presentToken(transport: Transport, token: string): Promise
   message.set(bytes, MAGIC.length + 2);
   await transport.write(message);
   const answer = await readExactly(transport, 1).catch(() => null);
-  if (answer?.[0] !== ACCEPTED) {
-    throw new AuthenticationError(`${transport.description} refused the token`);
+  if (answer?.[0] === ACCEPTED) return;
+  // A server that refused us before reading the token said why in a CLOSE frame.
+  const reason = answer ? await readRefusal(transport, answer[0]!) : null;
+  if (reason !== null && reason !== AUTHENTICATION_FAILED) {
+    throw peerFault(`${transport.description} refused the connection: ${reason}`);
   }
+  throw new AuthenticationError(`${transport.description} refused the token`);
 }
 
 /** SHA-256 of `bytes`. */

@@ -10,6 +10,8 @@ import type { Connection, ConnectionOptions } from "../session/connection.ts";
 import { defaultLogger } from "../log.ts";
 import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
 import type { Incoming } from "./incoming.ts";
+import { Admission, checkMaxConnections, DEFAULT_MAX_CONNECTIONS } from "./admission.ts";
+import { checkIdleTimeout, IdleSweeper } from "./idle.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
 import { registrarOf, Registration, type RegistrationOptions } from "../registry/registration.ts";
 import { type Service, serviceAliases } from "../session/service.ts";
@@ -22,6 +24,23 @@ export interface ServeOptions
   extends Omit<ConnectionOptions, "service" | "token">, ListenOptions, RegistrationOptions {
   /** Serve one client, then close (RPyC's `OneShotServer`). Default false. */
   oneShot?: boolean;
+  /**
+   * Connections held at once, counting those still authenticating or in
+   * their handshake. A client beyond it is refused before the handshake with
+   * a CLOSE naming the reason ("too many connections", which the client's
+   * `connect` rejects with), logged at most once a second; the others are
+   * not disturbed. Default 1 024.
+   */
+  maxConnections?: number;
+  /**
+   * Milliseconds after which a connection with no traffic either way and
+   * nothing in flight (no request pending or being served) is closed, and
+   * the reason logged (level info). Netrefs the client holds do not keep it
+   * open; a `ping()` does. Checked by one timer per server, so a connection
+   * goes between `idleTimeout` and 1.5 × `idleTimeout` after its last
+   * traffic. Default 0: never.
+   */
+  idleTimeout?: number;
   /**
    * Checks each connection before the protocol starts (after TLS, if any);
    * what it returns becomes the connection's `credentials`, and a throw
@@ -69,11 +88,18 @@ export interface Server extends AsyncDisposable {
 export function serve(service: Service | (new () => Service), options: ServeOptions): Server {
   const logger = options.logger ?? defaultLogger;
   const handshakeTimeout = options.handshakeTimeout ?? 10_000;
+  const maxConnections = checkMaxConnections(
+    options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    "serve",
+  );
+  const idleTimeout = checkIdleTimeout(options.idleTimeout ?? 0, "serve");
   const connections = new Set<Connection>();
   const starting = new Set<Incoming>();
   const registrar = registrarOf(options);
   let registration: Registration | undefined;
+  let idle: IdleSweeper | undefined;
   const listening = new Listening(options, "serve", logger, handshakeTimeout, async () => {
+    idle?.stop();
     const unregistering = registration?.stop() ?? [];
     // Connections still authenticating or in their handshake (or onConnect) are cut off too.
     for (const incoming of starting) incoming.transport.close();
@@ -86,9 +112,22 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
     registration = new Registration(registrar, serviceAliases(service), port, options, logger);
   }, () => {});
   const description = listening.description;
+  const admission = new Admission(maxConnections, description, logger);
+  if (idleTimeout > 0 && !listening.closing) {
+    idle = new IdleSweeper(idleTimeout, connections, (connection) => {
+      logger(
+        "info",
+        `${description}: closing the connection from ${connection.description}: ` +
+          `idle for ${idleTimeout} ms (idleTimeout)`,
+      );
+      void connection.close();
+    });
+  }
 
   listening.accept(
     async (incoming) => {
+      using slot = await admission.admit(incoming);
+      if (!slot) return;
       const { transport, peer } = incoming;
       starting.add(incoming);
       try {
@@ -105,6 +144,7 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
         const connection = await startConnection(transport, { ...options, service }, credentials);
         starting.delete(incoming);
         if (listening.closing) return void connection.close();
+        idle?.track(connection);
         connections.add(connection);
         await connection.finished;
         connections.delete(connection);
