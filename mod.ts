@@ -22,7 +22,12 @@
 export { connect, connectStream, connectTls, connectUnix } from "./core/net/connect.ts";
 export type { PeerCertificate, TlsClientOptions, TlsServerOptions } from "./core/net/tls.ts";
 export type { Incoming } from "./core/net/incoming.ts";
-export { type Authenticator, tokenAuthenticator } from "./core/net/auth.ts";
+export {
+  type Authenticator,
+  tokenAuthenticator,
+  type TokenAuthenticatorOptions,
+} from "./core/net/auth.ts";
+export type { BackoffOptions } from "./core/net/backoff.ts";
 export {
   type Connection,
   type ConnectionOptions,

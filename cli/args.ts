@@ -42,12 +42,14 @@ export function parseFlags<T extends Options>(
 
 /** parseArgs's message as one lower-case line; a value that looks like a flag is named. */
 function usageReason(message: string, argv: string[], options: Options): string {
-  const ambiguous = /^Option '-(\w)' argument is ambiguous/.exec(message);
+  const ambiguous = /^Option '(-\w|--[\w-]+)' argument is ambiguous/.exec(message);
   if (ambiguous) {
-    const short = ambiguous[1]!;
-    const long = Object.entries(options).find(([, option]) => option.short === short)?.[0];
-    const value = argv[argv.indexOf(`-${short}`) + 1] ?? "";
-    return `option '-${short}' got '${value}', which looks like a flag ` +
+    const flag = ambiguous[1]!;
+    const long = flag.startsWith("--")
+      ? flag.slice(2)
+      : Object.entries(options).find(([, option]) => `-${option.short}` === flag)?.[0];
+    const value = argv[argv.indexOf(flag) + 1] ?? "";
+    return `option '${flag}' got '${value}', which looks like a flag ` +
       `(write --${long}=${value} if you mean it)`;
   }
   const line = message.split("\n")[0]!.replace(/\. To specify.*$/, "").replace(/\.$/, "");
@@ -61,6 +63,32 @@ export function parsePort(text: string, flag = "--port"): number {
     throw new UsageError(`invalid ${flag} '${text}': expected an integer from 0 to 65535`);
   }
   return port;
+}
+
+/** A positive integer from a flag's text. @throws {UsageError} naming the flag otherwise. */
+export function parsePositiveInteger(text: string, flag: string): number {
+  const value = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 1)) {
+    throw new UsageError(`invalid ${flag} '${text}': expected a positive integer`);
+  }
+  return value;
+}
+
+/**
+ * A number of seconds from a flag's text: positive, or with `allowZero` also
+ * 0 (which the flag's help says means never).
+ *
+ * @throws {UsageError} naming the flag otherwise.
+ */
+export function parseSeconds(text: string, flag: string, allowZero = false): number {
+  const seconds = /^\d{1,12}(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(seconds > 0 || (allowZero && seconds === 0))) {
+    const expected = allowZero
+      ? "a number of seconds from 0 up (0: never)"
+      : "a positive number of seconds";
+    throw new UsageError(`invalid ${flag} '${text}': expected ${expected}`);
+  }
+  return seconds;
 }
 
 /** Whether `host` names this machine's loopback interface only. */

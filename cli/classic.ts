@@ -6,11 +6,21 @@
 
 import * as classic from "../core/classic/mod.ts";
 import { tokenAuthenticator } from "../core/net/auth.ts";
-import { serveIsolated } from "../core/net/isolated.ts";
+import { DEFAULT_MAX_CHILDREN, serveIsolated } from "../core/net/isolated.ts";
+import { DEFAULT_SERVER_LIMITS } from "../core/wire/limits.ts";
 import { Registration } from "../core/registry/registration.ts";
 import { serviceAliases } from "../core/session/service.ts";
 import type { TlsServerOptions } from "../core/net/tls.ts";
-import { isLoopback, openLog, parseFlags, parsePort, stopSignal, UsageError } from "./args.ts";
+import {
+  isLoopback,
+  openLog,
+  parseFlags,
+  parsePort,
+  parsePositiveInteger,
+  parseSeconds,
+  stopSignal,
+  UsageError,
+} from "./args.ts";
 import { REGISTER_FLAGS, REGISTER_HELP, registrarFromFlags } from "./registry.ts";
 
 /** The help text of `rdc classic`. */
@@ -38,6 +48,12 @@ Options:
                          require clients to present the secret in FILE (classic.connect(…,
                          { token }))
       --insecure-remote  allow binding a non-loopback address without TLS or a token
+      --max-connections N
+                         refuse clients beyond N at once, before their handshake (concurrent:
+                         default ${DEFAULT_SERVER_LIMITS.maxConnections}; isolated: children, default ${DEFAULT_MAX_CHILDREN})
+      --idle-timeout SECONDS
+                         close a connection with no traffic and no call in flight for this
+                         long (concurrent and oneshot; default 0: never)
 ${REGISTER_HELP}  -h, --help             show this help
 `;
 
@@ -58,6 +74,8 @@ export async function runClassic(argv: string[]): Promise<number> {
     "ssl-cafile": { type: "string" },
     "auth-token-file": { type: "string" },
     "insecure-remote": { type: "boolean" },
+    "max-connections": { type: "string" },
+    "idle-timeout": { type: "string" },
     ...REGISTER_FLAGS,
     help: { type: "boolean", short: "h" },
   });
@@ -89,6 +107,20 @@ export async function runClassic(argv: string[]): Promise<number> {
   }
   if (values.unix !== undefined && tls) {
     throw new UsageError("TLS needs TCP: --ssl-* cannot be combined with --unix");
+  }
+  const maxConnections = values["max-connections"] === undefined
+    ? undefined
+    : parsePositiveInteger(values["max-connections"], "--max-connections");
+  if (maxConnections !== undefined && (mode === "stdio" || mode === "oneshot")) {
+    throw new UsageError(`--max-connections does not apply to --mode ${mode} (one client)`);
+  }
+  const idleSeconds = values["idle-timeout"] === undefined
+    ? undefined
+    : parseSeconds(values["idle-timeout"], "--idle-timeout", true);
+  if (idleSeconds !== undefined && (mode === "stdio" || mode === "isolated")) {
+    throw new UsageError(
+      `--idle-timeout applies to --mode concurrent and oneshot, not ${mode}`,
+    );
   }
   const listening = mode !== "stdio" && values.unix === undefined;
   const registrar = registrarFromFlags(values, listening);
@@ -124,10 +156,16 @@ export async function runClassic(argv: string[]): Promise<number> {
     authenticator: token === undefined ? undefined : tokenAuthenticator(token),
     signal: stop.signal,
     logger: log,
+    maxConnections,
   };
   const server = mode === "isolated"
     ? serveIsolated(classic.defaultServerCommand(), common)
-    : classic.serve({ ...common, oneShot: mode === "oneshot", registrar });
+    : classic.serve({
+      ...common,
+      oneShot: mode === "oneshot",
+      registrar,
+      idleTimeout: idleSeconds === undefined ? undefined : idleSeconds * 1_000,
+    });
   try {
     await server.ready;
   } catch (error) {

@@ -8,7 +8,7 @@
 import { RegistryClient } from "../core/registry/client.ts";
 import { REGISTRY_MODES, REGISTRY_PORT, type RegistryMode } from "../core/registry/messages.ts";
 import { serveRegistry } from "../core/registry/server.ts";
-import { openLog, parseFlags, parsePort, stopSignal, UsageError } from "./args.ts";
+import { openLog, parseFlags, parsePort, parseSeconds, stopSignal, UsageError } from "./args.ts";
 
 /** RPyC's pruning timeout, in seconds. */
 const DEFAULT_TIMEOUT_S = 240;
@@ -53,7 +53,9 @@ export async function runRegistry(argv: string[]): Promise<number> {
   }
   const mode = parseMode(values.mode ?? "UDP", "--mode");
   const port = values.port === undefined ? REGISTRY_PORT : parsePort(values.port);
-  const timeout = values.timeout === undefined ? DEFAULT_TIMEOUT_S : parseSeconds(values.timeout);
+  const timeout = values.timeout === undefined
+    ? DEFAULT_TIMEOUT_S
+    : parseSeconds(values.timeout, "--timeout");
 
   using logging = openLog("registry", values.logfile, values.quiet ?? false);
   using stop = stopSignal();
@@ -128,15 +130,6 @@ export function registrarFromFlags(
     ? REGISTRY_PORT
     : parsePort(values["registry-port"], "--registry-port");
   return new RegistryClient({ mode, host, port });
-}
-
-/** The seconds of `--timeout`. @throws {UsageError} unless a positive number. */
-function parseSeconds(text: string): number {
-  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-  if (!(seconds > 0)) {
-    throw new UsageError(`invalid --timeout '${text}': expected a positive number of seconds`);
-  }
-  return seconds;
 }
 
 /** A registry mode from a flag's text, in any case. @throws {UsageError} for anything else. */

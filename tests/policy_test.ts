@@ -467,3 +467,103 @@ Deno.test("policy: a refused write through assignment syntax is logged, not lost
   assert.equal(serverSide(p).held.foo, "foo-field");
   assert.equal(serverSide(p).held.spam, 5);
 });
+
+/** A service whose method writes `this.owner`: run on another object, it writes that object. */
+class Ledger {
+  owner = "alice";
+}
+class OwnerService extends Service {
+  owner = "service";
+  ledger = new Ledger();
+  exposed_Point = Point;
+  exposed_setOwner(owner: string): string {
+    this.owner = owner;
+    return owner;
+  }
+}
+
+const PLUMBING = ["call", "apply", "bind", "arguments", "caller"];
+
+Deno.test("policy: allowPublicAttrs does not reach call, apply or bind of a remote function", async (t) => {
+  await using p = await pair(OwnerService, { allowPublicAttrs: true });
+  const root = p.client.root;
+  const service = p.serverConn().service as OwnerService;
+  const ledger = await root.ledger;
+  assert.ok(isRemote(ledger));
+  // What call/apply/bind would get around: the ledger is not writable.
+  await assert.rejects(setMember(ledger, "owner", "mallory"), isAccessError("write", "owner"));
+
+  await t.step("calling them is refused with AccessError; nothing is written", async () => {
+    await assert.rejects(
+      async () => await root.setOwner.call(ledger, "mallory"),
+      isAccessError("access", "call"),
+    );
+    await assert.rejects(
+      async () => await root.setOwner.apply(ledger, ["mallory"]),
+      isAccessError("access", "apply"),
+    );
+    await assert.rejects(
+      async () => await root.setOwner.bind(ledger)("mallory"),
+      isAccessError("access", "bind"),
+    );
+    // The same through a function value the peer holds, and on a class.
+    const setOwner = await root.setOwner;
+    assert.ok(isRemote(setOwner));
+    await assert.rejects(
+      async () => await setOwner.call(ledger, "mallory"),
+      isAccessError("access", "call"),
+    );
+    await assert.rejects(
+      async () => await root.Point.call(ledger, 1, 2),
+      isAccessError("access", "call"),
+    );
+    assert.equal(service.ledger.owner, "alice");
+    assert.equal(service.owner, "service");
+  });
+
+  await t.step("reading them, writing them and asking for them are refused too", async () => {
+    const setOwner = await root.setOwner;
+    for (const name of PLUMBING) {
+      await assert.rejects(async () => await root.setOwner[name], isAccessError("access", name));
+      assert.equal(await hasMember(setOwner, name), false, `hasMember ${name}`);
+      assert.equal(name in setOwner, false, `the member list advertises ${name}`);
+    }
+    await using pw = await pair(OwnerService, { allowPublicAttrs: true, allowSetAttr: true });
+    const writable = await pw.client.root.Point;
+    await assert.rejects(setMember(writable, "call", () => 0), isAccessError("write", "call"));
+    assert.equal(Object.hasOwn(Point, "call"), false);
+  });
+
+  await t.step("a function's own members are still reachable", async () => {
+    assert.equal(await root.Point.name, "Point");
+    assert.equal(await root.Point.length, Point.length);
+    assert.equal(await hasMember(await root.Point, "name"), true);
+  });
+
+  await t.step("the connection stays usable, and the method works as meant", async () => {
+    assert.equal(p.client.closed, false);
+    assert.equal(await root.setOwner("bob"), "bob");
+    assert.equal(service.owner, "bob");
+    assert.equal(service.ledger.owner, "alice");
+  });
+});
+
+Deno.test("policy: allowAllAttrs (full trust, classic mode) reaches and lists call, apply and bind", async () => {
+  await using p = await pair(OwnerService, { allowAllAttrs: true });
+  const root = p.client.root;
+  const service = p.serverConn().service as OwnerService;
+  const ledger = await root.ledger;
+  const setOwner = await root.setOwner;
+  for (const name of ["call", "apply", "bind"]) {
+    assert.equal(name in setOwner, true, `the member list lacks ${name}`);
+    assert.equal(await hasMember(setOwner, name), true, name);
+  }
+  // A method read off the root is bound to it (call cannot change a bound this) …
+  assert.equal(await setOwner.call(ledger, "carol"), "carol");
+  assert.equal(service.owner, "carol");
+  // … while a path through the function reaches the method itself.
+  assert.equal(await root.setOwner.call(ledger, "dave"), "dave");
+  assert.equal(service.ledger.owner, "dave");
+  assert.equal(await root.setOwner.apply(ledger, ["erin"]), "erin");
+  assert.equal(service.ledger.owner, "erin");
+});

@@ -10,6 +10,7 @@
 import { authenticate, type Authenticator } from "./auth.ts";
 import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
+import { Admission, checkMaxConnections } from "./admission.ts";
 import { defaultLogger, type Logger } from "../log.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../session/connection.ts";
 import { exitStatusText, stopChild } from "./stdio.ts";
@@ -28,7 +29,17 @@ export interface IsolatedServeOptions extends ListenOptions {
   authenticator?: Authenticator;
   /** Milliseconds a TLS handshake or the authenticator may take. Default 10 000. */
   handshakeTimeout?: number;
+  /**
+   * Connections served at once (children, plus clients still being
+   * authenticated). A client beyond it is refused before a child is started,
+   * with a CLOSE naming the reason, logged at most once a second. Default
+   * 64 (each connection costs a process).
+   */
+  maxConnections?: number;
 }
+
+/** The default `maxConnections` of {@linkcode serveIsolated}: each connection costs a process. */
+export const DEFAULT_MAX_CHILDREN = 64;
 
 /** A running isolated server; `close()` stops it and ends every child. */
 export interface IsolatedServer extends AsyncDisposable {
@@ -59,16 +70,23 @@ export function serveIsolated(
   const logger = options.logger ?? defaultLogger;
   const children = new Set<Deno.ChildProcess>();
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const maxConnections = checkMaxConnections(
+    options.maxConnections ?? DEFAULT_MAX_CHILDREN,
+    "serveIsolated",
+  );
   const stop = () => {
     // A child that ignores SIGTERM is killed after a grace period.
     for (const child of children) stopChild(child, 0, KILL_GRACE_MS);
   };
   const listening = new Listening(options, "serveIsolated", logger, handshakeTimeout, stop);
+  const admission = new Admission(maxConnections, listening.description, logger);
 
   listening.accept(async (incoming) => {
+    using slot = await admission.admit(incoming);
+    if (!slot) return;
     const { transport: conn, peer } = incoming;
     try {
-      await authenticate(incoming, options.authenticator, handshakeTimeout);
+      await authenticate(incoming, options.authenticator, handshakeTimeout, listening.stopping);
     } catch (error) {
       await refuse(conn, AUTHENTICATION_FAILED);
       if (!listening.closing) {

@@ -55,6 +55,7 @@ export class Listening {
   readonly #handlers = new Set<Promise<void>>();
   readonly #finished = Promise.withResolvers<void>();
   readonly #onAbort = () => void this.close();
+  readonly #stopping = new AbortController();
   #closing = false;
 
   /**
@@ -120,6 +121,11 @@ export class Listening {
     return this.#closing;
   }
 
+  /** Aborts once `close()` begins: what waits on a client's behalf should stop then. */
+  get stopping(): AbortSignal {
+    return this.#stopping.signal;
+  }
+
   /** Resolves once the server has closed and every handler has returned. */
   get finished(): Promise<void> {
     return this.#finished.promise;
@@ -169,6 +175,7 @@ export class Listening {
   close(): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
+      this.#stopping.abort(new Error("the server is closing"));
       this.#shutdown();
     }
     return this.#finished.promise;

@@ -16,6 +16,8 @@ import {
 import { defaultLogger } from "../log.ts";
 import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
 import type { Incoming } from "./incoming.ts";
+import { Admission, checkMaxConnections } from "./admission.ts";
+import { checkIdleTimeout, IdleSweeper } from "./idle.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
 import { registrarOf, Registration, type RegistrationOptions } from "../registry/registration.ts";
 import { type Service, serviceAliases } from "../session/service.ts";
@@ -32,6 +34,15 @@ export interface ServeOptions
     ServerLimits {
   /** Serve one client, then close (RPyC's `OneShotServer`). Default false. */
   oneShot?: boolean;
+  /**
+   * Milliseconds after which a connection with no traffic either way and
+   * nothing in flight (no request pending or being served) is closed, and
+   * the reason logged (level info). Netrefs the client holds do not keep it
+   * open; a `ping()` does. Checked by one timer per server, so a connection
+   * goes between `idleTimeout` and 1.5 × `idleTimeout` after its last
+   * traffic. Default 0: never.
+   */
+  idleTimeout?: number;
   /**
    * Checks each connection before the protocol starts (after TLS, if any);
    * what it returns becomes the connection's `credentials`, and a throw
@@ -80,11 +91,18 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
   const logger = options.logger ?? defaultLogger;
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const budgets = serverBudgets(options);
+  const maxConnections = checkMaxConnections(
+    options.maxConnections ?? DEFAULT_SERVER_LIMITS.maxConnections,
+    "serve",
+  );
+  const idleTimeout = checkIdleTimeout(options.idleTimeout ?? 0, "serve");
   const connections = new Set<Connection>();
   const starting = new Set<Incoming>();
   const registrar = registrarOf(options);
   let registration: Registration | undefined;
+  let idle: IdleSweeper | undefined;
   const listening = new Listening(options, "serve", logger, handshakeTimeout, async () => {
+    idle?.stop();
     const unregistering = registration?.stop() ?? [];
     // Connections still authenticating or in their handshake (or onConnect) are cut off too.
     for (const incoming of starting) incoming.transport.close();
@@ -97,13 +115,31 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
     registration = new Registration(registrar, serviceAliases(service), port, options, logger);
   }, () => {});
   const description = listening.description;
+  const admission = new Admission(maxConnections, description, logger);
+  if (idleTimeout > 0 && !listening.closing) {
+    idle = new IdleSweeper(idleTimeout, connections, (connection) => {
+      logger(
+        "info",
+        `${description}: closing the connection from ${connection.description}: ` +
+          `idle for ${idleTimeout} ms (idleTimeout)`,
+      );
+      void connection.close();
+    });
+  }
 
   listening.accept(
     async (incoming) => {
+      using slot = await admission.admit(incoming);
+      if (!slot) return;
       const { transport, peer } = incoming;
       starting.add(incoming);
       try {
-        const credentials = await authenticate(incoming, options.authenticator, handshakeTimeout)
+        const credentials = await authenticate(
+          incoming,
+          options.authenticator,
+          handshakeTimeout,
+          listening.stopping,
+        )
           .catch(async (error) => {
             await refuse(transport, AUTHENTICATION_FAILED);
             throw error;
@@ -116,6 +152,7 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
         );
         starting.delete(incoming);
         if (listening.closing) return void connection.close();
+        idle?.track(connection);
         connections.add(connection);
         await connection.finished;
         connections.delete(connection);
@@ -151,7 +188,7 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
  * @throws {RangeError} naming the option, for a value that is not a positive whole number.
  */
 function serverBudgets(options: ServerLimits): ServerBudgets {
-  const limit = (key: keyof ServerLimits): number => {
+  const limit = (key: "maxTotalInboundBytes" | "maxTotalPendingRequests"): number => {
     const value = options[key] ?? DEFAULT_SERVER_LIMITS[key];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new RangeError(`${key} must be a positive whole number, not ${value}`);

@@ -5,11 +5,10 @@
  * @module
  */
 
-import type { Logger } from "../log.ts";
+import { type Logger, ThrottledLog } from "../log.ts";
 import type { RequestHandler } from "./endpoint.ts";
 import { encodeMessage, parseRequest, type Reply, type Request } from "./messages.ts";
 import { ServiceTable } from "./table.ts";
-import { ThrottledLog } from "./throttled_log.ts";
 
 /**
  * The registry's request handler over a fresh table.

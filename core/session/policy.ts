@@ -8,6 +8,14 @@
  * `prototype` and every `Object.prototype` name are never reachable, whatever
  * the policy: a peer that asks for one is hostile and loses its connection.
  *
+ * What a function inherits from `Function.prototype` (`call`, `apply`, `bind`,
+ * `arguments`, `caller`) is plumbing, not a member: through it a peer could
+ * run any function it reaches with any object it holds a netref to as `this`
+ * (and so write what `setMember` refuses). `allowPublicAttrs` does not reach
+ * it, as RPyC's `allow_public_attrs` does not reach `__call__`-style names;
+ * only `allowAllAttrs` (full trust, classic mode) does. A function's own
+ * members (a class's static methods, `name`, `length`) follow the usual rules.
+ *
  * @module
  */
 
@@ -15,9 +23,17 @@ import { AccessError, peerFault } from "../errors.ts";
 
 /** What a peer may do to the objects this end exports. Strict by default. */
 export interface Policy {
-  /** Allow members whose names do not start with `_` (RPyC `allow_public_attrs`). Default false. */
+  /**
+   * Allow members whose names do not start with `_` (RPyC `allow_public_attrs`),
+   * except what functions inherit from `Function.prototype` (`call`, `apply`,
+   * `bind`, …). Default false.
+   */
   allowPublicAttrs?: boolean;
-  /** Allow every member but the always-blocked names (RPyC `allow_all_attrs`). Default false. */
+  /**
+   * Allow every member but the always-blocked names (RPyC `allow_all_attrs`),
+   * `Function.prototype`'s `call`, `apply` and `bind` included: full trust.
+   * Default false.
+   */
   allowAllAttrs?: boolean;
   /** Allow property writes on reachable members (RPyC `allow_setattr`). Default false. */
   allowSetAttr?: boolean;
@@ -220,8 +236,22 @@ export function resolveMember(
   if (policy.allowAllAttrs) return { holder, name };
   if (prefix && name.startsWith(prefix)) return { holder, name };
   if (isDecorated(holder, name)) return { holder, name };
-  if (policy.allowPublicAttrs && !name.startsWith("_")) return { holder, name };
+  if (policy.allowPublicAttrs && !name.startsWith("_") && !isFunctionPlumbing(holder, name)) {
+    return { holder, name };
+  }
   throw denied(name, access);
+}
+
+/**
+ * Whether `holder` gets `name` from `Function.prototype`: with `call`,
+ * `apply` or `bind` a peer would choose the `this` of a function it reaches.
+ * A name found earlier on the chain (an own member, a static method) is not.
+ */
+function isFunctionPlumbing(holder: object, name: string): boolean {
+  for (let o: object | null = holder; o !== null; o = Object.getPrototypeOf(o)) {
+    if (Object.hasOwn(o, name)) return o === Function.prototype;
+  }
+  return false;
 }
 
 function isDecorated(holder: object, name: string): boolean {
@@ -244,15 +274,18 @@ function denied(name: string, access: string): AccessError {
  * The member names a peer may read on `value` under `policy`, as the peer
  * would write them (`exposed_add` gives both `add` and `exposed_add`). Sent
  * with each reference so that `name in netref` can be answered at once.
+ * `Function.prototype`'s names are listed under `allowAllAttrs` only, as
+ * {@linkcode resolveMember} reaches them under it only.
  */
 export function reachableNames(value: object, policy: ResolvedPolicy): string[] {
   if (value instanceof Restricted) return [...value.readable];
   const names = new Set<string>();
   const prefix = policy.exposedPrefix;
   const plain = isPlainData(value);
+  const last = policy.allowAllAttrs ? Object.prototype : Function.prototype;
   for (
     let o: object | null = value;
-    o !== null && o !== Object.prototype && o !== Function.prototype;
+    o !== null && o !== Object.prototype && o !== last;
     o = Object.getPrototypeOf(o)
   ) {
     for (const name of Object.getOwnPropertyNames(o)) {

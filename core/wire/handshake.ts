@@ -17,7 +17,7 @@ import { frame } from "./framing.ts";
 import type { AnnouncedLimits } from "./limits.ts";
 import { Msg, readMessage, writeClose } from "./messages.ts";
 import { ByteReader, ByteWriter } from "./msgpack.ts";
-import type { Transport } from "./transport.ts";
+import { readExactly, type Transport } from "./transport.ts";
 
 /** What a peer's HELLO told us. */
 export interface PeerInfo {
@@ -119,6 +119,40 @@ export function refusalFrame(reason: string): Uint8Array {
   const writer = new ByteWriter();
   writeClose(writer, reason.slice(0, 1000));
   return frame(writer.bytes());
+}
+
+/** A refusal's reason is short; a frame announcing more is not one. */
+const MAX_REFUSAL = 4096;
+/** How long to wait for the rest of a refusal: a refusing server sends it all at once. */
+const REFUSAL_WAIT_MS = 1_000;
+
+/**
+ * The reason in the CLOSE frame that `first` (its first byte, already read)
+ * begins, where a client expected something else (the token's answer), or
+ * null when what arrives is not a refusal. Never throws.
+ */
+export async function readRefusal(transport: Transport, first: number): Promise<string | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const read = async (): Promise<string | null> => {
+    const rest = await readExactly(transport, 3);
+    if (!rest) return null;
+    const length = ((first << 24) | (rest[0] << 16) | (rest[1] << 8) | rest[2]) >>> 0;
+    if (length > MAX_REFUSAL) return null;
+    const payload = await readExactly(transport, length);
+    if (!payload) return null;
+    const head = readMessage(new ByteReader(payload));
+    return head.type === Msg.Close ? head.reason : null;
+  };
+  try {
+    return await Promise.race([
+      read(),
+      new Promise<null>((resolve) => timer = setTimeout(resolve, REFUSAL_WAIT_MS, null)),
+    ]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Refuses a connection before its session: CLOSE with `reason`, then close. Never throws. */

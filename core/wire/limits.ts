@@ -139,6 +139,14 @@ export function resolveLimits(limits: Limits): ResolvedLimits {
  */
 export interface ServerLimits {
   /**
+   * Connections held at once, counting those still authenticating or in
+   * their handshake. A client beyond it is refused before the handshake with
+   * a CLOSE naming the reason ("too many connections", which the client's
+   * `connect` rejects with), logged at most once a second; the others are
+   * not disturbed. Default 1 024.
+   */
+  maxConnections?: number;
+  /**
    * Bytes of partly received messages held across every connection. A
    * message that does not fit waits, and its connection reads nothing more
    * until it does. Default 2 GiB.
@@ -154,6 +162,7 @@ export interface ServerLimits {
 
 /** The defaults of every {@linkcode ServerLimits} field. */
 export const DEFAULT_SERVER_LIMITS: Readonly<Required<ServerLimits>> = Object.freeze({
+  maxConnections: 1024,
   maxTotalInboundBytes: 2048 * MiB,
   maxTotalPendingRequests: 262_144,
 });
