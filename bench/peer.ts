@@ -12,6 +12,8 @@
  * - `callback(fn, count)`: calls the client's `fn` `count` times one after
  *   another and returns the microseconds per call, as the server measured;
  * - `make()` → a new object that travels by reference (for churn);
+ * - `table(rows)` → `rows` plain row objects (`table.ts`), built once and kept,
+ *   so that a pull measures moving the value rather than making it;
  * - `rss()` → the server process's resident set size in bytes.
  *
  * A method a peer cannot do is left out; the table shows "n/a".
@@ -39,6 +41,23 @@ export interface SoakResult {
   rssEnd: number;
   /** Calls per second over the whole run. */
   callsPerSecond: number;
+}
+
+/**
+ * Pings on a second connection while the first pulls a big table, both
+ * connections from the same client process.
+ */
+export interface PullResult {
+  /** The slowest ping's round trip, in milliseconds, as the client saw it. */
+  worstPingMs: number;
+  /** The median ping's round trip, in milliseconds. */
+  medianPingMs: number;
+  /** How long the pull took, in milliseconds. */
+  pullMs: number;
+  /** Pings completed while the pull ran. */
+  pings: number;
+  /** Bytes the pulling connection read for the table (frame headers included), where known. */
+  bytes?: number;
 }
 
 /** Timings over a link that delays each direction (the bench's delay proxy). */
@@ -80,6 +99,16 @@ export interface Peer extends AsyncDisposable {
   throughput?(n: number): Promise<number>;
   /** Microseconds per echo of a byte array of `size` bytes, over `count` echoes. */
   echo?(size: number, count: number): Promise<number>;
+  /**
+   * Why an echo of `size` bytes is left out for this peer (the bench prints
+   * the reason), or undefined when it runs.
+   */
+  echoSkip?(size: number): string | undefined;
+  /**
+   * Opens two connections; on the first pulls `table(rows)` by value while
+   * the second pings back to back, each ping awaited before the next.
+   */
+  pull?(rows: number): Promise<PullResult>;
   /** Timings through 127.0.0.1:`port`, a proxy in front of this peer's server. */
   delayed?(port: number, count: number): Promise<DelayedResult>;
   /** Creates and drops `n` remote objects. */

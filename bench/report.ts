@@ -50,10 +50,16 @@ export function machine(): Machine {
 export interface Measured {
   /** What is measured. */
   title: string;
+  /** The scenario's id, shared by the rows of a scenario that gives several figures. */
+  scenario?: string;
   /** The unit of every figure. */
   unit: string;
   /** By subject name. */
   figures: Record<string, Spread>;
+  /** Subjects whose measure threw, with when and what (the table says "failed"). */
+  failed?: Record<string, string>;
+  /** Subjects left out on purpose, with why (the table says "n/a"). */
+  skipped?: Record<string, string>;
 }
 
 /** A goal: a per-round ratio (or an absolute figure) against a target. */
@@ -66,6 +72,8 @@ export interface Check {
   op: "<=" | ">=" | "info";
   /** The goal. */
   target?: number;
+  /** Why there is no figure: a side's measure failed (the check is then not met). */
+  failed?: string;
 }
 
 /** A scenario run once (churn, soak). */
@@ -88,16 +96,22 @@ export function renderChecks(measured: Measured[], checks: Check[]): string {
     measured.map((m) => [
       m.title,
       m.unit,
-      ...subjects.map((s) => m.figures[s] ? fmt(m.figures[s].median) : "n/a"),
+      ...subjects.map((s) =>
+        m.figures[s] ? fmt(m.figures[s].median) : m.failed?.[s] ? "failed" : "n/a"
+      ),
     ]),
   );
   const second = aligned(
     ["check", "median [min-max]", "target", "met?"],
     checks.map((c) => [
       c.what,
-      c.ratio ? `${fmt(c.ratio.median)} [${fmt(c.ratio.min)}-${fmt(c.ratio.max)}]` : "n/a",
+      c.ratio
+        ? `${fmt(c.ratio.median)} [${fmt(c.ratio.min)}-${fmt(c.ratio.max)}]`
+        : c.failed
+        ? "failed"
+        : "n/a",
       c.op === "info" ? "" : `${c.op === "<=" ? "≤" : "≥"} ${c.target}`,
-      c.op === "info" || !c.ratio ? "" : met(c) ? "yes" : "NO",
+      c.op === "info" || !(c.ratio || c.failed) ? "" : met(c) ? "yes" : "NO",
     ]),
   );
   return `${first}\n\n${second}`;
@@ -109,6 +123,29 @@ export function met(check: Check): boolean {
   return check.op === "<="
     ? check.ratio.median <= check.target
     : check.ratio.median >= check.target;
+}
+
+/**
+ * Why cells say "failed", or "n/a" for a stated reason: one line per subject
+ * and scenario; empty when there is nothing to say.
+ */
+export function renderNotes(measured: Measured[]): string {
+  const lines: string[] = [];
+  const said = new Set<string>();
+  for (const m of measured) {
+    const reasons = [
+      ...Object.entries(m.failed ?? {}).map(([subject, why]) => [subject, `failed in ${why}`]),
+      ...Object.entries(m.skipped ?? {}),
+    ];
+    for (const [subject, why] of reasons) {
+      // The rows of one scenario share their reasons: each is said once, on the first row.
+      const key = `${m.scenario ?? m.title}/${subject}`;
+      if (said.has(key)) continue;
+      said.add(key);
+      lines.push(`- ${subject}, ${m.title}: ${why}`);
+    }
+  }
+  return lines.join("\n");
 }
 
 /** The once-only scenarios as a table. */

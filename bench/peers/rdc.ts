@@ -5,10 +5,13 @@
  * @module
  */
 
-import { classic, connect } from "../../mod.ts";
+import { classic, connect, type Connection } from "../../mod.ts";
 import { type BenchServer, startServer } from "../child.ts";
-import type { ChurnResult, DelayedResult, Peer, SoakResult } from "../peer.ts";
+import type { ChurnResult, DelayedResult, Peer, PullResult, SoakResult } from "../peer.ts";
+import { pingWhile } from "../pings.ts";
 import { timeBatch } from "../scenarios.ts";
+import { median } from "../stats.ts";
+import type { Row } from "../table.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -17,6 +20,8 @@ export class RdcPeer implements Peer {
   readonly name = "rdc";
   readonly server: BenchServer;
   readonly conn: classic.ClassicConnection;
+  /** Echoes go on a connection of their own: a value too big for it closes it, not `conn`. */
+  #bulk: Connection | null = null;
 
   private constructor(server: BenchServer, conn: classic.ClassicConnection) {
     this.server = server;
@@ -68,7 +73,8 @@ export class RdcPeer implements Peer {
   async echo(size: number, count: number): Promise<number> {
     // Incompressible, like real bulk data (RPyC compresses what it sends).
     const bytes = randomBytes(size);
-    const root = this.conn.root;
+    if (!this.#bulk || this.#bulk.closed) this.#bulk = await connect("127.0.0.1", this.port);
+    const root = this.#bulk.root;
     gc?.();
     const start = performance.now();
     for (let i = 0; i < count; i++) {
@@ -76,6 +82,35 @@ export class RdcPeer implements Peer {
       if (back.length !== size) throw new Error(`echo: ${back.length} bytes back, not ${size}`);
     }
     return ((performance.now() - start) * 1000) / count;
+  }
+
+  /**
+   * `await pulling.root.table(rows)`: a plain array of plain objects returned
+   * by a call travels by value, so the call is the pull. (`obtain` of the
+   * call's result would move the table twice: once as the call's value, once
+   * as the copy.)
+   */
+  async pull(rows: number): Promise<PullResult> {
+    await using pulling = await connect("127.0.0.1", this.port);
+    await using pinging = await connect("127.0.0.1", this.port);
+    await pinging.ping(); // the first ping of a connection is not the one measured
+    gc?.();
+    const before = pulling.stats().bytesReceived;
+    let table: Row[] = [];
+    const { pullMs, pings } = await pingWhile(
+      () => pinging.ping(),
+      async () => void (table = await pulling.root.table(rows)),
+    );
+    if (table.length !== rows || table[rows - 1].id !== rows - 1) {
+      throw new Error(`pull: ${table.length} rows back, not ${rows}`);
+    }
+    return {
+      worstPingMs: Math.max(...pings),
+      medianPingMs: median(pings),
+      pullMs,
+      pings: pings.length,
+      bytes: pulling.stats().bytesReceived - before,
+    };
   }
 
   async delayed(port: number, count: number): Promise<DelayedResult> {
@@ -130,6 +165,7 @@ export class RdcPeer implements Peer {
   }
 
   async close(): Promise<void> {
+    await this.#bulk?.close();
     await this.conn.close();
     await this.server.close();
   }

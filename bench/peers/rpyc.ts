@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { ChurnResult, DelayedResult, Peer, SoakResult } from "../peer.ts";
+import type { ChurnResult, DelayedResult, Peer, PullResult, SoakResult } from "../peer.ts";
 
 const PYTHON = "/usr/bin/python3";
 const SERVER = new URL("./rpyc_server.py", import.meta.url).pathname;
@@ -27,6 +27,14 @@ const DRIVER = new URL("./rpyc_driver.py", import.meta.url).pathname;
 const START_MS = 20_000;
 /** How long a process may take to exit once its stdin is closed. */
 const EXIT_MS = 5_000;
+/**
+ * The largest echo run: RPyC moves about 30 MiB/s here (it zlib-compresses
+ * every frame), so one 100 MB echo would take some 7 s, a round and the
+ * warm-up half a minute.
+ */
+const MAX_ECHO = 16 * 1024 * 1024;
+/** RPyC's echo rate here, bytes out and back per second, for the skip message. */
+const MAX_ECHO_RATE = 30 * 1024 * 1024;
 
 /** Choices for {@linkcode startRpycPeer}. */
 export interface RpycOptions {
@@ -89,6 +97,8 @@ export class RpycPeer implements Peer {
   /** RPyC's version, as the server imported it. */
   readonly version: string;
   readonly #server: Python;
+  /** The pull's own server process, started by the first pull. */
+  #pullServer: Promise<{ python: Python; port: number }> | null = null;
   readonly #driver: Python;
   readonly #echoFill: number | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -154,6 +164,35 @@ export class RpycPeer implements Peer {
     return await this.send({ op: "echo", size, count, fill: this.#echoFill }) as number;
   }
 
+  /** Echoes over {@linkcode MAX_ECHO} are left out, for time. */
+  echoSkip(size: number): string | undefined {
+    const seconds = Math.round((2 * size) / MAX_ECHO_RATE);
+    return size > MAX_ECHO
+      ? `left out: one echo would take ~${seconds} s at RPyC's ~30 MiB/s (see its 16 MiB row)`
+      : undefined;
+  }
+
+  /**
+   * Two `rpyc.connect` in the driver: `rpyc.classic.obtain(conn.root.table(rows))`
+   * on one, `conn.ping()` back to back on the other, from a second thread.
+   * Their server is a process of its own: the table it keeps, and the memory
+   * pickling it leaves behind, would otherwise show in the churn and soak
+   * figures of the main one.
+   */
+  async pull(rows: number): Promise<PullResult> {
+    this.#pullServer ??= (async () => {
+      const python = Python.start([SERVER]);
+      try {
+        return { python, port: (await python.first() as { port: number }).port };
+      } catch (error) {
+        await python.close();
+        throw error;
+      }
+    })();
+    const { port } = await this.#pullServer;
+    return await this.send({ op: "pull", rows, port }) as PullResult;
+  }
+
   /** A second `rpyc.connect` through the proxy: `add(1, 2)` and `inc(inc(inc(1)))`. */
   async delayed(port: number, count: number): Promise<DelayedResult> {
     return await this.send({ op: "delayed", port, count }) as DelayedResult;
@@ -180,6 +219,7 @@ export class RpycPeer implements Peer {
       await this.#queue;
       await this.#driver.close();
       await this.#server.close();
+      await (await this.#pullServer?.catch(() => null))?.python.close();
     })();
   }
 

@@ -15,13 +15,18 @@ Every operation uses RPyC's ordinary API the way its users would write it.
 import gc
 import json
 import os
+import statistics
 import sys
+import threading
 import time
 
 import rpyc
 
 HOST = "127.0.0.1"
 BURST = 1000  # calls in flight per burst in soak
+# RPyC's ping gives up after 3 s by default; a ping stuck behind a big pull
+# should be measured, not fail.
+PING_TIMEOUT = 120
 
 
 class Driver:
@@ -134,6 +139,58 @@ class Driver:
         check(len(reply) == size, "echo size")
         return elapsed / count * 1e6
 
+    def pull(self, rows, port):
+        """Two new connections from this process to the server on port (one of
+        its own, see bench/peers/rpyc.ts): the main thread pulls the
+        table on the first with rpyc.classic.obtain(conn.root.table(rows))
+        (the server pickles the list, this end unpickles it), while a thread
+        pings the second back to back. Every ping's round trip in ms, and the
+        pull's."""
+        pulling = rpyc.connect(HOST, port)
+        try:
+            pinging = rpyc.connect(HOST, port)
+            try:
+                return self._pull(pulling, pinging, rows)
+            finally:
+                pinging.close()
+        finally:
+            pulling.close()
+
+    def _pull(self, pulling, pinging, rows):
+        pinging.ping(timeout=PING_TIMEOUT)  # the first ping is not the one measured
+        table_fn = pulling.root.table
+        gc.collect()
+        pings, failed = [], []
+        done = threading.Event()
+
+        def pinger():
+            try:
+                while not done.is_set():
+                    start = time.perf_counter()
+                    pinging.ping(timeout=PING_TIMEOUT)
+                    pings.append((time.perf_counter() - start) * 1e3)
+            except Exception as error:  # reported after the pull
+                failed.append(error)
+
+        thread = threading.Thread(target=pinger)
+        thread.start()
+        try:
+            start = time.perf_counter()
+            table = rpyc.classic.obtain(table_fn(rows))
+            pull_ms = (time.perf_counter() - start) * 1e3
+        finally:
+            done.set()
+            thread.join()
+        if failed:
+            raise failed[0]
+        check(len(table) == rows and table[-1]["id"] == rows - 1, "pull")
+        return {
+            "worstPingMs": max(pings),
+            "medianPingMs": statistics.median(pings),
+            "pullMs": pull_ms,
+            "pings": len(pings),
+        }
+
     def delayed(self, port, count):
         """A second connection through 127.0.0.1:port; microseconds per add
         and per inc(inc(inc(1))), three dependent calls and so three round
@@ -218,7 +275,9 @@ def check(ok, what):
         raise AssertionError(f"wrong result from {what}")
 
 
-OPS = ("call", "chain", "callback", "throughput", "echo", "delayed", "churn", "soak", "connect")
+OPS = (
+    "call", "chain", "callback", "throughput", "echo", "pull", "delayed", "churn", "soak", "connect",
+)
 
 
 def reply(message):

@@ -14,6 +14,24 @@ import rpyc
 from rpyc.utils.server import ThreadedServer
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+TAGS = ("red", "green", "blue", "admin", "beta", "ops")
+# Tables by row count, built once for the process (bench/table.ts has the same
+# rows): the pull scenario times moving the value, not making it.
+TABLES = {}
+
+
+def build_table(rows):
+    """rows plain dicts, field for field and value for value bench/table.ts's."""
+    return [
+        {
+            "id": i,
+            "name": f"User {i}",
+            "email": f"user{i}@example.com",
+            "score": (i * 7919 % 10000) / 100,
+            "tags": [TAGS[i % 6], TAGS[(i + 2) % 6]],
+        }
+        for i in range(rows)
+    ]
 
 
 class Thing:
@@ -54,6 +72,14 @@ class BenchService(rpyc.SlaveService):
         for _ in range(count):
             fn(1)
         return (time.perf_counter() - start) / count * 1e6
+
+    def exposed_table(self, rows):
+        """The table of `rows` rows; a list travels by reference (a netref),
+        so the client pulls it with rpyc.classic.obtain."""
+        table = TABLES.get(rows)
+        if table is None:
+            table = TABLES[rows] = build_table(rows)
+        return table
 
     def exposed_make(self):
         return Thing()

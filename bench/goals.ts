@@ -1,0 +1,118 @@
+/**
+ * The bench's goals: each check is a figure of the run (a ratio taken round
+ * by round, or an absolute figure) against its target, most of them from the
+ * issues they came with.
+ *
+ * @module
+ */
+
+import type { Check } from "./report.ts";
+import type { Rounds } from "./rounds.ts";
+import { ratios, spread } from "./stats.ts";
+
+/** The names of the scenarios whose labels depend on the run's sizes. */
+export interface GoalNames {
+  /** The big echo: its sample key and its size as shown ("100 MB"). */
+  bigEcho: { id: string; label: string };
+  /** The pulled table as shown ("45 MB"). */
+  pull: string;
+}
+
+/** The checks, judged on the run's figures. */
+export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] {
+  /** A per-round ratio of two series; none when either is missing, and why if one failed. */
+  const ratio = (a: string, b: string): Pick<Check, "ratio" | "failed"> => {
+    const x = samples.get(a), y = samples.get(b);
+    if (x && y) return { ratio: spread(ratios(x, y)) };
+    const failed = failures.get(a) ?? failures.get(b);
+    return { ratio: undefined, ...(failed ? { failed } : {}) };
+  };
+  /** The spread of a series itself, for absolute targets. */
+  const absolute = (key: string): Pick<Check, "ratio" | "failed"> => {
+    const x = samples.get(key);
+    if (x) return { ratio: spread(x) };
+    const failed = failures.get(key);
+    return { ratio: undefined, ...(failed ? { failed } : {}) };
+  };
+  // The call, the big echo and the ping under a pull carry the targets of the
+  // message-layer issue ("A bounded, chunked, fair message layer"): the new
+  // layer must not slow the call, and must not let big values stall small ones.
+  return [
+    { what: "1 rdc call ÷ raw ping-pong", ...ratio("call/rdc", "call/raw"), op: "<=", target: 1.3 },
+    {
+      what: "1 RPyC call time ÷ rdc call time",
+      ...ratio("call/rpyc", "call/rdc"),
+      op: ">=",
+      target: 8,
+    },
+    {
+      what: "1 Cap'n Web call time ÷ rdc call time",
+      ...ratio("call/capnweb", "call/rdc"),
+      op: ">=",
+      target: 1,
+    },
+    {
+      what: "1 RPyC root.add(1, 2) as written ÷ rdc",
+      ...ratio("written/rpyc", "written/rdc"),
+      op: "info",
+    },
+    { what: "2 rdc chain ÷ rdc call", ...ratio("chain/rdc", "call/rdc"), op: "<=", target: 1.2 },
+    {
+      what: "3 rdc callback ÷ rdc call",
+      ...ratio("callback/rdc", "call/rdc"),
+      op: "<=",
+      target: 1.5,
+    },
+    {
+      what: "4 rdc calls/s (absolute)",
+      ...absolute("throughput/rdc"),
+      op: ">=",
+      target: 100_000,
+    },
+    {
+      what: "4 rdc calls/s ÷ RPyC calls/s",
+      ...ratio("throughput/rdc", "throughput/rpyc"),
+      op: ">=",
+      target: 8,
+    },
+    { what: "5 rdc 1 MiB echo ÷ raw", ...ratio("echo1/rdc", "echo1/raw"), op: "info" },
+    { what: "5 rdc 16 MiB echo ÷ raw", ...ratio("echo16/rdc", "echo16/raw"), op: "info" },
+    {
+      what: `5 rdc ${names.bigEcho.label} echo ÷ raw`,
+      ...ratio(`${names.bigEcho.id}/rdc`, `${names.bigEcho.id}/raw`),
+      op: ">=",
+      target: 0.8,
+    },
+    {
+      what: "5 rdc 16 MiB echo, MiB/s out + back (absolute)",
+      ...absolute("echo16/rdc"),
+      op: ">=",
+      target: 1024,
+    },
+    {
+      what: "6 rdc pipelined ÷ one call, 5 ms link",
+      ...ratio("delayed-pipelined/rdc", "delayed-call/rdc"),
+      op: "<=",
+      target: 1.3,
+    },
+    {
+      what: "6 RPyC pipelined ÷ one call, 5 ms link",
+      ...ratio("delayed-pipelined/rpyc", "delayed-call/rpyc"),
+      op: "info",
+    },
+    {
+      what: "6 Cap'n Web pipelined ÷ one call, 5 ms link",
+      ...ratio("delayed-pipelined/capnweb", "delayed-call/capnweb"),
+      op: "info",
+    },
+    { what: "9 rdc connect + call ÷ raw", ...ratio("connect/rdc", "connect/raw"), op: "info" },
+    { what: "9 RPyC connect + call ÷ rdc", ...ratio("connect/rpyc", "connect/rdc"), op: "info" },
+    {
+      what: `10 worst ping during a ${names.pull} pull (ms)`,
+      ...absolute("pull-worst/rdc"),
+      op: "<=",
+      target: 20,
+    },
+    { what: "10 RPyC worst ping during the pull (ms)", ...absolute("pull-worst/rpyc"), op: "info" },
+  ];
+}
