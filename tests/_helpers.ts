@@ -70,12 +70,21 @@ export async function waitFor(
   }
 }
 
-/** Encodes one raw message as a frame (4-byte big-endian length + MessagePack). */
-export function rawFrame(message: unknown): Uint8Array {
-  const payload = new Encoder().encode(message);
-  const out = new Uint8Array(4 + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length);
-  out.set(payload, 4);
+/**
+ * Encodes one raw message as a whole frame (core/PROTOCOL.md, "Frames"): a
+ * 4-byte big-endian length whose top bit (the chunk bit) is clear, then the
+ * body. `shapeTable`, if given, is an encoded shape table that goes first in
+ * the body (its keys are integers, which @msgpack/msgpack does not write).
+ */
+export function rawFrame(message: unknown, shapeTable?: Uint8Array): Uint8Array {
+  const encoded = new Encoder().encode(message);
+  const table = shapeTable ?? new Uint8Array(0);
+  const length = table.length + encoded.length;
+  if (length > 0x7fffffff) throw new RangeError(`a whole frame cannot hold ${length} bytes`);
+  const out = new Uint8Array(4 + length);
+  new DataView(out.buffer).setUint32(0, length);
+  out.set(table, 4);
+  out.set(encoded, 4 + table.length);
   return out;
 }
 

@@ -6,7 +6,16 @@
 import assert from "node:assert/strict";
 import { connect, ConnectionClosedError, ProtocolError, serve, Service } from "../mod.ts";
 import { quietLogger, rawFrame, waitFor } from "./_helpers.ts";
-import { closeReason, MSG, RawPeer } from "./_raw_peer.ts";
+import {
+  closeReason,
+  DEFAULT_LIMITS,
+  hello,
+  MSG,
+  OP,
+  RawPeer,
+  request,
+  VERSION,
+} from "./_raw_peer.ts";
 
 class EchoService extends Service {
   exposed_echo(value: unknown): unknown {
@@ -59,11 +68,19 @@ function rawServer(handle: (peer: RawPeer) => Promise<void>) {
   };
 }
 
+/** The default limits but one. */
+function withoutLimit(name: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(DEFAULT_LIMITS).filter(([key]) => key !== name));
+}
+
 Deno.test("handshake: version mismatch fails on both ends, naming both versions", async (t) => {
   await t.step("server speaks version 2, client version 1", async () => {
-    const { server, lines, port } = startServer(EchoService, { protocolVersion: 2 });
+    const { server, lines, port } = startServer(EchoService);
     try {
-      const error = await connect("127.0.0.1", port, { logger: quietLogger() }).then(
+      const error = await connect("127.0.0.1", port, {
+        logger: quietLogger(),
+        protocolVersion: 1,
+      }).then(
         (c) => {
           c.close();
           return null;
@@ -71,51 +88,79 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
         (e) => e,
       );
       assert.ok(error instanceof ProtocolError, `client got ${error}`);
-      assert.match(error.message, /version/);
-      assert.match(error.message, /\b1\b/);
-      assert.match(error.message, /\b2\b/);
+      assert.match(error.message, /this end speaks version 1, the peer speaks version 2/);
       await waitFor(() => lines.some((l) => /version/.test(l)), 3000, "the server's log line");
       const line = lines.find((l) => /version/.test(l))!;
-      assert.match(line, /\b1\b/);
-      assert.match(line, /\b2\b/);
+      assert.match(line, /this end speaks version 2, the peer speaks version 1/);
       assert.equal(server.connections.size, 0);
-    } finally {
-      await server.close();
-    }
-  });
-
-  await t.step("client speaks version 2, server version 1", async () => {
-    const { server, lines, port } = startServer(EchoService);
-    try {
-      await assert.rejects(
-        connect("127.0.0.1", port, { logger: quietLogger(), protocolVersion: 2 }),
-        (e: Error) =>
-          e instanceof ProtocolError && /version 2/.test(e.message) &&
-          /version 1/.test(e.message),
-      );
-      await waitFor(() => lines.some((l) => /version/.test(l)), 3000, "the server's log line");
-      assert.ok(lines.some((l) => /version 1/.test(l) && /version 2/.test(l)), lines.join("\n"));
       await assertServerWorks(port);
     } finally {
       await server.close();
     }
   });
 
-  await t.step("a raw peer with another version gets a Close naming both", async () => {
+  await t.step("client speaks version 2, server version 3", async () => {
+    const { server, lines, port } = startServer(EchoService, { protocolVersion: 3 });
+    try {
+      await assert.rejects(
+        connect("127.0.0.1", port, { logger: quietLogger() }),
+        (e: Error) =>
+          e instanceof ProtocolError &&
+          /this end speaks version 2, the peer speaks version 3/.test(e.message),
+      );
+      await waitFor(() => lines.some((l) => /version/.test(l)), 3000, "the server's log line");
+      assert.ok(
+        lines.some((l) => /this end speaks version 3, the peer speaks version 2/.test(l)),
+        lines.join("\n"),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  await t.step("the server's HELLO has version 2 and announces every limit", async () => {
+    const { server, port } = startServer(EchoService, { maxDepth: 100 });
+    const peer = await RawPeer.connect(port);
+    try {
+      const greeting = await peer.next();
+      assert.equal(greeting.length, 7);
+      assert.deepEqual(greeting.slice(0, 5), [MSG.HELLO, "rdc", VERSION, "Echo", ["Echo"]]);
+      assert.ok((greeting[5] as string[]).includes("echo"), `members: ${greeting[5]}`);
+      assert.deepEqual(greeting[6], { ...DEFAULT_LIMITS, maxDepth: 100 });
+    } finally {
+      peer.close();
+      await server.close();
+    }
+  });
+
+  await t.step("a raw version 1 peer (a HELLO of six fields) is told both versions", async () => {
     const { server, lines, port } = startServer(EchoService);
     const peer = await RawPeer.connect(port);
     try {
-      const hello = await peer.readFrame() as unknown[];
-      assert.equal(hello[0], MSG.HELLO);
-      assert.equal(hello[1], "rdc");
-      assert.equal(hello[2], 1);
-      assert.equal(hello[3], "Echo");
-      await peer.send([MSG.HELLO, "rdc", 7, "Raw", ["Raw"], []]);
-      const frames = await peer.readToEnd();
-      const reason = closeReason(frames);
-      assert.ok(reason, `no Close frame in ${Deno.inspect(frames)}`);
-      assert.match(reason, /version 1/);
-      assert.match(reason, /version 7/);
+      assert.equal((await peer.next())[0], MSG.HELLO);
+      await peer.send([MSG.HELLO, "rdc", 1, "Raw", ["Raw"], []]);
+      const messages = await peer.readToEnd();
+      const reason = closeReason(messages);
+      assert.ok(reason, `no CLOSE in ${Deno.inspect(messages)}`);
+      assert.match(reason, /this end speaks version 2, the peer speaks version 1/);
+      await waitFor(() => lines.some((l) => /version 1/.test(l)), 3000, "the server's log line");
+      await assertServerWorks(port);
+    } finally {
+      peer.close();
+      await server.close();
+    }
+  });
+
+  await t.step("a raw peer with a version 2 layout but version 7 is told both", async () => {
+    const { server, lines, port } = startServer(EchoService);
+    const peer = await RawPeer.connect(port);
+    try {
+      assert.equal((await peer.next())[0], MSG.HELLO);
+      await peer.send(hello("Raw", {}, 7));
+      const messages = await peer.readToEnd();
+      const reason = closeReason(messages);
+      assert.ok(reason, `no CLOSE in ${Deno.inspect(messages)}`);
+      assert.match(reason, /this end speaks version 2, the peer speaks version 7/);
       await waitFor(() => lines.some((l) => /version 7/.test(l)), 3000, "the server's log line");
     } finally {
       peer.close();
@@ -128,17 +173,41 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
   const strangers: [string, Uint8Array, RegExp][] = [
     ["a frame that is not a Hello", rawFrame(["hello", "world"]), /not an rdc peer/],
     ["a map instead of an array", rawFrame({ jsonrpc: "2.0" }), /not an rdc peer/],
-    ["a Hello with the wrong magic", rawFrame([MSG.HELLO, "xyz", 1, "S", []]), /not an rdc peer/],
+    [
+      "a Hello with the wrong magic",
+      rawFrame([MSG.HELLO, "xyz", VERSION, "S", ["S"], [], DEFAULT_LIMITS]),
+      /not an rdc peer.*not an rdc handshake/,
+    ],
     [
       "a Hello with a malformed service name",
-      rawFrame([MSG.HELLO, "rdc", 1, 5, []]),
-      /malformed Hello.*service name/,
+      rawFrame([MSG.HELLO, "rdc", VERSION, 5, ["S"], [], DEFAULT_LIMITS]),
+      /not an rdc peer.*malformed Hello message: service name is an integer/,
     ],
-    ["a Request before any Hello", rawFrame([1, 0, 10, 0, [], ["x"]]), /not an rdc peer/],
     [
+      "a Hello that leaves out a limit",
+      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], withoutLimit("maxDepth")]),
+      /malformed Hello message: no maxDepth limit/,
+    ],
+    [
+      "a Hello with a limit of 0",
+      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], { ...DEFAULT_LIMITS, maxFrameSize: 0 }]),
+      /malformed Hello message: bad limit maxFrameSize 0/,
+    ],
+    [
+      "a version 2 Hello of six fields",
+      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], []]),
+      /sent a malformed handshake/,
+    ],
+    [
+      "a Request before any Hello",
+      rawFrame(request(0, OP.PING, 0, [], ["x"])),
+      /not an rdc peer \(bad handshake\)/,
+    ],
+    [
+      // "GET " read as a length is far over what may come before the handshake.
       "an HTTP request",
       new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-      /not an rdc peer|exceeds the limit/,
+      /not an rdc peer.*exceeds the limit of 16384 bytes before the handshake/,
     ],
   ];
   for (const [name, bytes, expected] of strangers) {
@@ -181,6 +250,19 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
     await assert.rejects(
       connect("127.0.0.1", raw.port, { logger: quietLogger() }),
       (e: Error) => e instanceof ProtocolError && /go away/.test(e.message),
+    );
+  });
+
+  await t.step("client side: the server's first frame is over 16 KiB", async () => {
+    await using raw = rawServer(async (peer) => {
+      await peer.send(hello("x".repeat(17 * 1024)));
+      await peer.readToEnd().catch(() => {});
+    });
+    await assert.rejects(
+      connect("127.0.0.1", raw.port, { logger: quietLogger() }),
+      (e: Error) =>
+        e instanceof ProtocolError &&
+        /not an rdc peer.*exceeds the limit of 16384 bytes before the handshake/.test(e.message),
     );
   });
 
@@ -290,13 +372,12 @@ Deno.test("handshake: timeout", async (t) => {
     const { server, port } = startServer(EchoService, { handshakeTimeout: 2000 });
     const peer = await RawPeer.connect(port);
     try {
-      await peer.readFrame();
+      await peer.next();
       await new Promise((r) => setTimeout(r, 50));
-      await peer.send([MSG.HELLO, "rdc", 1, "Raw", ["Raw"], []]);
-      // ping the root: [Request, seq 0, Ping, target 0, [], ["p"]]
-      await peer.send([1, 0, 10, 0, [], ["p"]]);
-      const reply = await peer.readFrame() as unknown[];
-      assert.deepEqual(reply, [2, 0, "p"]);
+      await peer.send(hello());
+      // ping the root: [REQUEST, seq 0, PING, target 0, path [], finished [], args ["p"]]
+      await peer.send([1, 0, 10, 0, [], [], ["p"]]);
+      assert.deepEqual(await peer.next(), [2, 0, "p"]);
     } finally {
       peer.close();
       await server.close();

@@ -26,7 +26,19 @@ import {
   TimeoutError,
 } from "../mod.ts";
 import { pair, quietLogger, rejection, waitFor } from "./_helpers.ts";
-import { EOF, MSG, RawPeer } from "./_raw_peer.ts";
+import {
+  EOF,
+  exportedId,
+  exportExt,
+  hello,
+  MSG,
+  OP,
+  RawPeer,
+  request,
+  shapeTable,
+  tag,
+  thrownError,
+} from "./_raw_peer.ts";
 
 // ---- fixtures ------------------------------------------------------------------------------
 
@@ -220,9 +232,8 @@ function trackUnhandled(): { errors: unknown[] } & Disposable {
 /** A handshaken raw peer connected to `port` (it plays the client). */
 async function rawClient(port: number): Promise<RawPeer> {
   const peer = await RawPeer.connect(port);
-  const hello = await peer.readFrame() as unknown[];
-  assert.equal(hello[0], MSG.HELLO);
-  await peer.send([MSG.HELLO, "rdc", 1, "Raw", ["Raw"], []]);
+  assert.equal((await peer.next())[0], MSG.HELLO);
+  await peer.send(hello());
   return peer;
 }
 
@@ -238,41 +249,27 @@ async function rawServer(
   });
   const raw = new RawPeer(await accepting);
   listener.close();
-  assert.equal((await raw.readFrame() as unknown[])[0], MSG.HELLO);
-  await raw.send([MSG.HELLO, "rdc", 1, "Raw", ["Raw"], []]);
+  assert.equal((await raw.next())[0], MSG.HELLO);
+  await raw.send(hello());
   return { raw, client: await connecting };
 }
 
-/** Reads frames until one satisfies `match` (or the peer closes / goes quiet). */
+/** Reads messages until one satisfies `match` (or the peer closes / goes quiet). */
 async function readUntil(
   peer: RawPeer,
   match: (frame: unknown[]) => boolean,
   timeoutMs = 2000,
 ): Promise<unknown[] | undefined> {
   while (true) {
-    let frame: unknown;
+    let message: unknown[] | typeof EOF;
     try {
-      frame = await peer.readFrame(timeoutMs);
+      message = await peer.readMessage(timeoutMs);
     } catch {
       return undefined; // quiet for timeoutMs
     }
-    if (frame === EOF) return undefined;
-    if (match(frame as unknown[])) return frame as unknown[];
+    if (message === EOF) return undefined;
+    if (match(message)) return message;
   }
-}
-
-/** An EXPORT ext payload as core/PROTOCOL.md describes it. */
-function exportExt(id: number, shape: number, name: string, members: string[] | null): ExtData {
-  const nameBytes = new TextEncoder().encode(name);
-  const list = members === null ? null : new TextEncoder().encode(members.join("\0"));
-  const out = new Uint8Array(9 + nameBytes.length + (list ? 1 + list.length : 0));
-  const view = new DataView(out.buffer);
-  out[0] = 0;
-  view.setUint32(1, id);
-  view.setUint32(5, shape);
-  out.set(nameBytes, 9);
-  if (list) out.set(list, 10 + nameBytes.length);
-  return new ExtData(6, out);
 }
 
 // ---- gaps: behaviour that works but had no test --------------------------------------------
@@ -662,8 +659,9 @@ Deno.test("robustness: a late reply's references are released at once", async ()
     assert.ok(request);
     assert.ok(await call instanceof TimeoutError);
     await readUntil(raw, (f) => f[0] === 5); // the CANCEL
-    // The reply crossed the CANCEL: it exports object #7 to the client.
-    await raw.send([MSG.REPLY, request[1], exportExt(7, 0, "Thing", ["x"])]);
+    // The reply crossed the CANCEL: it exports object #7 to the client, of a
+    // member list its shape table describes.
+    await raw.send([MSG.REPLY, request[1], exportExt(7, 0, "Thing")], shapeTable([[0, ["x"]]]));
     const release = await readUntil(raw, (f) => f[0] === MSG.RELEASE, 1000);
     assert.deepEqual(release, [MSG.RELEASE, [7], [1]], "the client releases #7");
   } finally {
@@ -677,11 +675,10 @@ Deno.test("robustness: NEXT cannot call an unexposed `next` method around the po
   await using server = serve(gapService(state), { port: 0, logger: quietLogger() });
   const raw = await rawClient((server.addr as Deno.NetAddr).port);
   try {
-    await raw.send([MSG.REQUEST, 0, 1, 0, ["make"], []]);
-    const reply = await readUntil(raw, (f) => f[0] === MSG.REPLY) as [number, number, ExtData];
-    const data = reply[2].data as Uint8Array;
-    const id = new DataView(data.buffer, data.byteOffset).getUint32(1);
-    await raw.send([MSG.REQUEST, 1, 7, id, [], [null]]); // NEXT on the Widget
+    await raw.send(request(0, OP.CALL, 0, ["make"], []));
+    const reply = await readUntil(raw, (f) => f[0] === MSG.REPLY);
+    assert.ok(reply, "no reply to make()");
+    await raw.send(request(1, OP.NEXT, exportedId(reply[2]), [], [null])); // NEXT on the Widget
     const answer = await readUntil(raw, (f) => f[1] === 1 && (f[0] === 2 || f[0] === 3));
     assert.equal(
       state.lastWidget!.nextCalls,
@@ -746,7 +743,7 @@ Deno.test("robustness: server.close() cuts off a pending handshake", async () =>
   });
   try {
     const peer = new RawPeer(silent);
-    assert.equal((await peer.readFrame() as unknown[])[0], MSG.HELLO); // accepted
+    assert.equal((await peer.next())[0], MSG.HELLO); // accepted
     await server.close();
     assert.deepEqual(
       lines.filter((l) => /no handshake/.test(l)),
@@ -825,8 +822,8 @@ Deno.test("robustness: a hostile request that fails to unbox after a lazy path d
   await using server = serve(gapService(newState()), { port: 0, logger: quietLogger(lines) });
   const raw = await rawClient((server.addr as Deno.NetAddr).port);
   try {
-    const path = [new ExtData(23, new Uint8Array(0)), 0, "nope"];
-    await raw.send([MSG.REQUEST, 0, 1, 0, ["echo"], [path, new ExtData(99, new Uint8Array(0))]]);
+    const path = [tag(23), 0, "nope"];
+    await raw.send(request(0, OP.CALL, 0, ["echo"], [path, new ExtData(99, new Uint8Array(0))]));
     await raw.readToEnd();
     await sleep(20);
     assert.ok(lines.some((l) => /unknown extension type 99/.test(l)), lines.join("\n"));
@@ -842,9 +839,12 @@ Deno.test("robustness: a blocked name reached through a netref is refused", asyn
   const raw = await rawClient((server.addr as Deno.NetAddr).port);
   try {
     // Hand the server a reference (our object #1), which it keeps in `kept.fn`.
-    await raw.send([MSG.REQUEST, 0, 1, 0, ["keep"], [exportExt(1, 0, "Mine", []), null]]);
+    await raw.send(
+      request(0, OP.CALL, 0, ["keep"], [exportExt(1, 0, "Mine"), null]),
+      shapeTable([[0, []]]),
+    );
     assert.ok(await readUntil(raw, (f) => f[0] === MSG.REPLY && f[1] === 0));
-    await raw.send([MSG.REQUEST, 1, 0, 0, ["kept", "fn", "hasOwnProperty"], []]);
+    await raw.send(request(1, OP.GET, 0, ["kept", "fn", "hasOwnProperty"], []));
     const answer = await readUntil(raw, (f) => f[0] === MSG.CLOSE || f[1] === 1);
     assert.equal(answer?.[0], MSG.CLOSE, `the peer got ${Deno.inspect(answer)}`);
     assert.match(String(answer?.[1]), /blocked member 'hasOwnProperty'/);
@@ -861,12 +861,18 @@ Deno.test("robustness: answers kept for FINISH count against maxPendingRequests"
   });
   const raw = await rawClient((server.addr as Deno.NetAddr).port);
   try {
-    for (let seq = 0; seq < 10; seq++) {
-      await raw.send([MSG.REQUEST, seq, 10, 0, [], ["x".repeat(1000)]]); // PING, never FINISHed
-      if (!(await readUntil(raw, (f) => f[1] === seq || f[0] === MSG.CLOSE))) break;
+    // PINGs never FINISHed: two answers are kept, the requests beyond them are
+    // refused (and up to two refusals are tolerated before the peer is cut off).
+    const answers: unknown[] = [];
+    for (let seq = 0; seq < 4; seq++) {
+      await raw.send(request(seq, OP.PING, 0, [], ["x".repeat(1000)]));
+      const answer = await readUntil(raw, (f) => f[1] === seq || f[0] === MSG.CLOSE);
+      answers.push(answer?.[0] === MSG.THROW ? thrownError(answer).name : answer?.[0]);
     }
+    assert.deepEqual(answers, [MSG.REPLY, MSG.REPLY, "LimitError", "LimitError"]);
     const conn = [...server.connections][0];
-    const kept = conn?.closed === false ? conn.stats().answers : 0;
+    assert.equal(conn?.closed, false, "the refusals closed the connection");
+    const kept = conn.stats().answers;
     assert.ok(kept <= 2, `the server keeps ${kept} answers for a peer limited to 2 requests`);
   } finally {
     raw.close();

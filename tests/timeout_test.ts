@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { Decoder } from "@msgpack/msgpack";
-import { connect, currentCall, PROTOCOL_VERSION, Service, timed, TimeoutError } from "../mod.ts";
-import { pair, quietLogger, rawFrame, rejection, waitFor, writeAll } from "./_helpers.ts";
+import { connect, currentCall, Service, timed, TimeoutError } from "../mod.ts";
+import { pair, quietLogger, rejection, waitFor } from "./_helpers.ts";
+import { EOF, hello, MSG, RawPeer } from "./_raw_peer.ts";
 
 interface CalleeState {
   started: number;
@@ -205,47 +205,33 @@ function rawLatePeer(lateMs: number) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const received: unknown[][] = [];
   let lateSent = 0;
-  let socket: Deno.Conn | undefined;
+  let peer: RawPeer | undefined;
   const timers = new Set<Promise<void>>();
   const done = (async () => {
-    const conn = await listener.accept();
-    socket = conn;
-    const send = (message: unknown[]) => writeAll(conn, rawFrame(message));
-    await send([0, "rdc", PROTOCOL_VERSION, "Late", ["Late"], []]);
-    const decoder = new Decoder();
-    let buffered = new Uint8Array(0);
-    const chunk = new Uint8Array(64 * 1024);
+    peer = new RawPeer(await listener.accept());
+    await peer.send(hello("Late"));
     try {
       while (true) {
-        const n = await conn.read(chunk);
-        if (n === null) break;
-        const merged = new Uint8Array(buffered.length + n);
-        merged.set(buffered);
-        merged.set(chunk.subarray(0, n), buffered.length);
-        buffered = merged;
-        while (buffered.length >= 4) {
-          const size = new DataView(buffered.buffer, buffered.byteOffset).getUint32(0);
-          if (buffered.length < 4 + size) break;
-          const message = decoder.decode(buffered.subarray(4, 4 + size)) as unknown[];
-          buffered = buffered.slice(4 + size);
-          received.push(message);
-          if (message[0] !== 1) continue; // only REQUESTs are answered
-          const [, seq, , , path, args] = message as [
-            number,
-            number,
-            number,
-            number,
-            string[],
-            unknown[],
-          ];
-          if (path[0] === "slow") {
-            const late = sleep(lateMs).then(() => send([2, seq, "late"])).then(() => {
-              lateSent++;
-            }, () => {});
-            timers.add(late);
-          } else {
-            await send([2, seq, `fast ${args[0]}`]);
-          }
+        const message = await peer.readMessage(Infinity);
+        if (message === EOF) break;
+        received.push(message);
+        if (message[0] !== MSG.REQUEST) continue; // only REQUESTs are answered
+        const [, seq, , , path, , args] = message as [
+          number,
+          number,
+          number,
+          number,
+          string[],
+          number[],
+          unknown[],
+        ];
+        if (path[0] === "slow") {
+          const late = sleep(lateMs).then(() => peer!.send([MSG.REPLY, seq, "late"])).then(() => {
+            lateSent++;
+          }, () => {});
+          timers.add(late);
+        } else {
+          await peer.send([MSG.REPLY, seq, `fast ${args[0]}`]);
         }
       }
     } catch {
@@ -258,11 +244,7 @@ function rawLatePeer(lateMs: number) {
     lateSent: () => lateSent,
     async close() {
       await Promise.all(timers);
-      try {
-        socket?.close();
-      } catch {
-        // Closed already.
-      }
+      peer?.close();
       listener.close();
       await done;
     },
@@ -279,7 +261,7 @@ Deno.test("timeout: a reply arriving after the timeout does not settle anything"
     const error = await rejection(root.slow());
     assert.ok(error instanceof TimeoutError, `got ${error}`);
     // The caller told the callee (a CANCEL for that request).
-    await waitFor(() => peer.received.some((m) => m[0] === 5), 5000, "a CANCEL");
+    await waitFor(() => peer.received.some((m) => m[0] === MSG.CANCEL), 5000, "a CANCEL");
     const received = client.stats().framesReceived;
     await waitFor(() => peer.lateSent() === 1, 5000, "the late reply to be sent");
     await waitFor(() => client.stats().framesReceived > received, 5000, "the late reply");
