@@ -194,6 +194,14 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
       /malformed Hello message: bad limit maxFrameSize 0/,
     ],
     [
+      "a Hello announcing a frame size no chunk fits (below the least any end accepts)",
+      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], {
+        ...DEFAULT_LIMITS,
+        maxMessageSize: 200,
+      }]),
+      /maxMessageSize 200 is below the least any end accepts \(65536\)/,
+    ],
+    [
       "a version 2 Hello of six fields",
       rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], []]),
       /sent a malformed handshake/,

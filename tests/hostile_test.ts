@@ -269,9 +269,9 @@ Deno.test("hostile: wrong message shapes", async (t) => {
     },
     {
       name: "attachments adding up to more than maxMessageSize",
-      expect: /a message of 1100 bytes exceeds the limit of 1024 bytes \(maxMessageSize\)/,
-      serverOptions: { maxMessageSize: 1024 },
-      run: (peer) => peer.sendBytes(firstChunk(0, 100, [500, 500])),
+      expect: /a message of 65636 bytes exceeds the limit of 65536 bytes \(maxMessageSize\)/,
+      serverOptions: { maxMessageSize: 65_536 },
+      run: (peer) => peer.sendBytes(firstChunk(0, 100, [32_768, 32_768])),
     },
     {
       name: "an unknown container tag",

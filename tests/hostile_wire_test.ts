@@ -409,9 +409,9 @@ Deno.test("hostile wire: framing and streams", async (t) => {
     },
     {
       name: "a stream announcing more than a small maxMessageSize",
-      expect: /a message of 5001 bytes exceeds the limit of 5000 bytes \(maxMessageSize\)/,
-      serverOptions: { maxMessageSize: 5000 },
-      run: (peer) => peer.sendBytes(firstChunk(0, 5001, [], new Uint8Array(10))),
+      expect: /a message of 65537 bytes exceeds the limit of 65536 bytes \(maxMessageSize\)/,
+      serverOptions: { maxMessageSize: 65_536 },
+      run: (peer) => peer.sendBytes(firstChunk(0, 65_537, [], new Uint8Array(10))),
     },
     {
       name: "a first chunk carrying more data than its stream announced",
@@ -738,21 +738,19 @@ Deno.test("hostile wire: replies stay within the limits the peer announced", asy
   // The request is fine for the server; its answer is not for the peer, so
   // the call fails and the connection stays (core/PROTOCOL.md, "HELLO").
   const cases: [string, Partial<AnnouncedLimits>, unknown, string, RegExp][] = [
-    ["maxElements", { maxElements: 10 }, new Array(20).fill(1), "LimitError", /maxElements/],
+    ["maxElements", { maxElements: 64 }, new Array(100).fill(1), "LimitError", /maxElements/],
     ["maxDepth", { maxDepth: 4 }, [[[[[[1]]]]]], "TypeError", /nested deeper than 4 levels/],
     [
       "maxBigIntBytes",
-      { maxBigIntBytes: 4 },
+      { maxBigIntBytes: 8 },
       new ExtData(EXT.BIGINT, new Uint8Array([0, ...new Array(9).fill(0xff)])),
       "LimitError",
       /maxBigIntBytes/,
     ],
-    // The refusal itself must fit: with its stack trace this LimitError is
-    // larger than 200 bytes.
     [
       "maxMessageSize",
-      { maxMessageSize: 200 },
-      new Array(1000).fill(1),
+      { maxMessageSize: 64 * KiB },
+      new Array(30_000).fill(1000),
       "LimitError",
       /maxMessageSize/,
     ],

@@ -7,7 +7,7 @@
 import { authenticate, type Authenticator } from "./auth.ts";
 import { type ServerBudgets, startConnection } from "./connect.ts";
 import { Budget } from "../wire/budget.ts";
-import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../wire/limits.ts";
+import { DEFAULT_SERVER_LIMITS, resolveLimits, type ServerLimits } from "../wire/limits.ts";
 import {
   type Connection,
   type ConnectionOptions,
@@ -90,6 +90,7 @@ export interface Server extends AsyncDisposable {
 export function serve(service: Service | (new () => Service), options: ServeOptions): Server {
   const logger = options.logger ?? defaultLogger;
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  resolveLimits(options); // Bad limits fail here, not on each connection.
   const budgets = serverBudgets(options);
   const maxConnections = checkMaxConnections(
     options.maxConnections ?? DEFAULT_SERVER_LIMITS.maxConnections,

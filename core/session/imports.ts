@@ -119,14 +119,15 @@ export class ImportTable {
   }
 
   /**
-   * Takes back one reference that arrived in a message this end refused
-   * (nobody saw it): the peer hears of it as a release of 1, and an entry
-   * left with no reference is forgotten.
+   * Takes back one reference that arrived in a message nobody will see (a
+   * refused message, an answer nobody waits for): with `tell`, the peer
+   * hears of it as a release of 1. An entry left with no reference is
+   * forgotten.
    */
-  giveBack(entry: ImportEntry): void {
+  giveBack(entry: ImportEntry, tell: boolean): void {
     if (entry.released) return;
     entry.count--;
-    this.#onRelease(entry.id, 1);
+    if (tell) this.#onRelease(entry.id, 1);
     if (entry.count > 0) return;
     entry.released = true;
     this.#registry.unregister(entry);

@@ -9,7 +9,7 @@
  */
 
 import { LimitError, peerFault } from "../errors.ts";
-import { type ByteReader, type ByteWriter, Token } from "../wire/msgpack.ts";
+import { type ByteReader, ByteWriter, Token } from "../wire/msgpack.ts";
 import { questionTarget, RefKind, type RefKindCode, type Target } from "../wire/messages.ts";
 import type {
   ExportDescriptor,
@@ -27,7 +27,7 @@ import {
 } from "./engine.ts";
 import { ExportTable } from "./exports.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
-import { MemberLists, type SentList } from "./member_lists.ts";
+import { MAX_LIST_NAMES, MemberLists, type SentList } from "./member_lists.ts";
 import { reachableNames, type ResolvedPolicy } from "./policy.ts";
 
 /** What the object space needs of its session. */
@@ -118,6 +118,9 @@ export class ObjectSpace {
       }
       const shape = reader.number;
       if (reader.next() !== Token.Array) throw peerFault("malformed shape table: a member list");
+      if (reader.count > MAX_LIST_NAMES) {
+        throw peerFault(`a member list of ${reader.count} names (at most ${MAX_LIST_NAMES})`);
+      }
       const names = new Array<string>(reader.count);
       for (let j = 0; j < names.length; j++) {
         if (reader.next() !== Token.Str) throw peerFault("malformed shape table: a member name");
@@ -251,19 +254,20 @@ export class OutgoingRefs implements ReferenceWriter {
   }
 
   /**
-   * Writes the shape table this message needs (the lists it uses that the
-   * peer may not know yet) into `writer`; returns whether there was one.
+   * The shape table this message needs (the lists it uses that the peer may
+   * not know yet), encoded; null when it needs none.
    */
-  writeShapeTable(writer: ByteWriter): boolean {
+  shapeTable(): Uint8Array | null {
     const described = this.#described;
-    if (!described) return false;
+    if (!described) return null;
+    const writer = new ByteWriter();
     writer.map(described.size);
     for (const [shape, { members }] of described) {
       writer.number(shape);
       writer.array(members.length);
       for (const name of members) writer.string(name);
     }
-    return true;
+    return writer.bytes();
   }
 
   /** The message is in line: the lists it describes are known to the peer from now on. */
@@ -320,10 +324,23 @@ export class IncomingRefs implements ReferenceReader {
     return this.#owner.resolvePath(target, path);
   }
 
-  /** The message was refused or nobody waits for it: give back every reference it brought. */
+  /** Nobody waits for the message: give back every reference it brought (RELEASE). */
   giveBack(): void {
+    this.#undo(true);
+  }
+
+  /**
+   * Uncounts the references read so far, telling the peer nothing: the
+   * caller releases every reference of the message itself (it may not all
+   * have been read).
+   */
+  undo(): void {
+    this.#undo(false);
+  }
+
+  #undo(tell: boolean): void {
     const imports = this.#space.imports;
-    if (this.#imported) { for (const entry of this.#imported) imports.giveBack(entry); }
+    if (this.#imported) { for (const entry of this.#imported) imports.giveBack(entry, tell); }
     this.#imported = null;
   }
 }

@@ -36,7 +36,7 @@ import {
 } from "../wire/messages.ts";
 import { ByteReader, ByteWriter } from "../wire/msgpack.ts";
 import { runSliced } from "../wire/slicing.ts";
-import { scanExports, Unboxer, type UnboxLimits } from "../wire/unboxing.ts";
+import { ExportScanner, Unboxer, type UnboxLimits } from "../wire/unboxing.ts";
 import {
   ConnectionClosedError,
   isPeerFault,
@@ -530,10 +530,8 @@ export class Session implements Connection, Engine, SpaceOwner {
       Promise.all(waits).then(() => this.#dispatch(w, boxer, refs, null, later));
       return later;
     }
-    let blocks = [w.bytes()];
-    const table = new ByteWriter(64);
-    if (refs.writeShapeTable(table)) blocks = [table.bytes(), blocks[0]];
-    const sending = this.#hand(w, blocks, boxer.attachments);
+    const table = refs.shapeTable();
+    const sending = this.#hand(w, table ? [table, w.bytes()] : [w.bytes()], boxer.attachments);
     if (outgoing === null && sending === null) {
       refs.placed();
       return null;
@@ -560,7 +558,12 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.#sendAnswer(seq, failed, value);
   }
 
-  #sendAnswer(seq: number, failed: boolean, value: unknown): void {
+  /**
+   * Sends request `seq`'s outcome. A value that cannot be sent becomes an
+   * error saying why; an error that cannot be sent either (`lastResort`)
+   * becomes its message alone.
+   */
+  #sendAnswer(seq: number, failed: boolean, value: unknown, lastResort = false): void {
     if (this.#closed) return;
     const w = this.#writer;
     writeAnswerHead(w, failed, seq);
@@ -570,38 +573,31 @@ export class Session implements Connection, Engine, SpaceOwner {
     }
     const refs = this.#space.outgoing();
     const boxer = new Boxer(w, refs, this.#sendLimits, value);
+    const unsendable = (error: unknown) => {
+      refs.rollback();
+      if (isPeerFault(error)) return this.#violation(error);
+      if (lastResort) {
+        return this.#sendAnswer(seq, true, `${(value as Error)?.message}`.slice(0, 1000));
+      }
+      const what = failed ? "error" : "result";
+      const replacement = error instanceof LimitError ? error : new TypeError(
+        `cannot send the ${what} of request #${seq}: ${(error as Error).message}`,
+      );
+      this.#sendAnswer(seq, true, replacement, true);
+    };
     let boxing: Promise<void> | null;
     try {
       boxing = runSliced(boxer);
     } catch (error) {
-      refs.rollback();
       w.reset(SCRATCH_SIZE);
-      return this.#unsendable(seq, failed, error);
+      return unsendable(error);
     }
     if (boxing === null) {
       this.#dispatch(w, boxer, refs, null, null);
       return;
     }
     this.#writer = new ByteWriter();
-    boxing.then(
-      () => this.#dispatch(w, boxer, refs, null, null),
-      (error) => {
-        refs.rollback();
-        this.#unsendable(seq, failed, error);
-      },
-    );
-  }
-
-  /** A result (or error) that cannot be sent: the caller gets an error saying why instead. */
-  #unsendable(seq: number, failed: boolean, error: unknown): void {
-    if (isPeerFault(error)) return this.#violation(error);
-    if (error instanceof LimitError) return this.#sendAnswer(seq, true, error);
-    const what = failed ? "error" : "result";
-    this.#sendAnswer(
-      seq,
-      true,
-      new TypeError(`cannot send the ${what} of request #${seq}: ${(error as Error).message}`),
-    );
+    boxing.then(() => this.#dispatch(w, boxer, refs, null, null), unsendable);
   }
 
   // ---- receiving ----------------------------------------------------------------------------
@@ -633,11 +629,17 @@ export class Session implements Connection, Engine, SpaceOwner {
   /** The read loop or a message's decoding failed: close, saying why. */
   #failed(error: unknown): void {
     if (this.#closed) return;
-    if (isPeerFault(error)) this.#violation(error);
-    else if (error instanceof ConnectionClosedError) this.#shutdown(error, false);
-    else {
-      this.#shutdown(new ConnectionClosedError(`read failed: ${error}`, { cause: error }), false);
+    if (isPeerFault(error)) return this.#violation(error);
+    // This end broke the channel (a write failed or stalled): worth a line in the log.
+    if (error === this.#channel.failure) {
+      this.#logger("warn", `closing ${this.description}: ${(error as Error).message}`);
     }
+    this.#shutdown(
+      error instanceof ConnectionClosedError
+        ? error
+        : new ConnectionClosedError(`read failed: ${error}`, { cause: error }),
+      false,
+    );
   }
 
   /**
@@ -680,22 +682,61 @@ export class Session implements Connection, Engine, SpaceOwner {
   /** A message read to its end: nothing may follow, and its inbound budget goes back. */
   #end(reader: ByteReader, message: ReceivedMessage): void {
     if (reader.remaining !== 0) throw peerFault(`${reader.remaining} bytes after the message`);
-    this.#channel.release(message.held);
+    this.#channel.release(message);
   }
 
-  /** Starts unboxing a message's value; returns null when it was done at once. */
-  #unbox(reader: ByteReader, refs: IncomingRefs, message: ReceivedMessage): {
-    unboxer: Unboxer;
-    unboxing: Promise<void> | null;
-  } {
-    const unboxer = new Unboxer(
-      reader,
-      refs,
-      this.#readLimits,
-      message.attachments,
-      message.body.length,
-    );
-    return { unboxer, unboxing: runSliced(unboxer) };
+  /**
+   * Gives back every reference in the value at `reader` (a message nobody
+   * will read), scanning it in slices, then releases the message; with
+   * `whole`, the value must end the message.
+   */
+  #giveBackAll(reader: ByteReader, message: ReceivedMessage, whole: boolean): void {
+    const done = () => whole ? this.#end(reader, message) : this.#channel.release(message);
+    const scanning = runSliced(new ExportScanner(reader, (id) => this.#space.giveBack(id)));
+    if (scanning === null) return done();
+    scanning.then(done).catch((error) => {
+      this.#channel.release(message);
+      this.#failed(error);
+    });
+  }
+
+  /**
+   * Starts unboxing a message's value: `unboxing` is null when it was done at
+   * once. A value this end refuses (a full import table: `LimitError`) gives
+   * back every reference it brought; anything else wrong is the peer's fault.
+   */
+  #unbox(
+    reader: ByteReader,
+    refs: IncomingRefs,
+    message: ReceivedMessage,
+    refused: (error: LimitError) => void,
+  ): { unboxer: Unboxer; unboxing: Promise<void> | null } | null {
+    const start = reader.position;
+    const unboxer = new Unboxer(reader, refs, this.#readLimits, message.attachments);
+    const refuse = (error: unknown) => {
+      if (!(error instanceof LimitError)) {
+        this.#channel.release(message);
+        return this.#failed(error);
+      }
+      // Some of its references were counted, some not read yet: count none, release all.
+      refs.undo();
+      this.#giveBackAll(new ByteReader(message.body, start), message, false);
+      refused(error);
+    };
+    let unboxing: Promise<void> | null;
+    try {
+      unboxing = runSliced(unboxer);
+    } catch (error) {
+      refuse(error);
+      return null;
+    }
+    if (unboxing) {
+      unboxing = unboxing.catch((error) => {
+        refuse(error);
+        throw error;
+      });
+    }
+    return { unboxer, unboxing };
   }
 
   #onRequest(head: RequestHead, reader: ByteReader, message: ReceivedMessage): void {
@@ -707,8 +748,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     if (!answer) {
       // No room: refuse it, giving back the references its arguments brought.
       const refusal = this.#answers.refuse(seq, this.#answers.busy());
-      scanExports(reader, (id) => this.#space.giveBack(id));
-      this.#end(reader, message);
+      this.#giveBackAll(reader, message, true);
       return this.#sendAnswer(seq, true, refusal);
     }
     // Take hold of the target now: a RELEASE or FINISH that follows this request
@@ -719,12 +759,14 @@ export class Session implements Connection, Engine, SpaceOwner {
     const reply = (value: unknown) =>
       this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value);
     const fail = (error: unknown) => this.#reply(seq, answer, true, error);
-    let unboxed;
-    try {
-      unboxed = this.#unbox(reader, refs, message);
-    } catch (error) {
-      return this.#refusedValue(error, refs, message, answer, fail);
-    }
+    const refused = (error: LimitError) => {
+      const rejected = Promise.reject(error);
+      rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
+      answer.outcome = rejected;
+      fail(error);
+    };
+    const unboxed = this.#unbox(reader, refs, message, refused);
+    if (!unboxed) return;
     const { unboxer, unboxing } = unboxed;
     if (unboxing === null) {
       this.#end(reader, message);
@@ -754,40 +796,17 @@ export class Session implements Connection, Engine, SpaceOwner {
       return;
     }
     // A large argument list: pipelined requests wait on the outcome while it is unboxed.
-    const promise = unboxing.then(
-      () => {
-        this.#end(reader, message);
-        return this.#serveLater(op, base, path, argumentsOf(unboxer.value), unboxer, call);
-      },
-      (error) => {
-        this.#refusedValue(error, refs, message, null, null);
-        throw error;
-      },
-    );
+    const promise = unboxing.then(() => {
+      this.#end(reader, message);
+      return this.#serveLater(op, base, path, argumentsOf(unboxer.value), unboxer, call);
+    });
+    // A refusal replied already (see #unbox); other failures closed the connection.
+    promise.catch(() => {});
     answer.outcome = promise;
-    promise.then(reply, fail);
-  }
-
-  /**
-   * A value this end would not take: a full import table refuses that one
-   * message (its references go back); anything else is the peer's fault.
-   */
-  #refusedValue(
-    error: unknown,
-    refs: IncomingRefs,
-    message: ReceivedMessage,
-    answer: Answer | null,
-    fail: ((error: unknown) => void) | null,
-  ): void {
-    this.#channel.release(message.held);
-    refs.giveBack();
-    if (!(error instanceof LimitError)) return this.#failed(error);
-    if (answer && fail) {
-      const rejected = Promise.reject(error);
-      rejected.catch(() => {});
-      answer.outcome = rejected;
+    promise.then(reply, (error) => {
+      if (!(error instanceof LimitError) || this.#closed) return;
       fail(error);
-    }
+    });
   }
 
   /** Serves a request that must first wait: for onConnect, its arguments, or its target. */
@@ -810,17 +829,16 @@ export class Session implements Connection, Engine, SpaceOwner {
     if (!this.#pending.has(seq)) {
       if (seq >= this.#nextSeq) throw peerFault(`answer to request #${seq}, which was never sent`);
       // A late answer to a call we gave up on: give back the references it carries.
-      scanExports(reader, (id) => this.#space.giveBack(id));
-      return this.#end(reader, message);
+      return this.#giveBackAll(reader, message, true);
     }
     const refs = this.#space.incoming();
-    let unboxed;
-    try {
-      unboxed = this.#unbox(reader, refs, message);
-    } catch (error) {
-      this.#refusedValue(error, refs, message, null, null);
-      return this.#pending.take(seq)?.fail(error);
-    }
+    const unboxed = this.#unbox(
+      reader,
+      refs,
+      message,
+      (error) => this.#pending.take(seq)?.fail(error),
+    );
+    if (!unboxed) return;
     const { unboxer, unboxing } = unboxed;
     const deliver = () => {
       this.#end(reader, message);
@@ -834,19 +852,13 @@ export class Session implements Connection, Engine, SpaceOwner {
       );
     };
     if (unboxing === null) return deliver();
-    unboxing.then(
-      () => {
-        try {
-          deliver();
-        } catch (error) {
-          this.#failed(error);
-        }
-      },
-      (error) => {
-        this.#refusedValue(error, refs, message, null, null);
-        this.#pending.take(seq)?.fail(error);
-      },
-    );
+    unboxing.then(() => {
+      try {
+        deliver();
+      } catch (error) {
+        this.#failed(error);
+      }
+    }, () => {}); // #unbox dealt with the failure.
   }
 
   /**

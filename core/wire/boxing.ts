@@ -24,7 +24,7 @@ import { attachmentBuffers } from "./buffer_pool.ts";
 import { ByReference, ByValue } from "./markers.ts";
 import { Ext } from "./messages.ts";
 import type { ByteWriter } from "./msgpack.ts";
-import type { Sliced } from "./slicing.ts";
+import { checkDeadline, type Sliced } from "./slicing.ts";
 import {
   ARRAY_BUFFER_KIND,
   ATTACHMENT_MIN,
@@ -56,6 +56,15 @@ const LONG_STRING = 1024 * 1024;
 const STRING_PIECE = 256 * 1024;
 /** Bytes of a large array copied per step. */
 const COPY_PIECE = 1024 * 1024;
+/**
+ * Copied objects tracked for back references in one message. A `Map` that
+ * grows past a power of two rehashes all at once (a million entries: a
+ * quarter of a second, no slicing possible), so a message tracks only its
+ * first 262 144 objects; objects met later are copied each time they are met
+ * (a cycle through them ends at `maxDepth`).
+ */
+export const TRACKED_OBJECTS = 262_144;
+
 /** Steps between looks at the clock. */
 const CHECK_EVERY = 512;
 
@@ -114,8 +123,13 @@ export class Boxer implements Sliced {
   readonly #writer: ByteWriter;
   readonly #refs: ReferenceWriter;
   readonly #limits: BoxLimits;
+  /** The first {@linkcode TRACKED_OBJECTS} copied objects, by identity, and their indexes. */
   readonly #seen = new Map<object, number>();
+  /** Copied objects met so far: the next one's index. */
+  #copied = 0;
+  /** Frames by depth, reused: `#depth` of them are in use. */
   readonly #stack: Frame[] = [];
+  #depth = 0;
   #attachments: Uint8Array[] | null = null;
   #attached = 0;
   #elements = 0;
@@ -142,16 +156,18 @@ export class Boxer implements Sliced {
 
   /** Works until the value is written (true) or the deadline passed (false). */
   run(deadline: number): boolean {
+    let limit = deadline;
     const stack = this.#stack;
-    while (stack.length > 0) {
+    while (this.#depth > 0) {
       if (--this.#steps <= 0) {
         this.#steps = CHECK_EVERY;
         this.#checkSize();
-        if (performance.now() > deadline) return false;
+        limit = checkDeadline(limit);
+        if (limit < 0) return false;
       }
-      const frame = stack[stack.length - 1];
+      const frame = stack[this.#depth - 1];
       if (frame.index === frame.count) {
-        stack.pop();
+        this.#depth--;
         continue;
       }
       switch (frame.kind) {
@@ -221,22 +237,39 @@ export class Boxer implements Sliced {
     deep: boolean,
     filter: CopyFilter | undefined,
   ): Frame {
-    const frame: Frame = {
-      kind,
-      items,
-      keys: NO_KEYS,
-      source: NO_SOURCE,
-      index: 0,
-      count,
-      depth,
-      deep,
-      filter,
-      text: "",
-      at: 0,
-      from: null,
-      to: null,
-    };
-    this.#stack.push(frame);
+    let frame = this.#stack[this.#depth];
+    if (frame) {
+      frame.kind = kind;
+      frame.items = items;
+      frame.keys = NO_KEYS;
+      frame.source = NO_SOURCE;
+      frame.index = 0;
+      frame.count = count;
+      frame.depth = depth;
+      frame.deep = deep;
+      frame.filter = filter;
+      frame.text = "";
+      frame.from = null;
+      frame.to = null;
+    } else {
+      frame = {
+        kind,
+        items,
+        keys: NO_KEYS,
+        source: NO_SOURCE,
+        index: 0,
+        count,
+        depth,
+        deep,
+        filter,
+        text: "",
+        at: 0,
+        from: null,
+        to: null,
+      };
+      this.#stack.push(frame);
+    }
+    this.#depth++;
     return frame;
   }
 
@@ -550,7 +583,8 @@ export class Boxer implements Sliced {
   }
 
   #index(value: object): void {
-    this.#seen.set(value, this.#seen.size);
+    const index = this.#copied++;
+    if (index < TRACKED_OBJECTS) this.#seen.set(value, index);
   }
 }
 

@@ -33,16 +33,14 @@ export class Budget {
   readonly name: string;
   /** Waiters of every budget under this root, oldest first (kept on the root only). */
   #waiters: Waiter[] = [];
+  readonly #top: Budget;
 
   /** A budget of `limit`, inside `parent` when given. */
   constructor(limit: number, name: string, parent: Budget | null = null) {
     this.limit = limit;
     this.name = name;
     this.parent = parent;
-  }
-
-  #root(): Budget {
-    return this.parent ? this.parent.#root() : this;
+    this.#top = parent ? parent.#top : this;
   }
 
   #fits(amount: number): boolean {
@@ -70,7 +68,7 @@ export class Budget {
 
   /** Takes `amount` if there is room now, in this budget and its parents; else takes nothing. */
   tryTake(amount: number): boolean {
-    if (!this.#fits(amount) || this.#root().#waiters.length > 0) return false;
+    if (!this.#fits(amount) || this.#top.#waiters.length > 0) return false;
     this.#add(amount);
     return true;
   }
@@ -88,14 +86,14 @@ export class Budget {
     }
     if (this.tryTake(amount)) return null;
     const { promise, resolve } = Promise.withResolvers<void>();
-    this.#root().#waiters.push({ amount, budget: this, resolve });
+    this.#top.#waiters.push({ amount, budget: this, resolve });
     return promise;
   }
 
   /** Gives back `amount` taken earlier, and lets waiters in that now fit. */
   give(amount: number): void {
     this.#subtract(amount);
-    this.#root().#wake();
+    if (this.#top.#waiters.length > 0) this.#top.#wake();
   }
 
   #subtract(amount: number): void {
@@ -118,8 +116,8 @@ export class Budget {
    * promises never resolve. Others behind them may now go first.
    */
   abandonWaiters(): void {
-    const root = this.#root();
-    root.#waiters = root.#waiters.filter((waiter) => waiter.budget !== this);
-    root.#wake();
+    const top = this.#top;
+    top.#waiters = top.#waiters.filter((waiter) => waiter.budget !== this);
+    top.#wake();
   }
 }

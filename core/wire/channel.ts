@@ -16,7 +16,7 @@ export interface ReceivedMessage {
   readonly body: Uint8Array;
   /** The message's attachments, in order; nobody else holds them. */
   readonly attachments: Uint8Array[];
-  /** Bytes taken from the inbound budget for it; give them back with `channel.release`. */
+  /** Bytes taken from the inbound budget for it, given back by `channel.release`. */
   readonly held: number;
 }
 
@@ -81,8 +81,12 @@ export interface FrameChannel {
    *   message limit; `ConnectionClosedError` or the carrier's error when it fails.
    */
   receive(): Promise<ReceivedMessage | null>;
-  /** Gives back the inbound budget a received message held, once it has been decoded. */
-  release(held: number): void;
+  /**
+   * Gives back what a received message held (its inbound budget, and its
+   * body's buffer), once it has been decoded: nothing may read `body` after.
+   * Messages not yet released when the channel closes are released then.
+   */
+  release(message: ReceivedMessage): void;
   /** Applies the limits agreed in the handshake (see {@linkcode ChannelLimits}). */
   setLimits(limits: ChannelLimits): void;
   /** Bytes queued and not yet handed to the carrier. */
@@ -93,6 +97,11 @@ export interface FrameChannel {
   flushed(): Promise<void>;
   /** The budget partial messages are held against. */
   readonly inbound: Budget;
+  /**
+   * Why this end broke the channel (a write failed, or made no progress for
+   * `drainTimeout`), once it has; null otherwise. `receive` then rejects with it.
+   */
+  readonly failure: Error | null;
   /** Closes the carrier. Idempotent. */
   close(): void;
   /** What the channel is connected to (`tcp 127.0.0.1:18812`), for logs and errors. */

@@ -157,15 +157,24 @@ export class ByteFrameChannel implements FrameChannel {
   #nextStream = 0;
   #turn = 0;
   #writing = false;
-  /** When the write in flight started; 0 when none is. */
-  #writeStarted = 0;
+  /** Writes completed, and what the watchdog saw of them: no change for long is a stall. */
+  #writes = 0;
+  #writesSeen = 0;
+  #stalledOut = 0;
+  /** The same for bytes of half-read messages (not while waiting for room: that is ours). */
+  #bytesSeen = 0;
+  #stalledIn = 0;
+  #waitingForRoom = false;
   #waiters: { bytes: number; resolve: () => void }[] = [];
 
   // ---- reading
-  #arena: Uint8Array<ArrayBuffer> = new Uint8Array(ARENA_SIZE);
+  /** Small at first (most connections are mostly idle); a fresh one is full size. */
+  #arena: Uint8Array<ArrayBuffer> = new Uint8Array(4096);
   #start = 0;
   #end = 0;
   readonly #assemblies = new Map<number, Assembly>();
+  /** Inbound budget held by messages delivered and not yet released. */
+  #outstanding = 0;
 
   /** A channel over `transport`, which it owns from now on. */
   constructor(transport: Transport, options: ByteFrameChannelOptions) {
@@ -179,6 +188,10 @@ export class ByteFrameChannel implements FrameChannel {
     this.#peerFrame = Math.max(MIN_FRAME_SIZE, limits.peerFrameSize);
     this.#maxFrame = limits.maxFrameSize;
     this.#maxMessage = limits.maxMessageSize;
+  }
+
+  get failure(): Error | null {
+    return this.#failure;
   }
 
   get buffered(): number {
@@ -249,17 +262,17 @@ export class ByteFrameChannel implements FrameChannel {
   /** Room for `size` bytes in the open batch (sealing it first if they do not fit); returns where. */
   #reserve(size: number): number {
     if (this.#batch && this.#batchLength + size > this.#batch.length) this.#seal();
-    if (!this.#batch) this.#batch = new Uint8Array(Math.max(BATCH_SIZE, size));
+    this.#batch ??= size <= BATCH_SIZE ? batches.take() : new Uint8Array(size);
     const at = this.#batchLength;
     this.#batchLength += size;
     return at;
   }
 
-  /** Moves the open batch to the write queue. */
+  /** Moves the open batch to the write queue; its buffer goes back to the pool once written. */
   #seal(): void {
     if (this.#batchLength === 0) return;
     this.#pieces.push(this.#batch!.subarray(0, this.#batchLength));
-    this.#afterWrite.push(null);
+    this.#afterWrite.push(this.#batch);
     this.#piecesLength += this.#batchLength;
     this.#batch = null;
     this.#batchLength = 0;
@@ -327,6 +340,7 @@ export class ByteFrameChannel implements FrameChannel {
 
   async #pump(): Promise<void> {
     this.#writing = true;
+    watchdog.add(this);
     try {
       // Let frames queued in this same tick join the first write.
       await Promise.resolve();
@@ -340,29 +354,49 @@ export class ByteFrameChannel implements FrameChannel {
         const written = this.#afterWrite.shift();
         this.#piecesLength -= piece.length;
         this.counters.bytesSent += piece.length;
-        this.#writeStarted = performance.now();
-        watchdog.add(this);
         await this.#transport.write(piece);
-        if (written) attachmentBuffers.give(written);
+        this.#writes++;
+        if (written) giveBack(written);
         this.#wakeDrained();
       }
     } catch (error) {
       this.#fail(new ConnectionClosedError(`write failed: ${error}`, { cause: error }));
     } finally {
       this.#writing = false;
-      this.#writeStarted = 0;
-      watchdog.delete(this);
+      this.#unwatch();
       this.#wakeDrained();
     }
   }
 
-  /** Called by the watchdog: fails the channel when a write has stalled too long. */
-  checkStall(now: number): void {
-    if (this.#drainTimeout <= 0 || this.#writeStarted === 0) return;
-    if (now - this.#writeStarted > this.#drainTimeout) {
+  /** Leaves the watchdog once nothing is being written and no message is half read. */
+  #unwatch(): void {
+    if (!this.#writing && this.#assemblies.size === 0) watchdog.delete(this);
+  }
+
+  /**
+   * Called by the watchdog every `tick` ms while this channel writes or has
+   * a message half read: fails it once no write has completed, or no byte
+   * of a half-read message has arrived, for `drainTimeout`.
+   */
+  checkStall(tick: number): void {
+    if (this.#drainTimeout <= 0) return;
+    if (this.#writing && this.#writes === this.#writesSeen) this.#stalledOut += tick;
+    else this.#stalledOut = 0;
+    this.#writesSeen = this.#writes;
+    const reading = this.#assemblies.size > 0 && !this.#waitingForRoom;
+    if (reading && this.counters.bytesReceived === this.#bytesSeen) this.#stalledIn += tick;
+    else this.#stalledIn = 0;
+    this.#bytesSeen = this.counters.bytesReceived;
+    if (this.#stalledOut >= this.#drainTimeout) {
       this.#fail(
         new ConnectionClosedError(
           `${this.description} read nothing for ${this.#drainTimeout} ms (drainTimeout)`,
+        ),
+      );
+    } else if (this.#stalledIn >= this.#drainTimeout) {
+      this.#fail(
+        peerFault(
+          `sent nothing for ${this.#drainTimeout} ms in the middle of a message (drainTimeout)`,
         ),
       );
     }
@@ -410,21 +444,33 @@ export class ByteFrameChannel implements FrameChannel {
     this.#wakeDrained();
     for (const assembly of this.#assemblies.values()) this.inbound.give(assembly.held);
     this.#assemblies.clear();
+    this.inbound.give(this.#outstanding);
+    this.#outstanding = 0;
     this.inbound.abandonWaiters();
     this.#transport.close();
   }
 
   // ---- receiving ------------------------------------------------------------------------
 
-  release(held: number): void {
-    if (held > 0 && !this.#closed) this.inbound.give(held);
+  release(message: ReceivedMessage): void {
+    attachmentBuffers.give(message.body);
+    if (message.held === 0 || this.#closed) return;
+    this.#outstanding -= message.held;
+    this.inbound.give(message.held);
   }
 
   async receive(): Promise<ReceivedMessage | null> {
     try {
       while (true) {
+        // Nothing more is read once this end broke or closed the channel.
+        if (this.#closed) throw this.#failure ?? new ConnectionClosedError("the channel is closed");
         if (!(await this.#fill(HEADER, true))) {
           if (this.#failure) throw this.#failure;
+          if (this.#assemblies.size > 0) {
+            throw peerFault(
+              `the stream ended inside a message (${this.#assemblies.size} half read)`,
+            );
+          }
           return null;
         }
         const header = this.#u32();
@@ -449,7 +495,7 @@ export class ByteFrameChannel implements FrameChannel {
   async #whole(length: number): Promise<ReceivedMessage> {
     if (length === 0) throw peerFault("empty frame");
     if (length > ARENA_SIZE / 2) {
-      const body = new Uint8Array(length);
+      const body = attachmentBuffers.take(length);
       await this.#readInto(body, 0, length);
       return { body, attachments: [], held: 0 };
     }
@@ -475,6 +521,7 @@ export class ByteFrameChannel implements FrameChannel {
       const assembly = this.#assemblies.get(id);
       if (!assembly) throw peerFault(`abort of stream ${id}, which is not open`);
       this.#assemblies.delete(id);
+      this.#unwatch();
       this.inbound.give(assembly.held);
       return null;
     }
@@ -488,6 +535,7 @@ export class ByteFrameChannel implements FrameChannel {
       assembly = opened.assembly;
       data -= opened.prologue;
       this.#assemblies.set(id, assembly);
+      watchdog.add(this);
     } else if (!assembly) {
       throw peerFault(`chunk of stream ${id}, which is not open`);
     }
@@ -497,6 +545,8 @@ export class ByteFrameChannel implements FrameChannel {
     await this.#copyInto(assembly, data);
     if (assembly.left > 0) return null;
     this.#assemblies.delete(id);
+    this.#unwatch();
+    this.#outstanding += assembly.held;
     const [body, ...attachments] = assembly.parts;
     return { body, attachments, held: assembly.held };
   }
@@ -527,10 +577,17 @@ export class ByteFrameChannel implements FrameChannel {
     // Nothing is allocated before the budget has room: a peer announcing large
     // messages waits, unread, until others have been decoded.
     const waiting = this.inbound.take(total);
-    if (waiting) await waiting;
+    if (waiting) {
+      this.#waitingForRoom = true;
+      await waiting;
+      this.#waitingForRoom = false;
+    }
     return {
       assembly: {
-        parts: sizes.map((size) => new Uint8Array(size)),
+        // The body is only read while decoding: its buffer comes back to the pool.
+        parts: sizes.map((size, i) =>
+          i === 0 ? attachmentBuffers.take(size) : new Uint8Array(size)
+        ),
         part: 0,
         offset: 0,
         left: total,
@@ -622,6 +679,31 @@ function writeChunkHeader(
   into[at + HEADER + 4] = flags;
 }
 
+/** How often the watchdog looks at channels with writes in flight or messages half read. */
+const WATCH_MS = 1_000;
+
+/** Write batches, shared by every channel: an idle connection holds none. */
+const batches = new (class {
+  #idle: Uint8Array[] = [];
+
+  take(): Uint8Array {
+    return this.#idle.pop() ?? new Uint8Array(BATCH_SIZE);
+  }
+
+  give(batch: Uint8Array): void {
+    if (this.#idle.length < 64) this.#idle.push(batch);
+  }
+})();
+
+/** Gives a written buffer back where it came from: the batches, or the attachment pool. */
+function giveBack(buffer: Uint8Array): void {
+  if (buffer.length === BATCH_SIZE && buffer.byteOffset === 0 && !attachmentBuffers.lent(buffer)) {
+    batches.give(buffer);
+  } else {
+    attachmentBuffers.give(buffer);
+  }
+}
+
 /** A whole-message frame holding `payload`, for a message sent before any channel exists. */
 export function frame(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER + payload.length);
@@ -631,9 +713,10 @@ export function frame(payload: Uint8Array): Uint8Array {
 }
 
 /**
- * One timer for every channel with a write in flight: it fails those whose
- * write has made no progress for their `drainTimeout` (the peer stopped
- * reading). It runs only while some write is in flight (and one tick after).
+ * One timer for every channel with a write in flight or a message half read:
+ * it fails those that made no progress for their `drainTimeout` (the peer
+ * stopped reading, or stopped sending in the middle of a message). It runs
+ * only while some channel is watched (and one tick after).
  */
 const watchdog = new (class {
   #channels = new Set<ByteFrameChannel>();
@@ -648,9 +731,8 @@ const watchdog = new (class {
           this.#timer = undefined;
           return;
         }
-        const now = performance.now();
-        for (const c of this.#channels) c.checkStall(now);
-      }, 1_000);
+        for (const c of this.#channels) c.checkStall(WATCH_MS);
+      }, WATCH_MS);
       Deno.unrefTimer(this.#timer);
     }
   }

@@ -69,8 +69,9 @@ export interface Limits {
    */
   maxOutboundBytes?: number;
   /**
-   * Milliseconds the peer may leave queued bytes unread (no write progress)
-   * before the connection is closed; 0 waits forever. Default 60 000.
+   * Milliseconds the peer may leave queued bytes unread (no write
+   * progress), or leave a message half sent, before the connection is
+   * closed; 0 waits forever. Default 60 000.
    */
   drainTimeout?: number;
 }
@@ -93,8 +94,21 @@ export const DEFAULT_LIMITS: Readonly<ResolvedLimits> = Object.freeze({
   drainTimeout: 60_000,
 });
 
+/**
+ * The least each announced limit may be, on either end: below them no
+ * honest message (a HELLO, the error a refused call gets) would fit. A peer
+ * announcing less is refused at the handshake.
+ */
+export const MIN_LIMITS: Readonly<AnnouncedLimits> = Object.freeze({
+  maxMessageSize: 64 * 1024,
+  maxFrameSize: 64 * 1024,
+  maxDepth: 4,
+  maxElements: 64,
+  maxBigIntBytes: 8,
+});
+
 /** The smallest `maxFrameSize` accepted: a chunk must carry something. */
-export const MIN_FRAME_SIZE = 64 * 1024;
+export const MIN_FRAME_SIZE: number = MIN_LIMITS.maxFrameSize;
 
 /** Largest frame before the handshake: HELLOs and refusals are small. */
 export const HANDSHAKE_FRAME_SIZE = 16 * 1024;
@@ -118,8 +132,10 @@ export function resolveLimits(limits: Limits): ResolvedLimits {
     }
     out[key] = value;
   }
-  if (out.maxFrameSize < MIN_FRAME_SIZE) {
-    throw new RangeError(`maxFrameSize must be at least ${MIN_FRAME_SIZE} bytes`);
+  for (const key of ANNOUNCED) {
+    if (out[key] < MIN_LIMITS[key]) {
+      throw new RangeError(`${key} must be at least ${MIN_LIMITS[key]}`);
+    }
   }
   // A message never fits if the budget for partial messages is smaller.
   if (limits.maxInboundBytes === undefined) {

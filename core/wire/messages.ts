@@ -10,7 +10,7 @@
  */
 
 import { peerFault } from "../errors.ts";
-import { ANNOUNCED, type AnnouncedLimits } from "./limits.ts";
+import { ANNOUNCED, type AnnouncedLimits, MIN_LIMITS } from "./limits.ts";
 import { type ByteReader, type ByteWriter, Token, type TokenKind, tokenName } from "./msgpack.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
@@ -297,7 +297,13 @@ class FieldReader {
       const value = this.int(`limit ${name}`, 1, Number.MAX_SAFE_INTEGER);
       if ((ANNOUNCED as readonly string[]).includes(name)) out[name] = value;
     }
-    for (const name of ANNOUNCED) if (out[name] === undefined) this.fail(`no ${name} limit`);
+    for (const name of ANNOUNCED) {
+      const value = out[name];
+      if (value === undefined) this.fail(`no ${name} limit`);
+      if (value < MIN_LIMITS[name]) {
+        this.fail(`${name} ${value} is below the least any end accepts (${MIN_LIMITS[name]})`);
+      }
+    }
     return out as unknown as AnnouncedLimits;
   }
 }

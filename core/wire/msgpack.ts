@@ -14,6 +14,7 @@
  */
 
 import { peerFault } from "../errors.ts";
+import { attachmentBuffers } from "./buffer_pool.ts";
 
 /** What {@linkcode ByteReader.next} found; the token's payload is in the reader's fields. */
 export const Token = {
@@ -58,6 +59,9 @@ export function tokenName(kind: TokenKind): string {
 }
 
 const encoder = new TextEncoder();
+
+/** Writers this large take their buffers from the attachment pool. */
+const POOLED = 1024 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -83,13 +87,20 @@ export class ByteWriter {
     return this.#buffer.subarray(0, this.length);
   }
 
-  /** Forgets what was written; with `shrinkTo`, drops a buffer grown past that size. */
+  /**
+   * Forgets what was written; with `shrinkTo`, drops a buffer grown past
+   * that size (a large one goes back to the pool it came from: call this
+   * only when nothing reads `bytes()` any more).
+   */
   reset(shrinkTo = Infinity): void {
     this.length = 0;
-    if (this.#buffer.length > shrinkTo) {
-      this.#buffer = new Uint8Array(shrinkTo);
-      this.#view = new DataView(this.#buffer.buffer);
-    }
+    if (this.#buffer.length > shrinkTo) this.#use(new Uint8Array(shrinkTo));
+  }
+
+  #use(buffer: Uint8Array<ArrayBuffer>): void {
+    attachmentBuffers.give(this.#buffer);
+    this.#buffer = buffer;
+    this.#view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
 
   #room(count: number): void {
@@ -97,10 +108,10 @@ export class ByteWriter {
     if (needed <= this.#buffer.length) return;
     let capacity = Math.max(64, this.#buffer.length * 2);
     while (capacity < needed) capacity *= 2;
-    const grown = new Uint8Array(capacity);
+    // Large buffers come from the pool: a large message then costs no fresh memory.
+    const grown = capacity >= POOLED ? attachmentBuffers.take(capacity) : new Uint8Array(capacity);
     grown.set(this.#buffer.subarray(0, this.length));
-    this.#buffer = grown;
-    this.#view = new DataView(grown.buffer);
+    this.#use(grown as Uint8Array<ArrayBuffer>);
   }
 
   /** `nil`. */
@@ -520,7 +531,7 @@ export class ByteReader {
     }
     const b = this.#bytes, at = this.position;
     this.position += size;
-    if (size < 64) {
+    if (size < 12) {
       let ascii = "";
       for (let i = at; i < at + size; i++) {
         const c = b[i];
@@ -531,6 +542,33 @@ export class ByteReader {
       return Token.Str;
     }
     return this.#utf8(at, size);
+  }
+
+  /**
+   * Reads the next token, which must be a string, as a map key: short keys
+   * repeat (every row of a table has the same ones), so they are decoded
+   * once per process and shared. Returns false, reading it as `next()` would,
+   * when the token is not a short string.
+   */
+  nextKey(): boolean {
+    const b = this.#bytes, at = this.position;
+    const head = at < this.#end ? b[at] : 0;
+    const size = head & 0x1f;
+    if ((head & 0xe0) !== 0xa0 || size > KEY_CACHE_MAX || at + 1 + size > this.#end) {
+      return this.next() === Token.Str;
+    }
+    this.position = at + 1 + size;
+    this.string = keys.get(b, at + 1, size) ??
+      keys.put(b, at + 1, size, this.#decodeKey(at + 1, size));
+    return true;
+  }
+
+  #decodeKey(at: number, size: number): string {
+    try {
+      return decoder.decode(this.#bytes.subarray(at, at + size));
+    } catch {
+      throw peerFault("malformed message: a string that is not UTF-8");
+    }
   }
 
   #utf8(at: number, size: number): TokenKind {
@@ -563,6 +601,43 @@ export class ByteReader {
     return out;
   }
 }
+
+/** Map keys of at most this many bytes are shared through {@linkcode KeyCache}. */
+const KEY_CACHE_MAX = 16;
+
+interface CachedKey {
+  bytes: Uint8Array;
+  text: string;
+}
+
+/**
+ * Short strings decoded once and shared, in a direct-mapped table: a miss
+ * replaces whatever was in its slot, so the table never grows.
+ */
+class KeyCache {
+  #slots = new Array<CachedKey | undefined>(4096);
+
+  #slot(b: Uint8Array, at: number, size: number): number {
+    let hash = size;
+    for (let i = at; i < at + size; i++) hash = (hash * 31 + b[i]) | 0;
+    return hash & 4095;
+  }
+
+  get(b: Uint8Array, at: number, size: number): string | undefined {
+    const entry = this.#slots[this.#slot(b, at, size)];
+    if (!entry || entry.bytes.length !== size) return undefined;
+    const bytes = entry.bytes;
+    for (let i = 0; i < size; i++) if (bytes[i] !== b[at + i]) return undefined;
+    return entry.text;
+  }
+
+  put(b: Uint8Array, at: number, size: number, text: string): string {
+    this.#slots[this.#slot(b, at, size)] = { bytes: b.slice(at, at + size), text };
+    return text;
+  }
+}
+
+const keys = new KeyCache();
 
 function safe(value: bigint): number {
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {

@@ -13,10 +13,23 @@ export const SLICE_MS = 8;
 /**
  * Work that can stop and go on later: `run(deadline)` works until it is done
  * (true) or `performance.now()` has passed `deadline` (false; call it again).
+ * A deadline of 0 means "this slice started now": the work reads the clock
+ * only once it has done enough to be worth a look (most messages never do).
  */
 export interface Sliced {
   /** Works until done (true) or past `deadline` (false). */
   run(deadline: number): boolean;
+}
+
+/**
+ * The deadline check of a {@linkcode Sliced}: given the deadline it was run
+ * with (0: set it now), returns the deadline to keep, or -1 when it has
+ * passed.
+ */
+export function checkDeadline(deadline: number): number {
+  const now = performance.now();
+  if (deadline === 0) return now + SLICE_MS;
+  return now > deadline ? -1 : deadline;
 }
 
 /**
@@ -26,7 +39,7 @@ export interface Sliced {
  * (or rejects with what `run` threw).
  */
 export function runSliced(work: Sliced): Promise<void> | null {
-  if (work.run(performance.now() + SLICE_MS)) return null;
+  if (work.run(0)) return null;
   return (async () => {
     do await nextTurn(); while (!work.run(performance.now() + SLICE_MS));
   })();

@@ -13,8 +13,8 @@
 
 import { completeRemoteError, peerFault, RemoteError } from "../errors.ts";
 import { Ext } from "./messages.ts";
-import { type ByteReader, Token, tokenName } from "./msgpack.ts";
-import type { Sliced } from "./slicing.ts";
+import { type ByteReader, Token } from "./msgpack.ts";
+import { checkDeadline, type Sliced } from "./slicing.ts";
 import {
   ARRAY_BUFFER_KIND,
   bytesToBigint,
@@ -99,9 +99,10 @@ export class Unboxer implements Sliced {
   readonly #refs: ReferenceReader;
   readonly #limits: UnboxLimits;
   readonly #attachments: readonly Uint8Array[];
-  readonly #body: number;
   readonly #seen: unknown[] = [];
+  /** Frames by depth, reused: `#depth` of them are in use. */
   readonly #stack: Frame[] = [];
+  #depth = 0;
   #used: Uint8Array | null = null;
   #elements = 0;
   #steps = CHECK_EVERY;
@@ -110,21 +111,19 @@ export class Unboxer implements Sliced {
 
   /**
    * Reads from `reader` against `refs`, with the attachments that came with
-   * the message. `bodySize` is the size of the whole message body (small
-   * byte strings are copied out of it rather than pinning it).
+   * the message. Nothing it returns refers to the reader's bytes: the
+   * message's buffer may be reused once it is done.
    */
   constructor(
     reader: ByteReader,
     refs: ReferenceReader,
     limits: UnboxLimits,
     attachments: readonly Uint8Array[],
-    bodySize: number,
   ) {
     this.#reader = reader;
     this.#refs = refs;
     this.#limits = limits;
     this.#attachments = attachments;
-    this.#body = bodySize;
     this.#push(Kind.Root, undefined, 1, 0);
   }
 
@@ -151,26 +150,25 @@ export class Unboxer implements Sliced {
 
   /** Works until the value is read (true) or the deadline passed (false). */
   run(deadline: number): boolean {
+    let limit = deadline;
     const stack = this.#stack;
     const reader = this.#reader;
-    while (stack.length > 0) {
+    while (this.#depth > 0) {
       if (--this.#steps <= 0) {
         this.#steps = CHECK_EVERY;
-        if (performance.now() > deadline) return false;
+        limit = checkDeadline(limit);
+        if (limit < 0) return false;
       }
-      const frame = stack[stack.length - 1];
+      const frame = stack[this.#depth - 1];
       if (frame.index === frame.count) {
-        stack.pop();
+        this.#depth--;
         this.#complete(frame);
         continue;
       }
       switch (frame.kind) {
         case Kind.Entries:
           if (frame.key === undefined) {
-            const found = reader.next();
-            if (found !== Token.Str) {
-              throw peerFault(`malformed object: a key is ${tokenName(found)}`);
-            }
+            if (!reader.nextKey()) throw peerFault("malformed object: a key that is not a string");
             if (reader.string === "__proto__") throw peerFault("an object with a __proto__ key");
             frame.key = reader.string;
             continue;
@@ -192,19 +190,34 @@ export class Unboxer implements Sliced {
   }
 
   #push(kind: Kind, target: unknown, count: number, depth: number): Frame {
-    const frame: Frame = {
-      kind,
-      target,
-      index: 0,
-      count,
-      depth,
-      key: undefined,
-      hasCause: false,
-      cause: undefined,
-      props: null,
-      pieces: null,
-    };
-    this.#stack.push(frame);
+    let frame = this.#stack[this.#depth];
+    if (frame) {
+      frame.kind = kind;
+      frame.target = target;
+      frame.index = 0;
+      frame.count = count;
+      frame.depth = depth;
+      frame.key = undefined;
+      frame.hasCause = false;
+      frame.cause = undefined;
+      frame.props = null;
+      frame.pieces = null;
+    } else {
+      frame = {
+        kind,
+        target,
+        index: 0,
+        count,
+        depth,
+        key: undefined,
+        hasCause: false,
+        cause: undefined,
+        props: null,
+        pieces: null,
+      };
+      this.#stack.push(frame);
+    }
+    this.#depth++;
     return frame;
   }
 
@@ -219,7 +232,7 @@ export class Unboxer implements Sliced {
 
   /** Puts `value` into the slot the top frame is at, and moves past it. */
   #place(value: unknown): void {
-    const frame = this.#stack[this.#stack.length - 1];
+    const frame = this.#stack[this.#depth - 1];
     const i = frame.index++;
     if (value instanceof LazyPath) return this.#defer(value, frame, i);
     switch (frame.kind) {
@@ -327,10 +340,9 @@ export class Unboxer implements Sliced {
       case Token.Bool:
         return this.#place(reader.boolean);
       case Token.Bin: {
-        const view = reader.take(reader.count);
-        // A small byte string is copied so it does not pin the whole message.
-        const bytes = this.#body > 2 * view.length ? view.slice() : view;
-        this.#steps -= view.length >> 12;
+        // Copied: the message's buffer is reused once it is decoded.
+        const bytes = reader.take(reader.count).slice();
+        this.#steps -= bytes.length >> 12;
         this.#seen.push(bytes);
         return this.#place(bytes);
       }
@@ -546,28 +558,50 @@ export class Unboxer implements Sliced {
 }
 
 /**
- * Visits every EXPORT in a value without building it: how a dropped answer
- * gives back the references it carried. Bounded like unboxing (the reader
- * checks every count against the bytes left).
+ * Visits every EXPORT in a value without building it: how references in a
+ * message nobody will read (a refused request, an answer nobody waits for)
+ * are given back. Bounded like unboxing (the reader checks every count
+ * against the bytes left), and sliced like it.
  */
-export function scanExports(reader: ByteReader, visit: (id: number) => void): void {
-  for (let pending = 1; pending > 0; pending--) {
-    switch (reader.next()) {
-      case Token.Array:
-        pending += reader.count;
-        break;
-      case Token.Map:
-        pending += 2 * reader.count;
-        break;
-      case Token.Bin:
-      case Token.LongStr:
-        reader.take(reader.count);
-        break;
-      case Token.Ext: {
-        const data = reader.take(reader.count);
-        if (reader.extType === Ext.Export) visit(decodeExport(data).id);
-        break;
+export class ExportScanner implements Sliced {
+  readonly #reader: ByteReader;
+  readonly #visit: (id: number) => void;
+  #pending = 1;
+
+  /** Scans the value at `reader`'s position, calling `visit` with each exported id. */
+  constructor(reader: ByteReader, visit: (id: number) => void) {
+    this.#reader = reader;
+    this.#visit = visit;
+  }
+
+  /** Works until the value is scanned (true) or the deadline passed (false). */
+  run(deadline: number): boolean {
+    let limit = deadline;
+    const reader = this.#reader;
+    for (let steps = CHECK_EVERY; this.#pending > 0; this.#pending--) {
+      if (--steps <= 0) {
+        steps = CHECK_EVERY;
+        limit = checkDeadline(limit);
+        if (limit < 0) return false;
+      }
+      switch (reader.next()) {
+        case Token.Array:
+          this.#pending += reader.count;
+          break;
+        case Token.Map:
+          this.#pending += 2 * reader.count;
+          break;
+        case Token.Bin:
+        case Token.LongStr:
+          reader.take(reader.count);
+          break;
+        case Token.Ext: {
+          const data = reader.take(reader.count);
+          if (reader.extType === Ext.Export) this.#visit(decodeExport(data).id);
+          break;
+        }
       }
     }
+    return true;
   }
 }

@@ -1,0 +1,389 @@
+/**
+ * The message layer, through the library over real loopback sockets: values
+ * of any size travel in chunks and interleave with small messages, limits are
+ * announced and refuse one call (never the connection), budgets refuse or
+ * slow a peer down, a peer that stops reading is cut off, and large values
+ * are worked on in slices while other clients are served.
+ *
+ * Nothing here times anything: where fairness is the point, the tests check
+ * the order in which things finish.
+ */
+
+import assert from "node:assert/strict";
+import {
+  connect,
+  type Connection,
+  currentCall,
+  LimitError,
+  obtain,
+  ref,
+  serve,
+  Service,
+  timed,
+  TimeoutError,
+} from "../mod.ts";
+import { Encoder } from "@msgpack/msgpack";
+import { pair, quietLogger, rejection, waitFor, writeAll } from "./_helpers.ts";
+
+const MiB = 1024 * 1024;
+
+class Thing {
+  constructor(readonly n: number) {}
+  exposed_n(): number {
+    return this.n;
+  }
+}
+
+class BulkService extends Service {
+  static calls = 0;
+  static bytesServed = 0;
+  exposed_echo(value: unknown): unknown {
+    BulkService.calls++;
+    return value;
+  }
+  exposed_bytes(size: number): Uint8Array {
+    BulkService.bytesServed++;
+    return new Uint8Array(size).fill(7);
+  }
+  exposed_length(bytes: Uint8Array): number {
+    return bytes.length;
+  }
+  exposed_rows(count: number): { id: number; name: string; tags: string[] }[] {
+    return Array.from({ length: count }, (_, id) => ({ id, name: `row ${id}`, tags: ["a", "b"] }));
+  }
+  exposed_make(n: number): Thing {
+    return new Thing(n);
+  }
+  exposed_count(...callbacks: unknown[]): number {
+    return callbacks.length;
+  }
+  exposed_hang(): Promise<string> {
+    const { signal } = currentCall()!;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve("aborted");
+      signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+    });
+  }
+}
+
+Deno.test("message layer: a value larger than a frame travels in chunks and round-trips", async () => {
+  await using p = await pair(BulkService);
+  const rows = Array.from({ length: 120_000 }, (_, i) => ({ i, s: `v${i}` }));
+  const before = p.client.stats().framesSent;
+  const back = await p.client.root.echo(rows) as typeof rows;
+  assert.equal(back.length, rows.length);
+  assert.deepEqual(back[119_999], { i: 119_999, s: "v119999" });
+  assert.ok(
+    p.client.stats().framesSent - before > 1,
+    "a body of more than 2 MiB cannot travel in one frame",
+  );
+});
+
+Deno.test("message layer: a byte array beyond the old 64 MiB frame limit round-trips", async () => {
+  await using p = await pair(BulkService);
+  const bytes = new Uint8Array(70 * MiB);
+  bytes[0] = 1;
+  bytes[bytes.length - 1] = 2;
+  const back = await p.client.root.echo(bytes) as Uint8Array;
+  assert.equal(back.length, bytes.length);
+  assert.equal(back[0], 1);
+  assert.equal(back[back.length - 1], 2);
+  assert.equal(await p.client.root.length(new Uint8Array(3)), 3, "the connection goes on");
+});
+
+Deno.test("message layer: a small call overtakes a large value in transit on the same connection", async () => {
+  await using p = await pair(BulkService);
+  const order: string[] = [];
+  const big = p.client.root.echo(new Uint8Array(64 * MiB)).then(() => order.push("big"));
+  // The big request is being copied and sent in chunks; these go between its chunks.
+  const small = Promise.all([
+    p.client.ping().then(() => order.push("ping")),
+    p.client.root.echo("hi").then(() => order.push("small")),
+  ]);
+  await Promise.all([big, small]);
+  assert.deepEqual(order.slice(-1), ["big"], `the big value finishes last: ${order}`);
+});
+
+Deno.test("message layer: a call beyond the peer's maxMessageSize fails alone", async (t) => {
+  await using p = await pair(BulkService, { maxMessageSize: 2 * MiB }, { maxMessageSize: 3 * MiB });
+
+  await t.step("an argument: refused before anything is sent", async () => {
+    const calls = BulkService.calls;
+    const sent = p.client.stats().bytesSent;
+    const error = await rejection(p.client.root.echo(new Uint8Array(2 * MiB + 1)));
+    assert.ok(error instanceof LimitError, String(error));
+    assert.match((error as Error).message, /maxMessageSize/);
+    assert.equal(BulkService.calls, calls, "the server never ran it");
+    assert.ok(p.client.stats().bytesSent - sent < 1024, "nothing of it went on the wire");
+  });
+
+  await t.step("a result: the caller gets a LimitError, the connection stays", async () => {
+    const error = await rejection(p.client.root.bytes(3 * MiB + 1));
+    assert.ok(error instanceof LimitError, String(error));
+    assert.match((error as Error).message, /maxMessageSize/);
+    assert.equal((await p.client.root.bytes(MiB) as Uint8Array).length, MiB);
+  });
+
+  assert.equal(p.client.closed, false);
+  assert.equal(await p.client.root.echo("still here"), "still here");
+});
+
+Deno.test("message layer: nesting, element and bigint limits are announced and refuse one call", async (t) => {
+  await using p = await pair(BulkService, { maxDepth: 8, maxElements: 1000, maxBigIntBytes: 64 });
+  await t.step("elements", async () => {
+    const error = await rejection(p.client.root.echo(new Array(1001).fill(0)));
+    assert.ok(error instanceof LimitError, String(error));
+    assert.match((error as Error).message, /maxElements/);
+  });
+  await t.step("a bigint", async () => {
+    const error = await rejection(p.client.root.echo(2n ** 1024n));
+    assert.ok(error instanceof LimitError, String(error));
+    assert.match((error as Error).message, /maxBigIntBytes/);
+    assert.equal(await p.client.root.echo(2n ** 500n), 2n ** 500n);
+  });
+  await t.step("nesting", async () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 12; i++) deep = [deep];
+    const error = await rejection(p.client.root.echo(deep));
+    assert.ok(error instanceof TypeError, String(error));
+  });
+  assert.equal(await p.client.root.echo([1, [2]]).then(JSON.stringify), "[1,[2]]");
+});
+
+Deno.test("message layer: a peer's pending requests past its budget are refused, not cut off", async () => {
+  await using p = await pair(BulkService, { maxPendingRequests: 2 });
+  const hanging = [timed(p.client.root.hang, 5_000)(), timed(p.client.root.hang, 5_000)()];
+  await waitFor(() => p.serverConn().stats().servingRequests === 2);
+  const error = await rejection(p.client.root.echo(1));
+  assert.ok(error instanceof LimitError, String(error));
+  assert.match((error as Error).message, /requests pending on this connection/);
+  assert.equal(p.client.closed, false);
+  await p.client.close();
+  await Promise.allSettled(hanging);
+});
+
+Deno.test("message layer: a server's pending requests are bounded across its connections", async () => {
+  await using server = serve(BulkService, {
+    port: 0,
+    logger: quietLogger(),
+    maxTotalPendingRequests: 3,
+  });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using a = await connect("127.0.0.1", port, { logger: quietLogger() });
+  await using b = await connect("127.0.0.1", port, { logger: quietLogger() });
+  const hanging = [a.root.hang(), a.root.hang(), b.root.hang()];
+  await waitFor(() =>
+    [...server.connections].reduce((n, c) => n + c.stats().servingRequests, 0) === 3
+  );
+  const error = await rejection(b.root.echo(1));
+  assert.ok(error instanceof LimitError, String(error));
+  assert.match((error as Error).message, /requests pending on this server/);
+  await a.close();
+  // The budget came back with a's connection: b is served again.
+  await waitFor(async () => (await b.root.echo(2).catch(() => 0)) === 2);
+  await b.close();
+  await Promise.allSettled(hanging);
+});
+
+Deno.test("message layer: exports and imports past their budgets refuse one message", async (t) => {
+  await t.step(
+    "maxExports: a result that would export too much fails; exports stay bounded",
+    async () => {
+      await using p = await pair(BulkService, { maxExports: 3 });
+      const held = [await p.client.root.make(1), await p.client.root.make(2)];
+      const error = await rejection(p.client.root.make(3));
+      assert.ok(error instanceof LimitError, String(error));
+      assert.match((error as Error).message, /maxExports/);
+      assert.equal(p.serverConn().stats().exports, 3, "the root and two objects");
+      for (const thing of held) thing[Symbol.dispose]();
+      await waitFor(() => p.serverConn().stats().exports === 1);
+      assert.equal(await (await p.client.root.make(4)).n(), 4);
+    },
+  );
+
+  await t.step(
+    "maxImports: a request bringing too many netrefs is refused, its references given back",
+    async () => {
+      await using p = await pair(BulkService, { maxImports: 3 });
+      const callbacks = [1, 2, 3, 4, 5].map((n) => () => n);
+      const error = await rejection(p.client.root.count(...callbacks));
+      assert.ok(error instanceof LimitError, String(error));
+      assert.match((error as Error).message, /maxImports/);
+      // Everything the refused request exported comes back to the client.
+      await waitFor(() => p.client.stats().exports === 1, 2_000, "the releases");
+      assert.equal(await p.client.root.count(() => 1, () => 2), 2);
+    },
+  );
+});
+
+Deno.test("message layer: a request given up while still in transit never runs", async () => {
+  await using p = await pair(BulkService);
+  const calls = BulkService.calls;
+  const exports = p.client.stats().exports;
+  const payload = { bytes: new Uint8Array(64 * MiB), callback: () => 1 };
+  const error = await rejection(timed(p.client.root.echo, 1)(payload));
+  assert.ok(error instanceof TimeoutError, String(error));
+  assert.equal(await p.client.root.echo("after"), "after");
+  assert.equal(BulkService.calls, calls + 1, "only the call after it ran");
+  assert.equal(p.client.stats().exports, exports, "its export was taken back");
+});
+
+Deno.test("message layer: a request pipelined on one still in transit waits for it", async () => {
+  await using p = await pair(BulkService);
+  const big = p.client.root.echo({ bytes: new Uint8Array(32 * MiB), tag: "x" });
+  const tag = await big.tag; // pipelined: a GET on the answer of a request still being sent
+  assert.equal(tag, "x");
+  assert.equal(((await big) as { bytes: Uint8Array }).bytes.length, 32 * MiB);
+});
+
+Deno.test("message layer: member lists stay right when messages overtake each other", async () => {
+  await using p = await pair(BulkService);
+  // The big reply describes Thing's list; the small one after it may arrive first.
+  const big = p.client.root.echo({ bytes: new Uint8Array(16 * MiB), thing: ref(new Thing(1)) });
+  const small = await p.client.root.make(2);
+  assert.ok("n" in small, "the small reply's netref knows its members");
+  const { thing } = await big as { thing: Thing };
+  assert.ok("n" in thing);
+});
+
+Deno.test("message layer: obtain copies only what the peer's policy lets it read, under its own name", async (t) => {
+  class Account {
+    name = "alice";
+    secret = "hunter2";
+    exposed_label = "visible";
+    exposed_secret(): string {
+      return "the method, not the field";
+    }
+  }
+  class VaultService extends Service {
+    exposed_account = new Account();
+    secret = "the service's own";
+    exposed_self(): VaultService {
+      return this;
+    }
+  }
+  await using p = await pair(VaultService);
+  await t.step("a strict server leaks no field an exposed_ method shares a name with", async () => {
+    const copy = await obtain(p.client.root.account) as Record<string, unknown>;
+    assert.deepEqual(copy, { exposed_label: "visible" });
+  });
+  await t.step("a service's own fields stay private", async () => {
+    const copy = await obtain(p.client.root.self()) as Record<string, unknown>;
+    assert.equal(copy.secret, undefined);
+  });
+  await t.step("the same holds for a malicious server reading the client's objects", async () => {
+    const seen: unknown[] = [];
+    class SpyService extends Service {
+      async exposed_steal(remote: unknown): Promise<void> {
+        seen.push(await obtain(remote));
+      }
+    }
+    await using spy = await pair(SpyService);
+    await spy.client.root.steal(ref(new Account()));
+    assert.deepEqual(seen, [{ exposed_label: "visible" }]);
+  });
+});
+
+Deno.test("message layer: a large value is worked on in slices while others are served", async () => {
+  await using server = serve(BulkService, { port: 0, logger: quietLogger() });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using pulling = await connect("127.0.0.1", port, { logger: quietLogger() });
+  await using pinging = await connect("127.0.0.1", port, { logger: quietLogger() });
+  let pulled = false;
+  const pull = pulling.root.rows(400_000).then(() => (pulled = true));
+  // Pings on the other connection complete while the rows are boxed, sent and unboxed.
+  let pingsDuringPull = 0;
+  while (!pulled) {
+    await pinging.ping();
+    if (!pulled) pingsDuringPull++;
+  }
+  await pull;
+  assert.ok(pingsDuringPull >= 5, `${pingsDuringPull} pings answered during the pull`);
+});
+
+Deno.test("message layer: a peer that stops reading is slowed, then cut off; others go on", async () => {
+  const logger = quietLogger();
+  await using server = serve(BulkService, {
+    port: 0,
+    logger,
+    maxOutboundBytes: 4 * MiB,
+    drainTimeout: 1_000,
+  });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using honest = await connect("127.0.0.1", port, { logger: quietLogger() });
+  const served = BulkService.bytesServed;
+  const others = new Set(server.connections);
+  // A raw client asks for 256 results of 1 MiB and never reads a byte.
+  const greedy = await Deno.connect({ hostname: "127.0.0.1", port });
+  const requests = [hello()];
+  for (let seq = 0; seq < 256; seq++) requests.push([1, seq, 1, 0, ["bytes"], [], [MiB]]);
+  await writeAll(greedy, concat(requests.map(frame)));
+  let mostBuffered = 0;
+  await waitFor(
+    () => {
+      const conn = [...server.connections].find((c) => !others.has(c));
+      if (conn) mostBuffered = Math.max(mostBuffered, conn.stats().bufferedOutbound);
+      return logger.lines.some((line) => /drainTimeout/.test(line));
+    },
+    10_000,
+    "the greedy client to be cut off",
+  );
+  const count = BulkService.bytesServed - served;
+  assert.ok(count < 64, `it stopped reading the greedy client's requests after ${count}`);
+  assert.ok(mostBuffered <= 5 * MiB + 64 * 1024, `at most ${mostBuffered} bytes queued`);
+  assert.equal(await honest.root.echo("ok"), "ok");
+  greedy.close();
+});
+
+const encoder = new Encoder();
+
+/** A HELLO of protocol version 2 with default limits (see core/PROTOCOL.md). */
+function hello(): unknown[] {
+  return [0, "rdc", 2, "Raw", ["Raw"], [], {
+    maxMessageSize: 1024 * MiB,
+    maxFrameSize: 2 * MiB,
+    maxDepth: 256,
+    maxElements: 10_000_000,
+    maxBigIntBytes: MiB,
+  }];
+}
+
+/** One message in a whole frame. */
+function frame(message: unknown): Uint8Array {
+  const body = encoder.encode(message);
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  out.set(body, 4);
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+Deno.test("message layer: limits below what any message needs are refused when set", () => {
+  for (
+    const [key, value] of [
+      ["maxMessageSize", 1024],
+      ["maxFrameSize", 1024],
+      ["maxDepth", 2],
+      ["maxElements", 8],
+      ["maxBigIntBytes", 4],
+    ] as const
+  ) {
+    assert.throws(
+      () => serve(BulkService, { port: 0, [key]: value }),
+      (e: Error) => e instanceof RangeError && e.message.includes(`${key} must be at least`),
+    );
+  }
+  assert.throws(
+    () => serve(BulkService, { port: 0, maxInboundBytes: MiB, maxMessageSize: 2 * MiB }),
+    /maxInboundBytes \(1048576\) must be at least maxMessageSize/,
+  );
+});
