@@ -12,7 +12,6 @@
 import assert from "node:assert/strict";
 import {
   connect,
-  type Connection,
   currentCall,
   LimitError,
   obtain,
