@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Boxer, type BoxLimits, writePrimitive } from "../wire/boxing.ts";
+import { Boxer, type BoxLimits, writePrimitive, writePrimitives } from "../wire/boxing.ts";
 import type { Budget } from "../wire/budget.ts";
 import type { FrameChannel, ReceivedMessage, Sending } from "../wire/channel.ts";
 import { type PeerInfo, receiveHello } from "../wire/handshake.ts";
@@ -36,7 +36,14 @@ import {
 } from "../wire/messages.ts";
 import { ByteReader, ByteWriter } from "../wire/msgpack.ts";
 import { runSliced } from "../wire/slicing.ts";
-import { ExportScanner, Unboxer, type UnboxLimits } from "../wire/unboxing.ts";
+import {
+  ExportScanner,
+  NOT_PRIMITIVE,
+  readPrimitive,
+  readPrimitives,
+  Unboxer,
+  type UnboxLimits,
+} from "../wire/unboxing.ts";
 import {
   ConnectionClosedError,
   isPeerFault,
@@ -74,6 +81,9 @@ import { QuestionTable } from "./questions.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
 
 const HOUSEKEEPING_DELAY_MS = 5;
+const NO_ATTACHMENTS: readonly Uint8Array[] = Object.freeze([]);
+/** A request head this small, with `writePrimitives`'s arguments, fits any peer's messages. */
+const FAST_HEAD = 8 * 1024;
 /** The scratch writer shrinks back to this after a large message. */
 const SCRATCH_SIZE = 64 * 1024;
 
@@ -408,8 +418,19 @@ export class Session implements Connection, Engine, SpaceOwner {
     const target: Target = pipelined ? questionTarget(base.seq) : base.id;
     const finished = this.#finished;
     const w = this.#writer;
-    const refs = this.#space.outgoing();
     writeRequestHead(w, seq, op, target, path, finished);
+    // A request pipelined on one still on its way must not overtake it.
+    const after = pipelined && base.inTransit ? [base.inTransit.placed] : null;
+    // (A small head and small primitives always fit: no size check needed.)
+    if (!after && w.length <= FAST_HEAD && writePrimitives(w, args)) {
+      // The common call: a few numbers or strings, sent now, no boxer needed.
+      this.#hand(w, w.bytes(), NO_ATTACHMENTS);
+      if (finished.length > 0) this.#finished = [];
+      const question = new Question(this, seq);
+      this.#pending.add(question, options?.timeout ?? this.#timeout, signal);
+      return question;
+    }
+    const refs = this.#space.outgoing();
     const boxer = new Boxer(w, refs, this.#sendLimits, args);
     let boxing: Promise<void> | null;
     try {
@@ -422,8 +443,6 @@ export class Session implements Connection, Engine, SpaceOwner {
     if (finished.length > 0) this.#finished = [];
     const question = new Question(this, seq);
     this.#pending.add(question, options?.timeout ?? this.#timeout, signal);
-    // A request pipelined on one still on its way must not overtake it.
-    const after = pipelined && base.inTransit ? [base.inTransit.placed] : null;
     if (boxing === null) {
       question.inTransit = this.#dispatch(w, boxer, refs, after, null);
       return question;
@@ -492,7 +511,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     if (this.#closed) return;
     const w = this.#writer;
     build(w);
-    this.#hand(w, [w.bytes()], []);
+    this.#hand(w, w.bytes(), NO_ATTACHMENTS);
   }
 
   /**
@@ -500,7 +519,11 @@ export class Session implements Connection, Engine, SpaceOwner {
    * {@linkcode Sending} when the message travels in chunks (the writer
    * then belongs to it, and the session takes a fresh one).
    */
-  #hand(w: ByteWriter, blocks: Uint8Array[], attachments: readonly Uint8Array[]): Sending | null {
+  #hand(
+    w: ByteWriter,
+    blocks: Uint8Array | Uint8Array[],
+    attachments: readonly Uint8Array[],
+  ): Sending | null {
     const sending = this.#channel.send(blocks, attachments);
     if (sending !== null) {
       if (w === this.#writer) this.#writer = new ByteWriter();
@@ -531,7 +554,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       return later;
     }
     const table = refs.shapeTable();
-    const sending = this.#hand(w, table ? [table, w.bytes()] : [w.bytes()], boxer.attachments);
+    const sending = this.#hand(w, table ? [table, w.bytes()] : w.bytes(), boxer.attachments);
     if (outgoing === null && sending === null) {
       refs.placed();
       return null;
@@ -568,7 +591,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     const w = this.#writer;
     writeAnswerHead(w, failed, seq);
     if (writePrimitive(w, value)) {
-      this.#hand(w, [w.bytes()], []);
+      this.#hand(w, w.bytes(), NO_ATTACHMENTS);
       return;
     }
     const refs = this.#space.outgoing();
@@ -755,10 +778,16 @@ export class Session implements Connection, Engine, SpaceOwner {
     // must not pull it away while the request waits for its arguments.
     const base = target >= 0 ? this.#space.exports.get(target) : this.#answers.valueOf(-target - 1);
     if (base instanceof Promise) base.catch(() => {}); // Awaited in #serveLater, if it runs.
-    const refs = this.#space.incoming();
     const reply = (value: unknown) =>
       this.#reply(seq, answer, false, op === Op.Iter ? new ByReference(value) : value);
     const fail = (error: unknown) => this.#reply(seq, answer, true, error);
+    // The common request: a few numbers or strings, read without an unboxer.
+    const plain = readPrimitives(reader);
+    if (plain) {
+      this.#end(reader, message);
+      return this.#serve(op, base, path, plain, null, call, answer, reply, fail);
+    }
+    const refs = this.#space.incoming();
     const refused = (error: LimitError) => {
       const rejected = Promise.reject(error);
       rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
@@ -771,29 +800,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     if (unboxing === null) {
       this.#end(reader, message);
       const argv = argumentsOf(unboxer.value);
-      let outcome: unknown;
-      let later = false;
-      try {
-        // Run at once when nothing has to be waited for first: the common case.
-        later = this.#requestGate !== null || unboxer.hasDeferred || target < 0;
-        outcome = later
-          ? this.#serveLater(op, base, path, argv, unboxer, call)
-          : execute(op, base, path, argv, this.#policy, call);
-        later ||= isThenable(outcome);
-      } catch (error) {
-        const rejected = Promise.reject(error);
-        rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
-        answer.outcome = rejected;
-        return fail(error);
-      }
-      if (!later) {
-        answer.outcome = outcome;
-        return reply(outcome);
-      }
-      const promise = Promise.resolve(outcome);
-      answer.outcome = promise;
-      promise.then(reply, fail);
-      return;
+      return this.#serve(op, base, path, argv, unboxer, call, answer, reply, fail);
     }
     // A large argument list: pipelined requests wait on the outcome while it is unboxed.
     const promise = unboxing.then(() => {
@@ -809,17 +816,56 @@ export class Session implements Connection, Engine, SpaceOwner {
     });
   }
 
+  /**
+   * Serves a request whose arguments are here: at once when nothing has to
+   * be waited for first (the common case), else once it has.
+   */
+  #serve(
+    op: OpCode,
+    base: unknown,
+    path: readonly string[],
+    argv: unknown[],
+    unboxer: Unboxer | null,
+    call: IncomingCall,
+    answer: Answer,
+    reply: (value: unknown) => void,
+    fail: (error: unknown) => void,
+  ): void {
+    let outcome: unknown;
+    let later = false;
+    try {
+      later = this.#requestGate !== null || (unboxer?.hasDeferred ?? false) ||
+        base instanceof Promise;
+      outcome = later
+        ? this.#serveLater(op, base, path, argv, unboxer, call)
+        : execute(op, base, path, argv, this.#policy, call);
+      later ||= isThenable(outcome);
+    } catch (error) {
+      const rejected = Promise.reject(error);
+      rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
+      answer.outcome = rejected;
+      return fail(error);
+    }
+    if (!later) {
+      answer.outcome = outcome;
+      return reply(outcome);
+    }
+    const promise = Promise.resolve(outcome);
+    answer.outcome = promise;
+    promise.then(reply, fail);
+  }
+
   /** Serves a request that must first wait: for onConnect, its arguments, or its target. */
   async #serveLater(
     op: OpCode,
     base: unknown,
     path: readonly string[],
     args: unknown[],
-    unboxer: Unboxer,
+    unboxer: Unboxer | null,
     call: CallContext,
   ): Promise<unknown> {
     if (this.#requestGate) await this.#requestGate;
-    if (unboxer.hasDeferred) await unboxer.settle();
+    if (unboxer?.hasDeferred) await unboxer.settle();
     return await execute(op, await base, path, args, this.#policy, call);
   }
 
@@ -830,6 +876,12 @@ export class Session implements Connection, Engine, SpaceOwner {
       if (seq >= this.#nextSeq) throw peerFault(`answer to request #${seq}, which was never sent`);
       // A late answer to a call we gave up on: give back the references it carries.
       return this.#giveBackAll(reader, message, true);
+    }
+    // The common answer: a number, a string, null: read without an unboxer.
+    const plain = readPrimitive(reader);
+    if (plain !== NOT_PRIMITIVE) {
+      this.#end(reader, message);
+      return this.#deliver(seq, this.#pending.take(seq)!, failed, plain);
     }
     const refs = this.#space.incoming();
     const unboxed = this.#unbox(

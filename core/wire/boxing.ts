@@ -617,6 +617,40 @@ export function writePrimitive(writer: ByteWriter, value: unknown): boolean {
   }
 }
 
+/** Items and string lengths small enough that an array of them always fits any message. */
+const FAST_ITEMS = 64;
+const FAST_STRING = 256;
+
+/**
+ * Writes `values` as an array when every item is a small primitive (most
+ * argument lists are), so they need no boxer; returns whether it did (the
+ * writer is untouched when it did not). What it writes is what a boxer would.
+ */
+export function writePrimitives(writer: ByteWriter, values: readonly unknown[]): boolean {
+  if (values.length > FAST_ITEMS) return false;
+  for (const value of values) {
+    switch (typeof value) {
+      case "number":
+        if (value === 0 && 1 / value < 0) return false;
+        break;
+      case "string":
+        if (value.length >= FAST_STRING) return false;
+        break;
+      case "boolean":
+      case "undefined":
+        break;
+      case "object":
+        if (value !== null) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  writer.array(values.length);
+  for (const value of values) writePrimitive(writer, value);
+  return true;
+}
+
 function isThenable(value: object): boolean {
   return typeof (value as { then?: unknown }).then === "function";
 }

@@ -342,8 +342,8 @@ export class ByteFrameChannel implements FrameChannel {
     this.#writing = true;
     watchdog.add(this);
     try {
-      // Let frames queued in this same tick join the first write.
-      await Promise.resolve();
+      // The first write leaves at once (a reply should not wait for anything);
+      // frames queued while it is in flight join the next one.
       while (!this.#closed) {
         if (this.#pieces.length === 0) {
           if (this.#streams.length > 0) this.#nextChunk();

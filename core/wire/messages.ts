@@ -189,7 +189,7 @@ export function readMessage(reader: ByteReader): MessageHead {
         seq: field.int("sequence number", 0, MAX_SEQ),
         op: field.int("operation", 0, OP_COUNT - 1) as OpCode,
         target: field.int("target", -MAX_SEQ - 1, MAX_SEQ),
-        path: field.strings("path"),
+        path: field.names("path"),
         finished: field.ints("finished list"),
       };
     case Msg.Reply:
@@ -277,6 +277,18 @@ class FieldReader {
     this.#next(Token.Array, what);
     const out = new Array<string>(this.#reader.count);
     for (let i = 0; i < out.length; i++) out[i] = this.string(`an item of the ${what}`);
+    return out;
+  }
+
+  /** Like `strings`, for property names: short ones repeat, and are shared (see `nextKey`). */
+  names(what: string): string[] {
+    this.#next(Token.Array, what);
+    const reader = this.#reader;
+    const out = new Array<string>(reader.count);
+    for (let i = 0; i < out.length; i++) {
+      if (reader.nextKey()) out[i] = reader.string;
+      else this.fail(`an item of the ${what} is ${tokenName(reader.lastKind)}`);
+    }
     return out;
   }
 

@@ -338,7 +338,8 @@ function isAscii(value: string): boolean {
  */
 export class ByteReader {
   readonly #bytes: Uint8Array;
-  readonly #view: DataView;
+  /** For floats and 64-bit integers only, made on first use: most messages have none. */
+  #dataView: DataView | null = null;
   /** Where the next token starts. */
   position: number;
   readonly #end: number;
@@ -352,13 +353,24 @@ export class ByteReader {
   count = 0;
   /** An extension's type. */
   extType = 0;
+  /** What {@linkcode ByteReader.nextKey} found when it was not a string. */
+  lastKind: TokenKind = Token.Nil;
 
   /** Reads `bytes` from `start`. */
   constructor(bytes: Uint8Array, start = 0) {
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.position = start;
     this.#end = bytes.length;
+  }
+
+  get #view(): DataView {
+    const b = this.#bytes;
+    return this.#dataView ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  /** The signed byte at `at`. */
+  #i8(at: number): number {
+    return (this.#bytes[at] << 24) >> 24;
   }
 
   /** Bytes not read yet. */
@@ -377,9 +389,7 @@ export class ByteReader {
    */
   peekEmptyExt(): number {
     const b = this.#bytes, at = this.position;
-    return at + 2 < this.#end && b[at] === 0xc7 && b[at + 1] === 0
-      ? this.#view.getInt8(at + 2)
-      : -1;
+    return at + 2 < this.#end && b[at] === 0xc7 && b[at + 1] === 0 ? this.#i8(at + 2) : -1;
   }
 
   #need(count: number, what: string): void {
@@ -406,7 +416,6 @@ export class ByteReader {
     if (head < 0x90) return this.#container(head & 0x0f, 2, Token.Map);
     if (head < 0xa0) return this.#container(head & 0x0f, 1, Token.Array);
     if (head < 0xc0) return this.#str(head & 0x1f);
-    const v = this.#view;
     switch (head) {
       case 0xc0:
         return Token.Nil;
@@ -425,17 +434,17 @@ export class ByteReader {
       case 0xc9: {
         const size = this.#u(head === 0xc7 ? 1 : head === 0xc8 ? 2 : 4);
         this.#need(1, "an extension type");
-        this.extType = v.getInt8(this.position++);
+        this.extType = this.#i8(this.position++);
         return this.#sized(size, Token.Ext);
       }
       case 0xca:
         this.#need(4, "a float32");
-        this.number = v.getFloat32(this.position);
+        this.number = this.#view.getFloat32(this.position);
         this.position += 4;
         return Token.Float;
       case 0xcb:
         this.#need(8, "a float64");
-        this.number = v.getFloat64(this.position);
+        this.number = this.#view.getFloat64(this.position);
         this.position += 8;
         return Token.Float;
       case 0xcc:
@@ -449,26 +458,24 @@ export class ByteReader {
         return Token.Int;
       case 0xcf:
         this.#need(8, "a uint64");
-        this.number = safe(v.getBigUint64(this.position));
+        this.number = safe(this.#view.getBigUint64(this.position));
         this.position += 8;
         return Token.Int;
       case 0xd0:
         this.#need(1, "an int8");
-        this.number = v.getInt8(this.position++);
+        this.number = this.#i8(this.position++);
         return Token.Int;
       case 0xd1:
         this.#need(2, "an int16");
-        this.number = v.getInt16(this.position);
-        this.position += 2;
+        this.number = (this.#u(2) << 16) >> 16;
         return Token.Int;
       case 0xd2:
         this.#need(4, "an int32");
-        this.number = v.getInt32(this.position);
-        this.position += 4;
+        this.number = this.#u(4) | 0;
         return Token.Int;
       case 0xd3:
         this.#need(8, "an int64");
-        this.number = safe(v.getBigInt64(this.position));
+        this.number = safe(this.#view.getBigInt64(this.position));
         this.position += 8;
         return Token.Int;
       case 0xd4:
@@ -477,7 +484,7 @@ export class ByteReader {
       case 0xd7:
       case 0xd8:
         this.#need(1, "an extension type");
-        this.extType = v.getInt8(this.position++);
+        this.extType = this.#i8(this.position++);
         return this.#sized(1 << (head - 0xd4), Token.Ext);
       case 0xd9:
         return this.#str(this.#u(1));
@@ -500,9 +507,13 @@ export class ByteReader {
 
   #u(size: 1 | 2 | 4): number {
     this.#need(size, "a length");
-    const v = this.#view, at = this.position;
+    const b = this.#bytes, at = this.position;
     this.position += size;
-    return size === 1 ? v.getUint8(at) : size === 2 ? v.getUint16(at) : v.getUint32(at);
+    return size === 1
+      ? b[at]
+      : size === 2
+      ? (b[at] << 8) | b[at + 1]
+      : ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
   }
 
   #sized(count: number, kind: TokenKind): TokenKind {
@@ -555,7 +566,8 @@ export class ByteReader {
     const head = at < this.#end ? b[at] : 0;
     const size = head & 0x1f;
     if ((head & 0xe0) !== 0xa0 || size > KEY_CACHE_MAX || at + 1 + size > this.#end) {
-      return this.next() === Token.Str;
+      this.lastKind = this.next();
+      return this.lastKind === Token.Str;
     }
     this.position = at + 1 + size;
     this.string = keys.get(b, at + 1, size) ??

@@ -557,6 +557,59 @@ export class Unboxer implements Sliced {
   }
 }
 
+/** What {@linkcode readPrimitive} returns for a value that is not a primitive. */
+export const NOT_PRIMITIVE: unique symbol = Symbol("not a primitive");
+
+/**
+ * Reads the value at `reader` when it is a primitive (most results are:
+ * numbers, strings, booleans, null, undefined), which needs no unboxer;
+ * otherwise reads nothing and returns {@linkcode NOT_PRIMITIVE}.
+ */
+export function readPrimitive(reader: ByteReader): unknown {
+  const head = reader.peek();
+  // Every primitive token but bin and ext: ints, floats, strings (not str32: it may be long), nil, booleans.
+  const scalar = head < 0x80 || head >= 0xe0 || (head >= 0xa0 && head <= 0xc3 && head !== 0xc1) ||
+    (head >= 0xca && head <= 0xd3) || head === 0xd9 || head === 0xda;
+  if (scalar) {
+    const kind = reader.next();
+    if (kind === Token.LongStr) throw peerFault("unreachable: a long string is not read here");
+    return kind === Token.Str
+      ? reader.string
+      : kind === Token.Nil
+      ? null
+      : kind === Token.Bool
+      ? reader.boolean
+      : reader.number;
+  }
+  const ext = reader.peekEmptyExt();
+  if (ext === Ext.Undefined || ext === Ext.NegativeZero) {
+    reader.next();
+    return ext === Ext.Undefined ? undefined : -0;
+  }
+  return NOT_PRIMITIVE;
+}
+
+/**
+ * Reads an argument list of at most 15 primitives (most are), which needs no
+ * unboxer; otherwise reads nothing and returns null.
+ */
+export function readPrimitives(reader: ByteReader): unknown[] | null {
+  const head = reader.peek();
+  if (head < 0x90 || head > 0x9f) return null;
+  const start = reader.position;
+  reader.next();
+  const out = new Array(head & 0x0f);
+  for (let i = 0; i < out.length; i++) {
+    const value = readPrimitive(reader);
+    if (value === NOT_PRIMITIVE) {
+      reader.position = start;
+      return null;
+    }
+    out[i] = value;
+  }
+  return out;
+}
+
 /**
  * Visits every EXPORT in a value without building it: how references in a
  * message nobody will read (a refused request, an answer nobody waits for)
