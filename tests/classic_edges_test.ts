@@ -246,16 +246,17 @@ Deno.test("classic edge: a fractional chunkSize does not spin forever", async ()
   else assert.ok(error instanceof RangeError, `got ${error}`);
 });
 
-Deno.test("classic edge: a chunkSize above the peer's frame limit fails clearly, not by disconnecting", async () => {
+Deno.test("classic edge: a chunkSize above this end's message limit fails clearly, not by disconnecting", async () => {
   await using dir = await tempDir();
   const file = join(dir.path, "f.bin");
   await Deno.writeFile(file, new Uint8Array(2 << 20).fill(1));
-  await using s = await inProcess({ maxFrameSize: 1 << 20 });
+  await using s = await inProcess({ maxMessageSize: 1 << 20 });
   const error = await rejection(
     s.conn.download(file, join(dir.path, "copy.bin"), { chunkSize: 2 << 20 }),
   ).catch(() => null);
   assert.equal(s.conn.closed, false, `the connection was lost: ${s.conn.closeReason?.message}`);
-  if (error !== null) assert.ok(error instanceof RangeError, `got ${error}`);
+  assert.ok(error instanceof RangeError, `got ${error}`);
+  assert.match((error as Error).message, /maxMessageSize/);
 });
 
 Deno.test("classic edge: a client that disconnects mid-transfer leaves no open file on the server", async () => {

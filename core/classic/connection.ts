@@ -140,11 +140,11 @@ export class ClassicConnection implements Connection {
   async download(remotePath: string, localPath: string, options?: TransferOptions): Promise<void> {
     const chunkSize = options?.chunkSize;
     // Each chunk arrives in one message: it must fit what this end accepts.
-    const fits = this.connection.limits.maxFrameSize - 1024;
+    const fits = this.connection.limits.maxMessageSize - 1024;
     if (chunkSize !== undefined && chunkSize > fits) {
       throw new RangeError(
-        `chunkSize ${chunkSize} does not fit this connection's maxFrameSize ` +
-          `(${this.connection.limits.maxFrameSize} bytes)`,
+        `chunkSize ${chunkSize} does not fit this connection's maxMessageSize ` +
+          `(${this.connection.limits.maxMessageSize} bytes)`,
       );
     }
     await download(this.connection.root.files, remotePath, localPath, options);
@@ -232,8 +232,8 @@ export class ClassicConnection implements Connection {
     return this.connection.limits;
   }
   /** Closes the connection; a server this end started then exits. */
-  async close(): Promise<void> {
-    await this.connection.close();
+  async close(reason?: string): Promise<void> {
+    await this.connection.close(reason);
     await this.process?.status;
   }
   /** Same as `close()`. */

@@ -119,12 +119,12 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
   const admission = new Admission(maxConnections, description, logger);
   if (idleTimeout > 0 && !listening.closing) {
     idle = new IdleSweeper(idleTimeout, connections, (connection) => {
+      const reason = `idle for ${idleTimeout} ms (idleTimeout)`;
       logger(
         "info",
-        `${description}: closing the connection from ${connection.description}: ` +
-          `idle for ${idleTimeout} ms (idleTimeout)`,
+        `${description}: closing the connection from ${connection.description}: ${reason}`,
       );
-      void connection.close();
+      void connection.close(reason);
     });
   }
 

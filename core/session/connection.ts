@@ -123,6 +123,9 @@ export interface Connection extends AsyncDisposable {
   stats(): ConnectionStats;
   /** The limits this end enforces on what the peer sends, defaults filled in. */
   readonly limits: Readonly<ResolvedLimits>;
-  /** Closes the connection, telling the peer; resolves once cleaned up. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Closes the connection, telling the peer why (`reason`, default
+   * "connection closed by this end"); resolves once cleaned up. Idempotent.
+   */
+  close(reason?: string): Promise<void>;
 }

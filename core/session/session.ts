@@ -380,9 +380,9 @@ export class Session implements Connection, Engine, SpaceOwner {
     };
   }
 
-  /** Closes the connection, telling the peer; resolves once cleaned up. Idempotent. */
-  close(): Promise<void> {
-    this.#shutdown(new ConnectionClosedError("connection closed by this end"), true);
+  /** Closes the connection, telling the peer why; resolves once cleaned up. Idempotent. */
+  close(reason = "connection closed by this end"): Promise<void> {
+    this.#shutdown(new ConnectionClosedError(reason), true);
     return this.#done.promise;
   }
 
