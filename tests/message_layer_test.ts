@@ -386,3 +386,115 @@ Deno.test("message layer: limits below what any message needs are refused when s
     /maxInboundBytes \(1048576\) must be at least maxMessageSize/,
   );
 });
+
+Deno.test("message layer: peers holding the server's inbound budget with half-sent messages are cut off", async () => {
+  const logger = quietLogger();
+  await using server = serve(BulkService, {
+    port: 0,
+    logger,
+    maxMessageSize: 4 * MiB,
+    maxTotalInboundBytes: 8 * MiB,
+    drainTimeout: 1_000,
+  });
+  const port = (server.addr as Deno.NetAddr).port;
+  // Two raw peers each announce a 4 MiB message, send a byte of it, and stop.
+  const tricklers = await Promise.all([0, 1].map(async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, frame(hello()));
+    await writeAll(conn, firstChunk(0, 4 * MiB, new Uint8Array(1)));
+    return conn;
+  }));
+  await using honest = await connect("127.0.0.1", port, { logger: quietLogger() });
+  // Small calls need no room: they go on.
+  assert.equal(await honest.root.echo("small"), "small");
+  // A big upload waits for room, which comes once the stalled peers are cut off.
+  assert.equal(await honest.root.length(new Uint8Array(3 * MiB)), 3 * MiB);
+  assert.ok(
+    logger.lines.filter((line) => /in the middle of a message \(drainTimeout\)/.test(line))
+      .length >= 1,
+    logger.lines.join("\n"),
+  );
+  for (const conn of tricklers) conn.close();
+});
+
+Deno.test("message layer: a huge Map from one client is decoded in slices; others are served", async () => {
+  await using server = serve(BulkService, { port: 0, logger: quietLogger() });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using sending = await connect("127.0.0.1", port, { logger: quietLogger() });
+  await using pinging = await connect("127.0.0.1", port, { logger: quietLogger() });
+  const map = new Map<number, string>();
+  for (let i = 0; i < 600_000; i++) map.set(i, "x");
+  let done = false;
+  const echo = sending.root.length(map).then(() => (done = true)).catch(() => (done = true));
+  let pings = 0;
+  while (!done) {
+    await pinging.ping();
+    if (!done) pings++;
+  }
+  await echo;
+  assert.ok(pings >= 5, `${pings} pings answered while the map was boxed, sent and unboxed`);
+});
+
+Deno.test("message layer: an idle connection costs the server little memory", async () => {
+  const script = `
+    import { serve, Service } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    class S extends Service { exposed_add(a, b) { return a + b; } }
+    const server = serve(S, { port: 0, maxConnections: 2000 });
+    console.log((server.addr).port);
+    for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+      globalThis.gc?.();
+      console.log(Deno.memoryUsage().rss, server.connections.size);
+    }`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", script],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const writer = child.stdin.getWriter();
+  let pending = "";
+  const nextLine = async (): Promise<string> => {
+    while (!pending.includes("\n")) pending += (await lines.read()).value ?? "";
+    const [line, ...rest] = pending.split("\n");
+    pending = rest.join("\n");
+    return line;
+  };
+  const rss = async (): Promise<[number, number]> => {
+    await writer.write(new TextEncoder().encode("\n"));
+    const [bytes, count] = (await nextLine()).split(" ").map(Number);
+    return [bytes, count];
+  };
+  const port = Number(await nextLine());
+  const [before] = await rss();
+  const count = 400;
+  const conns: Awaited<ReturnType<typeof connect>>[] = [];
+  for (let i = 0; i < count; i++) {
+    const conn = await connect("127.0.0.1", port, { logger: quietLogger() });
+    await conn.root.add(1, 2);
+    conns.push(conn);
+  }
+  const [after, open] = await rss();
+  assert.equal(open, count);
+  const perConnection = (after - before) / count;
+  assert.ok(
+    perConnection < 128 * 1024,
+    `${Math.round(perConnection / 1024)} KiB per idle connection`,
+  );
+  await Promise.all(conns.map((c) => c.close()));
+  await writer.close();
+  child.kill();
+  await child.status;
+});
+
+/** The first chunk of stream `id`: a body of `bodyLength` bytes, `data` of it in this frame. */
+function firstChunk(id: number, bodyLength: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + 5 + 6 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, (0x80000000 | (5 + 6 + data.length)) >>> 0);
+  view.setUint32(4, id);
+  out[8] = 0x01; // FIRST
+  view.setUint32(9, bodyLength);
+  view.setUint16(13, 0); // no attachments
+  out.set(data, 15);
+  return out;
+}

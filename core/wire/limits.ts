@@ -165,7 +165,8 @@ export interface ServerLimits {
   /**
    * Bytes of partly received messages held across every connection. A
    * message that does not fit waits, and its connection reads nothing more
-   * until it does. Default 2 GiB.
+   * until it does. Each connection announces no larger `maxMessageSize`
+   * than this. Default 1 GiB.
    */
   maxTotalInboundBytes?: number;
   /**
@@ -179,7 +180,7 @@ export interface ServerLimits {
 /** The defaults of every {@linkcode ServerLimits} field. */
 export const DEFAULT_SERVER_LIMITS: Readonly<Required<ServerLimits>> = Object.freeze({
   maxConnections: 1024,
-  maxTotalInboundBytes: 2048 * MiB,
+  maxTotalInboundBytes: 1024 * MiB,
   maxTotalPendingRequests: 262_144,
 });
 
