@@ -498,3 +498,22 @@ function firstChunk(id: number, bodyLength: number, data: Uint8Array): Uint8Arra
   out.set(data, 15);
   return out;
 }
+
+Deno.test("message layer: a request pipelined on one given up in transit fails with the same reason", async () => {
+  await using p = await pair(BulkService);
+  // Answers the server keeps until the client says FINISH: they ride on the next request.
+  for (let i = 0; i < 3; i++) await p.client.root.echo(i);
+  const big = timed(p.client.root.echo, 1)({ bytes: new Uint8Array(64 * MiB) });
+  const pipelined = big.bytes.length;
+  const first = await rejection(big);
+  const second = await rejection(pipelined);
+  assert.ok(first instanceof TimeoutError, String(first));
+  assert.equal(second, first, "the pipelined request fails with its base's reason");
+  // The FINISHes the given-up request carried still reach the server.
+  assert.equal(await p.client.root.echo("after"), "after");
+  await waitFor(
+    () => p.serverConn().stats().answers === 0,
+    2_000,
+    "the server to forget every answer",
+  );
+});

@@ -6,7 +6,6 @@
  * @module
  */
 
-import type { Sending } from "../wire/channel.ts";
 import type { ImportEntry } from "./imports.ts";
 import { type OpCode, RefKind } from "../wire/messages.ts";
 
@@ -100,6 +99,24 @@ export interface Engine {
 }
 
 /**
+ * A request still on its way out: being boxed in slices, waiting for a
+ * request it depends on, or travelling in chunks.
+ */
+export interface InTransit {
+  /**
+   * Resolves once the request is in line (whatever is sent later arrives
+   * after it); rejects with the reason when it is given up first. Nobody
+   * needs to handle the rejection.
+   */
+  readonly settled: Promise<void>;
+  /**
+   * Gives the request up, if it is not in line yet: the peer never sees it.
+   * Returns whether it was stopped in time. Idempotent.
+   */
+  abort(reason: unknown): boolean;
+}
+
+/**
  * The caller's record of one operation: pending until the answer arrives,
  * then fulfilled or rejected for good. Local evaluations (an operation on an
  * already-resolved value) are questions too, with no engine and no `seq`.
@@ -115,10 +132,10 @@ export class Question {
   value: unknown = undefined;
   /**
    * The request while it is still on its way (being encoded, or travelling in
-   * chunks); null once it is in line. Requests that depend on this one's
-   * answer wait for `placed`; giving up on the call aborts it.
+   * chunks); null when it went in line at once. Requests that depend on this
+   * one's answer wait for it; giving up on the call aborts it.
    */
-  inTransit: Sending | null = null;
+  inTransit: InTransit | null = null;
   #promise: Promise<unknown> | null = null;
   #resolve: ((value: unknown) => void) | null = null;
   #reject: ((reason: unknown) => void) | null = null;

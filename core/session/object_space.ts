@@ -21,6 +21,7 @@ import {
   describe,
   type Engine,
   followLocal,
+  type InTransit,
   Question,
   type RemoteState,
   remoteState,
@@ -181,7 +182,7 @@ export class OutgoingRefs implements ReferenceWriter {
   readonly #maxExports: number;
   #exported: number[] | null = null;
   #described: Map<number, { list: SentList; members: string[] }> | null = null;
-  #after: Promise<void>[] | null = null;
+  #after: InTransit[] | null = null;
 
   constructor(space: ObjectSpace, owner: SpaceOwner, policy: ResolvedPolicy, maxExports: number) {
     this.#space = space;
@@ -191,7 +192,7 @@ export class OutgoingRefs implements ReferenceWriter {
   }
 
   /** What must be in line before this message: requests whose answers it names. */
-  get after(): Promise<void>[] | null {
+  get after(): InTransit[] | null {
     return this.#after;
   }
 
@@ -235,7 +236,7 @@ export class OutgoingRefs implements ReferenceWriter {
       if (base.engine !== this.#owner.engine) {
         throw new TypeError(`${describe(state)} is still being computed here; await it first`);
       }
-      if (base.inTransit) (this.#after ??= []).push(base.inTransit.placed);
+      if (base.inTransit) (this.#after ??= []).push(base.inTransit);
       return { kind: "path", target: questionTarget(base.seq), path: state.path };
     }
     if (base.state === "rejected") {

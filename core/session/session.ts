@@ -65,6 +65,7 @@ import { type CallContext, execute, IncomingCall, walk } from "./dispatch.ts";
 import {
   type CallOptions,
   type Engine,
+  type InTransit,
   Question,
   type RemoteState,
   remoteState,
@@ -111,18 +112,24 @@ export interface SessionParts {
  * A message on its way out that could not go at once: it is being boxed in
  * slices, or waits for requests it depends on, or travels in chunks.
  */
-class Outgoing implements Sending {
-  readonly placed: Promise<void>;
+class Outgoing implements InTransit {
+  readonly settled: Promise<void>;
   readonly #resolve: () => void;
+  readonly #reject: (reason: unknown) => void;
   readonly #refs: OutgoingRefs;
+  readonly #onAbort: () => void;
   #sending: Sending | null = null;
   #state: "preparing" | "sending" | "placed" | "aborted" = "preparing";
 
-  constructor(refs: OutgoingRefs) {
+  /** `onAbort` runs if the message is given up (after its references are taken back). */
+  constructor(refs: OutgoingRefs, onAbort: () => void = () => {}) {
     this.#refs = refs;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.placed = promise;
+    this.#onAbort = onAbort;
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    promise.catch(() => {});
+    this.settled = promise;
     this.#resolve = resolve;
+    this.#reject = reject;
   }
 
   get aborted(): boolean {
@@ -138,12 +145,13 @@ class Outgoing implements Sending {
   }
 
   #placed(): void {
+    if (this.#state === "aborted") return;
     this.#state = "placed";
     this.#refs.placed();
     this.#resolve();
   }
 
-  abort(): boolean {
+  abort(reason: unknown): boolean {
     switch (this.#state) {
       case "preparing":
         break;
@@ -158,6 +166,8 @@ class Outgoing implements Sending {
     }
     this.#state = "aborted";
     this.#refs.rollback();
+    this.#onAbort();
+    this.#reject(reason);
     return true;
   }
 }
@@ -420,7 +430,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     const w = this.#writer;
     writeRequestHead(w, seq, op, target, path, finished);
     // A request pipelined on one still on its way must not overtake it.
-    const after = pipelined && base.inTransit ? [base.inTransit.placed] : null;
+    const after = pipelined && base.inTransit ? [base.inTransit] : null;
     // (A small head and small primitives always fit: no size check needed.)
     if (!after && w.length <= FAST_HEAD && writePrimitives(w, args)) {
       // The common call: a few numbers or strings, sent now, no boxer needed.
@@ -443,20 +453,19 @@ export class Session implements Connection, Engine, SpaceOwner {
     if (finished.length > 0) this.#finished = [];
     const question = new Question(this, seq);
     this.#pending.add(question, options?.timeout ?? this.#timeout, signal);
+    // Given up before the peer has it: the peer still needs to hear of these FINISHes.
+    const outgoing = new Outgoing(refs, () => this.#finished.push(...finished));
+    const lost = (reason: unknown) => this.#pending.take(seq)?.fail(reason);
     if (boxing === null) {
-      question.inTransit = this.#dispatch(w, boxer, refs, after, null);
+      question.inTransit = this.#dispatch(w, boxer, refs, after, outgoing, lost);
       return question;
     }
     this.#writer = new ByteWriter(); // `w` belongs to this request until it is sent.
-    const outgoing = new Outgoing(refs);
     question.inTransit = outgoing;
     boxing.then(
-      () => this.#dispatch(w, boxer, refs, after, outgoing),
+      () => this.#dispatch(w, boxer, refs, after, outgoing, lost),
       (error) => {
-        if (outgoing.aborted) return;
-        refs.rollback();
-        this.#finished.push(...finished); // The peer still needs to hear of these.
-        this.#pending.take(seq)?.fail(error);
+        if (outgoing.abort(error)) lost(error);
       },
     );
     return question;
@@ -535,33 +544,34 @@ export class Session implements Connection, Engine, SpaceOwner {
 
   /**
    * Sends a boxed message: its shape table first if it needs one, once the
-   * requests it depends on are in line. Returns what is still on its way, or
-   * null when the message is already in line.
+   * requests it depends on are in line (if one of them is given up instead,
+   * so is this message, and `lost` hears why). Returns what is still on its
+   * way, or null when the message went in line at once.
    */
   #dispatch(
     w: ByteWriter,
     boxer: Boxer,
     refs: OutgoingRefs,
-    after: Promise<void>[] | null,
-    outgoing: Outgoing | null,
+    after: InTransit[] | null,
+    outgoing: Outgoing,
+    lost: (reason: unknown) => void,
   ): Outgoing | null {
-    if (this.#closed || outgoing?.aborted) return null;
+    if (this.#closed || outgoing.aborted) return null;
     const waits = refs.after ? [...(after ?? []), ...refs.after] : after;
     if (waits) {
       if (w === this.#writer) this.#writer = new ByteWriter();
-      const later = outgoing ?? new Outgoing(refs);
-      Promise.all(waits).then(() => this.#dispatch(w, boxer, refs, null, later));
-      return later;
+      Promise.all(waits.map((transit) => transit.settled)).then(
+        () => this.#dispatch(w, boxer, refs, null, outgoing, lost),
+        (reason) => {
+          if (outgoing.abort(reason)) lost(reason);
+        },
+      );
+      return outgoing;
     }
     const table = refs.shapeTable();
     const sending = this.#hand(w, table ? [table, w.bytes()] : w.bytes(), boxer.attachments);
-    if (outgoing === null && sending === null) {
-      refs.placed();
-      return null;
-    }
-    const transit = outgoing ?? new Outgoing(refs);
-    transit.sent(sending);
-    return transit;
+    outgoing.sent(sending);
+    return sending === null ? null : outgoing;
   }
 
   /** Gives up on an outgoing request (timeout or abort) and tells the callee, if it heard of it. */
@@ -570,7 +580,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     if (!question) return;
     question.fail(reason);
     // A request still on its way is stopped instead: the callee never saw it.
-    if (question.inTransit?.abort()) return;
+    if (question.inTransit?.abort(reason)) return;
     this.#writeMessage((w) => writeSeqs(w, Msg.Cancel, seq));
   }
 
@@ -615,12 +625,15 @@ export class Session implements Connection, Engine, SpaceOwner {
       w.reset(SCRATCH_SIZE);
       return unsendable(error);
     }
+    // A result naming a request of ours still on its way waits for it; if that is given up, say so.
+    const outgoing = new Outgoing(refs);
+    const lost = (reason: unknown) => unsendable(reason);
     if (boxing === null) {
-      this.#dispatch(w, boxer, refs, null, null);
+      this.#dispatch(w, boxer, refs, null, outgoing, lost);
       return;
     }
     this.#writer = new ByteWriter();
-    boxing.then(() => this.#dispatch(w, boxer, refs, null, null), unsendable);
+    boxing.then(() => this.#dispatch(w, boxer, refs, null, outgoing, lost), unsendable);
   }
 
   // ---- receiving ----------------------------------------------------------------------------
