@@ -63,6 +63,7 @@ export {
 } from "./core/session/service.ts";
 export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./core/session/policy.ts";
 export { ByReference, ByValue, byValue, ref } from "./core/wire/markers.ts";
+export type { CopyFilter } from "./core/wire/values.ts";
 export { deleteMember, hasMember, isRemote, setMember } from "./core/netref/proxy.ts";
 export { obtain, timed } from "./core/netref/helpers.ts";
 export { type CallContext, currentCall } from "./core/session/dispatch.ts";
