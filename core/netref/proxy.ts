@@ -244,7 +244,14 @@ const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
       case "then":
         if (!isThenableState(state)) return undefined;
         return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
-          settle(state).catch(rethrowWithCallerStack).then(onFulfilled, onRejected);
+          settle(state).then(onFulfilled, (error) => {
+            try {
+              rethrowWithCallerStack(error);
+            } catch (withStack) {
+              if (onRejected) return onRejected(withStack);
+              throw withStack;
+            }
+          });
       case "catch":
         if (!isThenableState(state)) break;
         return (onRejected?: (e: unknown) => unknown) => settle(state).catch(onRejected);

@@ -230,8 +230,9 @@ export function resolveMember(
     return { holder, name };
   }
   const prefix = policy.exposedPrefix;
-  if (prefix && !name.startsWith(prefix) && (prefix + name) in holder) {
-    return { holder, name: prefix + name };
+  if (prefix && !name.startsWith(prefix)) {
+    const exposedName = prefixed(prefix, name);
+    if (exposedName in holder) return { holder, name: exposedName };
   }
   if (policy.allowAllAttrs) return { holder, name };
   if (prefix && name.startsWith(prefix)) return { holder, name };
@@ -253,6 +254,22 @@ function isFunctionPlumbing(holder: object, name: string): boolean {
   }
   return false;
 }
+
+/**
+ * `prefix + name`, the same string each time: property names a peer uses
+ * repeat, and a string met before is looked up faster.
+ */
+function prefixed(prefix: string, name: string): string {
+  let names = prefixedNames.get(prefix);
+  if (!names) prefixedNames.set(prefix, names = new Map());
+  let out = names.get(name);
+  if (out === undefined) {
+    if (names.size >= 4096) names.clear();
+    names.set(name, out = prefix + name);
+  }
+  return out;
+}
+const prefixedNames = new Map<string, Map<string, string>>();
 
 function isDecorated(holder: object, name: string): boolean {
   if (exposedMembers.get(holder)?.has(name)) return true;
