@@ -243,15 +243,10 @@ const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
     switch (key) {
       case "then":
         if (!isThenableState(state)) return undefined;
+        // The rethrow runs in a reaction of its own: there, V8's async stack
+        // trace reaches the awaiting caller's frames.
         return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
-          settle(state).then(onFulfilled, (error) => {
-            try {
-              rethrowWithCallerStack(error);
-            } catch (withStack) {
-              if (onRejected) return onRejected(withStack);
-              throw withStack;
-            }
-          });
+          settle(state).catch(rethrowWithCallerStack).then(onFulfilled, onRejected);
       case "catch":
         if (!isThenableState(state)) break;
         return (onRejected?: (e: unknown) => unknown) => settle(state).catch(onRejected);
