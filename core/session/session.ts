@@ -78,6 +78,7 @@ import {
   type SpaceOwner,
 } from "./object_space.ts";
 import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
+import { Outgoing } from "./outgoing.ts";
 import { QuestionTable } from "./questions.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
 
@@ -106,70 +107,6 @@ export interface SessionParts {
   credentials: unknown;
   /** The server's pending-requests budget, shared by its connections; none for a client. */
   serverPending?: Budget;
-}
-
-/**
- * A message on its way out that could not go at once: it is being boxed in
- * slices, or waits for requests it depends on, or travels in chunks.
- */
-class Outgoing implements InTransit {
-  readonly settled: Promise<void>;
-  readonly #resolve: () => void;
-  readonly #reject: (reason: unknown) => void;
-  readonly #refs: OutgoingRefs;
-  readonly #onAbort: () => void;
-  #sending: Sending | null = null;
-  #state: "preparing" | "sending" | "placed" | "aborted" = "preparing";
-
-  /** `onAbort` runs if the message is given up (after its references are taken back). */
-  constructor(refs: OutgoingRefs, onAbort: () => void = () => {}) {
-    this.#refs = refs;
-    this.#onAbort = onAbort;
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    promise.catch(() => {});
-    this.settled = promise;
-    this.#resolve = resolve;
-    this.#reject = reject;
-  }
-
-  get aborted(): boolean {
-    return this.#state === "aborted";
-  }
-
-  /** The channel took it: in line at once (null), or once `sending` is placed. */
-  sent(sending: Sending | null): void {
-    if (sending === null) return this.#placed();
-    this.#state = "sending";
-    this.#sending = sending;
-    sending.placed.then(() => this.#placed());
-  }
-
-  #placed(): void {
-    if (this.#state === "aborted") return;
-    this.#state = "placed";
-    this.#refs.placed();
-    this.#resolve();
-  }
-
-  abort(reason: unknown): boolean {
-    switch (this.#state) {
-      case "preparing":
-        break;
-      case "sending":
-        if (!this.#sending!.abort()) return false;
-        break;
-      case "placed":
-      case "aborted":
-        return false;
-      default:
-        this.#state satisfies never;
-    }
-    this.#state = "aborted";
-    this.#refs.rollback();
-    this.#onAbort();
-    this.#reject(reason);
-    return true;
-  }
 }
 
 /**
