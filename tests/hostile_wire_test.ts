@@ -37,12 +37,14 @@ import {
   greeted,
   handshaken,
   header,
+  hello,
   MSG,
   NO_SHAPE,
   OP,
-  type RawPeer,
+  RawPeer,
   rawRequest,
   request,
+  rss,
   runAll,
   shapeTable,
   streamFrames,
@@ -884,4 +886,35 @@ Deno.test("hostile wire: honest large messages from a raw peer", async (t) => {
       await server.close();
     }
   });
+});
+
+// ---- a malicious server ------------------------------------------------------------------------
+
+Deno.test("hostile wire: a malicious server's decoder bomb costs an honest client only that connection", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = listener.accept();
+  const before = rss();
+  const client = connect("127.0.0.1", (listener.addr as Deno.NetAddr).port, {
+    logger: quietLogger(),
+  });
+  const server = new RawPeer(await accepting);
+  listener.close();
+  try {
+    assert.equal((await server.next())[0], MSG.HELLO);
+    await server.send(hello());
+    const conn = await client;
+    const call = conn.root.anything();
+    const asked = await awaitMessage(server, (m) => m[0] === MSG.REQUEST, "the request");
+    // The answer: [REPLY, seq, <array and map headers declaring 2^32 - 1 items>].
+    await server.sendBytes(
+      frame(concat(bytes(0x93), encode(MSG.REPLY), encode(asked[1]), containerBomb(190))),
+    );
+    const error = await call.then(() => null, (e: unknown) => e);
+    assert.ok(error instanceof Error && error.name === "ConnectionClosedError", String(error));
+    assert.match(String(conn.closeReason), /an array of 4294967295 items/);
+    assert.ok(rss() - before < 64 * MiB, "nothing was allocated for the lie");
+  } finally {
+    server.close();
+    (await client.catch(() => null))?.close();
+  }
 });

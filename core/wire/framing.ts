@@ -494,10 +494,18 @@ export class ByteFrameChannel implements FrameChannel {
 
   async #whole(length: number): Promise<ReceivedMessage> {
     if (length === 0) throw peerFault("empty frame");
+    if (this.#maxMessage > 0 && length > this.#maxMessage) {
+      throw peerFault(
+        `a message of ${length} bytes exceeds the limit of ${this.#maxMessage} bytes (maxMessageSize)`,
+      );
+    }
     if (length > ARENA_SIZE / 2) {
+      // Held until decoded, which may take slices: it counts against the budget.
+      await this.#room(length);
+      this.#outstanding += length;
       const body = attachmentBuffers.take(length);
       await this.#readInto(body, 0, length);
-      return { body, attachments: [], held: 0 };
+      return { body, attachments: [], held: length };
     }
     await this.#fill(length, false);
     const body = this.#arena.subarray(this.#start, this.#start + length);
@@ -576,12 +584,7 @@ export class ByteFrameChannel implements FrameChannel {
     if (bodySize === 0) throw peerFault(`stream ${id} has an empty body`);
     // Nothing is allocated before the budget has room: a peer announcing large
     // messages waits, unread, until others have been decoded.
-    const waiting = this.inbound.take(total);
-    if (waiting) {
-      this.#waitingForRoom = true;
-      await waiting;
-      this.#waitingForRoom = false;
-    }
+    await this.#room(total);
     return {
       assembly: {
         // The body is only read while decoding: its buffer comes back to the pool.
@@ -595,6 +598,15 @@ export class ByteFrameChannel implements FrameChannel {
       },
       prologue,
     };
+  }
+
+  /** Takes `bytes` from the inbound budget, waiting (and reading nothing) until there is room. */
+  async #room(bytes: number): Promise<void> {
+    const waiting = this.inbound.take(bytes);
+    if (!waiting) return;
+    this.#waitingForRoom = true;
+    await waiting;
+    this.#waitingForRoom = false;
   }
 
   /** Copies `count` bytes of the stream into the assembly's buffers, reading what is not here yet. */
