@@ -354,14 +354,7 @@ export class Boxer implements Sliced {
   ): void {
     const w = this.#writer;
     const depth = frame.depth;
-    if (depth > this.#limits.maxDepth) {
-      throw new TypeError(`cannot send a value nested deeper than ${this.#limits.maxDepth} levels`);
-    }
-    const seen = this.#seen.get(value);
-    if (seen !== undefined) {
-      this.#u32Ext(Ext.BackRef, seen);
-      return;
-    }
+    if (this.#repeat(value, frame)) return;
     const proto = Object.getPrototypeOf(value);
     if (proto === ByReference.prototype) {
       const inner = (value as ByReference).value;
@@ -435,6 +428,22 @@ export class Boxer implements Sliced {
     this.#reference(value, frame, asKey);
   }
 
+  /**
+   * Checks the nesting of an object met in `frame`, and writes a back
+   * reference when it was met before in this message; returns whether it did.
+   *
+   * @throws {TypeError} when it is nested too deep.
+   */
+  #repeat(value: object, frame: Frame): boolean {
+    if (frame.depth > this.#limits.maxDepth) {
+      throw new TypeError(`cannot send a value nested deeper than ${this.#limits.maxDepth} levels`);
+    }
+    const seen = this.#seen.get(value);
+    if (seen === undefined) return false;
+    this.#u32Ext(Ext.BackRef, seen);
+    return true;
+  }
+
   /** A copy of `value` (`byValue`, `obtain`): a class instance as a plain object of its own members. */
   #copy(
     value: object,
@@ -447,11 +456,7 @@ export class Boxer implements Sliced {
     const instance = proto !== Object.prototype && proto !== null && !(value instanceof Error) &&
       !isBuiltinData(value) && !(proto === ByReference.prototype || proto === ByValue.prototype);
     if (!instance) return this.#object(value, frame, asKey, deep, filter);
-    if (frame.depth > this.#limits.maxDepth) {
-      throw new TypeError(`cannot send a value nested deeper than ${this.#limits.maxDepth} levels`);
-    }
-    const seen = this.#seen.get(value);
-    if (seen !== undefined) return this.#u32Ext(Ext.BackRef, seen);
+    if (this.#repeat(value, frame)) return;
     const keys = filter ? filter.keys(value) : Object.keys(value);
     if (keys === null) return this.#reference(value, frame, asKey);
     this.#index(value);
