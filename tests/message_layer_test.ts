@@ -517,3 +517,43 @@ Deno.test("message layer: a request pipelined on one given up in transit fails w
     "the server to forget every answer",
   );
 });
+
+Deno.test("message layer: a body of several blocks, with a long string in pieces, round-trips", async () => {
+  await using p = await pair(BulkService);
+  // Over 1 MiB the writer keeps blocks instead of copying, and a string over a
+  // million characters is written in pieces whose length goes in its header last.
+  const text = "héllo wörld 🌍 ".repeat(300_000);
+  const list = Array.from({ length: 300_000 }, (_, i) => i * 1.5);
+  const back = await p.client.root.echo({ text, list }) as { text: string; list: number[] };
+  assert.equal(back.text, text);
+  assert.equal(back.list.length, list.length);
+  assert.equal(back.list[299_999], 449_998.5);
+});
+
+Deno.test("message layer: requests read after a connection closed take no budget it would not give back", async () => {
+  const budget = 4;
+  await using server = serve(BulkService, {
+    port: 0,
+    logger: quietLogger(),
+    maxTotalPendingRequests: budget,
+  });
+  const port = (server.addr as Deno.NetAddr).port;
+  // A request on an answer not yet asked fails a moment later (a protocol error);
+  // the requests right behind it are already read when the connection closes.
+  const raw = await Deno.connect({ hostname: "127.0.0.1", port });
+  const traffic = [hello(), [1, 5, 9, -8, [], [], []]];
+  for (let seq = 0; seq < 5; seq++) traffic.push([1, seq, 1, 0, ["echo"], [], [seq]]);
+  await writeAll(raw, concat(traffic.map(frame)));
+  await waitFor(() => server.connections.size === 0, 5_000, "the raw connection to close");
+  raw.close();
+  // Every unit came back: as many hanging calls as the budget holds are all taken.
+  await using client = await connect("127.0.0.1", port, { logger: quietLogger() });
+  const hanging = Array.from({ length: budget }, () => timed(client.root.hang, 2_000)());
+  await waitFor(
+    () => [...server.connections][0]?.stats().servingRequests === budget,
+    2_000,
+    `${budget} calls served at once`,
+  );
+  await client.close();
+  await Promise.allSettled(hanging);
+});

@@ -42,6 +42,7 @@ export class AnswerTable {
   #answers = new Map<number, Answer>();
   #refused = new Map<number, LimitError>();
   #serving = 0;
+  #cleared = false;
   readonly #budget: Budget;
 
   /** Answers take room from `budget` (the connection's, inside a server's). */
@@ -69,7 +70,8 @@ export class AnswerTable {
     if (this.#answers.has(seq) || this.#refused.has(seq)) {
       throw peerFault(`duplicate request #${seq}`);
     }
-    if (!this.#budget.tryTake(1)) return null;
+    // After `clear`, nothing may take budget it would never give back.
+    if (this.#cleared || !this.#budget.tryTake(1)) return null;
     const answer: Answer = {
       outcome: undefined,
       call,
@@ -162,8 +164,12 @@ export class AnswerTable {
     this.finish([seq]);
   }
 
-  /** The connection closed: abort every running call, give back the budget, forget everything. */
+  /**
+   * The connection closed: abort every running call, give back the budget,
+   * forget everything, and open nothing from now on.
+   */
   clear(reason: Error): void {
+    this.#cleared = true;
     for (const answer of this.#answers.values()) answer.call.abort(reason);
     this.#budget.give(this.#answers.size);
     this.#answers.clear();

@@ -371,7 +371,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     // (A small head and small primitives always fit: no size check needed.)
     if (!after && w.length <= FAST_HEAD && writePrimitives(w, args)) {
       // The common call: a few numbers or strings, sent now, no boxer needed.
-      this.#hand(w, w.bytes(), NO_ATTACHMENTS);
+      this.#hand(w, w.blocks(), NO_ATTACHMENTS);
       if (finished.length > 0) this.#finished = [];
       const question = new Question(this, seq);
       this.#pending.add(question, options?.timeout ?? this.#timeout, signal);
@@ -457,7 +457,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     if (this.#closed) return;
     const w = this.#writer;
     build(w);
-    this.#hand(w, w.bytes(), NO_ATTACHMENTS);
+    this.#hand(w, w.blocks(), NO_ATTACHMENTS);
   }
 
   /**
@@ -506,7 +506,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       return outgoing;
     }
     const table = refs.shapeTable();
-    const sending = this.#hand(w, table ? [table, w.bytes()] : w.bytes(), boxer.attachments);
+    const sending = this.#hand(w, table ? [table, ...w.blocks()] : w.blocks(), boxer.attachments);
     outgoing.sent(sending);
     return sending === null ? null : outgoing;
   }
@@ -538,7 +538,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     const w = this.#writer;
     writeAnswerHead(w, failed, seq);
     if (writePrimitive(w, value)) {
-      this.#hand(w, w.bytes(), NO_ATTACHMENTS);
+      this.#hand(w, w.blocks(), NO_ATTACHMENTS);
       return;
     }
     const refs = this.#space.outgoing();
@@ -585,6 +585,11 @@ export class Session implements Connection, Engine, SpaceOwner {
           continue;
         }
         const message = await this.#channel.receive();
+        // Closed while waiting (a violation found late, close()): read nothing more.
+        if (this.#closed) {
+          if (message) this.#channel.release(message);
+          return;
+        }
         if (message === null) {
           this.#shutdown(
             new ConnectionClosedError(`${this.description} closed the connection`),

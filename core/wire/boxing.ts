@@ -95,9 +95,8 @@ interface Frame {
   /** Copy nested class instances too (obtain). */
   deep: boolean;
   filter: CopyFilter | undefined;
-  /** For a long string: its text, and where its header is (`index` counts what was written). */
+  /** For a long string: its text (`index` counts the UTF-16 units written). */
   text: string;
-  at: number;
   /** For a copy: from where, to where (`index` counts the bytes copied). */
   from: Uint8Array | null;
   to: Uint8Array | null;
@@ -217,7 +216,7 @@ export class Boxer implements Sliced {
     if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
     this.#writer.stringPiece(text.slice(frame.index, end));
     frame.index = end;
-    if (end === text.length) this.#writer.endString(frame.at);
+    if (end === text.length) this.#writer.endString();
     this.#steps -= 64;
   }
 
@@ -263,7 +262,6 @@ export class Boxer implements Sliced {
         deep,
         filter,
         text: "",
-        at: 0,
         from: null,
         to: null,
       };
@@ -310,7 +308,7 @@ export class Boxer implements Sliced {
             undefined,
           );
           long.text = value;
-          long.at = w.beginString();
+          w.beginString();
           return;
         }
         w.string(value);

@@ -313,7 +313,8 @@ export class ByteFrameChannel implements FrameChannel {
         ? part
         : null;
       if (take <= COPY_LIMIT) {
-        this.#batch!.set(piece, this.#reserve(take));
+        const at = this.#reserve(take); // may seal the batch: take it afterwards
+        this.#batch!.set(piece, at);
         if (last) attachmentBuffers.give(last);
       } else {
         this.#seal();

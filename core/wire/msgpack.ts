@@ -62,6 +62,8 @@ const encoder = new TextEncoder();
 
 /** Writers this large take their buffers from the attachment pool. */
 const POOLED = 1024 * 1024;
+/** Past this size, a writer's buffer is kept as a block and a new one begun, instead of copied. */
+const BLOCK = 1024 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -73,8 +75,13 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export class ByteWriter {
   #buffer: Uint8Array<ArrayBuffer>;
   #view: DataView;
-  /** Bytes written so far. */
-  length = 0;
+  /** Where the next byte goes in `#buffer`. */
+  #at = 0;
+  /** Full blocks before `#buffer`, and their bytes: a large message is not copied as it grows. */
+  #blocks: Uint8Array[] = [];
+  #sealed = 0;
+  /** Where the header of the long string being written is, counted from the start (see `beginString`). */
+  #string = -1;
 
   /** Starts with room for `capacity` bytes. */
   constructor(capacity = 256) {
@@ -82,18 +89,39 @@ export class ByteWriter {
     this.#view = new DataView(this.#buffer.buffer);
   }
 
-  /** The bytes written since the last reset. */
-  bytes(): Uint8Array<ArrayBuffer> {
-    return this.#buffer.subarray(0, this.length);
+  /** Bytes written since the last reset. */
+  get length(): number {
+    return this.#sealed + this.#at;
+  }
+
+  /** The bytes written since the last reset, in order: one block, or several for a large message. */
+  blocks(): Uint8Array[] {
+    const current = this.#buffer.subarray(0, this.#at);
+    return this.#blocks.length === 0 ? [current] : [...this.#blocks, current];
+  }
+
+  /** The bytes written since the last reset, in one piece (copied together if they are in several). */
+  bytes(): Uint8Array {
+    if (this.#blocks.length === 0) return this.#buffer.subarray(0, this.#at);
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const block of this.blocks()) {
+      out.set(block, at);
+      at += block.length;
+    }
+    return out;
   }
 
   /**
    * Forgets what was written; with `shrinkTo`, drops a buffer grown past
-   * that size (a large one goes back to the pool it came from: call this
-   * only when nothing reads `bytes()` any more).
+   * that size. Large buffers go back to the pool they came from: call this
+   * only when nothing reads what was written any more.
    */
   reset(shrinkTo = Infinity): void {
-    this.length = 0;
+    for (const block of this.#blocks) attachmentBuffers.give(block);
+    this.#blocks = [];
+    this.#sealed = 0;
+    this.#at = 0;
     if (this.#buffer.length > shrinkTo) this.#use(new Uint8Array(shrinkTo));
   }
 
@@ -103,81 +131,95 @@ export class ByteWriter {
     this.#view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
 
+  /** Makes room for `count` contiguous bytes at `#at`. */
   #room(count: number): void {
-    const needed = this.length + count;
+    const needed = this.#at + count;
     if (needed <= this.#buffer.length) return;
+    if (this.#at >= BLOCK) {
+      // Full enough: keep it as a block and go on in a fresh one, copying nothing.
+      this.#blocks.push(this.#buffer.subarray(0, this.#at));
+      this.#sealed += this.#at;
+      this.#buffer = attachmentBuffers.take(Math.max(BLOCK, count)) as Uint8Array<ArrayBuffer>;
+      this.#view = new DataView(
+        this.#buffer.buffer,
+        this.#buffer.byteOffset,
+        this.#buffer.byteLength,
+      );
+      this.#at = 0;
+      return;
+    }
     let capacity = Math.max(64, this.#buffer.length * 2);
     while (capacity < needed) capacity *= 2;
     // Large buffers come from the pool: a large message then costs no fresh memory.
     const grown = capacity >= POOLED ? attachmentBuffers.take(capacity) : new Uint8Array(capacity);
-    grown.set(this.#buffer.subarray(0, this.length));
+    grown.set(this.#buffer.subarray(0, this.#at));
     this.#use(grown as Uint8Array<ArrayBuffer>);
   }
 
   /** `nil`. */
   nil(): void {
     this.#room(1);
-    this.#buffer[this.length++] = 0xc0;
+    this.#buffer[this.#at++] = 0xc0;
   }
 
   /** `true` or `false`. */
   bool(value: boolean): void {
     this.#room(1);
-    this.#buffer[this.length++] = value ? 0xc3 : 0xc2;
+    this.#buffer[this.#at++] = value ? 0xc3 : 0xc2;
   }
 
   /** A number: the smallest integer format for safe integers, float64 otherwise. */
   number(value: number): void {
     if (Number.isSafeInteger(value)) return this.#int(value);
     this.#room(9);
-    this.#buffer[this.length] = 0xcb;
-    this.#view.setFloat64(this.length + 1, value);
-    this.length += 9;
+    this.#buffer[this.#at] = 0xcb;
+    this.#view.setFloat64(this.#at + 1, value);
+    this.#at += 9;
   }
 
   #int(value: number): void {
     this.#room(9);
-    const b = this.#buffer, at = this.length;
+    const b = this.#buffer, at = this.#at;
     if (value >= 0) {
       if (value < 0x80) {
         b[at] = value;
-        this.length += 1;
+        this.#at += 1;
       } else if (value < 0x100) {
         b[at] = 0xcc;
         b[at + 1] = value;
-        this.length += 2;
+        this.#at += 2;
       } else if (value < 0x10000) {
         b[at] = 0xcd;
         this.#view.setUint16(at + 1, value);
-        this.length += 3;
+        this.#at += 3;
       } else if (value < 0x100000000) {
         b[at] = 0xce;
         this.#view.setUint32(at + 1, value);
-        this.length += 5;
+        this.#at += 5;
       } else {
         b[at] = 0xcf;
         this.#view.setBigUint64(at + 1, BigInt(value));
-        this.length += 9;
+        this.#at += 9;
       }
     } else if (value >= -32) {
       b[at] = value & 0xff;
-      this.length += 1;
+      this.#at += 1;
     } else if (value >= -0x80) {
       b[at] = 0xd0;
       this.#view.setInt8(at + 1, value);
-      this.length += 2;
+      this.#at += 2;
     } else if (value >= -0x8000) {
       b[at] = 0xd1;
       this.#view.setInt16(at + 1, value);
-      this.length += 3;
+      this.#at += 3;
     } else if (value >= -0x80000000) {
       b[at] = 0xd2;
       this.#view.setInt32(at + 1, value);
-      this.length += 5;
+      this.#at += 5;
     } else {
       b[at] = 0xd3;
       this.#view.setBigInt64(at + 1, BigInt(value));
-      this.length += 9;
+      this.#at += 9;
     }
   }
 
@@ -187,10 +229,10 @@ export class ByteWriter {
     if (count < 32 && isAscii(value)) {
       this.#room(1 + count);
       const b = this.#buffer;
-      let at = this.length;
+      let at = this.#at;
       b[at++] = 0xa0 | count;
       for (let i = 0; i < count; i++) b[at++] = value.charCodeAt(i);
-      this.length = at;
+      this.#at = at;
       return;
     }
     // UTF-8 takes at most 3 bytes per UTF-16 unit: size the header for that, then
@@ -198,15 +240,15 @@ export class ByteWriter {
     const most = count * 3;
     const head = most < 32 ? 1 : most < 0x100 ? 2 : most < 0x10000 ? 3 : 5;
     this.#room(head + most);
-    const start = this.length + head;
+    const start = this.#at + head;
     const written = encoder.encodeInto(value, this.#buffer.subarray(start)).written;
     this.#header(head, written, 0xa0, 0xd9, 0xda, 0xdb);
-    this.length = start + written;
+    this.#at = start + written;
   }
 
   /** Writes a str/bin/array/map header of `head` bytes for `count` at the current position. */
   #header(head: number, count: number, fix: number, one: number, two: number, four: number): void {
-    const b = this.#buffer, at = this.length;
+    const b = this.#buffer, at = this.#at;
     switch (head) {
       case 1:
         b[at] = fix | count;
@@ -227,26 +269,36 @@ export class ByteWriter {
 
   /**
    * Starts a string whose UTF-8 is appended in pieces with
-   * {@linkcode ByteWriter.stringPiece}; returns where its header is, for
-   * {@linkcode ByteWriter.endString}.
+   * {@linkcode ByteWriter.stringPiece} and ended by
+   * {@linkcode ByteWriter.endString}; nothing else is written meanwhile.
    */
-  beginString(): number {
+  beginString(): void {
     this.#room(5);
-    const at = this.length;
-    this.#buffer[at] = 0xdb;
-    this.length += 5;
-    return at;
+    this.#string = this.length;
+    this.#buffer[this.#at] = 0xdb;
+    this.#at += 5;
   }
 
   /** Appends `value`'s UTF-8 to the string begun at the last `beginString`. */
   stringPiece(value: string): void {
     this.#room(value.length * 3);
-    this.length += encoder.encodeInto(value, this.#buffer.subarray(this.length)).written;
+    this.#at += encoder.encodeInto(value, this.#buffer.subarray(this.#at)).written;
   }
 
-  /** Ends the string whose header is at `at`: writes its length there. */
-  endString(at: number): void {
-    this.#view.setUint32(at + 1, this.length - at - 5);
+  /** Ends the string begun last: writes its length into its header. */
+  endString(): void {
+    const header = this.#string;
+    this.#string = -1;
+    // The header is where it was written, whole: in a block kept since, or in the buffer.
+    let block: Uint8Array = this.#buffer, at = header - this.#sealed;
+    for (let start = 0, i = 0; at < 0 && i < this.#blocks.length; i++) {
+      if (header < start + this.#blocks[i].length) {
+        block = this.#blocks[i];
+        at = header - start;
+      }
+      start += this.#blocks[i].length;
+    }
+    new DataView(block.buffer, block.byteOffset).setUint32(at + 1, this.length - header - 5);
   }
 
   /** A binary token holding `bytes`. */
@@ -255,9 +307,9 @@ export class ByteWriter {
     const head = count < 0x100 ? 2 : count < 0x10000 ? 3 : 5;
     this.#room(head + count);
     this.#header(head, count, 0, 0xc4, 0xc5, 0xc6);
-    this.length += head;
-    this.#buffer.set(bytes, this.length);
-    this.length += count;
+    this.#at += head;
+    this.#buffer.set(bytes, this.#at);
+    this.#at += count;
   }
 
   /** An array header for `count` items (the items follow). */
@@ -265,7 +317,7 @@ export class ByteWriter {
     this.#room(5);
     const head = count < 16 ? 1 : count < 0x10000 ? 3 : 5;
     this.#header(head, count, 0x90, 0, 0xdc, 0xdd);
-    this.length += head;
+    this.#at += head;
   }
 
   /** A map header for `count` entries (keys and values follow, alternating). */
@@ -273,14 +325,14 @@ export class ByteWriter {
     this.#room(5);
     const head = count < 16 ? 1 : count < 0x10000 ? 3 : 5;
     this.#header(head, count, 0x80, 0, 0xde, 0xdf);
-    this.length += head;
+    this.#at += head;
   }
 
   /** An extension token of `type` with payload `data`. */
   ext(type: number, data: Uint8Array): void {
     this.extHeader(type, data.length);
-    this.#buffer.set(data, this.length);
-    this.length += data.length;
+    this.#buffer.set(data, this.#at);
+    this.#at += data.length;
   }
 
   /**
@@ -289,30 +341,30 @@ export class ByteWriter {
    */
   extHeader(type: number, size: number): void {
     this.#room(6 + size);
-    const b = this.#buffer, at = this.length;
+    const b = this.#buffer, at = this.#at;
     if (size < 0x100) {
       b[at] = 0xc7;
       b[at + 1] = size;
       b[at + 2] = type;
-      this.length += 3;
+      this.#at += 3;
     } else if (size < 0x10000) {
       b[at] = 0xc8;
       this.#view.setUint16(at + 1, size);
       b[at + 3] = type;
-      this.length += 4;
+      this.#at += 4;
     } else {
       b[at] = 0xc9;
       this.#view.setUint32(at + 1, size);
       b[at + 5] = type;
-      this.length += 6;
+      this.#at += 6;
     }
   }
 
   /** Room for `size` raw payload bytes at the end; returns where they go (write them, then nothing else). */
   payload(size: number): { bytes: Uint8Array; view: DataView; at: number } {
     this.#room(size);
-    const at = this.length;
-    this.length += size;
+    const at = this.#at;
+    this.#at += size;
     return { bytes: this.#buffer, view: this.#view, at };
   }
 }
