@@ -557,3 +557,19 @@ Deno.test("message layer: requests read after a connection closed take no budget
   await client.close();
   await Promise.allSettled(hanging);
 });
+
+Deno.test("message layer: large messages both ways at once fit an inbound budget of less than two", async () => {
+  // Found by the fuzzer: with chunks of two messages interleaved, each held
+  // room for itself and waited for the rest, which only the other could free.
+  const limits = { maxMessageSize: 2 * MiB, maxInboundBytes: 2 * MiB };
+  await using server = serve(BulkService, { port: 0, logger: quietLogger(), ...limits });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using client = await connect("127.0.0.1", port, { logger: quietLogger(), ...limits });
+  const size = 1.5 * MiB;
+  const uploads = [1, 2, 3].map(() => timed(client.root.length, 10_000)(new Uint8Array(size)));
+  assert.deepEqual(await Promise.all(uploads), [size, size, size]);
+  const downloads = [1, 2, 3].map(() => timed(client.root.bytes, 10_000)(size));
+  for (const bytes of await Promise.all(downloads)) {
+    assert.equal((bytes as Uint8Array).length, size);
+  }
+});

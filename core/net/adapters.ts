@@ -35,6 +35,9 @@ export function transportFromConn(conn: Deno.Conn, description: string): Transpo
         // Already closed by the peer or the runtime: nothing left to release.
       }
     },
+    closeWrite() {
+      conn.closeWrite().catch(() => {});
+    },
   };
 }
 
@@ -69,6 +72,9 @@ export function transportFromStreams(streams: ByteStreams, description: string):
       reader.cancel().catch(() => {});
       writer.close().catch(() => {});
     },
+    closeWrite() {
+      writer.close().catch(() => {});
+    },
   };
 }
 
@@ -83,6 +89,7 @@ export interface NodeSocket {
   write(bytes: Uint8Array, done: (error?: Error | null) => void): unknown;
   pause(): unknown;
   resume(): unknown;
+  end(): unknown;
   destroy(): unknown;
 }
 
@@ -150,6 +157,9 @@ export function transportFromNodeSocket(socket: NodeSocket, description: string)
       closed = true;
       socket.destroy();
       notify();
+    },
+    closeWrite() {
+      socket.end();
     },
   };
 }

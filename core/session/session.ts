@@ -657,10 +657,11 @@ export class Session implements Connection, Engine, SpaceOwner {
     }
   }
 
-  /** A message read to its end: nothing may follow, and its inbound budget goes back. */
+  /** A message read to its end: its inbound budget goes back, and nothing may follow. */
   #end(reader: ByteReader, message: ReceivedMessage): void {
-    if (reader.remaining !== 0) throw peerFault(`${reader.remaining} bytes after the message`);
+    const trailing = reader.remaining;
     this.#channel.release(message);
+    if (trailing !== 0) throw peerFault(`${trailing} bytes after the message`);
   }
 
   /**
@@ -743,7 +744,9 @@ export class Session implements Connection, Engine, SpaceOwner {
       return this.#serve(op, base, path, plain, null, call, answer, reply, fail);
     }
     const refs = this.#space.incoming();
+    let refusedAlready = false;
     const refused = (error: LimitError) => {
+      refusedAlready = true;
       const rejected = Promise.reject(error);
       rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
       answer.outcome = rejected;
@@ -762,11 +765,12 @@ export class Session implements Connection, Engine, SpaceOwner {
       this.#end(reader, message);
       return this.#serveLater(op, base, path, argumentsOf(unboxer.value), unboxer, call);
     });
-    // A refusal replied already (see #unbox); other failures closed the connection.
     promise.catch(() => {});
     answer.outcome = promise;
     promise.then(reply, (error) => {
-      if (!(error instanceof LimitError) || this.#closed) return;
+      // A refusal replied already (see #unbox); a malformed message is the peer's fault.
+      if (refusedAlready || this.#closed) return;
+      if (isPeerFault(error)) return this.#failed(error);
       fail(error);
     });
   }

@@ -9,6 +9,7 @@ interface Waiter {
   amount: number;
   budget: Budget;
   resolve: () => void;
+  reject: (reason: Error) => void;
 }
 
 /**
@@ -85,9 +86,17 @@ export class Budget {
       throw new RangeError(`${amount} exceeds the whole budget of ${small.name} (${small.limit})`);
     }
     if (this.tryTake(amount)) return null;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#top.#waiters.push({ amount, budget: this, resolve });
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#top.#waiters.push({ amount, budget: this, resolve, reject });
     return promise;
+  }
+
+  /**
+   * Takes `amount` now, past the limit if need be: for a taker that must not
+   * wait (it holds room that only going on would free). Keep it small.
+   */
+  force(amount: number): void {
+    this.#add(amount);
   }
 
   /** Gives back `amount` taken earlier, and lets waiters in that now fit. */
@@ -112,12 +121,14 @@ export class Budget {
   }
 
   /**
-   * Forgets the waiters of this budget (its connection closed): their
-   * promises never resolve. Others behind them may now go first.
+   * Gives up the waits of this budget (its connection closed): their
+   * promises reject, and others behind them may now go first.
    */
   abandonWaiters(): void {
     const top = this.#top;
+    const mine = top.#waiters.filter((waiter) => waiter.budget === this);
     top.#waiters = top.#waiters.filter((waiter) => waiter.budget !== this);
+    for (const waiter of mine) waiter.reject(new Error(`${this.name}: the wait was given up`));
     top.#wake();
   }
 }

@@ -4,11 +4,11 @@
  * Every frame is a 4-byte big-endian header and a payload. The header's top
  * bit marks a chunk; the other 31 bits are the payload's length. A message
  * that fits one frame and carries no attachments travels whole, in a frame of
- * its own. Any other message travels as a *stream* of chunks, each naming its
- * stream, so chunks of different messages interleave: the writer sends one
- * chunk of each message in turn and small frames between them, so a ping is
- * never stuck behind a large value. core/PROTOCOL.md, "Frames", has the
- * layout.
+ * its own. Any other message travels as a *stream* of chunks; whole frames
+ * go between its chunks, so a ping is never stuck behind a large value.
+ * Streams go one after another, so a reader holds room for at most one
+ * message half read: it never waits for room while holding some that only
+ * more reading would free. core/PROTOCOL.md, "Frames", has the layout.
  *
  * The reader takes room for a whole message from the inbound budget before
  * it reads any of its bytes (waiting, and so reading nothing, while there is
@@ -42,8 +42,6 @@ const FIRST = 0x01;
 const ABORT = 0x02;
 /** The most data one chunk carries. */
 const CHUNK_DATA = 1024 * 1024;
-/** Streams one end may have open at once. */
-export const MAX_STREAMS = 64;
 /** Attachments one message may carry. */
 export const MAX_ATTACHMENTS = 65_535;
 
@@ -110,6 +108,8 @@ class Stream implements Sending {
 
 /** An incoming message being assembled from chunks. */
 interface Assembly {
+  /** Its stream's number. */
+  id: number;
   /** The body, then each attachment. */
   parts: Uint8Array[];
   part: number;
@@ -151,11 +151,10 @@ export class ByteFrameChannel implements FrameChannel {
   /** Beside each piece: the pooled copy to give back once it is written, if any. */
   #afterWrite: (Uint8Array | null)[] = [];
   #piecesLength = 0;
-  /** Chunked messages being sent, taken in turn. */
+  /** Chunked messages to send, one after another (the first is in progress). */
   #streams: Stream[] = [];
   #streamsLeft = 0;
   #nextStream = 0;
-  #turn = 0;
   #writing = false;
   /** Writes completed, and what the watchdog saw of them: no change for long is a stall. */
   #writes = 0;
@@ -165,6 +164,8 @@ export class ByteFrameChannel implements FrameChannel {
   #bytesSeen = 0;
   #stalledIn = 0;
   #waitingForRoom = false;
+  /** The transport read in progress, if any. */
+  #reading: Promise<number | null> | null = null;
   #waiters: { bytes: number; resolve: () => void }[] = [];
 
   // ---- reading
@@ -172,7 +173,8 @@ export class ByteFrameChannel implements FrameChannel {
   #arena: Uint8Array<ArrayBuffer> = new Uint8Array(4096);
   #start = 0;
   #end = 0;
-  readonly #assemblies = new Map<number, Assembly>();
+  /** The message half read, if any: streams come one at a time. */
+  #assembly: Assembly | null = null;
   /** Inbound budget held by messages delivered and not yet released. */
   #outstanding = 0;
 
@@ -283,11 +285,12 @@ export class ByteFrameChannel implements FrameChannel {
   }
 
   /**
-   * Puts the next chunk of the next stream in line: its header (and prologue)
-   * into the batch, its data after it, copied when small, else as views.
+   * Puts the next chunk of the stream in progress in line: its header (and
+   * prologue) into the batch, its data after it, copied when small, else as
+   * views.
    */
   #nextChunk(): void {
-    const stream = this.#streams[this.#turn % this.#streams.length];
+    const stream = this.#streams[0];
     const first = !stream.started;
     const prologue = first ? stream.sizes.length : 0;
     const room = Math.min(CHUNK_DATA, this.#peerFrame - HEADER - CHUNK_HEADER - prologue);
@@ -332,10 +335,8 @@ export class ByteFrameChannel implements FrameChannel {
     stream.left -= size;
     this.#streamsLeft -= size;
     if (stream.left === 0) {
-      this.#streams.splice(this.#streams.indexOf(stream), 1);
+      this.#streams.shift();
       stream.finish();
-    } else {
-      this.#turn++;
     }
   }
 
@@ -371,7 +372,7 @@ export class ByteFrameChannel implements FrameChannel {
 
   /** Leaves the watchdog once nothing is being written and no message is half read. */
   #unwatch(): void {
-    if (!this.#writing && this.#assemblies.size === 0) watchdog.delete(this);
+    if (!this.#writing && !this.#assembly) watchdog.delete(this);
   }
 
   /**
@@ -384,7 +385,7 @@ export class ByteFrameChannel implements FrameChannel {
     if (this.#writing && this.#writes === this.#writesSeen) this.#stalledOut += tick;
     else this.#stalledOut = 0;
     this.#writesSeen = this.#writes;
-    const reading = this.#assemblies.size > 0 && !this.#waitingForRoom;
+    const reading = this.#assembly !== null && !this.#waitingForRoom;
     if (reading && this.counters.bytesReceived === this.#bytesSeen) this.#stalledIn += tick;
     else this.#stalledIn = 0;
     this.#bytesSeen = this.counters.bytesReceived;
@@ -443,12 +444,44 @@ export class ByteFrameChannel implements FrameChannel {
     this.#batch = null;
     this.#batchLength = 0;
     this.#wakeDrained();
-    for (const assembly of this.#assemblies.values()) this.inbound.give(assembly.held);
-    this.#assemblies.clear();
+    // Our own waiters go first: what is given back below must not be granted to them.
+    this.inbound.abandonWaiters();
+    if (this.#assembly) this.inbound.give(this.#assembly.held);
+    this.#assembly = null;
     this.inbound.give(this.#outstanding);
     this.#outstanding = 0;
-    this.inbound.abandonWaiters();
-    this.#transport.close();
+    this.#linger();
+  }
+
+  /**
+   * Closes the transport, but first, when the closing is this end's own and
+   * nothing failed, stops writing and reads (and drops) what the peer still
+   * sends, for a moment: closing a socket with unread input resets it, and
+   * the peer would lose the CLOSE that says why.
+   */
+  #linger(): void {
+    const transport = this.#transport;
+    if (this.#failure || !transport.closeWrite) return transport.close();
+    transport.closeWrite();
+    const timer = setTimeout(() => transport.close(), LINGER_MS);
+    const pending = this.#reading;
+    (async () => {
+      const scratch = new Uint8Array(16 * 1024);
+      try {
+        // A read still pending is the receiver's: let it end (what it gets is dropped).
+        if (pending && (await pending.catch(() => null)) === null) return;
+        for (let dropped = 0; dropped < LINGER_BYTES;) {
+          const n = await transport.read(scratch);
+          if (n === null) break;
+          dropped += n;
+        }
+      } catch {
+        // Gone already: nothing more to wait for.
+      } finally {
+        clearTimeout(timer);
+        transport.close();
+      }
+    })();
   }
 
   // ---- receiving ------------------------------------------------------------------------
@@ -464,13 +497,11 @@ export class ByteFrameChannel implements FrameChannel {
     try {
       while (true) {
         // Nothing more is read once this end broke or closed the channel.
-        if (this.#closed) throw this.#failure ?? new ConnectionClosedError("the channel is closed");
+        if (this.#closed) throw this.#closedError();
         if (!(await this.#fill(HEADER, true))) {
           if (this.#failure) throw this.#failure;
-          if (this.#assemblies.size > 0) {
-            throw peerFault(
-              `the stream ended inside a message (${this.#assemblies.size} half read)`,
-            );
+          if (this.#assembly) {
+            throw peerFault(`the stream ended inside a message (stream ${this.#assembly.id})`);
           }
           return null;
         }
@@ -501,8 +532,11 @@ export class ByteFrameChannel implements FrameChannel {
       );
     }
     if (length > ARENA_SIZE / 2) {
-      // Held until decoded, which may take slices: it counts against the budget.
-      await this.#room(length);
+      // Held until decoded, which may take slices: it counts against the budget. With a
+      // stream half read, waiting could wait for ever (only reading on frees its room):
+      // the frame is taken anyway, a frame's size beyond the budget at most.
+      if (this.#assembly) this.inbound.force(length);
+      else await this.#room(length);
       this.#outstanding += length;
       const body = attachmentBuffers.take(length);
       await this.#readInto(body, 0, length);
@@ -525,27 +559,32 @@ export class ByteFrameChannel implements FrameChannel {
     if (flags & ~(FIRST | ABORT) || flags === (FIRST | ABORT)) {
       throw peerFault(`chunk of stream ${id} with unknown flags ${flags}`);
     }
+    const open = this.#assembly;
     if (flags & ABORT) {
       if (data !== 0) throw peerFault(`abort of stream ${id} carries data`);
-      const assembly = this.#assemblies.get(id);
-      if (!assembly) throw peerFault(`abort of stream ${id}, which is not open`);
-      this.#assemblies.delete(id);
+      if (open?.id !== id) throw peerFault(`abort of stream ${id}, which is not open`);
+      this.#assembly = null;
       this.#unwatch();
-      this.inbound.give(assembly.held);
+      this.inbound.give(open.held);
       return null;
     }
-    let assembly = this.#assemblies.get(id);
+    let assembly: Assembly;
     if (flags & FIRST) {
-      if (assembly) throw peerFault(`stream ${id} opened twice`);
-      if (this.#assemblies.size >= MAX_STREAMS) {
-        throw peerFault(`more than ${MAX_STREAMS} messages in transit at once`);
+      if (open) {
+        throw peerFault(
+          open.id === id
+            ? `stream ${id} opened twice`
+            : `stream ${id} opened while stream ${open.id} is open (one at a time)`,
+        );
       }
       const opened = await this.#open(id, data);
       assembly = opened.assembly;
       data -= opened.prologue;
-      this.#assemblies.set(id, assembly);
+      this.#assembly = assembly;
       watchdog.add(this);
-    } else if (!assembly) {
+    } else if (open?.id === id) {
+      assembly = open;
+    } else {
       throw peerFault(`chunk of stream ${id}, which is not open`);
     }
     if (data > assembly.left) {
@@ -553,7 +592,7 @@ export class ByteFrameChannel implements FrameChannel {
     }
     await this.#copyInto(assembly, data);
     if (assembly.left > 0) return null;
-    this.#assemblies.delete(id);
+    this.#assembly = null;
     this.#unwatch();
     this.#outstanding += assembly.held;
     const [body, ...attachments] = assembly.parts;
@@ -588,6 +627,7 @@ export class ByteFrameChannel implements FrameChannel {
     await this.#room(total);
     return {
       assembly: {
+        id,
         // The body is only read while decoding: its buffer comes back to the pool.
         parts: sizes.map((size, i) =>
           i === 0 ? attachmentBuffers.take(size) : new Uint8Array(size)
@@ -601,13 +641,28 @@ export class ByteFrameChannel implements FrameChannel {
     };
   }
 
-  /** Takes `bytes` from the inbound budget, waiting (and reading nothing) until there is room. */
+  /**
+   * Takes `bytes` from the inbound budget, waiting (and reading nothing)
+   * until there is room. Throws, holding nothing, if the channel closes first.
+   */
   async #room(bytes: number): Promise<void> {
     const waiting = this.inbound.take(bytes);
-    if (!waiting) return;
-    this.#waitingForRoom = true;
-    await waiting;
-    this.#waitingForRoom = false;
+    if (waiting) {
+      this.#waitingForRoom = true;
+      // The wait is given up only when the channel closes.
+      const granted = await waiting.then(() => true, () => false);
+      this.#waitingForRoom = false;
+      if (!granted) throw this.#closedError();
+    }
+    if (this.#closed) {
+      this.inbound.give(bytes);
+      throw this.#closedError();
+    }
+  }
+
+  /** Why nothing more is read: the failure, if any, else a plain close. */
+  #closedError(): Error {
+    return this.#failure ?? new ConnectionClosedError("the channel is closed");
   }
 
   /** Copies `count` bytes of the stream into the assembly's buffers, reading what is not here yet. */
@@ -633,11 +688,19 @@ export class ByteFrameChannel implements FrameChannel {
     this.#start += buffered;
     let filled = buffered;
     while (filled < count) {
-      const n = await this.#transport.read(target.subarray(offset + filled, offset + count));
+      const n = await this.#read(target.subarray(offset + filled, offset + count));
       if (n === null) throw peerFault(`stream ended inside a frame (${filled} of ${count} bytes)`);
       filled += n;
       this.counters.bytesReceived += n;
     }
+  }
+
+  /** One read of the transport; none starts once the channel is closed (`#linger` reads then). */
+  #read(into: Uint8Array): Promise<number | null> {
+    if (this.#closed) throw this.#closedError();
+    const reading = this.#transport.read(into);
+    this.#reading = reading;
+    return reading;
   }
 
   #u32(): number {
@@ -658,7 +721,7 @@ export class ByteFrameChannel implements FrameChannel {
       this.#arena = fresh;
     }
     while (this.#end - this.#start < count) {
-      const n = await this.#transport.read(this.#arena.subarray(this.#end));
+      const n = await this.#read(this.#arena.subarray(this.#end));
       if (n === null) {
         if (atBoundary && this.#end === this.#start) return false;
         throw peerFault(
@@ -691,6 +754,10 @@ function writeChunkHeader(
   writeHeader(into, at + HEADER, id);
   into[at + HEADER + 4] = flags;
 }
+
+/** How long, and how much, a closing channel reads and drops before it closes (see `#linger`). */
+const LINGER_MS = 250;
+const LINGER_BYTES = 1024 * 1024;
 
 /** How often the watchdog looks at channels with writes in flight or messages half read. */
 const WATCH_MS = 1_000;

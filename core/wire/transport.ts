@@ -20,6 +20,12 @@ export interface Transport {
   write(bytes: Uint8Array): Promise<void>;
   /** Closes both directions. Idempotent. */
   close(): void;
+  /**
+   * Ends the writing direction only (a TCP FIN), so the peer reads all that
+   * was written before the end; reading goes on. Optional: a carrier that
+   * cannot do it lacks it.
+   */
+  closeWrite?(): void;
   /** A short description of the far end, for logs and errors (`tcp 127.0.0.1:18812`). */
   readonly description: string;
 }
