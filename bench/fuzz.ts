@@ -1,5 +1,5 @@
 /**
- * `deno task fuzz`: the long run of the wire fuzzer (tests/_fuzz.ts). It
+ * `deno task fuzz`: the long run of the wire fuzzer (tests/fuzz/). It
  * serves the fuzz service on loopback, keeps an honest client connected, and
  * sends mutated traffic on raw TCP connections, a few at a time, printing
  * progress at every check and a summary at the end. It exits with status 1
@@ -36,7 +36,7 @@ import {
   makeMutation,
   mib,
   runFuzz,
-} from "../tests/_fuzz.ts";
+} from "../tests/fuzz/mod.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,

@@ -1,5 +1,5 @@
 /**
- * The wire fuzzer in CI (tests/_fuzz.ts has the machinery, bench/fuzz.ts the
+ * The wire fuzzer in CI (tests/fuzz/ has the machinery, bench/fuzz.ts the
  * long run): a fixed seed, a few thousand mutations of real traffic sent on
  * raw connections while an honest client keeps asking. It fails when the
  * server breaks a promise of the hostile-peer issue — it crashes or stops
@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import {
   captureCorpus,
   type Corpus,
+  countingLogger,
   exchange,
   formatReport,
   frameBytes,
@@ -23,8 +24,7 @@ import {
   runFuzz,
   Target,
   unmutated,
-} from "./_fuzz.ts";
-import { countingLogger } from "./_fuzz.ts";
+} from "./fuzz/mod.ts";
 
 /** The seed of the CI run: change it only on purpose (every mutation changes with it). */
 const SEED = 20_251_203;
