@@ -19,7 +19,10 @@
  * - `--check-every K` (default 1 000): honest-client and leak checks.
  * - `--idle-ms MS` (default 200): how long a raw peer waits for more once
  *   the server has gone quiet.
- * - `--memory-mib M` (default 256): the most resident memory may grow.
+ * - `--memory-mib M` (default 64): the most the JS heap and ArrayBuffers
+ *   may grow over the run, measured after a garbage collection.
+ * - `--peak-mib M` (default 1024): the most resident memory may grow at its
+ *   peak.
  * - `--show`: print each mutation's steps and bytes instead of running it
  *   (with `--only`).
  * - `--trace`: print every mutation's steps and outcome as it runs.
@@ -48,7 +51,8 @@ const { values: flags } = parseArgs({
     concurrency: { type: "string", default: "8" },
     "check-every": { type: "string", default: "1000" },
     "idle-ms": { type: "string", default: "200" },
-    "memory-mib": { type: "string", default: "256" },
+    "memory-mib": { type: "string", default: "64" },
+    "peak-mib": { type: "string", default: "1024" },
     show: { type: "boolean", default: false },
     stop: { type: "boolean", default: false },
     trace: { type: "boolean", default: false },
@@ -101,6 +105,7 @@ const report = await runFuzz({
   checkEvery: wholeNumber("check-every", flags["check-every"]),
   bounds: { idleMs: wholeNumber("idle-ms", flags["idle-ms"]) },
   memoryBound: wholeNumber("memory-mib", flags["memory-mib"]) * 1024 * 1024,
+  peakBound: wholeNumber("peak-mib", flags["peak-mib"]) * 1024 * 1024,
   corpus,
   keepGoing: !flags.stop,
   onOutcome: flags.trace

@@ -85,3 +85,37 @@ Deno.test("framing: a second stream opened while one is half read is the peer's 
   reader.close();
   assert.equal(inbound.used, 0, "the budget came back whole");
 });
+
+Deno.test("framing: a channel closed at any moment after room is granted gives all of it back", async () => {
+  // The room comes from a server's budget when another connection gives some back; the
+  // channel may close in any of the turns between that grant and the message it is for.
+  for (
+    const [what, announce] of [
+      ["a stream", () => firstChunk(0, MiB)],
+      ["a large whole frame", () => wholeFrame(MiB).subarray(0, 4 + 5 + 6)],
+    ] as const
+  ) {
+    for (let turns = 0; turns < 12; turns++) {
+      const server = new Budget(MiB, "inbound bytes of the server");
+      const inbound = new Budget(3 * MiB, "inbound bytes of this connection", server);
+      assert.equal(server.tryTake(MiB), true, "another connection holds all of it");
+      const { channel: reader, send } = channel(inbound);
+      send(announce());
+      const receiving = rejection(reader.receive());
+      await waitFor(
+        () => reader.counters.bytesReceived >= 4 + 5 + 6,
+        2_000,
+        "the frame header read",
+      );
+      server.give(MiB);
+      for (let turn = 0; turn < turns; turn++) await Promise.resolve();
+      reader.close();
+      const ended = await receiving;
+      assert.ok(
+        ended instanceof ConnectionClosedError,
+        `${what}, closed ${turns} turns after: ${ended}`,
+      );
+      assert.equal(server.used, 0, `${what}: closed ${turns} turns after the grant, all came back`);
+    }
+  }
+});

@@ -175,8 +175,13 @@ export class ByteFrameChannel implements FrameChannel {
   #end = 0;
   /** The message half read, if any: streams come one at a time. */
   #assembly: Assembly | null = null;
-  /** Inbound budget held by messages delivered and not yet released. */
-  #outstanding = 0;
+  /**
+   * Inbound budget this channel took and has not given back: for the stream
+   * half read, for a large frame being read, and for messages delivered and
+   * not yet released. Counted the moment room is granted, so that `close`,
+   * whenever it runs, gives back all of it.
+   */
+  #held = 0;
 
   /** A channel over `transport`, which it owns from now on. */
   constructor(transport: Transport, options: ByteFrameChannelOptions) {
@@ -446,10 +451,9 @@ export class ByteFrameChannel implements FrameChannel {
     this.#wakeDrained();
     // Our own waiters go first: what is given back below must not be granted to them.
     this.inbound.abandonWaiters();
-    if (this.#assembly) this.inbound.give(this.#assembly.held);
     this.#assembly = null;
-    this.inbound.give(this.#outstanding);
-    this.#outstanding = 0;
+    this.inbound.give(this.#held);
+    this.#held = 0;
     this.#linger();
   }
 
@@ -489,8 +493,7 @@ export class ByteFrameChannel implements FrameChannel {
   release(message: ReceivedMessage): void {
     attachmentBuffers.give(message.body);
     if (message.held === 0 || this.#closed) return;
-    this.#outstanding -= message.held;
-    this.inbound.give(message.held);
+    this.#giveBack(message.held);
   }
 
   async receive(): Promise<ReceivedMessage | null> {
@@ -499,7 +502,7 @@ export class ByteFrameChannel implements FrameChannel {
         // Nothing more is read once this end broke or closed the channel.
         if (this.#closed) throw this.#closedError();
         if (!(await this.#fill(HEADER, true))) {
-          if (this.#failure) throw this.#failure;
+          if (this.#closed) throw this.#closedError();
           if (this.#assembly) {
             throw peerFault(`the stream ended inside a message (stream ${this.#assembly.id})`);
           }
@@ -514,12 +517,13 @@ export class ByteFrameChannel implements FrameChannel {
           );
         }
         this.counters.framesReceived++;
-        if (header < CHUNK_BIT) return this.#whole(length);
+        if (header < CHUNK_BIT) return await this.#whole(length);
         const message = await this.#readChunk(length);
         if (message) return message;
       }
     } catch (error) {
-      if (this.#failure) throw this.#failure;
+      // Once this end closed, what the read then met (the end of the stream) is no news.
+      if (this.#closed) throw this.#closedError();
       throw error;
     }
   }
@@ -535,9 +539,12 @@ export class ByteFrameChannel implements FrameChannel {
       // Held until decoded, which may take slices: it counts against the budget. With a
       // stream half read, waiting could wait for ever (only reading on frees its room):
       // the frame is taken anyway, a frame's size beyond the budget at most.
-      if (this.#assembly) this.inbound.force(length);
-      else await this.#room(length);
-      this.#outstanding += length;
+      if (this.#assembly) {
+        this.inbound.force(length);
+        this.#held += length;
+      } else {
+        await this.#room(length);
+      }
       const body = attachmentBuffers.take(length);
       await this.#readInto(body, 0, length);
       return { body, attachments: [], held: length };
@@ -565,7 +572,7 @@ export class ByteFrameChannel implements FrameChannel {
       if (open?.id !== id) throw peerFault(`abort of stream ${id}, which is not open`);
       this.#assembly = null;
       this.#unwatch();
-      this.inbound.give(open.held);
+      this.#giveBack(open.held);
       return null;
     }
     let assembly: Assembly;
@@ -594,7 +601,6 @@ export class ByteFrameChannel implements FrameChannel {
     if (assembly.left > 0) return null;
     this.#assembly = null;
     this.#unwatch();
-    this.#outstanding += assembly.held;
     const [body, ...attachments] = assembly.parts;
     return { body, attachments, held: assembly.held };
   }
@@ -643,7 +649,8 @@ export class ByteFrameChannel implements FrameChannel {
 
   /**
    * Takes `bytes` from the inbound budget, waiting (and reading nothing)
-   * until there is room. Throws, holding nothing, if the channel closes first.
+   * until there is room, and counts them held. Throws, holding nothing, if
+   * the channel closes first.
    */
   async #room(bytes: number): Promise<void> {
     const waiting = this.inbound.take(bytes);
@@ -658,6 +665,13 @@ export class ByteFrameChannel implements FrameChannel {
       this.inbound.give(bytes);
       throw this.#closedError();
     }
+    this.#held += bytes;
+  }
+
+  /** Gives back `bytes` this channel held. */
+  #giveBack(bytes: number): void {
+    this.#held -= bytes;
+    this.inbound.give(bytes);
   }
 
   /** Why nothing more is read: the failure, if any, else a plain close. */

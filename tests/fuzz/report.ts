@@ -45,7 +45,7 @@ export interface FuzzReport {
    */
   heap: [number, number];
   buffers: [number, number];
-  /** The most resident memory seen at a check. */
+  /** The most resident memory seen, sampled every 10 ms. */
   rssPeak: number;
   /** Wall time of the mutations, in milliseconds. */
   elapsedMs: number;
