@@ -11,8 +11,8 @@
  *
  * Contract: `take` hands out a view nobody else holds; `give` takes it back
  * once nothing reads it any more (its bytes were written). At most
- * {@linkcode BufferPool.MAX_KEPT} bytes are kept idle; the rest is left to
- * the garbage collector.
+ * {@linkcode BufferPool.MAX_KEPT} bytes are kept idle, smaller buffers
+ * making way for a larger one; the rest is left to the garbage collector.
  */
 export class BufferPool {
   /** The most bytes kept idle. */
@@ -40,6 +40,19 @@ export class BufferPool {
   give(view: Uint8Array): void {
     const buffer = view.buffer as ArrayBuffer;
     if (!this.#lent.delete(buffer)) return;
+    if (buffer.byteLength > BufferPool.MAX_KEPT) return;
+    // A large buffer is worth more than the small ones it displaces: its pages
+    // cost the most to fault in again.
+    for (const capacity of [...this.#idle.keys()].sort((a, b) => a - b)) {
+      if (this.#kept + buffer.byteLength <= BufferPool.MAX_KEPT) break;
+      if (capacity >= buffer.byteLength) break;
+      const idle = this.#idle.get(capacity)!;
+      while (idle.length > 0 && this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) {
+        idle.pop();
+        this.#kept -= capacity;
+      }
+      if (idle.length === 0) this.#idle.delete(capacity);
+    }
     if (this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) return;
     this.#kept += buffer.byteLength;
     const idle = this.#idle.get(buffer.byteLength);
