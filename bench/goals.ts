@@ -113,6 +113,11 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       op: "<=",
       target: 20,
     },
+    {
+      what: "10 floor: worst ping while plain Deno builds the rows in slices (ms)",
+      ...absolute("pull-worst/raw"),
+      op: "info",
+    },
     { what: "10 RPyC worst ping during the pull (ms)", ...absolute("pull-worst/rpyc"), op: "info" },
   ];
 }

@@ -19,7 +19,8 @@
  * remote objects; 8 soak of 1 000 000 calls; 9 connect plus first call;
  * 10 pings on a second connection while the first pulls a table of plain
  * rows that is about 45 MB in rdc's encoding (the worst ping, the median
- * ping and the pull's own time).
+ * ping and the pull's own time); its raw figure pings the raw ping-pong
+ * while the bench process builds the same rows in rdc's decoding slices.
  *
  * Python RPyC needs Debian's `python3-rpyc` (`apt-get install python3-rpyc`);
  * without it that column says so and stays empty. Cap'n Web comes from npm.
@@ -38,7 +39,7 @@ import type { Peer } from "./peer.ts";
 import { startCapnwebPeer } from "./peers/capnweb.ts";
 import { RdcPeer } from "./peers/rdc.ts";
 import { startRpycPeer } from "./peers/rpyc.ts";
-import { RawClient, rawConnect } from "./raw.ts";
+import { RawClient, rawConnect, rawPull } from "./raw.ts";
 import { goals } from "./goals.ts";
 import { type Measured, renderChecks, renderSingles, type Single } from "./report.ts";
 import { machine, machineLine, renderNotes } from "./report.ts";
@@ -205,20 +206,26 @@ add(
   "pull-worst",
   `10 worst ping on a 2nd connection during a ${PULL} pull`,
   "ms",
-  each((p) =>
-    p.pull &&
-    (async () => {
-      const r = await big(p).pull!(PULL_ROWS);
-      // The pings' count and the table's bytes go to the JSON only.
-      return {
-        "pull-worst": r.worstPingMs,
-        "pull-median": r.medianPingMs,
-        "pull": r.pullMs,
-        "pull-pings": r.pings,
-        ...(r.bytes === undefined ? {} : { "pull-bytes": r.bytes }),
-      };
-    })
-  ),
+  [
+    ["raw", async () => {
+      const r = await rawPull(ping, PULL_ROWS);
+      return { "pull-worst": r.worstPingMs, "pull-median": r.medianPingMs, "pull": r.pullMs };
+    }],
+    ...each((p) =>
+      p.pull &&
+      (async () => {
+        const r = await big(p).pull!(PULL_ROWS);
+        // The pings' count and the table's bytes go to the JSON only.
+        return {
+          "pull-worst": r.worstPingMs,
+          "pull-median": r.medianPingMs,
+          "pull": r.pullMs,
+          "pull-pings": r.pings,
+          ...(r.bytes === undefined ? {} : { "pull-bytes": r.bytes }),
+        };
+      })
+    ),
+  ],
 );
 scenarios.at(-1)!.rows.push(
   { id: "pull-median", title: "10 median ping during the pull", unit: "ms" },

@@ -12,6 +12,12 @@
  * @module
  */
 
+import { SLICE_MS } from "../core/wire/slicing.ts";
+import type { PullResult } from "./peer.ts";
+import { pingWhile } from "./pings.ts";
+import { median } from "./stats.ts";
+import { buildTableInSlices, type Row } from "./table.ts";
+
 /** Serves the ping-pong on `listener` until it closes. */
 export async function serveRaw(listener: Deno.Listener): Promise<void> {
   try {
@@ -127,4 +133,27 @@ export async function rawConnect(
     client.close();
   }
   return ((performance.now() - start) * 1000) / count;
+}
+
+/**
+ * The floor under the "ping during a pull" scenario: pings on `client`
+ * while this process builds the same `rows` rows in the slices rdc decodes
+ * in ({@linkcode SLICE_MS}), without any protocol. Its worst ping is what
+ * making that many objects costs a Deno program's event loop (mostly the
+ * garbage collector's pauses), whoever makes them.
+ */
+export async function rawPull(client: RawClient, rows: number): Promise<PullResult> {
+  (globalThis as { gc?: () => void }).gc?.();
+  let table: Row[] = [];
+  const { pullMs, pings } = await pingWhile(
+    () => client.roundTrip(),
+    async () => void (table = await buildTableInSlices(rows, SLICE_MS)),
+  );
+  if (table.length !== rows) throw new Error(`raw pull: ${table.length} rows, not ${rows}`);
+  return {
+    worstPingMs: Math.max(...pings),
+    medianPingMs: median(pings),
+    pullMs,
+    pings: pings.length,
+  };
 }

@@ -22,17 +22,36 @@ export interface Row {
 
 const TAGS = ["red", "green", "blue", "admin", "beta", "ops"];
 
+/** Row `id` of the table. */
+function row(id: number): Row {
+  return {
+    id,
+    name: `User ${id}`,
+    email: `user${id}@example.com`,
+    score: (id * 7919 % 10000) / 100,
+    tags: [TAGS[id % 6], TAGS[(id + 2) % 6]],
+  };
+}
+
 /** `rows` rows, the same on every call and in every language (no randomness). */
 export function buildTable(rows: number): Row[] {
   const table = new Array<Row>(rows);
-  for (let id = 0; id < rows; id++) {
-    table[id] = {
-      id,
-      name: `User ${id}`,
-      email: `user${id}@example.com`,
-      score: (id * 7919 % 10000) / 100,
-      tags: [TAGS[id % 6], TAGS[(id + 2) % 6]],
-    };
-  }
+  for (let id = 0; id < rows; id++) table[id] = row(id);
   return table;
+}
+
+/**
+ * The same rows, built in slices of `sliceMs` with a timer turn between
+ * them, as rdc decodes a pulled table: what any Deno program must pay to
+ * make them (the allocations and the garbage collector's work on them).
+ */
+export async function buildTableInSlices(rows: number, sliceMs: number): Promise<Row[]> {
+  const table = new Array<Row>(rows);
+  let id = 0;
+  while (true) {
+    const deadline = performance.now() + sliceMs;
+    while (id < rows && (id % 256 !== 0 || performance.now() < deadline)) table[id] = row(id++);
+    if (id === rows) return table;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
 }
