@@ -62,8 +62,9 @@ export interface ChannelLimits {
  * the send is aborted) and must not change meanwhile. Messages arrive in the
  * order they complete: a small message overtakes a large one still in
  * transit, never the other way round. `receive` is never called again before
- * its previous promise settles. `close` is idempotent and makes a pending
- * `receive` settle.
+ * its previous promise settles. `close` is idempotent; once it ran, a
+ * pending or later `receive` rejects with `failure`, or with
+ * `ConnectionClosedError` when nothing failed.
  */
 export interface FrameChannel {
   /**
@@ -75,7 +76,7 @@ export interface FrameChannel {
     attachments: readonly Uint8Array[],
   ): Sending | null;
   /**
-   * The next whole message, or null at a clean end of stream.
+   * The next whole message, or null when the peer ended the stream cleanly.
    *
    * @throws {ProtocolError} (a peer fault) for malformed framing or a breached frame or
    *   message limit; `ConnectionClosedError` or the carrier's error when it fails.
