@@ -21,6 +21,11 @@ export class BufferPool {
   #kept = 0;
   #lent = new WeakSet<ArrayBuffer>();
 
+  /** Bytes kept idle now, for the next sends (at most {@linkcode BufferPool.MAX_KEPT}). */
+  get idleBytes(): number {
+    return this.#kept;
+  }
+
   /** A view of `size` bytes on a buffer of the next power-of-two capacity. */
   take(size: number): Uint8Array {
     const capacity = 2 ** Math.ceil(Math.log2(Math.max(size, 1)));

@@ -39,12 +39,13 @@ export interface FuzzReport {
   rssBefore: number;
   rssAfter: number;
   /**
-   * The JS heap and the memory of ArrayBuffers, before and after, in bytes:
-   * what tells a leak (they grow) from memory the allocator keeps (only the
-   * resident size grows).
+   * The JS heap and the memory of ArrayBuffers (less the send buffers the
+   * pool keeps idle, `pooled`), before and after, in bytes: what tells a leak
+   * (they grow) from memory the allocator keeps (only the resident size grows).
    */
   heap: [number, number];
   buffers: [number, number];
+  pooled: [number, number];
   /** The most resident memory seen, sampled every 10 ms. */
   rssPeak: number;
   /** Wall time of the mutations, in milliseconds. */
@@ -109,7 +110,8 @@ export function formatReport(report: FuzzReport, top = 25): string {
     `hang calls: ${report.hangs} (${report.lateHangs} started after their connection closed)`,
     `resident memory: ${mib(report.rssBefore)} before, ${mib(report.rssAfter)} after, ` +
     `${mib(report.rssPeak)} at most; JS heap ${mib(report.heap[0])} → ${mib(report.heap[1])}, ` +
-    `ArrayBuffers ${mib(report.buffers[0])} → ${mib(report.buffers[1])}`,
+    `ArrayBuffers ${mib(report.buffers[0])} → ${mib(report.buffers[1])} and idle send buffers ` +
+    `${mib(report.pooled[0])} → ${mib(report.pooled[1])}`,
     `worst event-loop stall: ${report.worstStallMs.toFixed(0)} ms`,
     `distinct close reasons: ${report.reasons.size}`,
   ];
