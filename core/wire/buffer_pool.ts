@@ -46,23 +46,30 @@ export class BufferPool {
     const buffer = view.buffer as ArrayBuffer;
     if (!this.#lent.delete(buffer)) return;
     if (buffer.byteLength > BufferPool.MAX_KEPT) return;
-    // A large buffer is worth more than the small ones it displaces: its pages
-    // cost the most to fault in again.
-    for (const capacity of [...this.#idle.keys()].sort((a, b) => a - b)) {
-      if (this.#kept + buffer.byteLength <= BufferPool.MAX_KEPT) break;
-      if (capacity >= buffer.byteLength) break;
-      const idle = this.#idle.get(capacity)!;
-      while (idle.length > 0 && this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) {
-        idle.pop();
-        this.#kept -= capacity;
-      }
-      if (idle.length === 0) this.#idle.delete(capacity);
-    }
+    if (this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) this.#makeRoom(buffer.byteLength);
     if (this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) return;
     this.#kept += buffer.byteLength;
     const idle = this.#idle.get(buffer.byteLength);
     if (idle) idle.push(buffer);
     else this.#idle.set(buffer.byteLength, [buffer]);
+  }
+
+  /**
+   * Drops idle buffers smaller than `capacity`, smallest first, until one of
+   * `capacity` fits: a large buffer is worth more than the small ones it
+   * displaces, its pages cost the most to fault in again.
+   */
+  #makeRoom(capacity: number): void {
+    for (const size of [...this.#idle.keys()].sort((a, b) => a - b)) {
+      if (size >= capacity) return;
+      const idle = this.#idle.get(size)!;
+      while (idle.length > 0 && this.#kept + capacity > BufferPool.MAX_KEPT) {
+        idle.pop();
+        this.#kept -= size;
+      }
+      if (idle.length === 0) this.#idle.delete(size);
+      if (this.#kept + capacity <= BufferPool.MAX_KEPT) return;
+    }
   }
 }
 

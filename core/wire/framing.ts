@@ -493,7 +493,7 @@ export class ByteFrameChannel implements FrameChannel {
   release(message: ReceivedMessage): void {
     attachmentBuffers.give(message.body);
     if (message.held === 0 || this.#closed) return;
-    this.#giveBack(message.held);
+    this.#giveBackRoom(message.held);
   }
 
   async receive(): Promise<ReceivedMessage | null> {
@@ -572,7 +572,7 @@ export class ByteFrameChannel implements FrameChannel {
       if (open?.id !== id) throw peerFault(`abort of stream ${id}, which is not open`);
       this.#assembly = null;
       this.#unwatch();
-      this.#giveBack(open.held);
+      this.#giveBackRoom(open.held);
       return null;
     }
     let assembly: Assembly;
@@ -668,8 +668,8 @@ export class ByteFrameChannel implements FrameChannel {
     this.#held += bytes;
   }
 
-  /** Gives back `bytes` this channel held. */
-  #giveBack(bytes: number): void {
+  /** Gives back `bytes` of inbound room this channel held. */
+  #giveBackRoom(bytes: number): void {
     this.#held -= bytes;
     this.inbound.give(bytes);
   }
