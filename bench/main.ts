@@ -35,7 +35,7 @@
 
 import { parseArgs } from "node:util";
 import { startDelayProxy } from "./delay_proxy.ts";
-import type { Peer } from "./peer.ts";
+import type { Peer, PullResult } from "./peer.ts";
 import { startCapnwebPeer } from "./peers/capnweb.ts";
 import { RdcPeer } from "./peers/rdc.ts";
 import { startRpycPeer } from "./peers/rpyc.ts";
@@ -142,6 +142,14 @@ const add = (
   });
 const each = (make: (p: Peer) => Measure | undefined): [string, Measure | undefined][] =>
   peers.map((p) => [p.name, make(p)]);
+/** A pull's figures as samples; the pings' count and the table's bytes go to the JSON only. */
+const pullSamples = (r: PullResult): Record<string, number> => ({
+  "pull-worst": r.worstPingMs,
+  "pull-median": r.medianPingMs,
+  "pull": r.pullMs,
+  "pull-pings": r.pings,
+  ...(r.bytes === undefined ? {} : { "pull-bytes": r.bytes }),
+});
 
 add("call", "1 call add(1, 2)", "µs", [
   ["raw", () => timeBatch(() => ping.roundTrip(), batchMs)],
@@ -207,24 +215,8 @@ add(
   `10 worst ping on a 2nd connection during a ${PULL} pull`,
   "ms",
   [
-    ["raw", async () => {
-      const r = await rawPull(ping, PULL_ROWS);
-      return { "pull-worst": r.worstPingMs, "pull-median": r.medianPingMs, "pull": r.pullMs };
-    }],
-    ...each((p) =>
-      p.pull &&
-      (async () => {
-        const r = await big(p).pull!(PULL_ROWS);
-        // The pings' count and the table's bytes go to the JSON only.
-        return {
-          "pull-worst": r.worstPingMs,
-          "pull-median": r.medianPingMs,
-          "pull": r.pullMs,
-          "pull-pings": r.pings,
-          ...(r.bytes === undefined ? {} : { "pull-bytes": r.bytes }),
-        };
-      })
-    ),
+    ["raw", async () => pullSamples(await rawPull(ping, PULL_ROWS))],
+    ...each((p) => p.pull && (async () => pullSamples(await big(p).pull!(PULL_ROWS)))),
   ],
 );
 scenarios.at(-1)!.rows.push(

@@ -5,26 +5,22 @@
  * @module
  */
 
-/** The pull's duration and every ping's round trip, in milliseconds. */
-export interface PingsDuringPull {
-  /** How long `pull` took. */
-  pullMs: number;
-  /** Each ping's round trip, as the caller saw it (event-loop delays included). */
-  pings: number[];
-}
+import type { PullResult } from "./peer.ts";
+import { median } from "./stats.ts";
 
 /**
  * Starts pinging with `ping` (each awaited before the next), then starts
  * `pull`; once the pull settles, lets the ping in flight finish and stops.
  * The last ping may end after the pull; it counts, since it was sent while
- * the pull ran.
+ * the pull ran. Returns the pull's time and the pings' worst, median and
+ * count, each round trip as the caller saw it (event-loop delays included).
  *
  * @throws what `pull` or a ping throws (the pings stop either way).
  */
 export async function pingWhile(
   ping: () => Promise<unknown>,
   pull: () => Promise<void>,
-): Promise<PingsDuringPull> {
+): Promise<PullResult> {
   const pings: number[] = [];
   let pulling = true;
   const pinger = (async () => {
@@ -45,5 +41,10 @@ export async function pingWhile(
     await pinger.catch(() => {});
   }
   await pinger;
-  return { pullMs, pings };
+  return {
+    worstPingMs: Math.max(...pings),
+    medianPingMs: median(pings),
+    pullMs,
+    pings: pings.length,
+  };
 }

@@ -15,7 +15,6 @@
 import { SLICE_MS } from "../core/wire/slicing.ts";
 import type { PullResult } from "./peer.ts";
 import { pingWhile } from "./pings.ts";
-import { median } from "./stats.ts";
 import { buildTableInSlices, type Row } from "./table.ts";
 
 /** Serves the ping-pong on `listener` until it closes. */
@@ -145,15 +144,10 @@ export async function rawConnect(
 export async function rawPull(client: RawClient, rows: number): Promise<PullResult> {
   (globalThis as { gc?: () => void }).gc?.();
   let table: Row[] = [];
-  const { pullMs, pings } = await pingWhile(
+  const result = await pingWhile(
     () => client.roundTrip(),
     async () => void (table = await buildTableInSlices(rows, SLICE_MS)),
   );
   if (table.length !== rows) throw new Error(`raw pull: ${table.length} rows, not ${rows}`);
-  return {
-    worstPingMs: Math.max(...pings),
-    medianPingMs: median(pings),
-    pullMs,
-    pings: pings.length,
-  };
+  return result;
 }

@@ -10,7 +10,6 @@ import { type BenchServer, startServer } from "../child.ts";
 import type { ChurnResult, DelayedResult, Peer, PullResult, SoakResult } from "../peer.ts";
 import { pingWhile } from "../pings.ts";
 import { timeBatch } from "../scenarios.ts";
-import { median } from "../stats.ts";
 import type { Row } from "../table.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -97,20 +96,14 @@ export class RdcPeer implements Peer {
     gc?.();
     const before = pulling.stats().bytesReceived;
     let table: Row[] = [];
-    const { pullMs, pings } = await pingWhile(
+    const result = await pingWhile(
       () => pinging.ping(),
       async () => void (table = await pulling.root.table(rows)),
     );
     if (table.length !== rows || table[rows - 1].id !== rows - 1) {
       throw new Error(`pull: ${table.length} rows back, not ${rows}`);
     }
-    return {
-      worstPingMs: Math.max(...pings),
-      medianPingMs: median(pings),
-      pullMs,
-      pings: pings.length,
-      bytes: pulling.stats().bytesReceived - before,
-    };
+    return { ...result, bytes: pulling.stats().bytesReceived - before };
   }
 
   async delayed(port: number, count: number): Promise<DelayedResult> {
