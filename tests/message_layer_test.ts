@@ -338,7 +338,7 @@ const encoder = new Encoder();
 
 /** A HELLO of protocol version 2 with default limits (see core/PROTOCOL.md). */
 function hello(): unknown[] {
-  return [0, "rdc", 2, "Raw", ["Raw"], [], {
+  return [0, "rdc", 3, "Raw", ["Raw"], [], {
     maxMessageSize: 1024 * MiB,
     maxFrameSize: 2 * MiB,
     maxDepth: 256,

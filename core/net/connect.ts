@@ -4,13 +4,10 @@
  * @module
  */
 
-import { presentToken } from "./auth.ts";
-import { openTls, type TlsClientOptions } from "./tls.ts";
+import type { TlsClientOptions } from "./tls.ts";
 import { Session } from "../session/session.ts";
-import { Budget } from "../wire/budget.ts";
-import { ByteFrameChannel } from "../wire/framing.ts";
+import type { Budget } from "../wire/budget.ts";
 import { type ResolvedLimits, resolveLimits } from "../wire/limits.ts";
-import { withContext } from "../errors.ts";
 import { makeProxy } from "../netref/proxy.ts";
 import {
   type Connection,
@@ -19,7 +16,8 @@ import {
 } from "../session/connection.ts";
 import { serviceAliases, serviceInstance, VoidService } from "../session/service.ts";
 import type { ByteStreams, Transport } from "../wire/transport.ts";
-import { transportFromConn, transportFromStreams } from "./adapters.ts";
+import { transportFromStreams } from "./adapters.ts";
+import { openChannel, openEndpoint } from "./endpoints.ts";
 
 /** Budgets a server shares among its connections. */
 export interface ServerBudgets {
@@ -43,17 +41,11 @@ export async function startConnection(
   let limits: ResolvedLimits;
   try {
     limits = resolveLimits(options);
-    if (options.token !== undefined) await presentToken(transport, options.token);
   } catch (error) {
     transport.close();
     throw error;
   }
-  const inbound = new Budget(
-    limits.maxInboundBytes,
-    "bytes held for messages from this peer",
-    shared?.inbound,
-  );
-  const channel = new ByteFrameChannel(transport, { inbound, drainTimeout: limits.drainTimeout });
+  const channel = await openChannel(transport, limits, options.token, shared?.inbound);
   const service = options.service ?? VoidService;
   const connection = new Session({
     channel,
@@ -84,9 +76,7 @@ export async function connect(
   port: number,
   options: ConnectionOptions = {},
 ): Promise<Connection> {
-  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const conn = await withAddress(address, () => Deno.connect({ hostname: host, port }));
-  return await startConnection(transportFromConn(conn, `tcp ${address}`), options);
+  return await startConnection(await openEndpoint({ kind: "tcp", host, port }), options);
 }
 
 /**
@@ -111,12 +101,13 @@ export async function connectTls(
   port: number,
   options: ConnectionOptions & TlsClientOptions = {},
 ): Promise<Connection> {
-  const transport = await openTls(
+  const transport = await openEndpoint({
+    kind: "tls",
     host,
     port,
-    options,
-    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-  );
+    tls: options,
+    handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  });
   return await startConnection(transport, options);
 }
 
@@ -125,8 +116,7 @@ export async function connectUnix(
   path: string,
   options: ConnectionOptions = {},
 ): Promise<Connection> {
-  const conn = await withAddress(path, () => Deno.connect({ transport: "unix", path }));
-  return await startConnection(transportFromConn(conn, `unix ${path}`), options);
+  return await startConnection(await openEndpoint({ kind: "unix", path }), options);
 }
 
 /**
@@ -143,11 +133,3 @@ export async function connectStream(
   );
 }
 
-/** Runs `open`, rethrowing a failure with the address in its message. */
-async function withAddress<T>(address: string, open: () => Promise<T>): Promise<T> {
-  try {
-    return await open();
-  } catch (error) {
-    throw withContext(error, `cannot connect to ${address}`);
-  }
-}

@@ -96,8 +96,31 @@ export async function connectSubprocess(
   cmd: readonly string[],
   options: SubprocessOptions = {},
 ): Promise<SubprocessConnection> {
+  const { child, transport } = spawnTransport(cmd, options);
+  let connection: Connection;
+  try {
+    connection = await startConnection(transport, options);
+  } catch (error) {
+    // No connection, no use for the child: end it rather than leave it behind.
+    stopChild(child, 0, EXIT_GRACE_MS);
+    await child.status;
+    throw error;
+  }
+  return Object.assign(connection, { process: child }) as SubprocessConnection;
+}
+
+/**
+ * Starts `cmd` with piped stdin and stdout (stderr passed through) and adapts
+ * its stdio as a transport; closing the transport ends the child.
+ *
+ * @throws the runtime's error, naming the program, when it cannot be started.
+ */
+export function spawnTransport(
+  cmd: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): { child: Deno.ChildProcess; transport: Transport } {
   const [program, ...args] = cmd;
-  if (program === undefined) throw new TypeError("connectSubprocess needs a command to run");
+  if (program === undefined) throw new TypeError("a subprocess needs a command to run");
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
@@ -112,16 +135,7 @@ export async function connectSubprocess(
     throw withContext(error, `cannot start '${program}'`);
   }
   const description = `subprocess ${child.pid} (${[program, ...args].join(" ")})`;
-  let connection: Connection;
-  try {
-    connection = await startConnection(transportFromChild(child, description), options);
-  } catch (error) {
-    // No connection, no use for the child: end it rather than leave it behind.
-    stopChild(child, 0, EXIT_GRACE_MS);
-    await child.status;
-    throw error;
-  }
-  return Object.assign(connection, { process: child }) as SubprocessConnection;
+  return { child, transport: transportFromChild(child, description) };
 }
 
 /**

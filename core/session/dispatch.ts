@@ -214,6 +214,21 @@ export function execute(
         ? Promise.resolve(value).then((settled) => new ByValue(settled, true, filter))
         : new ByValue(value, true, filter);
     }
+    case Op.Primitive: {
+      const value = unwrapMarker(walk(base, path, policy).value);
+      return invoke(() => toPrimitive(value, args[0] as PrimitiveHint), context);
+    }
+    case Op.InstanceOf: {
+      const { value } = walk(base, path, policy);
+      if (typeof value !== "function") {
+        throw new TypeError(`${path.join(".") || "the target"} is not a class`);
+      }
+      return invoke(() => args[0] instanceof value, context);
+    }
+    case Op.Keys: {
+      const holder = unwrapMarker(walk(base, path, policy).value);
+      return Object(holder) === holder ? readableKeys(holder as object, policy) : [];
+    }
     default:
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
@@ -289,6 +304,51 @@ function boundMethod(holder: unknown, fn: Function): unknown {
   return bound;
 }
 
+/** The hint of the language's ToPrimitive. */
+export type PrimitiveHint = "string" | "number" | "default";
+
+/**
+ * What `String(value)`, `+value` or `` `${value}` `` make of `value` (the
+ * language's ToPrimitive with `hint`), done where the value lives.
+ *
+ * @throws {TypeError} for a hint that is none of the three, and when neither
+ *   `toString` nor `valueOf` gives a primitive.
+ */
+export function toPrimitive(value: unknown, hint: PrimitiveHint): unknown {
+  if (hint !== "string" && hint !== "number" && hint !== "default") {
+    throw new TypeError(`a primitive's hint is "string", "number" or "default", not ${hint}`);
+  }
+  if (Object(value) !== value) return value;
+  const object = value as Record<string | symbol, unknown>;
+  const exotic = object[Symbol.toPrimitive];
+  if (typeof exotic === "function") return exotic.call(value, hint);
+  const order = hint === "string" ? ["toString", "valueOf"] : ["valueOf", "toString"];
+  for (const name of order) {
+    const method = object[name];
+    if (typeof method !== "function") continue;
+    const result = method.call(value);
+    if (Object(result) !== result) return result;
+  }
+  throw new TypeError("cannot convert the object to a primitive value");
+}
+
+/**
+ * `Object.keys(holder)` as the peer may see it: the own enumerable names it
+ * may read under their own names.
+ */
+function readableKeys(holder: object, policy: ResolvedPolicy): string[] {
+  if (holder instanceof Restricted) return [...holder.readable];
+  const service = isService(holder);
+  return Object.keys(holder).filter((key) => {
+    try {
+      const member = resolveMember(holder, key, "read", policy, service);
+      return member.holder === holder && member.name === key;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Runs user code with `context` current for its synchronous part. */
 function invoke(run: () => unknown, context: CallContext): unknown {
   const previous = active;
@@ -310,16 +370,7 @@ function invoke(run: () => unknown, context: CallContext): unknown {
 function copyFilter(policy: ResolvedPolicy): CopyFilter {
   return {
     keys(instance: object): string[] | null {
-      if (instance instanceof Restricted) return null;
-      const service = isService(instance);
-      return Object.keys(instance).filter((key) => {
-        try {
-          const member = resolveMember(instance, key, "read", policy, service);
-          return member.holder === instance && member.name === key;
-        } catch {
-          return false;
-        }
-      });
+      return instance instanceof Restricted ? null : readableKeys(instance, policy);
     },
   };
 }

@@ -88,7 +88,12 @@ export interface Engine {
     args: unknown[],
     options: CallOptions | undefined,
   ): Question;
-  /** Releases an import now (a netref was disposed). Idempotent. */
+  /**
+   * Gives up on `question`, still pending (the caller's own deadline passed):
+   * it fails with `reason`, and the peer is told to cancel. Idempotent.
+   */
+  abandon(question: Question, reason: unknown): void;
+    /** Releases an import now (a netref was disposed). Idempotent. */
   dispose(entry: ImportEntry): void;
   /** The connection's description, for display. */
   readonly description: string;

@@ -348,6 +348,7 @@ export class IncomingRefs implements ReferenceReader {
 
 function refKind(value: object): RefKindCode {
   if (typeof value === "function") return RefKind.Function;
+  if (Array.isArray(value)) return RefKind.Array;
   return typeof (value as { then?: unknown }).then === "function"
     ? RefKind.Promise
     : RefKind.Object;

@@ -13,8 +13,13 @@
 
 import { Boxer, type BoxLimits, writePrimitive, writePrimitives } from "../wire/boxing.ts";
 import type { Budget } from "../wire/budget.ts";
-import type { FrameChannel, ReceivedMessage, Sending } from "../wire/channel.ts";
-import { type PeerInfo, receiveHello } from "../wire/handshake.ts";
+import type {
+  FrameChannel,
+  ReadableFrameChannel,
+  ReceivedMessage,
+  Sending,
+} from "../wire/channel.ts";
+import { checkHello, type HelloExpectations, type PeerInfo, receiveHello } from "../wire/handshake.ts";
 import type { AnnouncedLimits, ResolvedLimits } from "../wire/limits.ts";
 import { ByReference, unwrapMarker } from "../wire/markers.ts";
 import {
@@ -35,7 +40,7 @@ import {
   writeSeqs,
 } from "../wire/messages.ts";
 import { ByteReader, ByteWriter } from "../wire/msgpack.ts";
-import { runSliced } from "../wire/slicing.ts";
+import { runSliced, runWhole, type Sliced } from "../wire/slicing.ts";
 import {
   ExportScanner,
   NOT_PRIMITIVE,
@@ -91,10 +96,34 @@ const SCRATCH_SIZE = 64 * 1024;
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/**
+ * What a driven session needs of its driver: the synchronous mode's, which
+ * reads the channel itself and hands the session each message
+ * ({@linkcode Session.handle}), while the thread may be blocked.
+ */
+export interface SessionDriver {
+  /**
+   * Whether the thread is blocked in a synchronous call: no promise settles
+   * until it returns, so a request whose result is a promise cannot be
+   * answered now.
+   */
+  readonly blocked: boolean;
+}
+
 /** What a session is made of; `connect*` and `serve` assemble it. */
 export interface SessionParts {
-  /** The channel to the peer, already open. */
-  channel: FrameChannel;
+  /**
+   * The channel to the peer, already open: one the session reads itself, or,
+   * with a `driver`, one the driver reads.
+   */
+  channel: FrameChannel | ReadableFrameChannel;
+  /**
+   * The driver of a driven session. A driven session starts with
+   * {@linkcode Session.startDriven}, boxes and unboxes values whole (no time
+   * slices: the driver may not let the event loop turn) and sends pending
+   * releases with its next request.
+   */
+  driver?: SessionDriver;
   /** The root object this end offers. */
   service: RootObject;
   /** Builds the netrefs (core/netref/proxy.ts, one layer up). */
@@ -123,7 +152,10 @@ export class Session implements Connection, Engine, SpaceOwner {
   /** What the channel is connected to (`tcp 127.0.0.1:18812`). */
   readonly description: string;
 
-  readonly #channel: FrameChannel;
+  readonly #channel: FrameChannel | ReadableFrameChannel;
+  readonly #driver: SessionDriver | null;
+  /** How boxing and unboxing run: in time slices, or (driven) whole. */
+  readonly #run: (work: Sliced) => Promise<void> | null;
   readonly #space: ObjectSpace;
   readonly #makeProxy: (state: RemoteState) => object;
   readonly #policy: ResolvedPolicy;
@@ -154,6 +186,8 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.credentials = parts.credentials;
     this.description = channel.description;
     this.#channel = channel;
+    this.#driver = parts.driver ?? null;
+    this.#run = this.#driver ? runWhole : runSliced;
     this.#makeProxy = parts.makeProxy;
     this.#limits = limits;
     this.#policy = resolvePolicy(options);
@@ -185,49 +219,24 @@ export class Session implements Connection, Engine, SpaceOwner {
    *   protocol version, or is not the expected service.
    */
   async start(options: ConnectionOptions, aliases: string[]): Promise<void> {
-    const version = options.protocolVersion ?? PROTOCOL_VERSION;
-    const limits = this.#limits;
-    const announced: AnnouncedLimits = {
-      // Never more than the budgets above this connection can ever hold.
-      maxMessageSize: Math.min(limits.maxMessageSize, this.#channel.inbound.capacity),
-      maxFrameSize: limits.maxFrameSize,
-      maxDepth: limits.maxDepth,
-      maxElements: limits.maxElements,
-      maxBigIntBytes: limits.maxBigIntBytes,
-    };
-    const members = reachableNames(this.service, this.#policy);
-    this.#writeMessage((w) => writeHello(w, version, aliases, members, announced));
+    const channel = this.#channel;
+    if (this.#driver || !("receive" in channel)) {
+      throw new TypeError("a driven session starts with startDriven");
+    }
+    const expect = this.#sendHello(options, aliases);
     let peer: PeerInfo;
     try {
-      peer = await receiveHello(this.#channel, {
-        version,
-        timeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-        expectService: options.expectService,
-        description: this.description,
-      });
+      peer = await receiveHello(channel, expect);
     } catch (error) {
-      const reason = error instanceof Error ? error : peerFault(String(error));
-      this.#shutdown(reason, reason instanceof ProtocolError);
+      const reason = this.#refused(error);
       await this.#done.promise;
       throw reason;
     }
-    this.#peer = peer;
-    this.#channel.setLimits({
-      peerFrameSize: peer.limits.maxFrameSize,
-      maxFrameSize: limits.maxFrameSize,
-      maxMessageSize: announced.maxMessageSize,
-    });
-    this.#sendLimits = {
-      maxDepth: Math.min(limits.maxDepth, peer.limits.maxDepth),
-      maxElements: peer.limits.maxElements,
-      maxBigIntBytes: peer.limits.maxBigIntBytes,
-      maxMessageSize: peer.limits.maxMessageSize,
-    };
-    this.#root = this.#space.root(peer.service, peer.members);
+    this.#accept(peer);
     const gate = Promise.withResolvers<void>();
     gate.promise.catch(() => {}); // Requests queued behind a refusing onConnect fail quietly.
     this.#requestGate = gate.promise;
-    this.#readLoop();
+    this.#readLoop(channel);
     try {
       // The connection may close while onConnect runs (the peer leaves, the server
       // closes): stop waiting for it then.
@@ -245,6 +254,118 @@ export class Session implements Connection, Engine, SpaceOwner {
     }
     this.#requestGate = null;
     gate.resolve();
+  }
+
+  /**
+   * {@linkcode Session.start} for a driven session, synchronously:
+   * `firstMessage` is the driver's wait for the peer's first message (null
+   * when the channel ended first). The service's `onConnect` must not return
+   * a promise: nothing could wait for it.
+   *
+   * @throws as {@linkcode Session.start}; what `firstMessage` throws.
+   */
+  startDriven(
+    options: ConnectionOptions,
+    aliases: string[],
+    firstMessage: () => ReceivedMessage | null,
+  ): void {
+    if (!this.#driver) throw new TypeError("only a driven session starts with startDriven");
+    const expect = this.#sendHello(options, aliases);
+    let peer: PeerInfo;
+    try {
+      const message = firstMessage();
+      peer = checkHello(message, expect);
+      if (message) this.#channel.release(message);
+    } catch (error) {
+      throw this.#refused(error);
+    }
+    this.#accept(peer);
+    let connecting: unknown;
+    try {
+      connecting = this.service.onConnect(this);
+      if (isThenable(connecting)) {
+        throw new TypeError(
+          "the onConnect of a synchronous connection's service returned a promise, " +
+            "which nothing can wait for: make it synchronous",
+        );
+      }
+    } catch (error) {
+      this.#shutdown(error instanceof Error ? error : new Error(String(error)), true);
+      throw error;
+    }
+  }
+
+  /**
+   * Hands a driven session the next message its driver read. Never throws:
+   * a malformed message closes the session, as in its own read loop.
+   */
+  handle(message: ReceivedMessage): void {
+    if (this.#closed) return this.#channel.release(message);
+    try {
+      this.#receive(message);
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  /**
+   * Tells a driven session its channel ended: cleanly (null: the peer closed
+   * it) or with `error`.
+   */
+  ended(error: Error | null): void {
+    if (error) return this.#failed(error);
+    this.#shutdown(new ConnectionClosedError(`${this.description} closed the connection`), false);
+  }
+
+  /** Sends this end's HELLO; returns what the peer's must meet. */
+  #sendHello(options: ConnectionOptions, aliases: string[]): HelloExpectations {
+    const version = options.protocolVersion ?? PROTOCOL_VERSION;
+    const members = reachableNames(this.service, this.#policy);
+    this.#writeMessage((w) => writeHello(w, version, aliases, members, this.#announced()));
+    return {
+      version,
+      timeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      expectService: options.expectService,
+      description: this.description,
+    };
+  }
+
+  /** The limits this end announces in its HELLO. */
+  #announced(): AnnouncedLimits {
+    const limits = this.#limits;
+    return {
+      // Never more than the budgets above this connection can ever hold.
+      maxMessageSize: Math.min(limits.maxMessageSize, this.#channel.inbound.capacity),
+      maxFrameSize: limits.maxFrameSize,
+      maxDepth: limits.maxDepth,
+      maxElements: limits.maxElements,
+      maxBigIntBytes: limits.maxBigIntBytes,
+    };
+  }
+
+  /** The handshake failed: close (telling the peer, if it broke the protocol); returns why. */
+  #refused(error: unknown): Error {
+    const reason = error instanceof Error ? error : peerFault(String(error));
+    this.#shutdown(reason, reason instanceof ProtocolError);
+    return reason;
+  }
+
+  /** Takes the peer's HELLO: the limits both ways, and its root. */
+  #accept(peer: PeerInfo): void {
+    const limits = this.#limits;
+    this.#peer = peer;
+    this.#channel.setLimits({
+      peerFrameSize: peer.limits.maxFrameSize,
+      maxFrameSize: limits.maxFrameSize,
+      maxMessageSize: this.#announced().maxMessageSize,
+    });
+    this.#sendLimits = {
+      maxDepth: Math.min(limits.maxDepth, peer.limits.maxDepth),
+      maxElements: peer.limits.maxElements,
+      maxBigIntBytes: peer.limits.maxBigIntBytes,
+      maxMessageSize: peer.limits.maxMessageSize,
+    };
+    this.#root = this.#space.root(peer.service, peer.members);
   }
 
   /**
@@ -360,6 +481,8 @@ export class Session implements Connection, Engine, SpaceOwner {
     }
     const signal = options?.signal;
     if (signal?.aborted) return Question.rejected(signal.reason);
+    // A driven session's thread may not turn its event loop for long: releases go now.
+    if (this.#driver) this.#sendReleases();
     const seq = this.#nextSeq++;
     const pipelined = base instanceof Question;
     const target: Target = pipelined ? questionTarget(base.seq) : base.id;
@@ -381,7 +504,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     const boxer = new Boxer(w, refs, this.#sendLimits, args);
     let boxing: Promise<void> | null;
     try {
-      boxing = runSliced(boxer);
+      boxing = this.#run(boxer);
     } catch (error) {
       refs.rollback();
       w.reset(SCRATCH_SIZE);
@@ -406,6 +529,11 @@ export class Session implements Connection, Engine, SpaceOwner {
       },
     );
     return question;
+  }
+
+  /** Gives up on a pending question; see {@linkcode Engine.abandon}. */
+  abandon(question: Question, reason: unknown): void {
+    this.#abandon(question.seq, reason);
   }
 
   /** Logs a failure nobody can await; see {@linkcode Engine.report}. */
@@ -557,7 +685,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     };
     let boxing: Promise<void> | null;
     try {
-      boxing = runSliced(boxer);
+      boxing = this.#run(boxer);
     } catch (error) {
       w.reset(SCRATCH_SIZE);
       return unsendable(error);
@@ -575,7 +703,7 @@ export class Session implements Connection, Engine, SpaceOwner {
 
   // ---- receiving ----------------------------------------------------------------------------
 
-  async #readLoop(): Promise<void> {
+  async #readLoop(channel: ReadableFrameChannel): Promise<void> {
     const outboundLimit = this.#limits.maxOutboundBytes;
     try {
       while (!this.#closed) {
@@ -584,7 +712,7 @@ export class Session implements Connection, Engine, SpaceOwner {
           await this.#channel.drained(outboundLimit / 2);
           continue;
         }
-        const message = await this.#channel.receive();
+        const message = await channel.receive();
         // Closed while waiting (a violation found late, close()): read nothing more.
         if (this.#closed) {
           if (message) this.#channel.release(message);
@@ -671,7 +799,7 @@ export class Session implements Connection, Engine, SpaceOwner {
    */
   #giveBackAll(reader: ByteReader, message: ReceivedMessage, whole: boolean): void {
     const done = () => whole ? this.#end(reader, message) : this.#channel.release(message);
-    const scanning = runSliced(new ExportScanner(reader, (id) => this.#space.giveBack(id)));
+    const scanning = this.#run(new ExportScanner(reader, (id) => this.#space.giveBack(id)));
     if (scanning === null) return done();
     scanning.then(done).catch((error) => {
       this.#channel.release(message);
@@ -704,7 +832,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     };
     let unboxing: Promise<void> | null;
     try {
-      unboxing = runSliced(unboxer);
+      unboxing = this.#run(unboxer);
     } catch (error) {
       refuse(error);
       return null;
@@ -799,6 +927,14 @@ export class Session implements Connection, Engine, SpaceOwner {
         ? this.#serveLater(op, base, path, argv, unboxer, call)
         : execute(op, base, path, argv, this.#policy, call);
       later ||= isThenable(outcome);
+      if (later && this.#driver?.blocked) {
+        if (isThenable(outcome)) Promise.resolve(outcome).catch(() => {});
+        throw new TypeError(
+          `${describeRequest(op, path)} returned a promise while this thread is blocked in a ` +
+            "synchronous call, so nothing can wait for it: make the function synchronous, " +
+            "or call it from async code (the async mode, or conn.async(...))",
+        );
+      }
     } catch (error) {
       const rejected = Promise.reject(error);
       rejected.catch(() => {}); // Pipelined requests see it; nobody else awaits it.
@@ -890,6 +1026,10 @@ export class Session implements Connection, Engine, SpaceOwner {
       this.#finished = [];
       this.#writeMessage((w) => writeSeqs(w, Msg.Finish, seqs));
     }
+    this.#sendReleases();
+  }
+
+  #sendReleases(): void {
     const releases = this.#space.takeReleases();
     if (releases) this.#writeMessage((w) => writeRelease(w, releases[0], releases[1]));
   }
@@ -943,6 +1083,12 @@ export class Session implements Connection, Engine, SpaceOwner {
       this.#done.resolve();
     })();
   }
+}
+
+/** `call of log.write`, for errors about a request being served. */
+function describeRequest(op: OpCode, path: readonly string[]): string {
+  const name = (Object.keys(Op) as (keyof typeof Op)[]).find((key) => Op[key] === op) ?? "request";
+  return `the ${name.toLowerCase()} of ${path.join(".") || "the target"}`;
 }
 
 /** A REQUEST's arguments: an array, or the peer broke the protocol. */

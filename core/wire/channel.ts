@@ -61,10 +61,7 @@ export interface ChannelLimits {
  * in which case `body` and `attachments` are read until `placed` resolves (or
  * the send is aborted) and must not change meanwhile. Messages arrive in the
  * order they complete: a small message overtakes a large one still in
- * transit, never the other way round. `receive` is never called again before
- * its previous promise settles. `close` is idempotent; once it ran, a
- * pending or later `receive` rejects with `failure`, or with
- * `ConnectionClosedError` when nothing failed.
+ * transit, never the other way round. `close` is idempotent.
  */
 export interface FrameChannel {
   /**
@@ -75,13 +72,6 @@ export interface FrameChannel {
     body: Uint8Array | readonly Uint8Array[],
     attachments: readonly Uint8Array[],
   ): Sending | null;
-  /**
-   * The next whole message, or null when the peer ended the stream cleanly.
-   *
-   * @throws {ProtocolError} (a peer fault) for malformed framing or a breached frame or
-   *   message limit; `ConnectionClosedError` or the carrier's error when it fails.
-   */
-  receive(): Promise<ReceivedMessage | null>;
   /**
    * Gives back what a received message held (its inbound budget, and its
    * body's buffer), once it has been decoded: nothing may read `body` after.
@@ -109,6 +99,26 @@ export interface FrameChannel {
   readonly description: string;
   /** Frames (or carrier messages) and bytes each way, for statistics. */
   readonly counters: ChannelCounters;
+}
+
+/**
+ * A {@linkcode FrameChannel} its session reads itself: every carrier but the
+ * synchronous mode's, whose driver reads the messages and hands them to the
+ * session (the main thread may be blocked, so nothing may wait on a promise).
+ *
+ * Contract: as {@linkcode FrameChannel}; `receive` is never called again
+ * before its previous promise settles. Once `close` ran, a pending or later
+ * `receive` rejects with `failure`, or with `ConnectionClosedError` when
+ * nothing failed.
+ */
+export interface ReadableFrameChannel extends FrameChannel {
+  /**
+   * The next whole message, or null when the peer ended the stream cleanly.
+   *
+   * @throws {ProtocolError} (a peer fault) for malformed framing or a breached frame or
+   *   message limit; `ConnectionClosedError` or the carrier's error when it fails.
+   */
+  receive(): Promise<ReceivedMessage | null>;
 }
 
 /** What crossed a channel so far. */

@@ -24,6 +24,7 @@ import type {
   ChannelCounters,
   ChannelLimits,
   FrameChannel,
+  ReadableFrameChannel,
   ReceivedMessage,
   Sending,
 } from "./channel.ts";
@@ -125,7 +126,7 @@ interface Assembly {
  * progress for `drainTimeout`) closes the transport; the pending or next
  * `receive` then rejects with a `ConnectionClosedError` saying why.
  */
-export class ByteFrameChannel implements FrameChannel {
+export class ByteFrameChannel implements ReadableFrameChannel {
   readonly description: string;
   readonly inbound: Budget;
   readonly counters: ChannelCounters = {

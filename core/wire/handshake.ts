@@ -12,7 +12,7 @@ import {
   peerFault,
   withContext,
 } from "../errors.ts";
-import type { FrameChannel } from "./channel.ts";
+import type { ReadableFrameChannel, ReceivedMessage } from "./channel.ts";
 import { frame } from "./framing.ts";
 import type { AnnouncedLimits } from "./limits.ts";
 import { Msg, readMessage, writeClose } from "./messages.ts";
@@ -52,18 +52,13 @@ export interface HelloExpectations {
  * @throws {ConnectionClosedError} when the stream ends first.
  */
 export async function receiveHello(
-  channel: FrameChannel,
+  channel: ReadableFrameChannel,
   expect: HelloExpectations,
 ): Promise<PeerInfo> {
   const where = expect.description;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  // Whatever fails to parse before the first message is a stranger speaking something else.
-  const notRdc = (error: unknown): never => {
-    if (!isPeerFault(error)) throw withContext(error, where);
-    throw peerFault(`${where} is not an rdc peer (bad handshake: ${(error as Error).message})`);
-  };
   const message = await Promise.race([
-    channel.receive().catch(notRdc),
+    channel.receive().catch((error) => notRdc(error, where)),
     new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(peerFault(`no handshake from ${where} within ${expect.timeout} ms`)),
@@ -71,13 +66,25 @@ export async function receiveHello(
       );
     }),
   ]).finally(() => clearTimeout(timer));
+  return checkHello(message, expect);
+}
+
+/**
+ * Checks `message`, the first one the peer sent (null: the stream ended
+ * before it), as its HELLO; {@linkcode receiveHello} without the waiting,
+ * for a driver that reads the channel itself.
+ *
+ * @throws as {@linkcode receiveHello}.
+ */
+export function checkHello(message: ReceivedMessage | null, expect: HelloExpectations): PeerInfo {
+  const where = expect.description;
   if (message === null) throw new ConnectionClosedError(`${where} closed before the handshake`);
   const reader = new ByteReader(message.body);
   let head;
   try {
     head = readMessage(reader);
   } catch (error) {
-    notRdc(error);
+    notRdc(error, where);
   }
   if (head!.type === Msg.Close) {
     const reason = head!.reason;
@@ -109,6 +116,15 @@ export async function receiveHello(
     members: new Set(hello.members),
     limits: hello.limits,
   };
+}
+
+/**
+ * Whatever fails to parse before the first message is a stranger speaking
+ * something else; any other failure gets the peer's address.
+ */
+export function notRdc(error: unknown, where: string): never {
+  if (!isPeerFault(error)) throw withContext(error, where);
+  throw peerFault(`${where} is not an rdc peer (bad handshake: ${(error as Error).message})`);
 }
 
 /** The reason a server gives a client its authenticator refused (never the details). */

@@ -14,7 +14,7 @@ import { ANNOUNCED, type AnnouncedLimits, MIN_LIMITS } from "./limits.ts";
 import { type ByteReader, type ByteWriter, Token, type TokenKind, tokenName } from "./msgpack.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The first field of every handshake, so a stranger on the port is recognised at once. */
 export const PROTOCOL_MAGIC = "rdc";
@@ -47,6 +47,9 @@ export const Op = {
   Await: 9,
   Ping: 10,
   Copy: 11,
+  Primitive: 12,
+  InstanceOf: 13,
+  Keys: 14,
 } as const;
 /** One of {@linkcode Op}. */
 export type OpCode = typeof Op[keyof typeof Op];
@@ -73,7 +76,7 @@ export const Ext = {
 } as const;
 
 /** What an exported reference is, so the importer can shape its proxy. */
-export const RefKind = { Object: 0, Function: 1, Promise: 2 } as const;
+export const RefKind = { Object: 0, Function: 1, Promise: 2, Array: 3 } as const;
 /** One of {@linkcode RefKind}. */
 export type RefKindCode = typeof RefKind[keyof typeof RefKind];
 

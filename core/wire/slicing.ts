@@ -46,6 +46,16 @@ export function runSliced(work: Sliced): Promise<void> | null {
 }
 
 /**
+ * Runs `work` to the end now, in one go: for a thread that may not let the
+ * event loop turn (the synchronous mode's). Returns null, as
+ * {@linkcode runSliced} does for work done in its first slice.
+ */
+export function runWhole(work: Sliced): null {
+  while (!work.run(Infinity)) { /* a deadline of Infinity never passes */ }
+  return null;
+}
+
+/**
  * A macrotask: unlike a microtask (or `setImmediate`, or a `MessageChannel`
  * message in Deno), a timer lets pending I/O in first.
  */

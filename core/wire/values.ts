@@ -7,7 +7,7 @@
  */
 
 import { peerFault } from "../errors.ts";
-import type { RefKindCode, Target } from "./messages.ts";
+import { RefKind, type RefKindCode, type Target } from "./messages.ts";
 
 /**
  * What an EXPORT says: the sender's object `id`, what it is, its class or
@@ -149,7 +149,7 @@ export function encodeExport(descriptor: ExportDescriptor): Uint8Array {
 
 /** Decodes an EXPORT payload. */
 export function decodeExport(data: Uint8Array): ExportDescriptor {
-  if (data.length < 9 || data.length > 9 + 64 * 3 || data[0] > 2) {
+  if (data.length < 9 || data.length > 9 + 64 * 3 || data[0] > RefKind.Array) {
     throw peerFault("malformed reference");
   }
   return {

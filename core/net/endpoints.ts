@@ -1,0 +1,106 @@
+/**
+ * Where a client connection goes, as plain data ({@linkcode Endpoint}), and
+ * opening it: the transport, then the channel once the token is accepted.
+ * The `connect*` functions and the synchronous mode's I/O worker (which
+ * receives endpoints by message) both open connections through here.
+ *
+ * @module
+ */
+
+import { presentToken } from "./auth.ts";
+import { openTls, type TlsClientOptions } from "./tls.ts";
+import { spawnTransport } from "./stdio.ts";
+import { transportFromConn } from "./adapters.ts";
+import { Budget } from "../wire/budget.ts";
+import { ByteFrameChannel } from "../wire/framing.ts";
+import type { ResolvedLimits } from "../wire/limits.ts";
+import type { Transport } from "../wire/transport.ts";
+import { withContext } from "../errors.ts";
+
+/** A client connection's destination. Structured-cloneable. */
+export type Endpoint =
+  | { kind: "tcp"; host: string; port: number }
+  | { kind: "unix"; path: string }
+  | {
+    kind: "tls";
+    host: string;
+    port: number;
+    tls: TlsClientOptions;
+    /** Milliseconds the TLS handshake may take. */
+    handshakeTimeout: number;
+  }
+  | {
+    kind: "subprocess";
+    /** The program and its arguments. */
+    cmd: readonly string[];
+    cwd?: string;
+    env?: Record<string, string>;
+  };
+
+/**
+ * Opens the transport to `endpoint`.
+ *
+ * @throws the runtime's or TLS's error, with the address (or program) in its message.
+ */
+export async function openEndpoint(endpoint: Endpoint): Promise<Transport> {
+  switch (endpoint.kind) {
+    case "tcp": {
+      const { host, port } = endpoint;
+      const address = hostPort(host, port);
+      const conn = await withAddress(address, () => Deno.connect({ hostname: host, port }));
+      return transportFromConn(conn, `tcp ${address}`);
+    }
+    case "unix": {
+      const { path } = endpoint;
+      const conn = await withAddress(path, () => Deno.connect({ transport: "unix", path }));
+      return transportFromConn(conn, `unix ${path}`);
+    }
+    case "tls":
+      return await openTls(endpoint.host, endpoint.port, endpoint.tls, endpoint.handshakeTimeout);
+    case "subprocess":
+      return spawnTransport(endpoint.cmd, endpoint).transport;
+    default:
+      endpoint satisfies never;
+      throw new TypeError(`unknown endpoint ${JSON.stringify(endpoint)}`);
+  }
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The channel over an open transport, once the token (if any) is accepted.
+ * Closes the transport if that fails.
+ *
+ * @throws {AuthenticationError} when the server refuses the token.
+ */
+export async function openChannel(
+  transport: Transport,
+  limits: ResolvedLimits,
+  token: string | undefined,
+  sharedInbound?: Budget,
+): Promise<ByteFrameChannel> {
+  try {
+    if (token !== undefined) await presentToken(transport, token);
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  const inbound = new Budget(
+    limits.maxInboundBytes,
+    "bytes held for messages from this peer",
+    sharedInbound,
+  );
+  return new ByteFrameChannel(transport, { inbound, drainTimeout: limits.drainTimeout });
+}
+
+/** Runs `open`, rethrowing a failure with the address in its message. */
+async function withAddress<T>(address: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    throw withContext(error, `cannot connect to ${address}`);
+  }
+}
