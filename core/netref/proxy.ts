@@ -12,7 +12,12 @@
  */
 
 import type { ImportEntry } from "../session/imports.ts";
-import { openIterator, stepIterator } from "../session/dispatch.ts";
+import {
+  openIterator,
+  type PrimitiveHint,
+  stepIterator,
+  toPrimitive,
+} from "../session/dispatch.ts";
 import { rethrowWithCallerStack } from "../errors.ts";
 import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
@@ -153,6 +158,13 @@ function localOperation(
     case Op.Next:
     case Op.Return:
       return Question.of(stepIterator(value, op, args[0]));
+    case Op.Primitive:
+      return Question.fulfilled(toPrimitive(value, args[0] as PrimitiveHint));
+    case Op.InstanceOf:
+      if (typeof value !== "function") throw new TypeError(`${key ?? "value"} is not a class`);
+      return Question.fulfilled(args[0] instanceof value);
+    case Op.Keys:
+      return Question.fulfilled(Object(value) === value ? Object.keys(value as object) : []);
     default:
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
