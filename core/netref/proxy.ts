@@ -6,7 +6,9 @@
  * and sends nothing. Calling it, or `new`, sends one request at once and
  * returns a proxy for the answer, on which further calls are pipelined. Awaiting
  * a proxy with a path sends one GET. A bare import (a netref proper) is not
- * thenable unless the peer said it is a promise.
+ * thenable unless the peer said it is a promise. Plain synchronous code that
+ * would need the peer (`JSON.stringify`, `for…of`, enumerating a value not yet
+ * here) throws a `TypeError` naming the asynchronous way instead.
  *
  * @module
  */
@@ -43,9 +45,18 @@ export function isRemote(value: unknown): boolean {
   return remoteState(value) !== undefined;
 }
 
+/**
+ * What every target is bound from. A bound function, unlike a plain one, has
+ * no `prototype`: a plain function's is non-configurable, and the `ownKeys`
+ * trap would then have to list it among the members. Bound, it still has
+ * `typeof` "function" and is constructible, so `apply` and `construct` reach
+ * the traps (an arrow or a method would not be constructible).
+ */
+const TARGET = function () {};
+
 /** Makes a proxy for `state`. */
 export function makeProxy(state: RemoteState): object {
-  const target = function () {} as unknown as Record<symbol, unknown>;
+  const target = TARGET.bind(null) as unknown as Record<symbol, unknown>;
   target[STATE] = state;
   // Inspectors look at the target itself, not through the proxy's traps.
   target[INSPECT] = target[NODE_INSPECT] = inspectTarget;
@@ -231,51 +242,109 @@ function writeWithoutWaiting(op: OpCode, state: RemoteState, key: string, args: 
 
 const OBJECT_PROTOTYPE = Object.prototype as unknown as Record<string, unknown>;
 
-const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
-  get(target, key) {
-    const state = target[STATE] as RemoteState;
-    if (typeof key === "symbol") {
-      switch (key) {
-        case STATE:
-          return state;
-        case Symbol.dispose:
-          return () => dispose(state);
-        case Symbol.asyncDispose:
-          return () => Promise.resolve(dispose(state));
-        case Symbol.asyncIterator:
-          return () => remoteIterator(state);
-        case Symbol.toPrimitive:
-          return () => describe(state);
-        case Symbol.toStringTag:
-          return "Remote";
-        default:
-          return target[key];
-      }
-    }
+/**
+ * The members a netref is known to have without asking: the list its owner
+ * sent with a bare import. A property read or an answer has none (what it
+ * will be is not here yet), nor has an import sent without one.
+ */
+function knownMembers(state: RemoteState): ReadonlySet<string> | null {
+  const base = state.base;
+  return base instanceof Question || state.path.length > 0 ? null : base.members;
+}
+
+/** {@linkcode knownMembers}, or a TypeError saying how to get them when there are none. */
+function listedMembers(state: RemoteState, what: string): ReadonlySet<string> {
+  const members = knownMembers(state);
+  if (members) return members;
+  throw new TypeError(
+    `${what} ${describe(state)}: the member list is not known without asking the peer; ` +
+      "await the value first, or copy it with `await obtain(value)`",
+  );
+}
+
+/**
+ * Synchronous iteration (`for…of`, spread, destructuring, `Array.from`)
+ * cannot wait for the peer; without this, `Array.from` would silently read
+ * the netref as an empty array-like.
+ */
+function refuseSyncIteration(state: RemoteState): () => never {
+  return () => {
+    throw new TypeError(
+      `${describe(state)} is remote: iterate it with \`for await (const x of …)\``,
+    );
+  };
+}
+
+/** `JSON.stringify` would otherwise drop the netref without a word, as it drops functions. */
+function refuseJson(state: RemoteState): () => never {
+  return () => {
+    throw new TypeError(
+      `${describe(state)} is remote and JSON.stringify cannot wait for the peer: ` +
+        "serialize a local copy, `JSON.stringify(await obtain(x))`",
+    );
+  };
+}
+
+/** The `get` trap: local answers for plumbing names, a lazy proxy for every other member. */
+function readMember(target: Record<symbol, unknown>, key: string | symbol): unknown {
+  const state = target[STATE] as RemoteState;
+  if (typeof key === "symbol") {
     switch (key) {
-      case "then":
-        if (!isThenableState(state)) return undefined;
-        // The rethrow runs in a reaction of its own: there, V8's async stack
-        // trace reaches the awaiting caller's frames.
-        return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
-          settle(state).catch(rethrowWithCallerStack).then(onFulfilled, onRejected);
-      case "catch":
-        if (!isThenableState(state)) break;
-        return (onRejected?: (e: unknown) => unknown) => settle(state).catch(onRejected);
-      case "finally":
-        if (!isThenableState(state)) break;
-        return (onFinally?: () => void) => settle(state).finally(onFinally);
-      case "toString":
-      case "toLocaleString":
+      case STATE:
+        return state;
+      case Symbol.dispose:
+        return () => dispose(state);
+      case Symbol.asyncDispose:
+        return () => Promise.resolve(dispose(state));
+      case Symbol.asyncIterator:
+        return () => remoteIterator(state);
+      case Symbol.iterator:
+        return refuseSyncIteration(state);
+      case Symbol.toPrimitive:
         return () => describe(state);
-      case "toJSON":
-        return undefined;
-      case "__proto__":
-        return Reflect.getPrototypeOf(target);
+      case Symbol.toStringTag:
+        return "Remote";
+      default:
+        return target[key];
     }
-    if (BLOCKED_NAMES.has(key)) return key in OBJECT_PROTOTYPE ? OBJECT_PROTOTYPE[key] : undefined;
-    return makeProxy({ engine: state.engine, base: state.base, path: [...state.path, key] });
-  },
+  }
+  switch (key) {
+    case "then":
+      if (!isThenableState(state)) return undefined;
+      // The rethrow runs in a reaction of its own: there, V8's async stack
+      // trace reaches the awaiting caller's frames.
+      return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
+        settle(state).catch(rethrowWithCallerStack).then(onFulfilled, onRejected);
+    case "catch":
+      if (!isThenableState(state)) break;
+      return (onRejected?: (e: unknown) => unknown) => settle(state).catch(onRejected);
+    case "finally":
+      if (!isThenableState(state)) break;
+      return (onFinally?: () => void) => settle(state).finally(onFinally);
+    case "toString":
+    case "toLocaleString":
+      return () => describe(state);
+    case "toJSON":
+      return refuseJson(state);
+    case "__proto__":
+      return Reflect.getPrototypeOf(target);
+  }
+  if (BLOCKED_NAMES.has(key)) return key in OBJECT_PROTOTYPE ? OBJECT_PROTOTYPE[key] : undefined;
+  return makeProxy({ engine: state.engine, base: state.base, path: [...state.path, key] });
+}
+
+/**
+ * The traps. Enumeration (`Object.keys`, `for…in`, spread into an object)
+ * lists the members a bare import arrived with, as own enumerable data
+ * properties whose values are the lazy proxies a read gives; where there is
+ * no list it throws rather than report none. The target keeps no
+ * non-configurable own property and stays extensible (`defineProperty` and
+ * `preventExtensions` refuse), which is what lets `ownKeys` and
+ * `getOwnPropertyDescriptor` answer from the list within the `Proxy`
+ * invariants.
+ */
+const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
+  get: readMember,
   apply(target, _thisArg, args) {
     return call(Op.Call, target[STATE] as RemoteState, args);
   },
@@ -295,14 +364,35 @@ const HANDLER: ProxyHandler<Record<symbol, unknown>> = {
   has(target, key) {
     if (typeof key === "symbol") return key in target;
     const state = target[STATE] as RemoteState;
-    const base = state.base;
     // A netref knows the members its owner let us reach, as of when it arrived.
-    if (!(base instanceof Question) && state.path.length === 0 && base.members) {
-      return base.members.has(key);
-    }
+    const members = knownMembers(state);
+    if (members) return members.has(key);
     throw new TypeError(
       `'${key}' in ${describe(state)}: the \`in\` operator cannot wait for the peer; ` +
         `await the value first, or use \`await hasMember(value, "${key}")\``,
+    );
+  },
+  ownKeys(target) {
+    const members = listedMembers(target[STATE] as RemoteState, "listing the members of");
+    // Symbols stay unlisted: they are this end's plumbing, not the peer's members.
+    return [...members].filter((name) => !BLOCKED_NAMES.has(name));
+  },
+  getOwnPropertyDescriptor(target, key) {
+    if (typeof key === "symbol") return Reflect.getOwnPropertyDescriptor(target, key);
+    const members = listedMembers(target[STATE] as RemoteState, `own member '${key}' of`);
+    if (!members.has(key) || BLOCKED_NAMES.has(key)) return undefined;
+    return { value: readMember(target, key), writable: true, enumerable: true, configurable: true };
+  },
+  defineProperty(target, key) {
+    throw new TypeError(
+      `cannot define '${String(key)}' on ${describe(target[STATE] as RemoteState)}: ` +
+        "it has no local properties; assign it, or `await setMember(netref, name, value)`",
+    );
+  },
+  preventExtensions(target) {
+    throw new TypeError(
+      `${describe(target[STATE] as RemoteState)} cannot be frozen, sealed or made ` +
+        "non-extensible: it stands for an object the peer owns",
     );
   },
 };
