@@ -25,8 +25,9 @@ export interface RemoteState {
 export const STATE: unique symbol = Symbol("rdc.remote");
 /** The state of a proxy, or undefined for anything that is not one. */
 export function remoteState(value: unknown): RemoteState | undefined {
-  return typeof value === "function"
-    ? (value as unknown as { [STATE]?: RemoteState })[STATE]
+  // Async netrefs are functions; synchronous ones are objects and arrays too.
+  return typeof value === "function" || (typeof value === "object" && value !== null)
+    ? (value as { [STATE]?: RemoteState })[STATE]
     : undefined;
 }
 
@@ -93,7 +94,7 @@ export interface Engine {
    * it fails with `reason`, and the peer is told to cancel. Idempotent.
    */
   abandon(question: Question, reason: unknown): void;
-    /** Releases an import now (a netref was disposed). Idempotent. */
+  /** Releases an import now (a netref was disposed). Idempotent. */
   dispose(entry: ImportEntry): void;
   /** The connection's description, for display. */
   readonly description: string;

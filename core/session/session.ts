@@ -19,7 +19,12 @@ import type {
   ReceivedMessage,
   Sending,
 } from "../wire/channel.ts";
-import { checkHello, type HelloExpectations, type PeerInfo, receiveHello } from "../wire/handshake.ts";
+import {
+  checkHello,
+  type HelloExpectations,
+  type PeerInfo,
+  receiveHello,
+} from "../wire/handshake.ts";
 import type { AnnouncedLimits, ResolvedLimits } from "../wire/limits.ts";
 import { ByReference, unwrapMarker } from "../wire/markers.ts";
 import {

@@ -40,7 +40,9 @@ export class SharedPipe {
   /** A pipe of `capacity` bytes (a power of two, at least 4 KiB). */
   static create(capacity: number = DEFAULT_PIPE_CAPACITY): SharedPipe {
     if (capacity < 4096 || capacity > 2 ** 30 || (capacity & (capacity - 1)) !== 0) {
-      throw new RangeError(`a pipe's capacity is a power of two from 4 KiB to 1 GiB, not ${capacity}`);
+      throw new RangeError(
+        `a pipe's capacity is a power of two from 4 KiB to 1 GiB, not ${capacity}`,
+      );
     }
     return new SharedPipe(new SharedArrayBuffer(HEADER_BYTES + capacity));
   }

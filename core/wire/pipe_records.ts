@@ -74,7 +74,13 @@ export function recordPieces(record: PipeRecord): Uint8Array[] {
     case Rec.Limits: {
       const head = new Uint8Array(HEADER);
       const { peerFrameSize, maxFrameSize, maxMessageSize } = record;
-      writeHead(new DataView(head.buffer), record.kind, peerFrameSize, maxFrameSize, maxMessageSize);
+      writeHead(
+        new DataView(head.buffer),
+        record.kind,
+        peerFrameSize,
+        maxFrameSize,
+        maxMessageSize,
+      );
       return [head];
     }
     case Rec.Close: {
@@ -150,9 +156,7 @@ export class RecordReader {
         if (!this.#fill(a, 0)) return null;
         const text = decoder.decode(this.#parts![0]);
         this.#reset();
-        return kind === Rec.Opened
-          ? { kind, text }
-          : { kind, how: b as EndCode, text };
+        return kind === Rec.Opened ? { kind, text } : { kind, how: b as EndCode, text };
       }
       case Rec.Limits:
         this.#reset();
