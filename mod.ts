@@ -110,4 +110,5 @@ export {
   type RegistrationOptions,
   REREGISTER_INTERVAL,
 } from "./core/registry/registration.ts";
+export * from "./core/sync/mod.ts";
 export * as classic from "./core/classic/mod.ts";

@@ -196,6 +196,10 @@ export class OutgoingRefs implements ReferenceWriter {
     return this.#after;
   }
 
+  isReference(value: object): boolean {
+    return remoteState(value) !== undefined;
+  }
+
   reference(value: object): Reference {
     const state = remoteState(value);
     if (state && state.engine === this.#owner.engine) return this.#ownNetref(state);

@@ -102,12 +102,15 @@ export function connectSubprocessSync(
 }
 
 /**
- * Opens a synchronous connection to `endpoint`: the worker connects, then
- * the handshake runs here, blocking.
+ * Opens a synchronous connection to `endpoint`: the worker (the process's,
+ * unless given) connects, then the handshake runs here, blocking.
  */
-export function openSync(endpoint: Endpoint, options: SyncConnectionOptions): SyncConnection {
+export function openSync(
+  endpoint: Endpoint,
+  options: SyncConnectionOptions,
+  worker: IoWorker = IoWorker.get(),
+): SyncConnection {
   const limits = resolveLimits(options);
-  const worker = IoWorker.get();
   const channel = new SharedChannel(worker, {
     endpoint,
     limits,

@@ -54,10 +54,17 @@ export class IoWorker {
   #lastBeat = -1;
   #lastBeatAt = 0;
 
-  private constructor() {
+  readonly #heartbeatTimeout: number;
+
+  /**
+   * Starts a worker running `source`. Use {@linkcode IoWorker.get}; tests
+   * start their own, with a worker program that misbehaves.
+   */
+  constructor(source: string = WORKER_SOURCE, heartbeatTimeout: number = HEARTBEAT_TIMEOUT_MS) {
+    this.#heartbeatTimeout = heartbeatTimeout;
     const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
     this.#control = new Int32Array(control);
-    const url = "data:text/javascript;charset=utf-8," + encodeURIComponent(WORKER_SOURCE);
+    const url = "data:text/javascript;charset=utf-8," + encodeURIComponent(source);
     this.#worker = new Worker(new URL(url), { workerData: { control } });
     this.#worker.unref();
     this.#worker.on("error", (error) => this.#fail(`failed: ${error}`));
@@ -115,8 +122,8 @@ export class IoWorker {
       if (beat !== this.#lastBeat) {
         this.#lastBeat = beat;
         this.#lastBeatAt = now;
-      } else if (now - this.#lastBeatAt > HEARTBEAT_TIMEOUT_MS) {
-        this.#fail(`stopped responding (no heartbeat for ${HEARTBEAT_TIMEOUT_MS} ms)`);
+      } else if (now - this.#lastBeatAt > this.#heartbeatTimeout) {
+        this.#fail(`stopped responding (no heartbeat for ${this.#heartbeatTimeout} ms)`);
       }
     }
     if (this.#failure) throw this.#failure;
@@ -150,7 +157,7 @@ export class IoWorker {
   #fail(what: string): void {
     if (this.#failure) return;
     this.#failure = new ConnectionClosedError(`the synchronous mode's I/O worker ${what}`);
-    IoWorker.#instance = null; // The next connection starts a new one.
+    if (IoWorker.#instance === this) IoWorker.#instance = null; // The next connection starts anew.
     for (const link of this.#links) link.lost(this.#failure);
     this.#links.clear();
     this.#worker.terminate();

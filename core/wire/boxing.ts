@@ -372,7 +372,15 @@ export class Boxer implements Sliced {
       return this.#copy(marked.value, frame, asKey, marked.deep, marked.filter);
     }
     const next = depth + 1;
-    if (proto === Array.prototype) {
+    // A synchronous netref looks like a plain object or array; it still goes by reference.
+    if (
+      (proto === Object.prototype || proto === Array.prototype || proto === null) &&
+      this.#refs.isReference(value)
+    ) {
+      return this.#reference(value, frame, asKey);
+    }
+    // A copy takes a subclass of a built-in (`class Items extends Array`) as the built-in.
+    if (proto === Array.prototype || (deep && Array.isArray(value))) {
       this.#index(value);
       const items = value as unknown[];
       w.array(items.length);
@@ -386,7 +394,7 @@ export class Boxer implements Sliced {
       return;
     }
     if (ArrayBuffer.isView(value)) return this.#bytes(value);
-    if (proto === ArrayBuffer.prototype) {
+    if (proto === ArrayBuffer.prototype || (deep && value instanceof ArrayBuffer)) {
       this.#index(value);
       const buffer = value as ArrayBuffer;
       if (buffer.byteLength >= ATTACHMENT_MIN) {
@@ -395,14 +403,14 @@ export class Boxer implements Sliced {
       w.ext(Ext.ArrayBuffer, new Uint8Array(buffer));
       return;
     }
-    if (proto === Date.prototype) {
+    if (proto === Date.prototype || (deep && value instanceof Date)) {
       this.#index(value);
       w.extHeader(Ext.Date, 8);
       const { view, at } = w.payload(8);
       view.setFloat64(at, (value as Date).getTime());
       return;
     }
-    if (proto === Map.prototype) {
+    if (proto === Map.prototype || (deep && value instanceof Map)) {
       this.#index(value);
       const flat: unknown[] = [];
       for (const [k, v] of value as Map<unknown, unknown>) flat.push(k, v);
@@ -412,7 +420,7 @@ export class Boxer implements Sliced {
       this.#push(Kind.MapEntries, flat, flat.length, next, deep, filter);
       return;
     }
-    if (proto === Set.prototype) {
+    if (proto === Set.prototype || (deep && value instanceof Set)) {
       this.#index(value);
       const items = [...value as Set<unknown>];
       w.array(1 + items.length);

@@ -45,6 +45,11 @@ export type Reference =
 export interface ReferenceWriter {
   /** How `value`, which goes by reference, travels. */
   reference(value: object): Reference;
+  /**
+   * Whether `value` is a netref, which goes by reference whatever it looks
+   * like (a synchronous netref looks like a plain object or array).
+   */
+  isReference(value: object): boolean;
 }
 
 /**
