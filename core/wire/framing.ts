@@ -1,5 +1,5 @@
 /**
- * Framing: a {@linkcode FrameChannel} over a byte stream ({@linkcode Transport}).
+ * Framing: a {@linkcode ReadableFrameChannel} over a byte stream ({@linkcode Transport}).
  *
  * Every frame is a 4-byte big-endian header and a payload. The header's top
  * bit marks a chunk; the other 31 bits are the payload's length. A message
@@ -23,7 +23,6 @@ import { attachmentBuffers } from "./buffer_pool.ts";
 import type {
   ChannelCounters,
   ChannelLimits,
-  FrameChannel,
   ReadableFrameChannel,
   ReceivedMessage,
   Sending,
@@ -120,9 +119,9 @@ interface Assembly {
 }
 
 /**
- * The {@linkcode FrameChannel} of a byte stream.
+ * The {@linkcode ReadableFrameChannel} of a byte stream.
  *
- * Contract: as {@linkcode FrameChannel}. A failed write (or one that makes no
+ * Contract: as {@linkcode ReadableFrameChannel}. A failed write (or one that makes no
  * progress for `drainTimeout`) closes the transport; the pending or next
  * `receive` then rejects with a `ConnectionClosedError` saying why.
  */
