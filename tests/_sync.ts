@@ -11,6 +11,8 @@ const CONFIG = new URL("../deno.json", import.meta.url);
 export interface SyncServer extends AsyncDisposable {
   /** TCP port on 127.0.0.1. */
   port: number;
+  /** A classic server's TCP port on 127.0.0.1. */
+  classicPort: number;
   /** The TLS port, when TLS was asked for. */
   tlsPort?: number;
   /** The child process. */

@@ -4,11 +4,12 @@
  * server in the same process). It reads a JSON line of options on stdin —
  * `{ "unix": path?, "tls": { cert, key }?, "token": string? }` — serves
  * {@linkcode SyncTestService} with the permissive policy on TCP (and a unix
- * socket, and TLS, when asked), prints one JSON line of its addresses, and
+ * socket, and TLS, when asked) and a classic server on TCP, prints one JSON
+ * line of its addresses, and
  * exits when its stdin closes.
  */
 
-import { PERMISSIVE, ref, serve, Service, tokenAuthenticator } from "../mod.ts";
+import { classic, PERMISSIVE, serve, Service, tokenAuthenticator } from "../mod.ts";
 import type { Connection } from "../mod.ts";
 
 /** A class whose instances go by reference. */
@@ -140,6 +141,10 @@ if (import.meta.main) {
   const addresses: Record<string, unknown> = {};
   await tcp.ready;
   addresses.port = (tcp.addr as Deno.NetAddr).port;
+  const classicServer = classic.serve({ port: 0, authenticator, logger: () => {} });
+  await classicServer.ready;
+  servers.push(classicServer);
+  addresses.classicPort = (classicServer.addr as Deno.NetAddr).port;
   if (options.unix) {
     const unix = serve(SyncTestService, { ...common, path: options.unix });
     await unix.ready;

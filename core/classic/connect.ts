@@ -21,6 +21,15 @@ import {
 import type { TlsClientOptions } from "../net/tls.ts";
 import type { ByteStreams } from "../wire/transport.ts";
 import { ClassicConnection } from "./connection.ts";
+import {
+  connectSubprocessSync as spawnAndConnectSync,
+  connectSync as connectTcpSync,
+  connectTlsSync as connectOverTlsSync,
+  connectUnixSync as connectToUnixSync,
+  type SubprocessSyncOptions,
+  type SyncConnectionOptions,
+} from "../sync/connect.ts";
+import { SyncClassicConnection } from "./sync_connection.ts";
 import { ClassicService } from "./service.ts";
 
 /** RPyC's classic port. */
@@ -77,6 +86,53 @@ export async function connectStream(
   options: ConnectionOptions & { description?: string } = {},
 ): Promise<ClassicConnection> {
   return new ClassicConnection(await connectOverStream(streams, classicOptions(options)));
+}
+
+/**
+ * Connects to a classic server over TCP, synchronously (the synchronous
+ * mode: no `await`, every use blocks until the server answers).
+ *
+ * @example
+ * ```ts ignore
+ * import { classic } from "@rdc/rdc";
+ * using conn = classic.connectSync("127.0.0.1", 18812);
+ * console.log(conn.modules["node:os"].hostname(), conn.eval("1 + 1"));
+ * ```
+ */
+export function connectSync(
+  host = "127.0.0.1",
+  port: number = DEFAULT_PORT,
+  options: SyncConnectionOptions = {},
+): SyncClassicConnection {
+  return new SyncClassicConnection(connectTcpSync(host, port, classicOptions(options)));
+}
+
+/** {@linkcode connectSync} over TLS, on port 18821 by default. */
+export function connectTlsSync(
+  host = "127.0.0.1",
+  port: number = DEFAULT_TLS_PORT,
+  options: SyncConnectionOptions & TlsClientOptions = {},
+): SyncClassicConnection {
+  return new SyncClassicConnection(connectOverTlsSync(host, port, classicOptions(options)));
+}
+
+/** {@linkcode connectSync} to a classic server on a unix socket. */
+export function connectUnixSync(
+  path: string,
+  options: SyncConnectionOptions = {},
+): SyncClassicConnection {
+  return new SyncClassicConnection(connectToUnixSync(path, classicOptions(options)));
+}
+
+/**
+ * {@linkcode connectSubprocess}, synchronously: starts a classic server on
+ * the child's stdio (by default this Deno running rdc's own) and connects.
+ */
+export function connectSubprocessSync(
+  cmd: readonly string[] = defaultServerCommand(),
+  options: SubprocessSyncOptions = {},
+): SyncClassicConnection {
+  return new SyncClassicConnection(spawnAndConnectSync(cmd, classicOptions(options)));
 }
 
 /**

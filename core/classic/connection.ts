@@ -7,11 +7,10 @@
  */
 
 import { obtain } from "../netref/helpers.ts";
-import { isRemote } from "../netref/proxy.ts";
 import type { Connection, ConnectionStats } from "../session/connection.ts";
 import type { CallOptions } from "../session/engine.ts";
 import type { ConsoleStream } from "./console_capture.ts";
-import { freeIdentifiers } from "./source.ts";
+import { teleportable } from "./source.ts";
 import { download, type TransferOptions, upload } from "./transfer.ts";
 
 /** Options of {@linkcode ClassicConnection.redirectStdio}. */
@@ -121,13 +120,7 @@ export class ClassicConnection implements Connection {
    */
   // deno-lint-ignore no-explicit-any ban-types
   async teleport(fn: Function): Promise<any> {
-    if (typeof fn !== "function") throw new TypeError("teleport needs a function");
-    if (isRemote(fn)) throw new TypeError("cannot teleport a netref: it is remote already");
-    const source = Function.prototype.toString.call(fn);
-    if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
-      throw new TypeError(`cannot teleport '${fn.name}': a native or bound function has no source`);
-    }
-    const free = freeIdentifiers(source).filter((name) => !(name in globalThis));
+    const { source, free } = teleportable(fn);
     return await this.connection.root.teleport(source, free);
   }
 

@@ -9,8 +9,12 @@ export {
   connect,
   connectStream,
   connectSubprocess,
+  connectSubprocessSync,
+  connectSync,
   connectTls,
+  connectTlsSync,
   connectUnix,
+  connectUnixSync,
   DEFAULT_PORT,
   DEFAULT_TLS_PORT,
   defaultServerCommand,
@@ -19,6 +23,7 @@ export {
 } from "./connect.ts";
 export { ClassicConnection, type ConsoleRedirect, type RedirectOptions } from "./connection.ts";
 export { ClassicService } from "./service.ts";
+export { SyncClassicConnection } from "./sync_connection.ts";
 export type { ConsoleStream } from "./console_capture.ts";
 export { type DirectoryEntry, FileAccess, FileChannel, type PathInfo } from "./files.ts";
 export type { TransferOptions } from "./transfer.ts";

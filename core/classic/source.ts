@@ -10,6 +10,8 @@
  * @module
  */
 
+import { remoteState } from "../session/engine.ts";
+
 type Kind = "name" | "num" | "str" | "tmpl" | "tmplOpen" | "regex" | "punct" | "private";
 
 /** A token: `tmplOpen` is template text ending in `${`; `nl`: a line break precedes it. */
@@ -517,4 +519,22 @@ export function freeIdentifiers(source: string): string[] {
     else if (!is(next, ":") || frame.ternary > 0 || isName(prev, "case")) used.add(v);
   }
   return [...used].filter((name) => !declared.has(name)).sort();
+}
+
+/**
+ * What `teleport` sends of `fn`: its source, and the free names it uses
+ * that are not globals (which the server must find in the namespace).
+ *
+ * @throws {TypeError} for a netref, a native or bound function, or anything
+ *   that is not a function.
+ */
+// deno-lint-ignore ban-types
+export function teleportable(fn: Function): { source: string; free: string[] } {
+  if (typeof fn !== "function") throw new TypeError("teleport needs a function");
+  if (remoteState(fn)) throw new TypeError("cannot teleport a netref: it is remote already");
+  const source = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw new TypeError(`cannot teleport '${fn.name}': a native or bound function has no source`);
+  }
+  return { source, free: freeIdentifiers(source).filter((name) => !(name in globalThis)) };
 }
