@@ -23,6 +23,8 @@ import { attachmentBuffers } from "./buffer_pool.ts";
 import type {
   ChannelCounters,
   ChannelLimits,
+  // Named only by the {@linkcode} links above and below, which the linter does not count.
+  // deno-lint-ignore no-unused-vars
   FrameChannel,
   ReadableFrameChannel,
   ReceivedMessage,
