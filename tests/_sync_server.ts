@@ -49,7 +49,7 @@ export class Temperature {
 /** What the synchronous tests use. */
 export class SyncTestService extends Service {
   settings = new Settings();
-  list = ref([10, 20, 30]);
+  list: Items = Items.of(10, 20, 30);
   temperature = new Temperature(21.5);
   Point = Point;
   kept: unknown = null;

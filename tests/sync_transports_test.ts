@@ -94,9 +94,10 @@ Deno.test("sync: releases of disposed netrefs reach the server with the next req
   await using server = await startSyncServer();
   using conn = connectSync("127.0.0.1", server.port);
   const root = conn.root;
+  const Point = root.Point;
   const before = root.exports();
   const points = [];
-  for (let i = 0; i < 50; i++) points.push(new root.Point(i, i));
+  for (let i = 0; i < 50; i++) points.push(new Point(i, i));
   assert.equal(root.exports(), before + 50);
   for (const point of points) point[Symbol.dispose]();
   // No turn of the event loop: the RELEASE goes before this request.

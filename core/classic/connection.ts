@@ -11,7 +11,7 @@ import type { Connection, ConnectionStats } from "../session/connection.ts";
 import type { CallOptions } from "../session/engine.ts";
 import type { ConsoleStream } from "./console_capture.ts";
 import { teleportable } from "./source.ts";
-import { download, type TransferOptions, upload } from "./transfer.ts";
+import { checkDownloadChunk, download, type TransferOptions, upload } from "./transfer.ts";
 
 /** Options of {@linkcode ClassicConnection.redirectStdio}. */
 export interface RedirectOptions {
@@ -131,15 +131,7 @@ export class ClassicConnection implements Connection {
 
   /** Copies a file or directory tree from the server. See {@linkcode TransferOptions}. */
   async download(remotePath: string, localPath: string, options?: TransferOptions): Promise<void> {
-    const chunkSize = options?.chunkSize;
-    // Each chunk arrives in one message: it must fit what this end accepts.
-    const fits = this.connection.limits.maxMessageSize - 1024;
-    if (chunkSize !== undefined && chunkSize > fits) {
-      throw new RangeError(
-        `chunkSize ${chunkSize} does not fit this connection's maxMessageSize ` +
-          `(${this.connection.limits.maxMessageSize} bytes)`,
-      );
-    }
+    checkDownloadChunk(options, this.connection.limits.maxMessageSize);
     await download(this.connection.root.files, remotePath, localPath, options);
   }
 

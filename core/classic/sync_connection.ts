@@ -9,7 +9,7 @@
 import type { ConnectionStats } from "../session/connection.ts";
 import type { SyncConnection } from "../sync/connection.ts";
 import { teleportable } from "./source.ts";
-import { downloadSync, type TransferOptions, uploadSync } from "./transfer.ts";
+import { checkDownloadChunk, downloadSync, type TransferOptions, uploadSync } from "./transfer.ts";
 
 /**
  * A synchronous connection to a classic server: `conn.eval("1+1")` is `2`,
@@ -96,6 +96,7 @@ export class SyncClassicConnection implements Disposable {
 
   /** Copies a file or directory tree from the server. */
   download(remotePath: string, localPath: string, options?: TransferOptions): void {
+    checkDownloadChunk(options, this.connection.limits.maxMessageSize);
     downloadSync(this.connection.root.files, remotePath, localPath, options);
   }
 

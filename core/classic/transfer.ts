@@ -301,3 +301,22 @@ function isNotFound(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound ||
     (error instanceof Error && error.name === "NotFound");
 }
+
+/**
+ * Refuses a download chunk size the connection could not receive: each
+ * chunk arrives in one message, which must fit this end's `maxMessageSize`.
+ *
+ * @throws {RangeError} naming both sizes.
+ */
+export function checkDownloadChunk(
+  options: TransferOptions | undefined,
+  maxMessageSize: number,
+): void {
+  const chunkSize = options?.chunkSize;
+  if (chunkSize !== undefined && chunkSize > maxMessageSize - 1024) {
+    throw new RangeError(
+      `chunkSize ${chunkSize} does not fit this connection's maxMessageSize ` +
+        `(${maxMessageSize} bytes)`,
+    );
+  }
+}
