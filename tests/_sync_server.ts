@@ -9,7 +9,7 @@
  * exits when its stdin closes.
  */
 
-import { classic, PERMISSIVE, serve, Service, tokenAuthenticator } from "../mod.ts";
+import { classic, PERMISSIVE, restricted, serve, Service, tokenAuthenticator } from "../mod.ts";
 import type { Connection } from "../mod.ts";
 
 /** A class whose instances go by reference. */
@@ -51,6 +51,8 @@ export class SyncTestService extends Service {
   settings = new Settings();
   list: Items = Items.of(10, 20, 30);
   temperature = new Temperature(21.5);
+  /** A view that lets `enabled` be read, and nothing be written. */
+  readOnly = restricted(new Settings(), ["enabled"]);
   Point = Point;
   kept: unknown = null;
   running = 0;
