@@ -23,9 +23,17 @@ import { openChannel, openEndpoint } from "../net/endpoints.ts";
 import { isPeerFault } from "../errors.ts";
 import type { ByteFrameChannel } from "../wire/framing.ts";
 import { SharedPipe } from "../wire/pipe.ts";
-import { End, type PipeRecord, Rec, recordPieces, RecordReader } from "../wire/pipe_records.ts";
+import {
+  End,
+  messagePieces,
+  type PipeRecord,
+  Rec,
+  recordPieces,
+  RecordReader,
+} from "../wire/pipe_records.ts";
 import { Control, CONTROL_WORDS, Counter, HEARTBEAT_MS, type OpenRequest } from "./control.ts";
 
+const NO_ATTACHMENTS: readonly Uint8Array[] = [];
 const control = new Int32Array(workerData.control as SharedArrayBuffer, 0, CONTROL_WORDS);
 
 function ring(): void {
@@ -69,36 +77,50 @@ async function open(request: OpenRequest): Promise<void> {
     counters[Counter.BytesReceived] = c.bytesReceived;
     counters[Counter.Buffered] = channel.buffered;
   };
-  pumpIn(channel, toMain, mirror);
-  await pumpOut(channel, fromMain, mirror, request.limits.maxOutboundBytes);
+  const link: Link = { channel, toMain, mirror, closed: false };
+  pumpIn(link);
+  await pumpOut(link, fromMain, request.limits.maxOutboundBytes);
+}
+
+/** One connection, as the worker holds it. */
+interface Link {
+  readonly channel: ByteFrameChannel;
+  readonly toMain: SharedPipe;
+  /** Copies the channel's counters where the main thread reads them. */
+  readonly mirror: () => void;
+  /** Set once the main thread closed it: nothing more goes toward the main thread. */
+  closed: boolean;
 }
 
 /** Network → main thread, until the channel ends (which the last record says). */
-async function pumpIn(channel: ByteFrameChannel, pipe: SharedPipe, mirror: () => void) {
+async function pumpIn(link: Link): Promise<void> {
+  const { channel, toMain: pipe, mirror } = link;
   try {
     while (true) {
       const message = await channel.receive();
+      if (link.closed) return;
       if (message === null) {
-        await put(pipe, { kind: Rec.Ended, how: End.Clean, text: "" });
+        await put(pipe, { kind: Rec.Ended, how: End.Clean, text: "" }, link);
         return;
       }
-      await put(pipe, { kind: Rec.Message, body: message.body, attachments: message.attachments });
+      const pieces = message.attachments.length === 0
+        ? messagePieces(message.body, NO_ATTACHMENTS)
+        : recordPieces({ kind: Rec.Message, body: message.body, attachments: message.attachments });
+      // A message that fits goes at once: no promise, no turn of the loop.
+      if (!putNow(pipe, pieces)) await put(pipe, pieces, link);
       channel.release(message);
       mirror();
     }
   } catch (error) {
+    if (link.closed) return;
     const how = isPeerFault(error) ? End.PeerFault : End.Closed;
-    await put(pipe, { kind: Rec.Ended, how, text: errorText(error) });
+    await put(pipe, { kind: Rec.Ended, how, text: errorText(error) }, link);
   }
 }
 
 /** Main thread → network, until the main thread closes the connection. */
-async function pumpOut(
-  channel: ByteFrameChannel,
-  pipe: SharedPipe,
-  mirror: () => void,
-  outboundLimit: number,
-): Promise<void> {
+async function pumpOut(link: Link, pipe: SharedPipe, outboundLimit: number): Promise<void> {
+  const { channel, mirror } = link;
   const reader = new RecordReader(pipe);
   while (true) {
     const seen = pipe.written;
@@ -118,6 +140,9 @@ async function pumpOut(
         channel.setLimits(record);
         break;
       case Rec.Close: {
+        link.closed = true;
+        // A write toward the main thread waiting for room will get none: let it go.
+        link.toMain.wakeWriter();
         // Let what was sent leave (the CLOSE that says why), but never wait on a peer for long.
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
@@ -137,11 +162,29 @@ async function pumpOut(
   }
 }
 
-/** Writes all of `record` into `pipe`, waiting for room as the main thread reads. */
-async function put(pipe: SharedPipe, record: PipeRecord): Promise<void> {
-  for (const piece of recordPieces(record)) {
+/** Writes `pieces` into `pipe` if they all fit now; returns whether they did. */
+function putNow(pipe: SharedPipe, pieces: Uint8Array[]): boolean {
+  let size = 0;
+  for (const piece of pieces) size += piece.length;
+  if (size > pipe.writable) return false;
+  for (const piece of pieces) pipe.write(piece);
+  ring();
+  return true;
+}
+
+/**
+ * Writes all of `record` (or its pieces) into `pipe`, waiting for room as
+ * the main thread reads; gives up once `link` is closed.
+ */
+async function put(
+  pipe: SharedPipe,
+  record: PipeRecord | Uint8Array[],
+  link?: Link,
+): Promise<void> {
+  for (const piece of Array.isArray(record) ? record : recordPieces(record)) {
     let offset = 0;
     while (offset < piece.length) {
+      if (link?.closed) return;
       const seen = pipe.consumed;
       const written = pipe.write(offset === 0 ? piece : piece.subarray(offset));
       offset += written;

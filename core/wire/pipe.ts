@@ -116,6 +116,11 @@ export class SharedPipe {
     Atomics.wait(this.#counters, READ, seen, ms);
   }
 
+  /** Wakes a writer waiting for room (`roomAfter`), which then looks again whether to go on. */
+  wakeWriter(): void {
+    Atomics.notify(this.#counters, READ);
+  }
+
   /** Resolves once the write counter differs from `seen` (the event loop keeps running). */
   dataAfter(seen: number): Promise<unknown> {
     return waitAsync(this.#counters, WRITTEN, seen);
