@@ -34,7 +34,11 @@ port.on("message", () => setTimeout(() => { ${what} }, 1000));
 
 Deno.test("sync worker: a worker that stops responding is detected by its heartbeat", async () => {
   await using server = await startSyncServer();
-  const worker = new IoWorker(misbehaving("for (;;) {}"), 1500);
+  // Blocked for good (a deadlock): no heartbeat, no I/O, and no CPU spent.
+  const worker = new IoWorker(
+    misbehaving("Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);"),
+    1500,
+  );
   const conn = openSync({ kind: "tcp", host: "127.0.0.1", port: server.port }, {}, worker);
   assert.equal(conn.root.add(1, 2), 3);
   assert.throws(
