@@ -80,6 +80,12 @@ export function classicChildWithStderr(
   });
 }
 
+/** Writes a file with exact permission bits (whatever the umask). */
+export async function writeFile(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
+  await Deno.writeFile(path, bytes);
+  await Deno.chmod(path, mode);
+}
+
 /** `length` random bytes (getRandomValues fills at most 64 KiB at a time). */
 export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length);

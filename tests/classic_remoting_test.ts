@@ -22,6 +22,7 @@ import {
   sha256,
   snapshotTree,
   tempDir,
+  writeFile,
 } from "./_classic.ts";
 
 type Conn = classic.ClassicConnection;
@@ -33,12 +34,6 @@ async function remoteTempDir(conn: Conn): Promise<{ path: string } & AsyncDispos
     path,
     [Symbol.asyncDispose]: () => conn.globals.Deno.remove(path, { recursive: true }),
   };
-}
-
-/** Writes a file with exact permission bits (whatever the umask). */
-async function writeFile(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
-  await Deno.writeFile(path, bytes);
-  await Deno.chmod(path, mode);
 }
 
 /** A tree like RPyC's test: ten files and a subdirectory, plus what trips up copies. */

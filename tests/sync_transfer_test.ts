@@ -18,7 +18,14 @@ import {
   type SyncFiles,
 } from "../core/classic/files.ts";
 import { downloadSync, uploadSync } from "../core/classic/transfer.ts";
-import { randomBytes, scriptCommand, sha256, snapshotTree, tempDir } from "./_classic.ts";
+import {
+  randomBytes,
+  scriptCommand,
+  sha256,
+  snapshotTree,
+  tempDir,
+  writeFile,
+} from "./_classic.ts";
 import { RdcProcess } from "./_cli.ts";
 
 const CLASSIC = { ...PERMISSIVE, expectService: "Classic" };
@@ -46,12 +53,6 @@ async function syncServer(
       await proc[Symbol.asyncDispose]();
     },
   };
-}
-
-/** Writes a file with exact permission bits (whatever the umask). */
-async function writeFile(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
-  await Deno.writeFile(path, bytes);
-  await Deno.chmod(path, mode);
 }
 
 /** A small tree: files of several sizes and modes, a nested directory, an empty one. */

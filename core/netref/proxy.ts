@@ -56,11 +56,20 @@ const TARGET = function () {};
 
 /** Makes a proxy for `state`. */
 export function makeProxy(state: RemoteState): object {
-  const target = TARGET.bind(null) as unknown as Record<symbol, unknown>;
-  target[STATE] = state;
-  // Inspectors look at the target itself, not through the proxy's traps.
-  target[INSPECT] = target[NODE_INSPECT] = inspectTarget;
+  const target = proxyTarget(TARGET.bind(null), state) as unknown as Record<symbol, unknown>;
   return new Proxy(target, HANDLER);
+}
+
+/**
+ * Makes `target` the target of a netref of `state` (this mode's or the
+ * synchronous mode's): it carries the state, and describes itself to
+ * inspectors, which look at the target itself, not through the traps.
+ */
+export function proxyTarget<T extends object>(target: T, state: RemoteState): T {
+  const slots = target as unknown as Record<symbol, unknown>;
+  slots[STATE] = state;
+  slots[INSPECT] = slots[NODE_INSPECT] = inspectTarget;
+  return target;
 }
 
 /** `[Remote …]` for inspectors; one function for every proxy (`this` is its target). */

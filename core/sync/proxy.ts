@@ -17,6 +17,7 @@
  */
 
 import { rethrowWithCallerStack } from "../errors.ts";
+import { proxyTarget } from "../netref/proxy.ts";
 import type { ImportEntry } from "../session/imports.ts";
 import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
@@ -28,9 +29,6 @@ import {
   STATE,
 } from "../session/engine.ts";
 import { Op, type OpCode, RefKind } from "../wire/messages.ts";
-
-const INSPECT = Symbol.for("Deno.customInspect");
-const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 /** How a synchronous netref's requests are waited for: its connection's. */
 export interface SyncWaiter {
@@ -61,20 +59,12 @@ const FUNCTION_TARGET = function () {};
 /** Makes the synchronous netref of `state` (an import: a netref proper, no path). */
 export function makeSyncProxy(state: RemoteState): object {
   const base = state.base as ImportEntry;
-  const target =
-    (base.kind === RefKind.Function
-      ? FUNCTION_TARGET.bind(null)
-      : base.kind === RefKind.Array
-      ? []
-      : {}) as unknown as Record<symbol, unknown>;
-  target[STATE] = state;
-  // Inspectors look at the target itself, not through the traps.
-  target[INSPECT] = target[NODE_INSPECT] = inspectTarget;
-  return new Proxy(target, HANDLER);
-}
-
-function inspectTarget(this: Record<symbol, unknown>): string {
-  return describe(this[STATE] as RemoteState);
+  const target = base.kind === RefKind.Function
+    ? FUNCTION_TARGET.bind(null)
+    : base.kind === RefKind.Array
+    ? []
+    : {};
+  return new Proxy(proxyTarget(target, state) as unknown as Record<symbol, unknown>, HANDLER);
 }
 
 /**
