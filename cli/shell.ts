@@ -1,5 +1,6 @@
 /**
- * `rdc shell`: Deno's REPL with `conn` bound to a classic connection.
+ * `rdc shell`: Deno's REPL with `conn` bound to a classic connection, async
+ * or (`--sync`) synchronous.
  *
  * @module
  */
@@ -14,8 +15,15 @@ Starts Deno's REPL with \`conn\` bound to a classic connection: to HOST:PORT
 (default port 18812), to a unix socket, or, with neither, to a classic server
 started as a local subprocess. Try: await conn.modules["node:os"].hostname()
 
+With --sync, \`conn\` is a synchronous classic connection: no await, each use
+of it and of its netrefs blocks until the server answers (30 s at most).
+Try: conn.modules["node:os"].hostname(), conn.eval("1 + 1")
+
 Options:
       --unix PATH   connect to a unix socket instead
+      --sync        a synchronous connection (while a call waits, this REPL's
+                    event loop is frozen: callbacks the server calls meanwhile
+                    must return values, not promises)
   -h, --help        show this help
 `;
 
@@ -23,6 +31,7 @@ Options:
 export async function runShell(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     unix: { type: "string" },
+    sync: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, 1);
   if (values.help) {
@@ -35,14 +44,17 @@ export async function runShell(argv: string[]): Promise<number> {
   }
   const classicUrl = new URL("../core/classic/mod.ts", import.meta.url).href;
   const address = target === undefined ? undefined : parseTarget(target);
+  // connectSync, connectUnixSync and connectSubprocessSync return the connection itself.
+  const sync = values.sync ? "Sync" : "";
   const open = values.unix !== undefined
-    ? `classic.connectUnix(${JSON.stringify(values.unix)})`
+    ? `classic.connectUnix${sync}(${JSON.stringify(values.unix)})`
     : address
-    ? `classic.connect(${address.map((v) => JSON.stringify(v)).join(", ")})`
-    : "classic.connectSubprocess()";
+    ? `classic.connect${sync}(${address.map((v) => JSON.stringify(v)).join(", ")})`
+    : `classic.connectSubprocess${sync}()`;
   // One connection, made inside the REPL (a one-shot server serves only one).
   const setup = `const classic = await import(${JSON.stringify(classicUrl)});`;
-  return await runClassicRepl("shell", setup, open);
+  const what = values.sync ? "a synchronous classic connection" : "a classic connection";
+  return await runClassicRepl("shell", setup, open, what);
 }
 
 /** HOST, HOST:PORT, [IPV6] or [IPV6]:PORT. */

@@ -397,3 +397,156 @@ Deno.test("examples/tutorial2_netrefs.ts --connect uses a running rdc classic", 
     ]);
   });
 });
+
+/** The key lines of the synchronous tutorial 1, whichever way its server was started. */
+const TUTORIAL1_SYNC_LINES: (string | RegExp)[] = [
+  "tutorial 1, synchronously: classic rdc without await",
+  "security: a classic server hands its whole process to every client",
+  /\n {2}proc\.argv -> \[ "[^"]+", .*\] {3}\(the server's command line\)/,
+  /\n {2}proc\.cwd\(\) -> "\/.*"/,
+  '\n  conn.modules["node:path"].posix.join("a", "b", "c") -> "a/b/c"',
+  /\n {2}proc\.chdir\(".."\); proc\.cwd\(\) -> "\/.*"/,
+  "printed on the server's console",
+  /\n {2}conn\.globals\.Deno\.cwd\(\) -> "\/.*"/,
+  '\n  conn.globals.Deno.readTextFile(file) -> "-----BEGIN NOT REALLY A KEY-----\\n"',
+  `\n  conn.globals.JSON.stringify({ tools: [...] }) -> '{"tools":["rpyc","rdc"]}'`,
+  `\n  conn.globals.JSON.parse('{"answer": 42}') -> { answer: 42 }`,
+  '\n  conn.eval("2 * Math.PI") -> 6.283185307179586',
+  `\n  conn.eval('path.basename("/etc/hosts")') -> "hosts"`,
+  '\n  conn.eval("let x = 6; x * 7") -> 42',
+  "\n  conn.namespace.x -> 6",
+  `\n  conn.eval('greeting + ", world"') -> "hello, world"`,
+  'Object.keys(conn.namespace) -> [ "path", "x", "greeting" ]   (the local Object.keys)',
+  /const fn = conn\.teleport\(function square\(x\) \{ … \}\) -> \[Remote function square #\d+\]/,
+  "\n  fn(2) -> 4   (computed on the server)",
+  '\n  conn.eval("square(3)") -> 9',
+  '\n  conn.eval("square") === fn -> true',
+  /\n {2}whereAmI\(\) -> "pid \d+ on \w+"/,
+  "[1, 2, 3].map((n) => fn(n)) -> [ 1, 4, 9 ]",
+  "conn.teleport(() => secret + 1) -> refused: cannot teleport the function: it closes over " +
+  "local variables (secret)",
+  "tutorial 1 (synchronous) finished",
+];
+
+/** The server's pid as the synchronous tutorial 1 printed it, checked against ours. */
+function tutorial1SyncServerPid(stdout: string): number {
+  const ours = numberIn(stdout, /Deno\.pid -> (\d+) {3}\(this process\)/);
+  const remote = numberIn(stdout, /conn\.globals\.Deno\.pid -> (\d+) {3}\(the server\)/);
+  assert.notEqual(remote, ours, "the server is another process");
+  assert.equal(numberIn(stdout, /whereAmI\(\) -> "pid (\d+) on/), remote, "teleported there");
+  return remote;
+}
+
+Deno.test("examples/tutorial1_sync.ts drives a classic server in a child process, without await", async () => {
+  const { stdout, stderr } = await expectRun("tutorial1_sync.ts", [], [
+    ...TUTORIAL1_SYNC_LINES,
+    /started a classic server as child process \d+ and connected synchronously to its "Classic" service/,
+    /proc\.argv -> \[ "[^"]+", "[^"]*server_main\.ts" \]/,
+    "(the same entries as our own listing: the child shares our directory)",
+    "(a child started by connectSubprocessSync shares our stderr)",
+  ]);
+  const child = numberIn(stdout, /as child process (\d+)/);
+  assert.equal(tutorial1SyncServerPid(stdout), child, "the server is the child");
+  assert.equal(
+    numberIn(stdout, /proc\.ppid -> (\d+) {3}\(its parent: this process\)/),
+    numberIn(
+      stdout,
+      /Deno\.pid -> (\d+) {3}\(this process\)/,
+    ),
+    "the child's parent is the tutorial",
+  );
+  assert.ok(stderr.includes(HELLO), `the child's console has the hello:\n${stderr}`);
+  assert.ok(!stdout.includes(HELLO), "the hello is not on the client's stdout");
+});
+
+Deno.test("examples/tutorial1_sync.ts --connect uses a running rdc classic", async () => {
+  let stdout = "";
+  const serverOutput = await withOneShotClassicServer(async (port) => {
+    ({ stdout } = await expectRun("tutorial1_sync.ts", ["--connect", `127.0.0.1:${port}`], [
+      ...TUTORIAL1_SYNC_LINES,
+      `connected synchronously to the "Classic" service at tcp 127.0.0.1:${port}`,
+      /proc\.argv -> \[ "[^"]+", "[^"]*cli\/main\.ts", "classic", "--mode", "oneshot"/,
+    ]));
+  });
+  tutorial1SyncServerPid(stdout);
+  assert.ok(!stdout.includes("proc.ppid"), "a server we did not start is not our child");
+  assert.ok(serverOutput.includes(HELLO), `the server printed the hello:\n${serverOutput}`);
+  assert.ok(!stdout.includes(HELLO), "the hello is not on the client's stdout");
+});
+
+/** The key lines of the synchronous tutorial 2, whichever way its server was started. */
+const TUTORIAL2_SYNC_LINES: (string | RegExp)[] = [
+  "tutorial 2, synchronously: netrefs and exceptions without await",
+  "security: a classic server hands its whole process to every client",
+  /conn\.globals\.Deno\.pid -> \d+ {3}\(a number: read now\)/,
+  /const os = conn\.modules\["node:os"\] -> \[Remote Module #\d+\]/,
+  "isRemote(os) -> true",
+  '"hostname" in os -> true',
+  '"noSuchThing" in os -> false',
+  /os\.hostname\(\) -> "[^"]+" {3}\(a method call: the value\)/,
+  /const resolve = conn\.modules\["node:path"\]\.resolve -> \[Remote function resolve #\d+\]/,
+  'resolve("/tmp", "x") -> "/tmp/x"',
+  'conn.eval("[1, 2, 3]") -> [ 1, 2, 3 ]   (a local copy)',
+  "isRemote(list) -> false",
+  `conn.eval('new Map([["apples", 3]])') -> Map(1) { "apples" => 3 }`,
+  'conn.namespace.items -> [ "a", "b" ]   (a copy each time)',
+  /const items = conn\.eval\("rdc\.ref\(items\)"\) -> \[Remote Array #\d+\]/,
+  'items.push("c") -> 3   (on the server\'s array)',
+  "Array.isArray(items) -> true",
+  '[items.length, items[0], [...items]] -> [ 3, "a", [ "a", "b", "c" ] ]',
+  'stock.set("pears", 5); stock.get("pears") -> 5',
+  "stock.size -> 2",
+  /conn\.globals\.JSON -> \[Remote JSON #\d+\]/,
+  /const stack = new conn\.namespace\.Stack\(\) -> \[Remote Stack #\d+\]/,
+  "stack instanceof conn.namespace.Stack -> true",
+  "stack.push(1, 2, 3) -> 3",
+  "stack.size -> 3",
+  "stack.pop() -> 3",
+  "for (const item of stack) -> [ 2, 1 ]",
+  "for (const n of conn.namespace.countdown(5)) { …; if (n === 3) break; } -> [ 5, 4, 3 ]",
+  "conn.namespace.cleanups -> [ 5 ]   (its finally ran)",
+  'settings.enabled ? "on" : "off" -> "off"',
+  "settings.retries || 3 -> 3",
+  'Object.keys(settings) -> [ "enabled", "retries", "name" ]',
+  `JSON.stringify(settings) -> '{"enabled":false,"retries":0,"name":"db"}'`,
+  'settings.retries = 5; conn.eval("settings.retries") -> 5',
+  /new conn\.globals\.URL\("https:\/\/example\.com:8080\/search\?q=rdc"\) -> \[Remote URL #\d+\]/,
+  'String(url) -> "https://example.com:8080/search?q=rdc"',
+  'url.searchParams.get("q") -> "rdc"',
+  '`port ${url.port}` -> "port 8080"',
+  "new conn.globals.Array(-1) -> RangeError: Invalid array length",
+  "instanceof RangeError / RemoteError -> true / true",
+  /conn\.globals\.JSON\.parse\("\{oops"\) -> SyntaxError: \S/,
+  "its remote stack has -> at parse (<anonymous>)",
+  "conn.namespace.withdraw(70, 1000) -> RangeError: cannot withdraw 1000: balance is 70",
+  /\n\s+at \S*withdraw \(.*\) {3}\(remote\)\n\s+at <rdc: remote call>\n/,
+  /\n\s+at exceptions \(.*tutorial2_sync\.ts:\d+:\d+\) {3}\(local\)/,
+  'conn.namespace.take("apples") -> OutOfStock: no apples left (item: apples)',
+  "conn.connection.timed(conn.namespace.slowSquare, 100)(7, 10_000) -> TimeoutError after ~100 ms",
+  "conn.namespace.abandoned -> [ 7 ]   (the server was told and stopped)",
+  "conn.connection.timed(conn.namespace.slowSquare, 5_000)(3, 10) -> 9",
+  'still usable: conn.eval("6 * 7") -> 42',
+  "conn.stats().pendingRequests -> 0",
+  "sumOf((i) => i * i, 3) -> 14   (the server called us back with 1, 2, 3)",
+  "sumOf(async (i) => await Promise.resolve(i * i), 2) -> TypeError: the call of the target returned a promise while " +
+  "this thread is blocked in a synchronous call",
+  "await Promise.all([2, 3, 4].map((x) => slowSquare(x, 400))) -> [ 4, 9, 16 ]",
+  "await conn.async(sumOf)(async (i) => (await tick(), i * 10), 3) -> 60",
+  "tutorial 2 (synchronous) finished",
+];
+
+Deno.test("examples/tutorial2_sync.ts shows synchronous netrefs and remote exceptions", async () => {
+  await expectRun("tutorial2_sync.ts", [], [
+    ...TUTORIAL2_SYNC_LINES,
+    /started a classic server as child process \d+ and connected synchronously to its "Classic" service/,
+  ]);
+});
+
+Deno.test("examples/tutorial2_sync.ts --connect uses a running rdc classic", async () => {
+  await withOneShotClassicServer(async (port) => {
+    await expectRun("tutorial2_sync.ts", ["--connect", `127.0.0.1:${port}`], [
+      ...TUTORIAL2_SYNC_LINES,
+      `connected synchronously to the "Classic" service at tcp 127.0.0.1:${port}`,
+    ]);
+  });
+});

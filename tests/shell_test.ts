@@ -8,10 +8,20 @@
  */
 
 import assert from "node:assert/strict";
-import { platform } from "node:os";
+import { hostname, platform } from "node:os";
 import { classic } from "../mod.ts";
 import { quietLogger } from "./_helpers.ts";
-import { canRun, freePort, poll, RDC, ROOT, runRdc, WAIT_MS } from "./_cli.ts";
+import {
+  canRun,
+  freePort,
+  oneshotAddress,
+  poll,
+  RDC,
+  RdcProcess,
+  ROOT,
+  runRdc,
+  WAIT_MS,
+} from "./_cli.ts";
 
 const ROOT_PATH = decodeURIComponent(ROOT.pathname);
 /** How long the screen may take to show an expected line. */
@@ -127,6 +137,9 @@ terminalTest("rdc shell HOST:PORT: conn reaches a classic server; close() exits 
   await terminal.expect(/^42\s*$/m);
   await terminal.type('await conn.modules["node:os"].platform()');
   await terminal.expect(new RegExp(`^"${platform()}"\\s*$`, "m"));
+  // A remote error prints with its message and stack, as a local one does.
+  await terminal.type('await conn.eval("null.x")');
+  await terminal.expect(/^Uncaught TypeError: Cannot read properties of null \(reading 'x'\)$/m);
 
   await terminal.type("close()");
   assert.equal(await terminal.exitStatus(), 0);
@@ -163,11 +176,83 @@ terminalTest("rdc shell --unix PATH: conn reaches a classic server on a unix soc
   }
 });
 
-Deno.test("rdc shell --help: exit 0, shows the target and --unix", async () => {
+/** The line `rdc shell --sync` prints once `conn` is ready. */
+const SYNC_READY = /rdc shell: conn is a synchronous classic connection to /;
+
+/** `text` matched literally in a RegExp. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+terminalTest(
+  "rdc shell --sync HOST:PORT: values without await, remote errors with their message",
+  async () => {
+    // A real classic server child: while a synchronous call waits, the REPL's event loop is frozen.
+    await using server = new RdcProcess(["classic", "--mode", "oneshot", "--port", "0", "--quiet"]);
+    const [host, port] = (await oneshotAddress(server)).split("\t");
+    await using terminal = new Terminal();
+    await terminal.start([...RDC, "shell", "--sync", `${host}:${port}`]);
+    await terminal.expect(new RegExp(SYNC_READY.source + `tcp 127\\.0\\.0\\.1:${port}`));
+
+    await terminal.type('conn.eval("6 * 7")');
+    await terminal.expect(/^42\s*$/m);
+    await terminal.type('conn.modules["node:os"].hostname()');
+    await terminal.expect(new RegExp(`^"${literal(hostname())}"\\s*$`, "m"));
+    await terminal.type("conn.globals.Deno.pid === Deno.pid");
+    await terminal.expect(/^false\s*$/m);
+    await terminal.type(
+      'conn.execute("class Settings { enabled = false; retries = 3 } var settings = new Settings()")',
+    );
+    await terminal.type("const settings = conn.namespace.settings; settings");
+    await terminal.expect(/^\[Remote Settings #\d+\]\s*$/m);
+    await terminal.type('(settings.enabled ? "on" : "off") + ", keys " + Object.keys(settings)');
+    await terminal.expect(/^"off, keys enabled,retries"\s*$/m);
+    await terminal.type("JSON.stringify(settings)");
+    await terminal.expect(/^'\{"enabled":false,"retries":3\}'\s*$/m);
+
+    await terminal.type('conn.globals.JSON.parse("{oops")');
+    await terminal.expect(/^Uncaught SyntaxError: Expected property name .*position 1/m);
+    await terminal.type('conn.eval("null.x")');
+    await terminal.expect(/^Uncaught TypeError: Cannot read properties of null \(reading 'x'\)$/m);
+    await terminal.type('conn.eval("settings.retries + 1")'); // still usable
+    await terminal.expect(/^4\s*$/m);
+
+    await terminal.type("close()");
+    assert.equal(await terminal.exitStatus(), 0);
+    assert.equal((await server.wait()).code, 0, "the one-shot server exits 0 after its client");
+  },
+);
+
+terminalTest(
+  "rdc shell --sync with no target: a server subprocess, callbacks, conn.async",
+  async () => {
+    await using terminal = new Terminal();
+    await terminal.start([...RDC, "shell", "--sync"]);
+    await terminal.expect(new RegExp(SYNC_READY.source + "subprocess "));
+    await terminal.type("conn.globals.Deno.pid !== Deno.pid");
+    await terminal.expect(/^true\s*$/m);
+    // The server calls back while the call waits: the callback returns a value, the server awaits.
+    await terminal.type("conn.teleport(async (f) => (await f(20)) + 1)((x) => x * 2)");
+    await terminal.expect(/^41\s*$/m);
+    await terminal.type("await conn.async(conn.globals.Math.max)(3, 17, 5)");
+    await terminal.expect(/^17\s*$/m);
+    // An error class we do not know keeps its name.
+    await terminal.type(
+      "conn.eval(\"throw new (class Oops extends Error { name = 'Oops' })('no')\")",
+    );
+    await terminal.expect(/^Uncaught Oops: no$/m);
+    await terminal.type("close()");
+    assert.equal(await terminal.exitStatus(), 0);
+  },
+);
+
+Deno.test("rdc shell --help: exit 0, shows the target, --unix and --sync", async () => {
   const { code, stdout, stderr } = await runRdc("shell", "--help");
   assert.equal(code, 0, stderr);
   assert.equal(stderr, "");
-  for (const text of ["Usage: rdc shell", "HOST[:PORT]", "--unix", "-h, --help", "18812"]) {
+  for (
+    const text of ["Usage: rdc shell", "HOST[:PORT]", "--unix", "--sync", "-h, --help", "18812"]
+  ) {
     assert.ok(stdout.includes(text), `shell --help does not mention ${text}:\n${stdout}`);
   }
 });
@@ -185,12 +270,15 @@ Deno.test("rdc shell with a bad target: exit 2 and one line naming it", async ()
 });
 
 Deno.test("rdc shell to a server that is not there: exit 1 and one line, no REPL", async () => {
-  const port = freePort(); // nothing listens there any more
-  const { code, stdout, stderr } = await runRdc("shell", `127.0.0.1:${port}`);
-  const shown = `--- stdout\n${stdout}\n--- stderr\n${stderr}`;
-  assert.equal(code, 1, `a shell without a connection exited ${code}:\n${shown}`);
-  const lines = stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `expected one line on stderr:\n${shown}`);
-  assert.match(lines[0]!, new RegExp(`127\\.0\\.0\\.1:${port}`));
-  assert.match(lines[0]!, /refused|cannot connect/i);
+  for (const flags of [[], ["--sync"]]) {
+    const port = freePort(); // nothing listens there any more
+    const { code, stdout, stderr } = await runRdc("shell", ...flags, `127.0.0.1:${port}`);
+    const shown = `${flags.join(" ")}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+    assert.equal(code, 1, `a shell without a connection exited ${code}:\n${shown}`);
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, `expected one line on stderr:\n${shown}`);
+    assert.match(lines[0]!, /^rdc shell: /);
+    assert.match(lines[0]!, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.match(lines[0]!, /refused|cannot connect/i);
+  }
 });
