@@ -41,15 +41,12 @@ export class RemoteError extends Error {
    */
   static from(fields: RemoteErrorFields): Error {
     const cls = errorClasses.get(fields.className) ?? errorClasses.get(fields.name);
+    // A native error of the class, made without running its constructor (which may
+    // want arguments or do things): what inspectors and REPLs print as an error.
     const error: Error = cls
-      ? Object.create(cls.prototype)
+      ? Reflect.construct(Error, [fields.message], cls)
       : new RemoteError(fields.name, fields.message, fields.stack);
     if (cls) {
-      Object.defineProperty(error, "message", {
-        value: fields.message,
-        writable: true,
-        configurable: true,
-      });
       Error.captureStackTrace?.(error, RemoteError.from);
       brand(error, fields.name, fields.stack);
     }

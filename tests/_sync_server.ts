@@ -46,6 +46,14 @@ export class Temperature {
   }
 }
 
+/** A value with a JSON form of its own. */
+export class Money {
+  constructor(public amount: number, public currency: string) {}
+  toJSON(): string {
+    return `${this.amount} ${this.currency}`;
+  }
+}
+
 /** What the synchronous tests use. */
 export class SyncTestService extends Service {
   settings = new Settings();
@@ -54,6 +62,8 @@ export class SyncTestService extends Service {
   /** A view that lets `enabled` be read, and nothing be written. */
   readOnly = restricted(new Settings(), ["enabled"]);
   Point = Point;
+  price = new Money(5, "EUR");
+  url = new URL("https://example.com/x");
   kept: unknown = null;
   running = 0;
   mostRunning = 0;

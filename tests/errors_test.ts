@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { types } from "node:util";
 import { registerErrorClass, RemoteError, Service } from "../mod.ts";
 import { pair, rejection } from "./_helpers.ts";
 
@@ -244,4 +245,20 @@ Deno.test("errors: the local part of the stack is the awaiting caller's, async f
   assert.match(stack.slice(marker), /at async callerOfTheCall/);
   assert.match(stack.slice(marker), /at async outerCaller/);
   assert.ok(!stack.slice(marker).includes("#readLoop"), "not the read loop's frames");
+});
+
+Deno.test("errors: a remote error of a known class is a native error of that class", () => {
+  const error = RemoteError.from({
+    className: "TypeError",
+    name: "TypeError",
+    message: "null has no x",
+    stack: "TypeError: null has no x\n    at remote (server.ts:1:1)",
+    hasCause: false,
+    cause: undefined,
+    props: {},
+  });
+  assert.ok(error instanceof TypeError);
+  assert.ok(types.isNativeError(error), "REPLs and inspectors print it as an error");
+  assert.equal(error.message, "null has no x");
+  assert.match(Deno.inspect(error), /TypeError: null has no x/);
 });

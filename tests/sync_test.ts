@@ -12,7 +12,7 @@ import {
   ProtocolError,
   TimeoutError,
 } from "../mod.ts";
-import { Point, Settings, Temperature } from "./_sync_server.ts";
+import { Money, Point, Settings, Temperature } from "./_sync_server.ts";
 import { startSyncServer } from "./_sync.ts";
 
 Deno.test("sync: calls return values, not promises", async () => {
@@ -46,6 +46,10 @@ function summarize(settings: Settings): string[] {
   return out;
 }
 
+function asJson(price: Money, url: URL): string {
+  return JSON.stringify({ price, url, list: [price] });
+}
+
 function usePoint(P: typeof Point, temperature: Temperature): string[] {
   const p = new P(3, 4);
   return [
@@ -66,6 +70,10 @@ Deno.test("sync: plain synchronous code gives the same results on a netref as on
   const local = new Settings();
   assert.deepEqual(summarize(root.settings), summarize(local));
   assert.deepEqual(usePoint(root.Point, root.temperature), usePoint(Point, new Temperature(21.5)));
+  assert.equal(
+    asJson(root.price, root.url),
+    asJson(new Money(5, "EUR"), new URL("https://example.com/x")),
+  );
   assert.equal(typeof root.settings, "object");
   assert.equal(typeof root.add, "function");
   assert.equal(root.settings.nope, undefined);

@@ -12,6 +12,7 @@ import {
   connectSync,
   connectTlsSync,
   connectUnixSync,
+  TimeoutError,
 } from "../mod.ts";
 import { certificates } from "./_certs.ts";
 import { startSyncServer } from "./_sync.ts";
@@ -51,7 +52,9 @@ Deno.test("sync transports: a token, right and wrong", async () => {
 Deno.test("sync transports: a child's stdio (the default classic server)", () => {
   using conn = classic.connectSubprocessSync();
   assert.equal(conn.eval("1 + 1"), 2);
-  assert.match(conn.description, /subprocess/);
+  assert.match(conn.description, new RegExp(`subprocess ${conn.eval("Deno.pid")} `));
+  assert.equal(conn.peerService, "Classic");
+  assert.throws(() => conn.timed(conn.root.eval, 100)("new Promise(() => {})"), TimeoutError);
 });
 
 Deno.test("sync transports: connectSubprocessSync refuses an empty command", () => {

@@ -110,6 +110,16 @@ export class SyncClassicConnection implements Disposable {
     return this.connection.async(fn);
   }
 
+  /** `fn` (a remote function) with a timeout of its own; see `SyncConnection.timed`. */
+  timed<F extends (...args: never[]) => unknown>(fn: F, ms: number): F {
+    return this.connection.timed(fn, ms);
+  }
+
+  /** The name of the server's service ("Classic"). */
+  get peerService(): string {
+    return this.connection.peerService;
+  }
+
   /** What the connection goes to. */
   get description(): string {
     return this.connection.description;

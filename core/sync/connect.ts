@@ -118,28 +118,30 @@ export function openSync(
     pipeSize: options.pipeSize,
   });
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  const service = options.service ?? VoidService;
-  const session = new Session({
-    channel,
-    service: serviceInstance(service),
-    makeProxy: makeSyncProxy,
-    options,
-    limits,
-    credentials: null,
-    driver: syncDriver,
-  });
-  // Registered before the handshake: the peer's first requests may come with its HELLO.
-  const connection = new SyncConnection(
-    session,
-    channel,
-    worker,
-    options.timeout ?? DEFAULT_TIMEOUT_MS,
-  );
   const deadline = performance.now() + handshakeTimeout;
+  let connection: SyncConnection;
+  let session: Session;
   try {
     if (!waitUntil(worker, () => channel.ended || channel.opened, handshakeTimeout)) {
       throw peerFault(`no connection to ${channel.description} within ${handshakeTimeout} ms`);
     }
+    // Made once open: the session takes the channel's description, which now names the peer.
+    const service = options.service ?? VoidService;
+    session = new Session({
+      channel,
+      service: serviceInstance(service),
+      makeProxy: makeSyncProxy,
+      options,
+      limits,
+      credentials: null,
+      driver: syncDriver,
+    });
+    connection = new SyncConnection(
+      session,
+      channel,
+      worker,
+      options.timeout ?? DEFAULT_TIMEOUT_MS,
+    );
     session.startDriven(options, serviceAliases(service), () => {
       const left = Math.max(1, deadline - performance.now());
       const arrived = () => channel.pending || channel.ended;

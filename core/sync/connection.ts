@@ -15,7 +15,7 @@ import type { ResolvedLimits } from "../wire/limits.ts";
 import { Op } from "../wire/messages.ts";
 import { syncTimeout, waitUntil } from "./driver.ts";
 import type { IoWorker } from "./io_worker.ts";
-import { registerWaiter, syncOperation, type SyncWaiter } from "./proxy.ts";
+import { registerWaiter, syncOperation } from "./proxy.ts";
 import type { SharedChannel } from "./shared_channel.ts";
 
 /**
@@ -26,7 +26,7 @@ import type { SharedChannel } from "./shared_channel.ts";
  * meanwhile; callbacks therefore run inside whatever synchronous call is
  * waiting. `close()` is idempotent and never throws; `using` closes too.
  */
-export class SyncConnection implements Disposable, SyncWaiter {
+export class SyncConnection implements Disposable {
   readonly #session: Session;
   readonly #channel: SharedChannel;
   readonly #worker: IoWorker;
@@ -38,7 +38,9 @@ export class SyncConnection implements Disposable, SyncWaiter {
     this.#channel = channel;
     this.#worker = worker;
     this.#timeout = timeout;
-    registerWaiter(session, this);
+    registerWaiter(session, {
+      wait: (question, what, timeout) => this.#wait(question, what, timeout),
+    });
   }
 
   /**
@@ -155,8 +157,8 @@ export class SyncConnection implements Disposable, SyncWaiter {
     this.close();
   }
 
-  /** Blocks for `question`; see {@linkcode SyncWaiter}. */
-  wait(question: Question, what: string, timeout?: number): unknown {
+  /** Blocks for `question`; see `SyncWaiter`. */
+  #wait(question: Question, what: string, timeout?: number): unknown {
     const ms = timeout ?? this.#timeout;
     if (question.state === "pending") {
       const settled = waitUntil(this.#worker, () => question.state !== "pending", ms);

@@ -179,8 +179,12 @@ function readMember(
           onRejected,
         );
     case "toJSON":
-      // JSON.stringify then serializes the copy: the remote object's JSON.
-      return () => syncOperation(state, Op.Copy, [], []);
+      // JSON.stringify of a netref gives the remote object's JSON: what its own
+      // toJSON returns, else a copy of the data the peer lets us read.
+      return (key: string) =>
+        syncOperation(state, Op.Has, ["toJSON"], [])
+          ? syncOperation(state, Op.Call, ["toJSON"], [key])
+          : syncOperation(state, Op.Copy, [], []);
     case "toString":
     case "toLocaleString":
       return () => syncOperation(state, Op.Primitive, [], ["string"]);
