@@ -51,6 +51,19 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       op: ">=",
       target: 1,
     },
+    // The synchronous mode's call blocks in Atomics.wait while an I/O worker
+    // thread owns the socket: two thread hand-offs more than an async call.
+    {
+      what: "1 rdc sync call ÷ rdc async call",
+      ...ratio("call-sync/rdc", "call/rdc"),
+      op: "<=",
+      target: 1.6,
+    },
+    {
+      what: "1 rdc sync call ÷ RPyC call (method fetched once, blocking)",
+      ...ratio("call-sync/rdc", "call/rpyc"),
+      op: "info",
+    },
     {
       what: "1 RPyC root.add(1, 2) as written ÷ rdc",
       ...ratio("written/rpyc", "written/rdc"),

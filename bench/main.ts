@@ -12,15 +12,17 @@
  * as "failed" with its error under the table, and the rest of the bench runs
  * on (`rounds.ts`).
  *
- * Scenarios: 1 call `add(1, 2)`; 2 chain `modules["node:path"].posix.join`;
- * 3 callback (the server calls a client function); 4 throughput (10 000
- * calls in flight); 5 bulk echo of 1 MiB, 16 MiB and 100 MB; 6 three
- * dependent calls over a link adding 5 ms each way; 7 churn of 100 000
- * remote objects; 8 soak of 1 000 000 calls; 9 connect plus first call;
- * 10 pings on a second connection while the first pulls a table of plain
- * rows that is about 45 MB in rdc's encoding (the worst ping, the median
- * ping and the pull's own time); its raw figure pings the raw ping-pong
- * while the bench process builds the same rows in rdc's decoding slices.
+ * Scenarios: 1 call `add(1, 2)`, and the same call in rdc's synchronous mode
+ * (`connectSync`: the method fetched once, each call blocking); 2 chain
+ * `modules["node:path"].posix.join`; 3 callback (the server calls a client
+ * function); 4 throughput (10 000 calls in flight); 5 bulk echo of 1 MiB,
+ * 16 MiB and 100 MB; 6 three dependent calls over a link adding 5 ms each
+ * way; 7 churn of 100 000 remote objects; 8 soak of 1 000 000 calls;
+ * 9 connect plus first call; 10 pings on a second connection while the first
+ * pulls a table of plain rows that is about 45 MB in rdc's encoding (the
+ * worst ping, the median ping and the pull's own time); its raw figure pings
+ * the raw ping-pong while the bench process builds the same rows in rdc's
+ * decoding slices.
  *
  * Python RPyC needs Debian's `python3-rpyc` (`apt-get install python3-rpyc`);
  * without it that column says so and stays empty. Cap'n Web comes from npm.
@@ -154,6 +156,10 @@ const pullSamples = (r: PullResult): Record<string, number> => ({
 add("call", "1 call add(1, 2)", "µs", [
   ["raw", () => timeBatch(() => ping.roundTrip(), batchMs)],
   ...each((p) => () => p.call(batchMs)),
+]);
+// Measured right beside the async call, in the same rounds: the goal is their ratio.
+add("call-sync", "1 sync call add(1, 2), method fetched once", "µs", [
+  ["rdc", () => rdc.syncCall(batchMs)],
 ]);
 add(
   "written",

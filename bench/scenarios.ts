@@ -2,7 +2,9 @@
  * The measured operations and the loops that time them.
  *
  * A timed batch runs one operation sequentially (each awaited before the next)
- * for at least `minMs` and reports microseconds per operation. `wire` counts
+ * for at least `minMs` and reports microseconds per operation; a synchronous
+ * batch does the same with an operation that blocks instead (the synchronous
+ * mode's calls), in chunks of the same size. `wire` counts
  * what one operation puts on the wire, from `conn.stats()` deltas.
  *
  * @module
@@ -24,6 +26,27 @@ export async function timeBatch(op: Operation, minMs: number, chunk = 50): Promi
   let now = start;
   do {
     for (let i = 0; i < chunk; i++) await op();
+    count += chunk;
+    now = performance.now();
+  } while (now - start < minMs);
+  return ((now - start) * 1000) / count;
+}
+
+/** One operation that blocks until it completes (a synchronous netref's call). */
+export type SyncOperation = () => unknown;
+
+/**
+ * {@linkcode timeBatch} for an operation that blocks: runs `op` back to back
+ * for at least `minMs`, in the same chunks; microseconds per operation. The
+ * thread never returns to its event loop while the batch runs.
+ */
+export function timeSyncBatch(op: SyncOperation, minMs: number, chunk = 50): number {
+  gc();
+  let count = 0;
+  const start = performance.now();
+  let now = start;
+  do {
+    for (let i = 0; i < chunk; i++) op();
     count += chunk;
     now = performance.now();
   } while (now - start < minMs);

@@ -64,13 +64,17 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     assert.equal(code, 0, text);
     const result = JSON.parse(await Deno.readTextFile(out)) as BenchJson;
     assert.deepEqual(result.peers, ["rdc", ...peers.split(",")]);
-    // Ten scenarios; bulk echo has a third size and the ping-under-pull gives three rows.
-    assert.equal(result.measured.length, 14, text);
+    // Ten scenarios, plus rdc's synchronous call; bulk echo has a third size and the
+    // ping-under-pull gives three rows.
+    assert.equal(result.measured.length, 15, text);
     for (const scenario of result.measured) {
       assert.deepEqual(scenario.failed ?? {}, {}, `${scenario.title} failed`);
+      // The synchronous call is rdc's alone.
+      const sync = /sync call/.test(scenario.title);
       // Cap'n Web has no pull: the big table's JSON is over its message limit.
-      const capnweb = /ping|pull/.test(scenario.title) ? [] : ["capnweb"];
-      for (const peer of ["rdc", ...capnweb, ...(rpyc ? ["rpyc"] : [])]) {
+      const capnweb = sync || /ping|pull/.test(scenario.title) ? [] : ["capnweb"];
+      const others = [...capnweb, ...(rpyc && !sync ? ["rpyc"] : [])];
+      for (const peer of ["rdc", ...others]) {
         const figure = scenario.figures[peer]?.median;
         assert.ok(
           figure > 0 && Number.isFinite(figure),
@@ -85,6 +89,11 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     assert.equal(rdcSingles.length, 2, "churn and soak ran for rdc");
     assert.ok(rdcSingles.find((s) => s.scenario.includes("churn"))?.met, "churn returned exports");
     assert.match(text, /1 call add\(1, 2\)/);
+    assert.match(text, /1 sync call add\(1, 2\)/);
+    assert.ok(
+      result.checks.find((c) => c.what.includes("sync call ÷ rdc async"))?.ratio,
+      "the sync call's goal has a figure",
+    );
     assert.match(text, /worst ping on a 2nd connection/);
   } finally {
     await Deno.remove(out);

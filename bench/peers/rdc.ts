@@ -1,15 +1,17 @@
 /**
  * rdc as a bench {@linkcode Peer}: a classic connection from this process to
- * the bench server process (`../server.ts`).
+ * the bench server process (`../server.ts`), and, for the synchronous call,
+ * a synchronous connection to the same server (opened on first use: its I/O
+ * worker thread starts only in the runs that measure it).
  *
  * @module
  */
 
-import { classic, connect, type Connection } from "../../mod.ts";
+import { classic, connect, type Connection, connectSync, type SyncConnection } from "../../mod.ts";
 import { type BenchServer, startServer } from "../child.ts";
 import type { ChurnResult, DelayedResult, Peer, PullResult, SoakResult } from "../peer.ts";
 import { pingWhile } from "../pings.ts";
-import { timeBatch } from "../scenarios.ts";
+import { timeBatch, timeSyncBatch } from "../scenarios.ts";
 import type { Row } from "../table.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -21,6 +23,8 @@ export class RdcPeer implements Peer {
   readonly conn: classic.ClassicConnection;
   /** Echoes go on a connection of their own: a value too big for it closes it, not `conn`. */
   #bulk: Connection | null = null;
+  /** The synchronous connection and its `add`, fetched once; made by the first `syncCall`. */
+  #sync: { conn: SyncConnection; add: (a: number, b: number) => number } | null = null;
 
   private constructor(server: BenchServer, conn: classic.ClassicConnection) {
     this.server = server;
@@ -46,6 +50,23 @@ export class RdcPeer implements Peer {
   call(ms: number): Promise<number> {
     const root = this.conn.root;
     return timeBatch(() => root.add(1, 2), ms);
+  }
+
+  /**
+   * Microseconds per synchronous `add(1, 2)` over a batch of at least `ms`,
+   * on a synchronous connection to the same server: `add` is read once
+   * (`syncConn.root.add`, a round trip that gives the function's netref),
+   * then each call blocks in `Atomics.wait` until its answer arrives.
+   */
+  // deno-lint-ignore require-await
+  async syncCall(ms: number): Promise<number> {
+    if (!this.#sync || this.#sync.conn.closed) {
+      const conn = connectSync("127.0.0.1", this.port);
+      this.#sync = { conn, add: conn.root.add };
+    }
+    const add = this.#sync.add;
+    if (add(1, 2) !== 3) throw new Error("sync call: wrong result");
+    return timeSyncBatch(() => add(1, 2), ms);
   }
 
   chain(ms: number): Promise<number> {
@@ -158,6 +179,7 @@ export class RdcPeer implements Peer {
   }
 
   async close(): Promise<void> {
+    this.#sync?.conn.close();
     await this.#bulk?.close();
     await this.conn.close();
     await this.server.close();
