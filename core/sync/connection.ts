@@ -158,11 +158,11 @@ export class SyncConnection implements Disposable {
   }
 
   /** Blocks for `question`; see `SyncWaiter`. */
-  #wait(question: Question, what: string, timeout?: number): unknown {
+  #wait(question: Question, what: () => string, timeout?: number): unknown {
     const ms = timeout ?? this.#timeout;
     if (question.state === "pending") {
       const settled = waitUntil(this.#worker, () => question.state !== "pending", ms);
-      if (!settled) this.#session.abandon(question, syncTimeout(what, ms));
+      if (!settled) this.#session.abandon(question, syncTimeout(what(), ms));
     }
     if (question.state === "rejected") throw question.value;
     return question.value;

@@ -35,9 +35,9 @@ export interface SyncWaiter {
   /**
    * Blocks until `question` settles (or `timeout` ms, default the
    * connection's, are up), then returns its value or throws its reason.
-   * `what` names the operation for a timeout.
+   * `what` names the operation, for a timeout (asked only then).
    */
-  wait(question: Question, what: string, timeout?: number): unknown;
+  wait(question: Question, what: () => string, timeout?: number): unknown;
 }
 
 const waiters = new WeakMap<Engine, SyncWaiter>();
@@ -88,7 +88,7 @@ export function syncOperation(
   const waiter = waiters.get(state.engine)!;
   const question = state.engine.send(op, base, path, args, timeout ? { timeout } : undefined);
   try {
-    return waiter.wait(question, operationName(op, state, path), timeout);
+    return waiter.wait(question, () => operationName(op, state, path), timeout);
   } catch (error) {
     rethrowWithCallerStack(error);
   }
