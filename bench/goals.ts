@@ -97,6 +97,11 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       target: 0.8,
     },
     {
+      what: `5 rdc ${names.bigEcho.label} echo ÷ raw with fresh buffers (a value echo's floor)`,
+      ...ratio(`${names.bigEcho.id}/rdc`, `${names.bigEcho.id}-fresh/raw`),
+      op: "info",
+    },
+    {
       what: "5 rdc 16 MiB echo, MiB/s out + back (absolute)",
       ...absolute("echo16/rdc"),
       op: ">=",

@@ -122,6 +122,7 @@ for (const size of ECHOES) {
   const server = size === BIG_ECHO ? rdcBig.server : rdc.server;
   bulk.set(size, await RawClient.open(server.rawPort, size, size));
 }
+const freshEcho = await RawClient.open(rdcBig.server.rawPort, BIG_ECHO, BIG_ECHO, true);
 
 const echoCount = (size: number) => (flags.smoke ? 1 : size > 16 * MiB ? 2 : size > MiB ? 3 : 10);
 /** An echo's throughput: bytes through the connection (out and back) per second, in MiB. */
@@ -200,6 +201,17 @@ for (const size of ECHOES) {
     ),
   ], skipped);
 }
+// The floor of a value echo: the raw echo, but with the memory every value send and receive needs.
+add(
+  `${echoId(BIG_ECHO)}-fresh`,
+  `5 bulk echo ${sizeLabel(BIG_ECHO)}, raw with fresh buffers each way`,
+  "MiB/s",
+  [[
+    "raw",
+    async () =>
+      mibPerSecond(BIG_ECHO)(await timeBatch(() => freshEcho.roundTrip(), 0, echoCount(BIG_ECHO))),
+  ]],
+);
 for (const kind of ["call", "pipelined"] as const) {
   add(
     `delayed-${kind}`,
@@ -298,6 +310,7 @@ function mb(bytes: number): string {
 
 ping.close();
 for (const client of bulk.values()) client.close();
+freshEcho.close();
 const seconds = (performance.now() - started) / 1000;
 console.log();
 console.log(

@@ -3,11 +3,17 @@
  * (`read`/`write`, TCP_NODELAY on both ends), with no framing library, no
  * codec and no promises beyond the runtime's own.
  *
- * A client opens a connection and sends an 8-byte header: the request size
- * and the reply size (two big-endian u32). From then on, each time the server
- * has read a whole request it writes one reply of the agreed size. The bench
- * sets both sizes to the byte counts an rdc call puts on the wire, so the
- * baseline moves the same bytes each way.
+ * A client opens a connection and sends a 12-byte header: the request size,
+ * the reply size and a mode (three big-endian u32). From then on, each time
+ * the server has read a whole request it writes one reply of the agreed size.
+ * The bench sets both sizes to the byte counts an rdc call puts on the wire,
+ * so the baseline moves the same bytes each way.
+ *
+ * In the fresh mode (an echo: both sizes equal), each end does with memory
+ * what sending and receiving a value must: the sender copies the value into
+ * a new buffer (it sends the value as it was), and the receiver reads into a
+ * new buffer (the value it gets is its own), which the server echoes back.
+ * The plain mode reuses warm buffers throughout.
  *
  * @module
  */
@@ -29,10 +35,17 @@ export async function serveRaw(listener: Deno.Listener): Promise<void> {
 async function echo(conn: Deno.Conn): Promise<void> {
   (conn as Deno.TcpConn).setNoDelay(true);
   try {
-    const header = new Uint8Array(8);
+    const header = new Uint8Array(12);
     if (!(await readFully(conn, header))) return;
     const view = new DataView(header.buffer);
     const requestSize = view.getUint32(0);
+    if (view.getUint32(8) === FRESH) {
+      while (true) {
+        const value = new Uint8Array(requestSize);
+        if (!(await readFully(conn, value))) return;
+        await writeFully(conn, value);
+      }
+    }
     const reply = new Uint8Array(view.getUint32(4)).fill(0x5a);
     const buffer = new Uint8Array(Math.max(requestSize, 4096));
     let received = 0;
@@ -54,27 +67,43 @@ async function echo(conn: Deno.Conn): Promise<void> {
   }
 }
 
+/** The header's mode of a fresh echo. */
+const FRESH = 1;
+
 /** One client connection of the ping-pong. */
 export class RawClient {
   readonly #conn: Deno.TcpConn;
   readonly #request: Uint8Array;
   readonly #reply: Uint8Array;
+  readonly #fresh: boolean;
 
-  private constructor(conn: Deno.TcpConn, requestSize: number, replySize: number) {
+  private constructor(conn: Deno.TcpConn, requestSize: number, replySize: number, fresh: boolean) {
     this.#conn = conn;
     this.#request = new Uint8Array(requestSize).fill(0xa5);
-    this.#reply = new Uint8Array(replySize);
+    this.#reply = new Uint8Array(fresh ? 0 : replySize);
+    this.#fresh = fresh;
   }
 
-  /** Connects and agrees the sizes: `requestSize` bytes out, `replySize` back per round trip. */
-  static async open(port: number, requestSize: number, replySize: number): Promise<RawClient> {
+  /**
+   * Connects and agrees the sizes: `requestSize` bytes out, `replySize` back
+   * per round trip; `fresh` (an echo) uses new memory as a value echo must.
+   */
+  static async open(
+    port: number,
+    requestSize: number,
+    replySize: number,
+    fresh = false,
+  ): Promise<RawClient> {
+    if (fresh && requestSize !== replySize) throw new RangeError("a fresh echo has one size");
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.setNoDelay(true);
-    const header = new Uint8Array(8);
-    new DataView(header.buffer).setUint32(0, requestSize);
-    new DataView(header.buffer).setUint32(4, replySize);
+    const header = new Uint8Array(12);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, requestSize);
+    view.setUint32(4, replySize);
+    view.setUint32(8, fresh ? FRESH : 0);
     await writeFully(conn, header);
-    return new RawClient(conn, requestSize, replySize);
+    return new RawClient(conn, requestSize, replySize, fresh);
   }
 
   /** Bytes sent per round trip. */
@@ -84,11 +113,19 @@ export class RawClient {
 
   /** Bytes received per round trip. */
   get replySize(): number {
-    return this.#reply.length;
+    return this.#fresh ? this.#request.length : this.#reply.length;
   }
 
   /** One round trip: write the request, read the whole reply. */
   async roundTrip(): Promise<void> {
+    if (this.#fresh) {
+      const value = new Uint8Array(this.#request.length);
+      value.set(this.#request);
+      await writeFully(this.#conn, value);
+      const back = new Uint8Array(value.length);
+      if (!(await readFully(this.#conn, back))) throw new Error("raw server closed");
+      return;
+    }
     await writeFully(this.#conn, this.#request);
     if (!(await readFully(this.#conn, this.#reply))) throw new Error("raw server closed");
   }

@@ -64,11 +64,16 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     assert.equal(code, 0, text);
     const result = JSON.parse(await Deno.readTextFile(out)) as BenchJson;
     assert.deepEqual(result.peers, ["rdc", ...peers.split(",")]);
-    // Ten scenarios, plus rdc's synchronous call; bulk echo has a third size and the
-    // ping-under-pull gives three rows.
-    assert.equal(result.measured.length, 15, text);
+    // Ten scenarios, plus rdc's synchronous call and the raw echo with fresh buffers; bulk
+    // echo has a third size and the ping-under-pull gives three rows.
+    assert.equal(result.measured.length, 16, text);
     for (const scenario of result.measured) {
       assert.deepEqual(scenario.failed ?? {}, {}, `${scenario.title} failed`);
+      if (/fresh buffers/.test(scenario.title)) {
+        // A floor: the raw echo alone.
+        assert.ok(scenario.figures.raw?.median > 0, `${scenario.title}: no raw figure`);
+        continue;
+      }
       // The synchronous call is rdc's alone.
       const sync = /sync call/.test(scenario.title);
       // Cap'n Web has no pull: the big table's JSON is over its message limit.
@@ -95,6 +100,10 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
       "the sync call's goal has a figure",
     );
     assert.match(text, /worst ping on a 2nd connection/);
+    assert.ok(
+      result.checks.find((c) => c.what.includes("fresh buffers"))?.ratio,
+      "the echo's floor has a figure",
+    );
   } finally {
     await Deno.remove(out);
   }
