@@ -270,8 +270,10 @@ function timeouts(conn: classic.SyncClassicConnection): void {
   conn.execute(`
     const { currentCall } = rdc;
     const abandoned = [];
+    let running = 0, mostRunning = 0; // how many calls overlap on the server
     async function slowSquare(x, ms) {
       const { signal } = currentCall(); // before the first await
+      mostRunning = Math.max(mostRunning, ++running);
       await new Promise((resolve, reject) => {
         const timer = setTimeout(resolve, ms);
         signal.addEventListener("abort", () => {
@@ -279,7 +281,7 @@ function timeouts(conn: classic.SyncClassicConnection): void {
           abandoned.push(x);
           reject(signal.reason);
         }, { once: true });
-      });
+      }).finally(() => running--);
       return x * x;
     }
   `);
@@ -287,14 +289,11 @@ function timeouts(conn: classic.SyncClassicConnection): void {
 
   // The synchronous connection's timed (the classic wrapper lends its connection's) takes
   // milliseconds only: no AbortSignal, since nothing on this thread runs while it is blocked.
-  const started = performance.now();
   try {
     conn.connection.timed(conn.namespace.slowSquare, 100)(7, 10_000);
     check(false, "the call times out");
   } catch (error) {
-    const elapsed = Math.round(performance.now() - started);
     check(error instanceof TimeoutError, "a TimeoutError");
-    check(elapsed < 5_000, "it gave up long before the server would have answered");
     tell(
       "conn.connection.timed(conn.namespace.slowSquare, 100)(7, 10_000)",
       `${error.name} after ~100 ms, thrown at the call`,
@@ -348,12 +347,13 @@ async function callbacksAndOverlap(conn: classic.SyncClassicConnection): Promise
   // conn.async (RPyC's async_): a promise instead of a block, so calls overlap and async
   // callbacks are fine (the thread is free while it awaits).
   const slowSquare = conn.async(conn.namespace.slowSquare);
-  const started = performance.now();
+  conn.execute("mostRunning = 0");
   const squares = await Promise.all([2, 3, 4].map((x) => slowSquare(x, 400)));
-  const elapsed = Math.round(performance.now() - started);
   show("await Promise.all([2, 3, 4].map((x) => slowSquare(x, 400)))", squares, "overlapping");
   check(JSON.stringify(squares) === "[4,9,16]", "three answers");
-  check(elapsed < 1_100, `three 400 ms calls overlapped (took ${elapsed} ms)`);
+  const overlapped: number = conn.eval("mostRunning");
+  show('conn.eval("mostRunning")', overlapped, "calls the server ran at once");
+  check(overlapped === 3, "the three calls ran at the same time");
   const tick = () => new Promise((resolve) => setTimeout(resolve, 1)); // needs the event loop
   const viaAsync = await conn.async(sumOf)(async (i: number) => (await tick(), i * 10), 3);
   show(
