@@ -50,6 +50,18 @@ export {
   serveIsolated,
 } from "./core/net/isolated.ts";
 export {
+  connectInProcess,
+  connectMessagePort,
+  connectWorker,
+  type InProcessOptions,
+  type MessagePortLike,
+  type MessagePortOptions,
+  serveMessagePort,
+  serveParent,
+  type WorkerConnectionOptions,
+} from "./core/net/message_port.ts";
+export type { MessageEndpoint } from "./core/wire/message_channel.ts";
+export {
   connectSubprocess,
   serveStdio,
   type SubprocessConnection,

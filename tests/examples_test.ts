@@ -206,6 +206,17 @@ Deno.test("examples/tutorial4_callbacks.ts calls the client back", async () => {
   ]);
 });
 
+Deno.test("examples/worker.ts offloads work to a module worker and exits 0", async () => {
+  await expectRun("worker.ts", [], [
+    "worker: 10%",
+    "worker: 90%",
+    "primes below 20 000 000: 1270607",
+    "the main thread stayed responsive: true",
+    "sha-256 of 64 MiB of 7s: 08fc7f5f33ae0938ae102cce12411f3cb1771056331da72a62fddaeedfa633cb",
+    "the array is still ours: true",
+  ]);
+});
+
 Deno.test("examples/services_tour.ts walks through services and exits 0", async () => {
   await expectRun("services_tour.ts", [], [
     'services tour: connected to the "Bank" service',

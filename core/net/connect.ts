@@ -7,6 +7,7 @@
 import type { TlsClientOptions } from "./tls.ts";
 import { Session } from "../session/session.ts";
 import type { Budget } from "../wire/budget.ts";
+import type { ReadableFrameChannel } from "../wire/channel.ts";
 import { type ResolvedLimits, resolveLimits } from "../wire/limits.ts";
 import { makeProxy } from "../netref/proxy.ts";
 import {
@@ -46,6 +47,21 @@ export async function startConnection(
     throw error;
   }
   const channel = await openChannel(transport, limits, options.token, shared?.inbound);
+  return await startSession(channel, limits, options, credentials, shared?.pending);
+}
+
+/**
+ * Starts a connection over an open channel (of any carrier): handshake, then
+ * the service's `onConnect`. The channel is closed if that fails. A server
+ * passes the pending-request budget its connections share.
+ */
+export async function startSession(
+  channel: ReadableFrameChannel,
+  limits: ResolvedLimits,
+  options: ConnectionOptions,
+  credentials: unknown = null,
+  serverPending?: Budget,
+): Promise<Connection> {
   const service = options.service ?? VoidService;
   const connection = new Session({
     channel,
@@ -54,7 +70,7 @@ export async function startConnection(
     options,
     limits,
     credentials,
-    serverPending: shared?.pending,
+    serverPending,
   });
   await connection.start(options, serviceAliases(service));
   return connection;

@@ -506,7 +506,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       return question;
     }
     const refs = this.#space.outgoing();
-    const boxer = new Boxer(w, refs, this.#sendLimits, args);
+    const boxer = new Boxer(w, refs, this.#sendLimits, args, this.#channel.allocateAttachment);
     let boxing: Promise<void> | null;
     try {
       boxing = this.#run(boxer);
@@ -675,7 +675,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       return;
     }
     const refs = this.#space.outgoing();
-    const boxer = new Boxer(w, refs, this.#sendLimits, value);
+    const boxer = new Boxer(w, refs, this.#sendLimits, value, this.#channel.allocateAttachment);
     const unsendable = (error: unknown) => {
       refs.rollback();
       if (isPeerFault(error)) return this.#violation(error);

@@ -107,6 +107,9 @@ const NO_KEYS: readonly string[] = [];
 const NO_SOURCE: Record<string, unknown> = {};
 const NO_ATTACHMENTS: readonly Uint8Array[] = Object.freeze([]);
 
+/** Attachment buffers by default: the shared pool's. */
+const pooled = (size: number): Uint8Array => attachmentBuffers.take(size);
+
 /**
  * Writes one value into a {@linkcode ByteWriter}, resumably. One instance per
  * message.
@@ -134,12 +137,23 @@ export class Boxer implements Sliced {
   #elements = 0;
   /** Steps until the next look at the clock. */
   #steps = CHECK_EVERY;
+  readonly #allocate: (size: number) => Uint8Array;
 
-  /** Boxes `value` into `writer` when run. */
-  constructor(writer: ByteWriter, refs: ReferenceWriter, limits: BoxLimits, value: unknown) {
+  /**
+   * Boxes `value` into `writer` when run; large byte arrays are copied into
+   * buffers from `allocate` (by default, the shared pool's).
+   */
+  constructor(
+    writer: ByteWriter,
+    refs: ReferenceWriter,
+    limits: BoxLimits,
+    value: unknown,
+    allocate: (size: number) => Uint8Array = pooled,
+  ) {
     this.#writer = writer;
     this.#refs = refs;
     this.#limits = limits;
+    this.#allocate = allocate;
     this.#push(Kind.Items, [value], 1, 0, false, undefined);
   }
 
@@ -506,8 +520,8 @@ export class Boxer implements Sliced {
 
   /**
    * Takes a copy of `bytes` as the message's next attachment (copied a piece
-   * per step, into a buffer the channel gives back once written), so the
-   * array travels as it was when sent.
+   * per step, into a buffer the channel owns once the message is sent), so
+   * the array travels as it was when sent.
    */
   #attach(bytes: Uint8Array, kind: number): void {
     const attachments = this.#attachments ??= [];
@@ -522,7 +536,7 @@ export class Boxer implements Sliced {
     const { bytes: out, at } = this.#writer.payload(5);
     writeU32(out, at, attachments.length);
     out[at + 4] = kind;
-    const copy = attachmentBuffers.take(bytes.length);
+    const copy = this.#allocate(bytes.length);
     attachments.push(copy);
     const frame = this.#push(Kind.Copy, NO_ITEMS, bytes.length, 0, false, undefined);
     frame.from = bytes;

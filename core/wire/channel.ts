@@ -99,6 +99,14 @@ export interface FrameChannel {
   readonly description: string;
   /** Frames (or carrier messages) and bytes each way, for statistics. */
   readonly counters: ChannelCounters;
+  /**
+   * Where boxing copies a message's large byte arrays (its attachments), if
+   * the channel wants them somewhere of its own: a carrier that transfers
+   * them (`postMessage`) wants fresh buffers of exactly their size. Absent:
+   * they come from the shared pool, and the channel gives them back once
+   * written. Either way the channel owns them once `send` has them.
+   */
+  readonly allocateAttachment?: (size: number) => Uint8Array;
 }
 
 /**

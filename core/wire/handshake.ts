@@ -66,7 +66,10 @@ export async function receiveHello(
       );
     }),
   ]).finally(() => clearTimeout(timer));
-  return checkHello(message, expect);
+  const peer = checkHello(message, expect);
+  // Read: what it held goes back (a channel that closes gives back everything anyway).
+  if (message) channel.release(message);
+  return peer;
 }
 
 /**
