@@ -19,7 +19,14 @@
  * @module
  */
 
-export { connect, connectStream, connectTls, connectUnix } from "./core/net/connect.ts";
+export {
+  connect,
+  connectStream,
+  connectTls,
+  connectUnix,
+  connectWebSocket,
+} from "./core/net/connect.ts";
+export type { WebSocketClientOptions, WebSocketListenOptions } from "./core/net/websocket.ts";
 export type { PeerCertificate, TlsClientOptions, TlsServerOptions } from "./core/net/tls.ts";
 export type { Incoming } from "./core/net/incoming.ts";
 export {
@@ -42,7 +49,14 @@ export {
   type ResolvedLimits,
   type ServerLimits,
 } from "./core/wire/limits.ts";
-export { serve, type ServeOptions, type Server } from "./core/net/server.ts";
+export {
+  serve,
+  type ServeOptions,
+  type Server,
+  serveWebSocket,
+  type WebSocketServeOptions,
+} from "./core/net/server.ts";
+export type { HostOptions } from "./core/net/hosting.ts";
 export type { ListenOptions } from "./core/net/listening.ts";
 export {
   type IsolatedServeOptions,

@@ -39,6 +39,9 @@ Options:
                            stdio       serve one peer on stdin/stdout (inetd, ssh)
                            isolated    each connection in its own child process
       --unix PATH        listen on a unix socket instead of TCP
+      --ws PATH          serve over WebSocket: an HTTP server on --host/--port whose WebSocket
+                         upgrades at PATH are the connections (classic.connectWebSocket(
+                         "ws://HOST:PORT/PATH"); wss with --ssl-keyfile/--ssl-certfile)
       --logfile FILE     append log lines to FILE (default stderr)
   -q, --quiet            log errors only
       --ssl-keyfile FILE   serve TLS with this private key (PEM; needs --ssl-certfile)
@@ -67,6 +70,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     port: { type: "string", short: "p" },
     mode: { type: "string", short: "m" },
     unix: { type: "string" },
+    ws: { type: "string" },
     logfile: { type: "string" },
     quiet: { type: "boolean", short: "q" },
     "ssl-keyfile": { type: "string" },
@@ -108,6 +112,18 @@ export async function runClassic(argv: string[]): Promise<number> {
   if (values.unix !== undefined && tls) {
     throw new UsageError("TLS needs TCP: --ssl-* cannot be combined with --unix");
   }
+  const ws = values.ws;
+  if (ws !== undefined) {
+    if (values.unix !== undefined) throw new UsageError("--ws cannot be combined with --unix");
+    if (mode === "stdio") throw new UsageError("--mode stdio serves on stdin/stdout: drop --ws");
+    if (!ws.startsWith("/")) throw new UsageError(`invalid --ws '${ws}': a path starts with /`);
+    if (values["ssl-cafile"] !== undefined) {
+      throw new UsageError(
+        "--ssl-cafile cannot be combined with --ws: client certificates are not available " +
+          "over WebSocket (use --auth-token-file)",
+      );
+    }
+  }
   const maxConnections = values["max-connections"] === undefined
     ? undefined
     : parsePositiveInteger(values["max-connections"], "--max-connections");
@@ -123,7 +139,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     );
   }
   const listening = mode !== "stdio" && values.unix === undefined;
-  const registrar = registrarFromFlags(values, listening);
+  const registrar = registrarFromFlags(values, listening && ws === undefined);
   // TLS or a token keeps strangers out; without either, only loopback is safe.
   const guarded = tls !== undefined || token !== undefined;
   if (listening && !isLoopback(hostname) && !guarded && !values["insecure-remote"]) {
@@ -150,7 +166,9 @@ export async function runClassic(argv: string[]): Promise<number> {
     await conn.finished;
     return 0;
   }
-  const where = values.unix !== undefined ? { path: values.unix } : { hostname, port, tls };
+  const where = values.unix !== undefined
+    ? { path: values.unix }
+    : { hostname, port, tls, ws: ws === undefined ? undefined : { path: ws } };
   const common = {
     ...where,
     authenticator: token === undefined ? undefined : tokenAuthenticator(token),
@@ -178,9 +196,10 @@ export async function runClassic(argv: string[]): Promise<number> {
     // The two lines a parent reads to find the server (RPyC prints "rpyc-oneshot").
     await writeStdout(`rdc-oneshot\n${shown}\n`);
   }
-  const readable = "port" in addr
+  const hostPort = "port" in addr
     ? `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`
     : addr.path;
+  const readable = ws === undefined ? hostPort : `${tls ? "wss" : "ws"}://${hostPort}${ws}`;
   log("info", `serving ${mode} on ${readable}`);
   // An isolated server runs no service of its own here: its classic names are registered for it.
   await using _registration = mode === "isolated" && registrar && "port" in addr

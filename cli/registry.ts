@@ -120,7 +120,7 @@ export function registrarFromFlags(
     if (stray) throw new UsageError(`--${stray} needs --register`);
     return undefined;
   }
-  if (!tcpServer) throw new UsageError("--register needs a TCP server (not stdio or --unix)");
+  if (!tcpServer) throw new UsageError("--register needs a TCP server (not stdio, --unix or --ws)");
   const mode = parseMode(values["registry-type"] ?? "UDP", "--registry-type");
   const host = values["registry-host"];
   if (mode === "TCP" && host === undefined) {

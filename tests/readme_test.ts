@@ -47,7 +47,15 @@ async function run(block: string): Promise<string[]> {
   }
 }
 
-for (const heading of ["## Services", "### Netrefs", "## Synchronous mode", "## Transports"]) {
+for (
+  const heading of [
+    "## Services",
+    "### Netrefs",
+    "## Synchronous mode",
+    "## Transports",
+    "### WebSocket",
+  ]
+) {
   Deno.test(`README: the sample under "${heading}" prints what it says`, async () => {
     const block = await blockAfter(heading);
     const claimed = claimedOutputs(block);

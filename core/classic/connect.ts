@@ -9,6 +9,7 @@ import {
   connectStream as connectOverStream,
   connectTls as connectOverTls,
   connectUnix as connectToUnix,
+  connectWebSocket as connectOverWebSocket,
 } from "../net/connect.ts";
 import type { Connection, ConnectionOptions } from "../session/connection.ts";
 import { PERMISSIVE } from "../session/policy.ts";
@@ -19,6 +20,7 @@ import {
   type SubprocessOptions,
 } from "../net/stdio.ts";
 import type { TlsClientOptions } from "../net/tls.ts";
+import type { WebSocketClientOptions } from "../net/websocket.ts";
 import type { ByteStreams } from "../wire/transport.ts";
 import { ClassicConnection } from "./connection.ts";
 import {
@@ -78,6 +80,25 @@ export async function connectUnix(
   options: ConnectionOptions = {},
 ): Promise<ClassicConnection> {
   return new ClassicConnection(await connectToUnix(path, classicOptions(options)));
+}
+
+/**
+ * Connects to a classic server over a WebSocket (`rdc classic --ws PATH`, or
+ * `classic.serve({ ws })`); see the top-level `connectWebSocket` for the
+ * options.
+ *
+ * @example
+ * ```ts
+ * import { classic } from "@rdc/rdc";
+ * // await using conn = await classic.connectWebSocket("ws://127.0.0.1:18812/rdc");
+ * // console.log(await conn.eval("1 + 1"));
+ * ```
+ */
+export async function connectWebSocket(
+  url: string | URL,
+  options: ConnectionOptions & WebSocketClientOptions = {},
+): Promise<ClassicConnection> {
+  return new ClassicConnection(await connectOverWebSocket(url, classicOptions(options)));
 }
 
 /** Runs a classic connection over any pair of byte streams. */
@@ -176,9 +197,9 @@ function permissionFlags(): string[] {
 }
 
 /**
- * Serves classic mode (RPyC's `rpyc_classic`) on TCP or a unix socket, with
- * the permissive policy: each connection gets its own `ClassicService` and
- * namespace. The default port is 18812 and the default address loopback.
+ * Serves classic mode (RPyC's `rpyc_classic`) on TCP, a unix socket or a
+ * WebSocket (`ws`), with the permissive policy: each connection gets its
+ * own `ClassicService` and namespace. The default port is 18812 and the default address loopback.
  */
 export function serve(options: ServeOptions = {}): Server {
   return serveService(ClassicService, {

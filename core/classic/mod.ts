@@ -15,6 +15,7 @@ export {
   connectTlsSync,
   connectUnix,
   connectUnixSync,
+  connectWebSocket,
   DEFAULT_PORT,
   DEFAULT_TLS_PORT,
   defaultServerCommand,

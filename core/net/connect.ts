@@ -1,5 +1,6 @@
 /**
- * Opening connections: over TCP, a unix socket, or any byte stream.
+ * Opening connections: over TCP, TLS, a unix socket, a WebSocket, or any
+ * byte stream.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { serviceAliases, serviceInstance, VoidService } from "../session/service
 import type { ByteStreams, Transport } from "../wire/transport.ts";
 import { transportFromStreams } from "./adapters.ts";
 import { openChannel, openEndpoint } from "./endpoints.ts";
+import { openWebSocket, type WebSocketClientOptions } from "./websocket.ts";
 
 /** Budgets a server shares among its connections. */
 export interface ServerBudgets {
@@ -133,6 +135,39 @@ export async function connectUnix(
   options: ConnectionOptions = {},
 ): Promise<Connection> {
   return await startConnection(await openEndpoint({ kind: "unix", path }), options);
+}
+
+/**
+ * Connects to an rdc server over a WebSocket (`ws://` or `wss://`): a
+ * server made with `serve(service, { ws })`, or a `Deno.serve` application
+ * that answers this URL with `serveWebSocket`. Everything else is as over
+ * TCP: `token` for a `tokenAuthenticator` server, limits, timeouts.
+ *
+ * For wss, the server's certificate must chain to the system's trust store,
+ * to a certificate given to Deno with `--cert` or `DENO_CERT`, or to one of
+ * `caCerts`; and it must name the URL's host.
+ *
+ * @throws {TypeError} for a URL that is not ws: or wss:.
+ * @throws an `Error` naming the URL when the socket cannot be opened (refused,
+ *   not a WebSocket endpoint, an untrusted certificate), and what `connect`
+ *   throws once it is open (a refused token, a refused connection).
+ * @example
+ * ```ts
+ * import { connectWebSocket } from "@rdc/rdc";
+ * // await using conn = await connectWebSocket("wss://example.com/rdc", { token: "secret" });
+ * // console.log(await conn.root.add(1, 2));
+ * ```
+ */
+export async function connectWebSocket(
+  url: string | URL,
+  options: ConnectionOptions & WebSocketClientOptions = {},
+): Promise<Connection> {
+  const transport = await openWebSocket(
+    url,
+    options,
+    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  );
+  return await startConnection(transport, options);
 }
 
 /**

@@ -1,15 +1,16 @@
 /**
- * What every server kind shares: a listener on TCP, TLS or a unix socket, an
- * accept loop, and one orderly shutdown.
+ * What every server kind shares: a listener on TCP, TLS, a unix socket or
+ * WebSocket (an HTTP server), an accept loop, and one orderly shutdown.
  *
  * @module
  */
 
 import { withContext } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Incoming } from "./incoming.ts";
+import type { Acceptor, Incoming } from "./incoming.ts";
 import { TlsListener, type TlsServerOptions } from "./tls.ts";
 import { transportFromConn } from "./adapters.ts";
+import { WebSocketListener, type WebSocketListenOptions } from "./websocket.ts";
 
 /** Where a server listens, and what stops it. */
 export interface ListenOptions {
@@ -19,23 +20,21 @@ export interface ListenOptions {
   port?: number;
   /** Listen on a unix socket at this path instead of TCP. */
   path?: string;
-  /** Serve TLS (on TCP): the server's certificate, and optionally the CAs of client certificates. */
+  /**
+   * Serve TLS (on TCP): the server's certificate, and optionally the CAs of
+   * client certificates. With `ws`: WebSocket over TLS (wss), where client
+   * certificates cannot be asked for (`ca` is refused).
+   */
   tls?: TlsServerOptions;
+  /**
+   * Serve over WebSocket instead of raw TCP: an HTTP server on the port
+   * whose WebSocket upgrades at `ws.path` are the connections (what
+   * `connectWebSocket` and browsers open). Same admission, authenticator,
+   * budgets and timeouts as TCP. Not with `path` (a unix socket).
+   */
+  ws?: WebSocketListenOptions;
   /** Aborting it closes the server. */
   signal?: AbortSignal;
-}
-
-/**
- * Where connections come from: one interface over `Deno.listen` (TCP and
- * unix sockets) and {@linkcode TlsListener}. `accept` resolves with null once
- * closed; `close` is idempotent.
- */
-interface Acceptor {
-  readonly addr: Deno.NetAddr | Deno.UnixAddr;
-  /** Resolves once listening; rejects if the address cannot be bound. */
-  readonly ready: Promise<void>;
-  accept(): Promise<Incoming | null>;
-  close(): void;
 }
 
 /**
@@ -43,11 +42,11 @@ interface Acceptor {
  *
  * Contract: `close()` is idempotent and never throws. It stops accepting,
  * runs `stop` once (which ends what the server runs for its clients), waits
- * for every handler to return, removes a unix socket's file, then resolves
- * `finished`.
+ * for every handler to return, shuts a WebSocket listener's HTTP server
+ * down, removes a unix socket's file, then resolves `finished`.
  */
 export class Listening {
-  /** `tcp 127.0.0.1:18812`, `tls 127.0.0.1:18821` or `unix /path`, for logs. */
+  /** `tcp 127.0.0.1:18812`, `tls 127.0.0.1:18821`, `ws 127.0.0.1:8000/rdc` or `unix /path`, for logs. */
   readonly description: string;
   readonly #acceptor: Acceptor;
   readonly #options: ListenOptions;
@@ -62,8 +61,8 @@ export class Listening {
    * Listens where `options` say; TLS handshake failures go to `logger`.
    *
    * @param what the caller's name, for the error when neither port nor path is given.
-   * @throws {TypeError} without a port or a path, or with TLS on a unix socket; the
-   *   runtime's error when listening fails.
+   * @throws {TypeError} without a port or a path, with TLS or `ws` on a unix socket,
+   *   or with client certificates over WebSocket; the runtime's error when listening fails.
    */
   constructor(
     options: ListenOptions,
@@ -76,6 +75,7 @@ export class Listening {
     this.#stop = stop;
     if (options.path !== undefined) {
       if (options.tls) throw new TypeError(`${what}: TLS needs TCP, not a unix socket`);
+      if (options.ws) throw new TypeError(`${what}: ws needs TCP, not a unix socket`);
       const path = options.path;
       this.#acceptor = denoAcceptor(
         naming(`unix ${path}`, () => Deno.listen({ transport: "unix", path })),
@@ -86,7 +86,11 @@ export class Listening {
       if (port === undefined) throw new TypeError(`${what} needs a port (0 picks one) or a path`);
       const hostname = options.hostname ?? "127.0.0.1";
       const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-      if (options.tls) {
+      if (options.ws) {
+        const listener = WebSocketListener.listen(hostname, port, options.ws, options.tls, logger);
+        this.#acceptor = listener;
+        this.description = listener.description;
+      } else if (options.tls) {
         const tls = options.tls;
         const refused = (peer: string, reason: string) =>
           logger("warn", `tls ${host}: TLS handshake with ${peer} failed: ${reason}`);
@@ -188,6 +192,7 @@ export class Listening {
       await this.#stop();
     } finally {
       await Promise.allSettled(this.#handlers);
+      await this.#acceptor.finish?.().catch(() => {});
       if (this.#options.path !== undefined) await Deno.remove(this.#options.path).catch(() => {});
       this.#finished.resolve();
     }

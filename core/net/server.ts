@@ -1,24 +1,15 @@
 /**
- * Servers: accept connections and give each its service.
+ * Servers: accept connections and give each its service; and serving one
+ * WebSocket upgrade inside an HTTP application.
  *
  * @module
  */
 
-import { authenticate, type Authenticator } from "./auth.ts";
-import { type ServerBudgets, startConnection } from "./connect.ts";
-import { Budget } from "../wire/budget.ts";
-import { DEFAULT_SERVER_LIMITS, resolveLimits, type ServerLimits } from "../wire/limits.ts";
-import {
-  type Connection,
-  type ConnectionOptions,
-  DEFAULT_HANDSHAKE_TIMEOUT_MS,
-} from "../session/connection.ts";
+import { type Connection, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../session/connection.ts";
 import { defaultLogger } from "../log.ts";
-import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
-import type { Incoming } from "./incoming.ts";
-import { Admission, checkMaxConnections } from "./admission.ts";
-import { checkIdleTimeout, IdleSweeper } from "./idle.ts";
+import { Hosting, type HostOptions } from "./hosting.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
+import { acceptWebSocket } from "./websocket.ts";
 import { registrarOf, Registration, type RegistrationOptions } from "../registry/registration.ts";
 import { type Service, serviceAliases } from "../session/service.ts";
 
@@ -26,30 +17,9 @@ import { type Service, serviceAliases } from "../session/service.ts";
  * Options of {@linkcode serve}: where to listen, how to check clients,
  * whether to register with a registry, plus every connection option.
  */
-export interface ServeOptions
-  extends
-    Omit<ConnectionOptions, "service" | "token">,
-    ListenOptions,
-    RegistrationOptions,
-    ServerLimits {
+export interface ServeOptions extends HostOptions, ListenOptions, RegistrationOptions {
   /** Serve one client, then close (RPyC's `OneShotServer`). Default false. */
   oneShot?: boolean;
-  /**
-   * Milliseconds after which a connection with no traffic either way and
-   * nothing in flight (no request pending or being served) is closed, and
-   * the reason logged (level info). Netrefs the client holds do not keep it
-   * open; a `ping()` does. Checked by one timer per server, so a connection
-   * goes between `idleTimeout` and 1.5 × `idleTimeout` after its last
-   * traffic. Default 0: never.
-   */
-  idleTimeout?: number;
-  /**
-   * Checks each connection before the protocol starts (after TLS, if any);
-   * what it returns becomes the connection's `credentials`, and a throw
-   * refuses the connection (logged; nothing else is disturbed). Without one,
-   * the credentials are the client's TLS certificate, or null.
-   */
-  authenticator?: Authenticator;
 }
 
 /**
@@ -75,7 +45,9 @@ export interface Server extends AsyncDisposable {
 
 /**
  * Serves `service` — a class (an instance per connection) or a shared
- * instance — on TCP, TLS or a unix socket.
+ * instance — on TCP, TLS or a unix socket; with `ws`, over WebSocket (an
+ * HTTP server on the port, HTTPS with `tls`; `ws.fallback` answers the
+ * other requests).
  *
  * @example
  * ```ts
@@ -90,24 +62,11 @@ export interface Server extends AsyncDisposable {
 export function serve(service: Service | (new () => Service), options: ServeOptions): Server {
   const logger = options.logger ?? defaultLogger;
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  resolveLimits(options); // Bad limits fail here, not on each connection.
-  const budgets = serverBudgets(options);
-  const maxConnections = checkMaxConnections(
-    options.maxConnections ?? DEFAULT_SERVER_LIMITS.maxConnections,
-    "serve",
-  );
-  const idleTimeout = checkIdleTimeout(options.idleTimeout ?? 0, "serve");
-  const connections = new Set<Connection>();
-  const starting = new Set<Incoming>();
+  const hosting = new Hosting(service, options, "serve");
   const registrar = registrarOf(options);
   let registration: Registration | undefined;
-  let idle: IdleSweeper | undefined;
   const listening = new Listening(options, "serve", logger, handshakeTimeout, async () => {
-    idle?.stop();
-    const unregistering = registration?.stop() ?? [];
-    // Connections still authenticating or in their handshake (or onConnect) are cut off too.
-    for (const incoming of starting) incoming.transport.close();
-    await Promise.all([...connections].map((c) => c.close()).concat(unregistering));
+    await Promise.all([hosting.stop(), registration?.stop()]);
   });
   // Registered once listening, withdrawn as closing begins (see the stop callback above).
   listening.ready.then(() => {
@@ -115,89 +74,79 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
     const { port } = listening.addr as Deno.NetAddr;
     registration = new Registration(registrar, serviceAliases(service), port, options, logger);
   }, () => {});
-  const description = listening.description;
-  const admission = new Admission(maxConnections, description, logger);
-  if (idleTimeout > 0 && !listening.closing) {
-    idle = new IdleSweeper(idleTimeout, connections, (connection) => {
-      const reason = `idle for ${idleTimeout} ms (idleTimeout)`;
-      logger(
-        "info",
-        `${description}: closing the connection from ${connection.description}: ${reason}`,
-      );
-      void connection.close(reason);
-    });
-  }
-
-  listening.accept(
-    async (incoming) => {
-      using slot = await admission.admit(incoming);
-      if (!slot) return;
-      const { transport, peer } = incoming;
-      starting.add(incoming);
-      try {
-        const credentials = await authenticate(
-          incoming,
-          options.authenticator,
-          handshakeTimeout,
-          listening.stopping,
-        )
-          .catch(async (error) => {
-            await refuse(transport, AUTHENTICATION_FAILED);
-            throw error;
-          });
-        const connection = await startConnection(
-          transport,
-          { ...options, service },
-          credentials,
-          budgets,
-        );
-        starting.delete(incoming);
-        if (listening.closing) return void connection.close();
-        idle?.track(connection);
-        connections.add(connection);
-        await connection.finished;
-        connections.delete(connection);
-      } catch (error) {
-        transport.close();
-        if (listening.closing) return;
-        logger(
-          "warn",
-          `${description}: connection from ${peer} failed: ${(error as Error).message}`,
-        );
-      } finally {
-        starting.delete(incoming);
-      }
-    },
-    logger,
-    options.oneShot,
-  );
+  hosting.start(listening.description);
+  listening.accept((incoming) => hosting.handle(incoming), logger, options.oneShot);
 
   const close = () => listening.close();
   return {
     addr: listening.addr,
     ready: listening.ready,
-    connections,
+    connections: hosting.connections,
     finished: listening.finished,
     close,
     [Symbol.asyncDispose]: close,
   };
 }
 
+/** Options of {@linkcode serveWebSocket}: the connection's, and how to check the client. */
+export interface WebSocketServeOptions
+  extends Omit<HostOptions, "maxConnections" | "maxTotalInboundBytes" | "maxTotalPendingRequests"> {
+  /**
+   * The second argument of the `Deno.serve` handler: the client's address,
+   * for log lines and for a `tokenAuthenticator`'s per-address slow-down
+   * (without it, every client counts as one address).
+   */
+  info?: Deno.ServeHandlerInfo;
+  /** Aborting it closes the connection. */
+  signal?: AbortSignal;
+}
+
 /**
- * The budgets all of a server's connections share.
+ * Serves `service` on one WebSocket upgrade inside your own HTTP server:
+ * returns the `Response` for `request` (the upgrade, or 426 for a request
+ * that is not one, 400 for a malformed one), and serves the connection once
+ * the socket opens, with the authenticator, limits and timeouts of
+ * `options`, as `serve` would. Each call serves one connection, with its own
+ * budgets; for a connection limit and budgets shared by all of them, let
+ * `serve(service, { ws: { path, fallback } })` own the port instead and
+ * hand your application the other requests.
  *
- * @throws {RangeError} naming the option, for a value that is not a positive whole number.
+ * @throws {RangeError} for a bad limit or `idleTimeout`.
+ * @example
+ * ```ts
+ * import { serveWebSocket, Service } from "@rdc/rdc";
+ * class EchoService extends Service {
+ *   exposed_echo(text: string): string { return text; }
+ * }
+ * await using http = Deno.serve({ port: 0, onListen() {} }, (request, info) =>
+ *   new URL(request.url).pathname === "/rdc"
+ *     ? serveWebSocket(request, EchoService, { info })
+ *     : new Response("hello"));
+ * // Clients: await connectWebSocket(`ws://127.0.0.1:${http.addr.port}/rdc`)
+ * ```
  */
-function serverBudgets(options: ServerLimits): ServerBudgets {
-  const limit = (key: "maxTotalInboundBytes" | "maxTotalPendingRequests"): number => {
-    const value = options[key] ?? DEFAULT_SERVER_LIMITS[key];
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new RangeError(`${key} must be a positive whole number, not ${value}`);
+export function serveWebSocket(
+  request: Request,
+  service: Service | (new () => Service),
+  options: WebSocketServeOptions = {},
+): Response {
+  const url = new URL(request.url);
+  const description = `${url.protocol === "https:" ? "wss" : "ws"} ${url.host}${url.pathname}`;
+  const hosting = new Hosting(service, options, "serveWebSocket");
+  const { response, incoming } = acceptWebSocket(request, options.info);
+  incoming.then(async (opened) => {
+    if (!opened) return;
+    const { signal } = options;
+    const stop = () => void hosting.stop();
+    signal?.addEventListener("abort", stop, { once: true });
+    hosting.start(description);
+    if (signal?.aborted) stop();
+    try {
+      await hosting.handle(opened);
+    } finally {
+      signal?.removeEventListener("abort", stop);
+      await hosting.stop();
     }
-    return value;
-  };
-  return {
-    inbound: new Budget(limit("maxTotalInboundBytes"), "bytes held for messages on this server"),
-    pending: new Budget(limit("maxTotalPendingRequests"), "requests pending on this server"),
-  };
+  });
+  return response;
 }

@@ -43,15 +43,21 @@ export interface RegistrationOptions {
  * The registrar that `options` ask to register with, or `undefined` when
  * they do not ask.
  *
- * @throws {TypeError} when registering is asked of a server on a unix socket (it has no port).
+ * @throws {TypeError} when registering is asked of a server on a unix socket (it has no port)
+ *   or over WebSocket (the registry's clients connect over TCP).
  */
 export function registrarOf(
-  options: RegistrationOptions & { path?: string },
+  options: RegistrationOptions & { path?: string; ws?: unknown },
 ): Registrar | undefined {
   if (!(options.autoRegister ?? options.registrar !== undefined)) return undefined;
   if (options.path !== undefined) {
     throw new TypeError(
       "only a TCP server can register with a registry (a unix socket has no port)",
+    );
+  }
+  if (options.ws !== undefined) {
+    throw new TypeError(
+      "only a TCP server can register with a registry (its clients connect over TCP, not WebSocket)",
     );
   }
   return options.registrar ?? new RegistryClient();
