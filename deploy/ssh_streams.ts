@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Readable, Writable } from "node:stream";
+import { type Readable, Writable } from "node:stream";
 import type { ByteStreams } from "../core/wire/transport.ts";
 import type { Ssh2Channel } from "./ssh2.ts";
 
@@ -59,8 +59,8 @@ export function remoteProcess(channel: Ssh2Channel): RemoteProcess {
   const close = closer(channel);
   return {
     stdin: Writable.toWeb(channel) as WritableStream<Uint8Array>,
-    stdout: Readable.toWeb(channel) as ReadableStream<Uint8Array>,
-    stderr: Readable.toWeb(channel.stderr) as ReadableStream<Uint8Array>,
+    stdout: readableOf(channel),
+    stderr: readableOf(channel.stderr),
     status,
     close,
     async [Symbol.asyncDispose]() {
@@ -73,11 +73,48 @@ export function remoteProcess(channel: Ssh2Channel): RemoteProcess {
 /** Wraps a forwarding channel. */
 export function sshStream(channel: Ssh2Channel): SshStream {
   return {
-    readable: Readable.toWeb(channel) as ReadableStream<Uint8Array>,
+    readable: readableOf(channel),
     writable: Writable.toWeb(channel) as WritableStream<Uint8Array>,
     closed: new Promise<void>((resolve) => channel.once("close", () => resolve())),
     close: closer(channel),
   };
+}
+
+/**
+ * The bytes of one side of a channel as a web stream, with backpressure.
+ * Unlike `Readable.toWeb`, data or an end arriving after the stream was
+ * cancelled is dropped rather than thrown into ssh2's event handlers (where
+ * it broke the whole SSH connection); a cancelled side keeps being read, so
+ * the window both sides share keeps moving.
+ */
+function readableOf(source: Readable): ReadableStream<Uint8Array> {
+  let open = true;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      source.on("data", (chunk: Uint8Array) => {
+        if (!open) return;
+        controller.enqueue(new Uint8Array(chunk));
+        if ((controller.desiredSize ?? 1) <= 0) source.pause();
+      });
+      source.on("end", () => {
+        if (!open) return;
+        open = false;
+        controller.close();
+      });
+      source.on("error", (error) => {
+        if (!open) return;
+        open = false;
+        controller.error(error);
+      });
+    },
+    pull() {
+      source.resume();
+    },
+    cancel() {
+      open = false;
+      source.resume();
+    },
+  }, { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength });
 }
 
 function closer(channel: Ssh2Channel): () => void {
