@@ -103,50 +103,19 @@ const NODE_HIGH_WATER = 1024 * 1024;
  * `read`s, with the socket paused while 1 MiB waits unread.
  */
 export function transportFromNodeSocket(socket: NodeSocket, description: string): Transport {
-  const chunks: Uint8Array[] = [];
-  let buffered = 0;
-  let ended = false;
-  let failure: Error | null = null;
-  let wake: (() => void) | null = null;
-  const notify = () => {
-    wake?.();
-    wake = null;
-  };
+  const queue = new ChunkQueue();
   socket.on("data", (chunk) => {
-    chunks.push(chunk);
-    buffered += chunk.length;
-    if (buffered > NODE_HIGH_WATER) socket.pause();
-    notify();
+    queue.push(chunk);
+    if (queue.size > NODE_HIGH_WATER) socket.pause();
   });
-  socket.on("end", () => {
-    ended = true;
-    notify();
-  });
-  socket.on("close", () => {
-    ended = true;
-    notify();
-  });
-  socket.on("error", (error) => {
-    failure = error;
-    notify();
-  });
-  let closed = false;
+  socket.on("end", () => queue.end());
+  socket.on("close", () => queue.end());
+  socket.on("error", (error) => queue.fail(error, true));
   return {
     description,
     async read(into) {
-      while (chunks.length === 0) {
-        if (closed) return null;
-        if (failure) throw failure;
-        if (ended) return null;
-        await new Promise<void>((resolve) => wake = resolve);
-      }
-      const head = chunks[0];
-      const count = Math.min(into.length, head.length);
-      into.set(head.subarray(0, count));
-      if (count === head.length) chunks.shift();
-      else chunks[0] = head.subarray(count);
-      buffered -= count;
-      if (buffered <= NODE_HIGH_WATER / 2) socket.resume();
+      const count = await queue.read(into);
+      if (queue.size <= NODE_HIGH_WATER / 2) socket.resume();
       return count;
     },
     write(bytes) {
@@ -155,10 +124,9 @@ export function transportFromNodeSocket(socket: NodeSocket, description: string)
       });
     },
     close() {
-      if (closed) return;
-      closed = true;
+      if (queue.closed) return;
+      queue.close();
       socket.destroy();
-      notify();
     },
     closeWrite() {
       socket.end();
@@ -217,18 +185,9 @@ export function transportFromWebSocket(
   const readAhead = options.readAhead ?? WEBSOCKET_READ_AHEAD;
   const highWater = options.highWater ?? WEBSOCKET_HIGH_WATER;
   socket.binaryType = "arraybuffer";
-  const chunks: Uint8Array[] = [];
-  let queued = 0;
-  let ended = false;
-  let closed = false;
-  let failure: Error | null = null;
+  const queue = new ChunkQueue();
   /** The close code and reason this end sends when it closes the socket. */
   let closing: [number, string] = [CLOSE_NORMAL, ""];
-  let wake: (() => void) | null = null;
-  const notify = () => {
-    wake?.();
-    wake = null;
-  };
   const closeSocket = () => {
     const [code, reason] = closing;
     // Browsers let scripts send 1000 and 3000-4999 only: 1003 and 1009 become 4003 and 4009.
@@ -242,15 +201,13 @@ export function transportFromWebSocket(
   };
   /** Drops what is queued and closes the socket with `code` and `reason`: the next read throws. */
   const abandon = (code: number, reason: string) => {
-    failure ??= peerFault(`${description} ${reason}`);
-    chunks.length = 0;
-    queued = 0;
+    queue.clear();
     closing = [code, reason];
     closeSocket();
-    notify();
+    queue.fail(peerFault(`${description} ${reason}`));
   };
   socket.addEventListener("message", (event: MessageEvent) => {
-    if (closed || failure) return;
+    if (queue.closed || queue.failure) return;
     const data = event.data;
     if (!(data instanceof ArrayBuffer)) {
       return abandon(
@@ -259,49 +216,33 @@ export function transportFromWebSocket(
       );
     }
     if (data.byteLength === 0) return;
-    if (queued + data.byteLength > readAhead) {
+    if (queue.size + data.byteLength > readAhead) {
       return abandon(
         CLOSE_TOO_BIG,
         `sent more than ${readAhead} bytes ahead of what was read (a WebSocket cannot be paused)`,
       );
     }
-    chunks.push(new Uint8Array(data));
-    queued += data.byteLength;
-    notify();
+    queue.push(new Uint8Array(data));
   });
   socket.addEventListener("close", (event: CloseEvent) => {
-    ended = true;
-    if (!closed && !CLEAN_CLOSE_CODES.has(event.code)) {
+    if (!queue.closed && !CLEAN_CLOSE_CODES.has(event.code)) {
       const why = event.reason ? `: ${event.reason}` : "";
-      failure ??= new ConnectionClosedError(
-        event.code === 1006 || !event.code
-          ? `${description}: the WebSocket connection was lost`
-          : `${description} closed the WebSocket (code ${event.code})${why}`,
+      queue.fail(
+        new ConnectionClosedError(
+          event.code === 1006 || !event.code
+            ? `${description}: the WebSocket connection was lost`
+            : `${description} closed the WebSocket (code ${event.code})${why}`,
+        ),
       );
     }
-    notify();
+    queue.end();
   });
-  socket.addEventListener("error", () => notify());
   return {
     description,
-    async read(into) {
-      while (queued === 0) {
-        if (closed) return null;
-        if (failure) throw failure;
-        if (ended) return null;
-        await new Promise<void>((resolve) => wake = resolve);
-      }
-      const head = chunks[0];
-      const count = Math.min(into.length, head.length);
-      into.set(head.subarray(0, count));
-      if (count === head.length) chunks.shift();
-      else chunks[0] = head.subarray(count);
-      queued -= count;
-      return count;
-    },
+    read: (into) => queue.read(into),
     async write(bytes) {
-      if (failure) throw failure;
-      if (closed || socket.readyState !== WebSocket.OPEN) {
+      if (queue.failure) throw queue.failure;
+      if (queue.closed || socket.readyState !== WebSocket.OPEN) {
         throw new ConnectionClosedError(`${description}: the WebSocket is closed`);
       }
       // send() copies the bytes (the caller may reuse them at once) and queues them.
@@ -309,22 +250,98 @@ export function transportFromWebSocket(
       for (let pause = 1; socket.bufferedAmount > highWater;) {
         const before = socket.bufferedAmount;
         await new Promise((resolve) => setTimeout(resolve, pause));
-        if (closed || failure || socket.readyState !== WebSocket.OPEN) {
-          throw failure ?? new ConnectionClosedError(`${description}: the WebSocket is closed`);
+        if (queue.closed || queue.failure || socket.readyState !== WebSocket.OPEN) {
+          throw queue.failure ??
+            new ConnectionClosedError(`${description}: the WebSocket is closed`);
         }
         // Look again soon while it drains; back off while the peer reads nothing.
         pause = socket.bufferedAmount < before ? 1 : Math.min(2 * pause, DRAIN_POLL_MAX_MS);
       }
     },
     close() {
-      if (closed) return;
-      closed = true;
-      chunks.length = 0;
-      queued = 0;
+      if (queue.closed) return;
+      queue.clear();
+      queue.close();
       closeSocket();
-      notify();
     },
   };
+}
+
+/**
+ * Bytes that arrived as events (a Node socket's, a WebSocket's), waiting
+ * for `read`s. Contract: one reader at a time. A read returns what is
+ * queued first; once nothing is, it returns null when this end closed,
+ * throws the failure if there was one, returns null at the end, or waits.
+ */
+class ChunkQueue {
+  #chunks: Uint8Array[] = [];
+  /** Bytes queued. */
+  size = 0;
+  #ended = false;
+  #closed = false;
+  #failure: Error | null = null;
+  #wake: (() => void) | null = null;
+
+  /** Whether this end closed it: reads return null from now on. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The first failure, if any. */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.size += chunk.length;
+    this.#notify();
+  }
+
+  /** No more bytes will come. */
+  end(): void {
+    this.#ended = true;
+    this.#notify();
+  }
+
+  /** The stream broke: reads throw `error` (the first failure counts). */
+  fail(error: Error, replace = false): void {
+    if (replace || this.#failure === null) this.#failure = error;
+    this.#notify();
+  }
+
+  /** Drops what is queued. */
+  clear(): void {
+    this.#chunks.length = 0;
+    this.size = 0;
+  }
+
+  /** This end closed: reads return what is queued, then null. */
+  close(): void {
+    this.#closed = true;
+    this.#notify();
+  }
+
+  async read(into: Uint8Array): Promise<number | null> {
+    while (this.size === 0) {
+      if (this.#closed) return null;
+      if (this.#failure) throw this.#failure;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    const head = this.#chunks[0];
+    const count = Math.min(into.length, head.length);
+    into.set(head.subarray(0, count));
+    if (count === head.length) this.#chunks.shift();
+    else this.#chunks[0] = head.subarray(count);
+    this.size -= count;
+    return count;
+  }
+
+  #notify(): void {
+    this.#wake?.();
+    this.#wake = null;
+  }
 }
 
 /** A close reason within the 123 bytes the protocol allows. */

@@ -40,3 +40,48 @@ export interface Acceptor {
   /** Releases what is left (an HTTP server), after every connection has ended. */
   finish?(): Promise<void>;
 }
+
+/**
+ * Connections an event-driven listener (TLS, WebSocket) has opened, waiting
+ * for `accept`. Contract: `close` is idempotent; it closes what is queued
+ * and ends a waiting `accept` with null, and what is admitted after it is
+ * closed at once.
+ */
+export class IncomingQueue {
+  readonly #queue: Incoming[] = [];
+  #waiting: ((incoming: Incoming | null) => void) | null = null;
+  #closed = false;
+
+  /** Whether it was closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Hands `incoming` to the waiting `accept`, or queues it (closes it once closed). */
+  admit(incoming: Incoming): void {
+    if (this.#closed) return incoming.transport.close();
+    if (this.#waiting) {
+      this.#waiting(incoming);
+      this.#waiting = null;
+    } else {
+      this.#queue.push(incoming);
+    }
+  }
+
+  /** The next connection; null once closed. */
+  accept(): Promise<Incoming | null> {
+    const next = this.#queue.shift();
+    if (next) return Promise.resolve(next);
+    if (this.#closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.#waiting = resolve);
+  }
+
+  /** Takes no more: closes what is queued and ends a waiting `accept`. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const incoming of this.#queue.splice(0)) incoming.transport.close();
+    this.#waiting?.(null);
+    this.#waiting = null;
+  }
+}

@@ -13,7 +13,7 @@ import tls from "node:tls";
 import { withContext } from "../errors.ts";
 import { refusalFrame } from "../wire/handshake.ts";
 import type { Transport } from "../wire/transport.ts";
-import type { Incoming } from "./incoming.ts";
+import { type Incoming, IncomingQueue } from "./incoming.ts";
 import { transportFromNodeSocket } from "./adapters.ts";
 
 /** What a TLS server needs: its certificate, and whom to ask for one. */
@@ -126,9 +126,7 @@ export class TlsListener {
   /** Resolves once listening; rejects, naming the address, if it cannot bind. */
   readonly ready: Promise<void>;
   readonly #server: tls.Server;
-  readonly #queue: Incoming[] = [];
-  #waiting: ((incoming: Incoming | null) => void) | null = null;
-  #closed = false;
+  readonly #incoming = new IncomingQueue();
 
   private constructor(server: tls.Server, addr: Deno.NetAddr, ready: Promise<void>) {
     this.#server = server;
@@ -186,20 +184,14 @@ export class TlsListener {
 
   /** The next handshaken connection; null once closed. */
   accept(): Promise<Incoming | null> {
-    const next = this.#queue.shift();
-    if (next) return Promise.resolve(next);
-    if (this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.#waiting = resolve);
+    return this.#incoming.accept();
   }
 
   /** Stops listening; queued connections are closed. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#incoming.closed) return;
     this.#server.close();
-    for (const incoming of this.#queue.splice(0)) incoming.transport.close();
-    this.#waiting?.(null);
-    this.#waiting = null;
+    this.#incoming.close();
   }
 
   #admit(
@@ -227,7 +219,7 @@ export class TlsListener {
       Deno.unrefTimer(setTimeout(() => socket.destroy(), 1_000));
       return;
     }
-    if (this.#closed) return void socket.destroy();
+    if (this.#incoming.closed) return void socket.destroy();
     socket.setNoDelay(true);
     const incoming: Incoming = {
       transport: transportFromNodeSocket(socket, `tls ${peer}`),
@@ -235,12 +227,7 @@ export class TlsListener {
       remoteHost: socket.remoteAddress ?? null,
       certificate: hasCertificate ? describeCertificate(presented) : null,
     };
-    if (this.#waiting) {
-      this.#waiting(incoming);
-      this.#waiting = null;
-    } else {
-      this.#queue.push(incoming);
-    }
+    this.#incoming.admit(incoming);
   }
 }
 

@@ -12,7 +12,7 @@
 import { withContext } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Transport } from "../wire/transport.ts";
-import type { Acceptor, Incoming } from "./incoming.ts";
+import { type Acceptor, type Incoming, IncomingQueue } from "./incoming.ts";
 import type { TlsServerOptions } from "./tls.ts";
 import { transportFromWebSocket } from "./adapters.ts";
 
@@ -179,9 +179,7 @@ export class WebSocketListener implements Acceptor {
   readonly description: string;
   readonly ready: Promise<void> = Promise.resolve();
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  readonly #queue: Incoming[] = [];
-  #waiting: ((incoming: Incoming | null) => void) | null = null;
-  #closed = false;
+  readonly #incoming = new IncomingQueue();
 
   private constructor(
     listen: (handler: Deno.ServeHandler<Deno.NetAddr>) => Deno.HttpServer<Deno.NetAddr>,
@@ -197,14 +195,14 @@ export class WebSocketListener implements Acceptor {
             headers: { "content-type": "text/plain; charset=utf-8" },
           });
       }
-      if (this.#closed) {
+      if (this.#incoming.closed) {
         return new Response("503 Service Unavailable: the server is closing\n", {
           status: 503,
           headers: { "content-type": "text/plain; charset=utf-8" },
         });
       }
       const { response, incoming } = acceptWebSocket(request, info);
-      incoming.then((opened) => opened && this.#admit(opened));
+      incoming.then((opened) => opened && this.#incoming.admit(opened));
       return response;
     });
     const { hostname, port } = this.#server.addr;
@@ -265,34 +263,17 @@ export class WebSocketListener implements Acceptor {
 
   /** The next opened connection; null once closed. */
   accept(): Promise<Incoming | null> {
-    const next = this.#queue.shift();
-    if (next) return Promise.resolve(next);
-    if (this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.#waiting = resolve);
+    return this.#incoming.accept();
   }
 
   /** Takes no more connections (upgrades are answered 503); queued ones are closed. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const incoming of this.#queue.splice(0)) incoming.transport.close();
-    this.#waiting?.(null);
-    this.#waiting = null;
+    this.#incoming.close();
   }
 
   /** Shuts the HTTP server down (after the server's connections have ended). */
   async finish(): Promise<void> {
     this.close();
     await this.#server.shutdown();
-  }
-
-  #admit(incoming: Incoming): void {
-    if (this.#closed) return incoming.transport.close();
-    if (this.#waiting) {
-      this.#waiting(incoming);
-      this.#waiting = null;
-    } else {
-      this.#queue.push(incoming);
-    }
   }
 }

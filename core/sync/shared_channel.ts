@@ -11,12 +11,13 @@
 import { AuthenticationError, ConnectionClosedError, peerFault, ProtocolError } from "../errors.ts";
 import type { Endpoint } from "../net/endpoints.ts";
 import { Budget } from "../wire/budget.ts";
-import type {
-  ChannelCounters,
-  ChannelLimits,
-  FrameChannel,
-  ReceivedMessage,
-  Sending,
+import {
+  type ChannelCounters,
+  type ChannelLimits,
+  type FrameChannel,
+  joinBlocks,
+  type ReceivedMessage,
+  type Sending,
 } from "../wire/channel.ts";
 import type { ResolvedLimits } from "../wire/limits.ts";
 import { DEFAULT_PIPE_CAPACITY, SharedPipe } from "../wire/pipe.ts";
@@ -260,16 +261,7 @@ export class SharedChannel implements FrameChannel, WorkerLink {
 /** One byte array of a message's blocks. */
 function join(body: Uint8Array | readonly Uint8Array[]): Uint8Array {
   if (body instanceof Uint8Array) return body;
-  if (body.length === 1) return body[0];
-  let size = 0;
-  for (const block of body) size += block.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const block of body) {
-    out.set(block, at);
-    at += block.length;
-  }
-  return out;
+  return body.length === 1 ? body[0] : joinBlocks(body);
 }
 
 /** What an `Ended` record means, as the error the session and its callers see. */

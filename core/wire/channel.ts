@@ -140,3 +140,16 @@ export interface ChannelCounters {
   /** Bytes read, frame headers included. */
   bytesReceived: number;
 }
+
+/** Blocks of a message (a body written in pieces) in one new buffer of exactly their size. */
+export function joinBlocks(blocks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let size = 0;
+  for (const block of blocks) size += block.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const block of blocks) {
+    out.set(block, at);
+    at += block.length;
+  }
+  return out;
+}

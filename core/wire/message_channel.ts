@@ -22,11 +22,12 @@ import { ConnectionClosedError, isPeerFault, peerFault } from "../errors.ts";
 import { MAX_ATTACHMENTS } from "./boxing.ts";
 import type { Budget } from "./budget.ts";
 import { attachmentBuffers } from "./buffer_pool.ts";
-import type {
-  ChannelCounters,
-  ChannelLimits,
-  ReadableFrameChannel,
-  ReceivedMessage,
+import {
+  type ChannelCounters,
+  type ChannelLimits,
+  joinBlocks,
+  type ReadableFrameChannel,
+  type ReceivedMessage,
 } from "./channel.ts";
 import { HANDSHAKE_FRAME_SIZE } from "./limits.ts";
 
@@ -368,16 +369,7 @@ export class PostMessageChannel implements ReadableFrameChannel {
 
 /** The body in one buffer of its own, of exactly its size (a copy: the caller reuses its blocks). */
 function join(body: Uint8Array | readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  if (body instanceof Uint8Array) return body.slice();
-  let size = 0;
-  for (const block of body) size += block.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const block of body) {
-    out.set(block, at);
-    at += block.length;
-  }
-  return out;
+  return body instanceof Uint8Array ? body.slice() : joinBlocks(body);
 }
 
 /** Whether `bytes` is the whole of a plain (not shared, not resizable) buffer. */
