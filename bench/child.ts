@@ -10,6 +10,10 @@ export interface BenchServer extends AsyncDisposable {
   readonly rdcPort: number;
   /** The raw ping-pong server's port on 127.0.0.1. */
   readonly rawPort: number;
+  /** The rdc server over WebSocket (`serve({ ws })`, path `/rdc`): its port on 127.0.0.1. */
+  readonly wsPort: number;
+  /** The raw WebSocket echo endpoint's port on 127.0.0.1. */
+  readonly rawWsPort: number;
   /** The process id, for diagnostics. */
   readonly pid: number;
   /** Stops the server and waits for the process; resolves with its exit code. */
@@ -48,7 +52,7 @@ export async function startServer(denoFlags: string[] = []): Promise<BenchServer
   const drain = (async () => {
     while (!(await reader.read()).done) { /* nothing else is expected */ }
   })();
-  const ports = JSON.parse(text.slice(0, text.indexOf("\n"))) as { rdc: number; raw: number };
+  const ports = JSON.parse(text.slice(0, text.indexOf("\n"))) as Record<string, number>;
   let closing: Promise<number> | null = null;
   const close = () =>
     closing ??= (async () => {
@@ -60,6 +64,8 @@ export async function startServer(denoFlags: string[] = []): Promise<BenchServer
   return {
     rdcPort: ports.rdc,
     rawPort: ports.raw,
+    wsPort: ports.ws,
+    rawWsPort: ports.rawWs,
     pid: child.pid,
     close,
     [Symbol.asyncDispose]: async () => void await close(),

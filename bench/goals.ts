@@ -137,5 +137,23 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       op: "info",
     },
     { what: "10 RPyC worst ping during the pull (ms)", ...absolute("pull-worst/rpyc"), op: "info" },
+    {
+      what: "11 rdc call over a Worker ÷ bare postMessage ping-pong",
+      ...ratio("worker/rdc", "worker/raw"),
+      op: "<=",
+      target: 1.5,
+    },
+    {
+      what: "11 rdc call over a MessagePort ÷ bare postMessage ping-pong",
+      ...ratio("port/rdc", "port/raw"),
+      op: "<=",
+      target: 1.5,
+    },
+    {
+      what: "11 rdc call over a WebSocket ÷ raw WebSocket ping-pong",
+      ...ratio("websocket/rdc", "websocket/raw"),
+      op: "<=",
+      target: 1.5,
+    },
   ];
 }

@@ -22,7 +22,9 @@
  * pulls a table of plain rows that is about 45 MB in rdc's encoding (the
  * worst ping, the median ping and the pull's own time); its raw figure pings
  * the raw ping-pong while the bench process builds the same rows in rdc's
- * decoding slices.
+ * decoding slices; 11 the call over a Worker, over a MessagePort (in this
+ * process) and over a loopback WebSocket, each beside the bare carrier's
+ * ping-pong (`transports.ts`).
  *
  * Python RPyC needs Debian's `python3-rpyc` (`apt-get install python3-rpyc`);
  * without it that column says so and stays empty. Cap'n Web comes from npm.
@@ -42,6 +44,7 @@ import { startCapnwebPeer } from "./peers/capnweb.ts";
 import { RdcPeer } from "./peers/rdc.ts";
 import { startRpycPeer } from "./peers/rpyc.ts";
 import { RawClient, rawConnect, rawPull } from "./raw.ts";
+import { Transports } from "./transports.ts";
 import { goals } from "./goals.ts";
 import { type Measured, renderChecks, renderSingles, type Single } from "./report.ts";
 import { machine, machineLine, renderNotes } from "./report.ts";
@@ -117,6 +120,7 @@ const ping = await RawClient.open(
   Math.round(callWire.bytesOut),
   Math.round(callWire.bytesIn),
 );
+await using transports = await Transports.open(rdc.server.wsPort, rdc.server.rawWsPort);
 const bulk = new Map<number, RawClient>();
 for (const size of ECHOES) {
   const server = size === BIG_ECHO ? rdcBig.server : rdc.server;
@@ -241,6 +245,15 @@ scenarios.at(-1)!.rows.push(
   { id: "pull-median", title: "10 median ping during the pull", unit: "ms" },
   { id: "pull", title: `10 the ${PULL} pull itself (${PULL_ROWS} rows)`, unit: "ms" },
 );
+for (
+  const [id, title, pair] of [
+    ["worker", "11 call over a Worker", transports.worker],
+    ["port", "11 call over a MessagePort, in this process", transports.port],
+    ["websocket", "11 call over a loopback WebSocket", transports.webSocket],
+  ] as const
+) {
+  add(id, title, "µs", [["raw", () => pair.raw(batchMs)], ["rdc", () => pair.rdc(batchMs)]]);
+}
 
 const { samples, failures } = await runRounds(
   scenarios,
@@ -324,6 +337,11 @@ console.log(
   `rdc call on the wire: ${callWire.bytesOut} B out / ${callWire.bytesIn} B in ` +
     `(the raw ping-pong moves the same).`,
 );
+console.log(
+  `rdc call request bytes: Worker ${transports.requestBytes.worker}, MessagePort ` +
+    `${transports.requestBytes.port}, WebSocket ${transports.requestBytes.webSocket} ` +
+    `(each bare ping-pong echoes a byte array of that size).`,
+);
 const pullBytes = samples.get("pull-bytes/rdc");
 if (pullBytes) {
   console.log(
@@ -359,6 +377,7 @@ await Deno.writeTextFile(
       },
       peers: peers.map((p) => p.name),
       wire: callWire,
+      transportRequestBytes: transports.requestBytes,
       measured,
       checks,
       singles,

@@ -1,11 +1,15 @@
 /**
  * The bench's rdc server process: a classic server whose service adds what
  * the bench calls (see `peer.ts` for the shape every peer's server shares),
- * and a raw TCP ping-pong server (`raw.ts`), both on free loopback ports.
+ * and a raw TCP ping-pong server (`raw.ts`), both on free loopback ports;
+ * for scenario 11 (`transports.ts`), the same service over WebSocket
+ * (`serve({ ws })`, path `/rdc`) and a raw WebSocket endpoint that echoes
+ * every message, each on a port of its own.
  *
  * Started by `child.ts` as a separate Deno process so that client and server
- * do not share an event loop, as in real use. It prints one JSON line,
- * `{"rdc": port, "raw": port}`, then serves until its stdin closes, and then
+ * do not share an event loop, as in real use. It prints one JSON line of
+ * ports by name, `{"rdc": port, "raw": port, "ws": port, "rawWs": port}`
+ * (readers take the names they know), then serves until its stdin closes, and then
  * shuts down cleanly (so `--cpu-prof` can write its profile).
  *
  * @module
@@ -84,9 +88,13 @@ if (import.meta.main) {
   const server = serve(BenchService, { ...PERMISSIVE, port: 0 });
   const rawListener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const raw = serveRaw(rawListener);
+  const wsServer = serve(BenchService, { ...PERMISSIVE, port: 0, ws: { path: "/rdc" } });
+  const rawWs = serveRawWebSocket();
   const ports = {
     rdc: (server.addr as Deno.NetAddr).port,
     raw: (rawListener.addr as Deno.NetAddr).port,
+    ws: (wsServer.addr as Deno.NetAddr).port,
+    rawWs: rawWs.addr.port,
   };
   await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(ports) + "\n"));
   for await (const _ of Deno.stdin.readable) {
@@ -94,5 +102,20 @@ if (import.meta.main) {
   }
   rawListener.close();
   await raw;
+  await rawWs.shutdown();
+  await wsServer.close();
   await server.close();
+}
+
+/** The raw WebSocket baseline: every message echoed as it came, on a free loopback port. */
+function serveRawWebSocket(): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    if (request.headers.get("upgrade") !== "websocket") {
+      return new Response("a WebSocket endpoint", { status: 426 });
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => socket.send(event.data);
+    return response;
+  });
 }

@@ -65,13 +65,22 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     const result = JSON.parse(await Deno.readTextFile(out)) as BenchJson;
     assert.deepEqual(result.peers, ["rdc", ...peers.split(",")]);
     // Ten scenarios, plus rdc's synchronous call and the raw echo with fresh buffers; bulk
-    // echo has a third size and the ping-under-pull gives three rows.
-    assert.equal(result.measured.length, 16, text);
+    // echo has a third size and the ping-under-pull gives three rows; the call over the other
+    // transports (11) has a row for each of Worker, MessagePort and WebSocket.
+    assert.equal(result.measured.length, 19, text);
     for (const scenario of result.measured) {
       assert.deepEqual(scenario.failed ?? {}, {}, `${scenario.title} failed`);
       if (/fresh buffers/.test(scenario.title)) {
         // A floor: the raw echo alone.
         assert.ok(scenario.figures.raw?.median > 0, `${scenario.title}: no raw figure`);
+        continue;
+      }
+      if (/^11 call over /.test(scenario.title)) {
+        // rdc beside the bare carrier's ping-pong, and no peer.
+        assert.deepEqual(Object.keys(scenario.figures).sort(), ["raw", "rdc"], scenario.title);
+        for (const [name, figure] of Object.entries(scenario.figures)) {
+          assert.ok(figure.median > 0, `${scenario.title}: ${name} gave ${figure.median}`);
+        }
         continue;
       }
       // The synchronous call is rdc's alone.
@@ -100,6 +109,12 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
       "the sync call's goal has a figure",
     );
     assert.match(text, /worst ping on a 2nd connection/);
+    for (const carrier of ["Worker", "MessagePort", "WebSocket"]) {
+      assert.ok(
+        result.checks.find((c) => c.what.startsWith(`11 rdc call over a ${carrier}`))?.ratio,
+        `the ${carrier} call's goal has a figure`,
+      );
+    }
     assert.ok(
       result.checks.find((c) => c.what.includes("fresh buffers"))?.ratio,
       "the echo's floor has a figure",
