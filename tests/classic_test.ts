@@ -146,6 +146,28 @@ Deno.test("classic: typeof of a name defined nowhere is 'undefined', as in JavaS
   assert.equal(await conn.eval("typeof Deno + typeof counterNotYet"), "objectnumber");
 });
 
+Deno.test("classic: a syntax error in eval or execute is the code's own, not rdc's wrapper's", async () => {
+  await using conn = await classic.connectSubprocess();
+  for (const run of [conn.eval.bind(conn), conn.execute.bind(conn)]) {
+    for (
+      const [code, message] of [
+        ["1+", "Unexpected end of input"],
+        ["foo(", "Unexpected end of input"],
+        ["await 1 +", "Unexpected end of input"],
+        ["let x = ;", "Unexpected token ';'"],
+        ["1 }", "Unexpected token '}'"],
+      ]
+    ) {
+      const error = await rejection(run(code));
+      assert.ok(error instanceof SyntaxError, `${code}: got ${error}`);
+      assert.equal(error.message, message, code);
+    }
+  }
+  // The connection and its namespace are fine afterwards.
+  await conn.execute("const afterErrors = 6");
+  assert.equal(await conn.eval("afterErrors * 7"), 42);
+});
+
 Deno.test("classic: each connection has its own namespace; globals are shared", async () => {
   await using server = classic.serve({ port: 0, logger: quietLogger() });
   const port = (server.addr as Deno.NetAddr).port;

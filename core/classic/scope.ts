@@ -135,8 +135,12 @@ export class Scope {
       run = this.#compile(AsyncFunction, `return (\n${code}\n);`);
     } catch (error) {
       if (!(error instanceof SyntaxError)) throw error;
-      // Not an expression: statements, run by a direct eval that sees the scope. The
-      // block keeps function declarations inside the scope (and has the last statement's value).
+      // Not an expression: statements, run by a direct eval that sees the scope. Parsed on
+      // their own first, so a syntax error is the code's own, not one of the wrapping block
+      // (as statements anywhere first: as statements of a script, `await` is the error).
+      const own = bodySyntaxError(code) ?? scriptSyntaxError(code);
+      if (own) throw own;
+      // The block keeps function declarations inside the scope (and has the last statement's value).
       const { code: statements, functions } = persistTopLevel(code);
       run = this.#compile(Function, `return eval(${CODE});`, CODE);
       return run(
@@ -156,7 +160,14 @@ export class Scope {
    */
   async execute(code: string): Promise<void> {
     const { code: statements, functions } = persistTopLevel(code);
-    await this.#compile(AsyncFunction, hoisting(functions) + statements)(this.#proxy, typeOf);
+    let run: Compiled;
+    try {
+      run = this.#compile(AsyncFunction, hoisting(functions) + statements);
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      throw bodySyntaxError(code) ?? error;
+    }
+    await run(this.#proxy, typeOf);
   }
 
   /**
@@ -201,6 +212,44 @@ export class Scope {
     return names.filter((name) =>
       !(name in this.namespace) && !(name in globalThis) && name !== "rdc"
     );
+  }
+}
+
+/**
+ * Parses `code` alone as a sloppy script, without running it: a `throw` comes
+ * first, and the direct eval inside a throwaway function keeps its
+ * declarations there. `eval` reads the parameter, the only name in scope.
+ */
+const parseScript = new Function(CODE, `eval("throw eval;\\n" + ${CODE});`) as (
+  code: string,
+) => void;
+
+/** The SyntaxError `code` gives on its own as a script (where it ends, the input ends), if any. */
+function scriptSyntaxError(code: string): SyntaxError | undefined {
+  try {
+    parseScript(code);
+  } catch (error) {
+    if (error instanceof SyntaxError) return error;
+  }
+  return undefined;
+}
+
+/**
+ * The SyntaxError `code` gives on its own as the body of an async function
+ * (top-level `await` allowed), if any. The Function constructor closes the
+ * body with a `}` of its own, so "Unexpected token '}'" may be that brace
+ * (the code ended too early). Then the code is parsed as the body of an
+ * async arrow function left open, where the input ends where the code does:
+ * its error is the code's own, unless it parses (the code has a `}` too many).
+ */
+function bodySyntaxError(code: string): SyntaxError | undefined {
+  try {
+    new AsyncFunction(code);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) return undefined;
+    if (error.message !== "Unexpected token '}'") return error;
+    return scriptSyntaxError(`async () => {\n${code}`) ?? error;
   }
 }
 
