@@ -374,6 +374,35 @@ Deno.test("server: close() drops every connection and runs onDisconnect", async 
   await server.close(); // idempotent
 });
 
+Deno.test("server: close() aborts the signals of running calls, not of calls that replied", async () => {
+  const signals = new Map<string, AbortSignal>();
+  class Signals extends Service {
+    exposed_quick(name: string): string {
+      signals.set(name, currentCall()!.signal);
+      return name;
+    }
+    exposed_wait(): Promise<never> {
+      const { signal } = currentCall()!;
+      signals.set("running", signal);
+      return new Promise((_, reject) => {
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    }
+  }
+  const server = serve(Signals, { port: 0, logger: quietLogger() });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using client = await connect("127.0.0.1", port, { logger: quietLogger() });
+  const running = rejection(client.root.wait());
+  await waitFor(() => signals.has("running"));
+  assert.equal(await client.root.quick("replied"), "replied");
+  // Closed at once: the peer has not even sent FINISH for the replied call yet.
+  await server.close();
+  assert.ok((await running) instanceof ConnectionClosedError);
+  assert.equal(signals.get("running")!.aborted, true);
+  assert.ok(signals.get("running")!.reason instanceof ConnectionClosedError);
+  assert.equal(signals.get("replied")!.aborted, false, "the replied call's signal");
+});
+
 Deno.test("server: connecting to a closed port names the address", async () => {
   const port = closedPort();
   const error = await rejection(connect("127.0.0.1", port, { logger: quietLogger() }));

@@ -152,7 +152,10 @@ export class AnswerTable {
     }
   }
 
-  /** CANCEL: abort the call's signal and send no reply. Unknown numbers are ignored. */
+  /**
+   * CANCEL: abort the call's signal (unless it already ended) and send no
+   * reply. Unknown numbers are ignored.
+   */
   cancel(seq: number): void {
     const answer = this.#answers.get(seq);
     if (!answer) {
@@ -160,17 +163,22 @@ export class AnswerTable {
       return;
     }
     answer.cancelled = true;
-    answer.call.abort(new DOMException("the caller cancelled the call", "AbortError"));
+    if (!answer.settled) {
+      answer.call.abort(new DOMException("the caller cancelled the call", "AbortError"));
+    }
     this.finish([seq]);
   }
 
   /**
-   * The connection closed: abort every running call, give back the budget,
-   * forget everything, and open nothing from now on.
+   * The connection closed: abort every running call (not those that ended,
+   * kept only until the peer's FINISH), give back the budget, forget
+   * everything, and open nothing from now on.
    */
   clear(reason: Error): void {
     this.#cleared = true;
-    for (const answer of this.#answers.values()) answer.call.abort(reason);
+    for (const answer of this.#answers.values()) {
+      if (!answer.settled) answer.call.abort(reason);
+    }
     this.#budget.give(this.#answers.size);
     this.#answers.clear();
     this.#refused.clear();
