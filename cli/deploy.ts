@@ -8,7 +8,7 @@
 import type { ClassicConnection } from "../core/classic/mod.ts";
 import { parseDestination } from "../deploy/destination.ts";
 import { KNOWN_HOSTS_MODES, type KnownHostsMode } from "../deploy/host_key_check.ts";
-import { DeployedServer, SshMachine, type SshMachineOptions } from "../deploy/mod.ts";
+import { DeployedServer, HostKeyError, SshMachine, type SshMachineOptions } from "../deploy/mod.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { runClassicRepl } from "./repl.ts";
 
@@ -81,9 +81,18 @@ export interface DeployedSession extends AsyncDisposable {
   readonly conn: ClassicConnection;
 }
 
-/** Connects to the host, deploys classic mode and opens one connection (for the REPL too). */
+/**
+ * Connects to the host, deploys classic mode and opens one connection (for
+ * the REPL too). A `HostKeyError` names the command's `--known-hosts` flag.
+ */
 export async function deployClassic(options: SshMachineOptions): Promise<DeployedSession> {
-  const machine = await SshMachine.connect(options);
+  let machine: SshMachine;
+  try {
+    machine = await SshMachine.connect(options);
+  } catch (error) {
+    if (!(error instanceof HostKeyError)) throw error;
+    throw new HostKeyError(error.problem, { ...error, acceptNew: "--known-hosts accept-new" });
+  }
   let server: DeployedServer | undefined;
   try {
     server = await DeployedServer.start(machine);

@@ -93,6 +93,12 @@ export interface HostKeyErrorFields {
   entry?: string;
   /** The file a trusted key would be added to. */
   knownHostsFile: string;
+  /**
+   * How the reader turns on accept-new mode, as the message for an unknown
+   * key words it: by default the option of `SshMachine.connect`,
+   * `knownHosts: "accept-new"`; `rdc deploy` names its flag instead.
+   */
+  acceptNew?: string;
 }
 
 /** The server's host key is unknown, changed or revoked: rdc refused to talk to it. */
@@ -109,6 +115,8 @@ export class HostKeyError extends Error implements HostKeyErrorFields {
   readonly entry?: string;
   /** See {@linkcode HostKeyErrorFields}. */
   readonly knownHostsFile: string;
+  /** See {@linkcode HostKeyErrorFields}. */
+  readonly acceptNew?: string;
 
   /** Builds the OpenSSH-style message from `fields`. */
   constructor(problem: HostKeyProblem, fields: HostKeyErrorFields) {
@@ -120,6 +128,7 @@ export class HostKeyError extends Error implements HostKeyErrorFields {
     this.fingerprint = fields.fingerprint;
     this.entry = fields.entry;
     this.knownHostsFile = fields.knownHostsFile;
+    this.acceptNew = fields.acceptNew;
   }
 }
 
@@ -129,7 +138,7 @@ function hostKeyMessage(problem: HostKeyProblem, fields: HostKeyErrorFields): st
     case "unknown":
       return `the host key of ${fields.host} is not known (${presented}): if that fingerprint ` +
         `is right, add the key to ${fields.knownHostsFile} (ssh-keyscan prints it) or connect ` +
-        `once with knownHosts "accept-new"`;
+        `once with ${fields.acceptNew ?? 'knownHosts: "accept-new"'}`;
     case "changed":
       return `the host key of ${fields.host} has changed: it presented ${presented}, but ` +
         `${fields.entry} holds another key for it. Someone may be intercepting the connection; ` +

@@ -86,6 +86,14 @@ sshdTest("rdc deploy against a real sshd", async (t) => {
       /^rdc deploy: the host key of \[127\.0\.0\.1\]:\d+ is not known \(ssh-ed25519 key SHA256:/,
     );
     assert.equal(rdc.stderr.trim().split("\n").length, 1, rdc.output());
+    // The hint names the CLI's flag, not the API's option; the REPL's too.
+    assert.match(rdc.stderr, /connect once with --known-hosts accept-new\n$/);
+    assert.ok(!rdc.stderr.includes("knownHosts"), rdc.output());
+    await using repl = atHome(home, ["deploy", "box"], "piped");
+    await repl.child.stdin.close();
+    assert.equal((await repl.wait()).code, 1, repl.output());
+    assert.match(repl.stderr, /^rdc deploy: the host key of .* is not known \(/);
+    assert.match(repl.stderr, /connect once with --known-hosts accept-new\n$/);
   });
 
   await t.step("--known-hosts accept-new records the key in ~/.ssh/known_hosts", async () => {

@@ -84,6 +84,11 @@ sshdTest("SshMachine against a real sshd", async (t) => {
       assert.equal(error.fingerprint, await openSshFingerprint(sshd.hostPublicKey));
       assert.match(error.message, /is not known \(ssh-ed25519 key SHA256:/);
       assert.ok(error.message.includes(empty), error.message);
+      // The API's option, not the CLI's flag.
+      assert.ok(
+        error.message.endsWith(`connect once with knownHosts: "accept-new"`),
+        error.message,
+      );
     },
   );
 
