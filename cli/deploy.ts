@@ -1,6 +1,7 @@
 /**
  * `rdc deploy`: a classic server deployed to an SSH host (nothing installed
- * there beforehand), then code run against it or Deno's REPL on it.
+ * there beforehand), then code evaluated there or Deno's REPL with a
+ * connection to it.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type { ClassicConnection } from "../core/classic/mod.ts";
 import { parseDestination } from "../deploy/destination.ts";
 import { KNOWN_HOSTS_MODES, type KnownHostsMode } from "../deploy/host_key_check.ts";
 import { DeployedServer, HostKeyError, SshMachine, type SshMachineOptions } from "../deploy/mod.ts";
+import { isRemote } from "../core/netref/proxy.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { runClassicRepl } from "./repl.ts";
 
@@ -17,20 +19,23 @@ export const DEPLOY_HELP = `Usage: rdc deploy USER@HOST[:PORT] [options]
 
 Deploys a classic server to HOST over SSH, with nothing to install there:
 the server (and this Deno runtime, when HOST has no deno) is uploaded once
-and cached in ~/.cache/rdc on HOST. Then runs CODE with \`conn\` bound to a
-classic connection to it, or opens Deno's REPL with \`conn\`. HOST may be an
-alias of ~/.ssh/config (HostName, User, Port, IdentityFile, ProxyJump);
-ssh-agent ($SSH_AUTH_SOCK) is used when it runs. No port is opened on HOST:
+and cached in ~/.cache/rdc on HOST. Then evaluates CODE there (in the
+server) and prints its value, or opens Deno's REPL here with \`conn\` bound
+to a classic connection to it. HOST may be an alias of ~/.ssh/config
+(HostName, User, Port, IdentityFile, ProxyJump); ssh-agent ($SSH_AUTH_SOCK)
+is used when it runs. No port is opened on HOST:
 connections travel inside the SSH connection. Try:
-  rdc deploy me@build-01 --eval 'await conn.modules["node:os"].hostname()'
+  rdc deploy me@build-01 --eval 'Deno.hostname()'
 
 Options:
   -i, --identity FILE     the private key to log in with
                           (default: IdentityFile of ~/.ssh/config, else ~/.ssh/id_*)
       --known-hosts MODE  enforce | accept-new | ignore (default enforce: the host
                           key must be in ~/.ssh/known_hosts)
-  -e, --eval CODE         run CODE (an expression or statements; await works) and
-                          print its value, instead of opening the REPL
+  -e, --eval CODE         evaluate CODE on HOST (as conn.eval does: an expression,
+                          which may use await, or statements) and print its value
+                          (unless undefined) as console.log would, instead of
+                          opening the REPL; a remote error is printed, exit 1
   -h, --help              show this help
 `;
 
@@ -70,8 +75,10 @@ export async function runDeploy(argv: string[]): Promise<number> {
     );
   }
   await using session = await deployClassic(options);
-  const value = await compile(values.eval)(session.conn);
-  if (value !== undefined) console.log(value);
+  const value = await session.conn.eval(values.eval);
+  // An object stays on HOST (a netref): HOST inspects it, as its REPL would show it.
+  const shown = isRemote(value) ? await session.conn.globals.Deno.inspect(value) : value;
+  if (value !== undefined) console.log(shown);
   return 0;
 }
 
@@ -108,17 +115,5 @@ export async function deployClassic(options: SshMachineOptions): Promise<Deploye
     await server?.close();
     await machine.close();
     throw error;
-  }
-}
-
-type Evaluator = (conn: ClassicConnection) => Promise<unknown>;
-const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => Evaluator;
-
-/** CODE as an async function of `conn`: an expression's value is returned; statements run. */
-function compile(code: string): Evaluator {
-  try {
-    return new AsyncFunction("conn", `return (\n${code}\n);`);
-  } catch {
-    return new AsyncFunction("conn", code);
   }
 }

@@ -104,22 +104,40 @@ sshdTest("rdc deploy against a real sshd", async (t) => {
   });
 
   await t.step(
-    "--eval: ~/.ssh/config alias, default identity; expressions and statements",
+    "--eval: ~/.ssh/config alias, default identity; CODE runs on HOST, its value printed",
     async () => {
-      await using rdc = atHome(home, ["deploy", "box", "--eval", "await conn.globals.Deno.pid"]);
+      await using rdc = atHome(home, ["deploy", "box", "--eval", "Deno.pid"]);
       assert.equal((await rdc.wait()).code, 0, rdc.output());
       const pid = Number(rdc.stdout.trim());
       assert.ok(pid > 0 && pid !== rdc.child.pid, rdc.output());
-      await using statements = atHome(home, [
-        "deploy",
-        "box",
-        "--eval",
-        "const home = await conn.eval('Deno.env.get(\"HOME\")'); console.log('home', home)",
-      ]);
-      assert.equal((await statements.wait()).code, 0, statements.output());
-      assert.equal(statements.stdout, `home ${sshd.home}\n`);
+      for (
+        const [code, printed] of [
+          ["const x = 6; x * 7", "42\n"],
+          ['Deno.env.get("HOME")', `${sshd.home}\n`],
+          ["await Promise.resolve([1, 'two'])", `[ 1, "two" ]\n`],
+          ["undefined", ""],
+        ]
+      ) {
+        await using run = atHome(home, ["deploy", "box", "-e", code]);
+        assert.equal((await run.wait()).code, 0, run.output());
+        assert.equal(run.stdout, printed, run.output());
+      }
     },
   );
+
+  await t.step("--eval: a remote error prints its message, exit 1", async () => {
+    for (
+      const [code, message] of [
+        ["throw new RangeError('out of ' + Deno.env.get('HOME'))", `out of ${sshd.home}`],
+        ["1+", "Unexpected end of input"],
+      ]
+    ) {
+      await using rdc = atHome(home, ["deploy", "box", "-e", code]);
+      assert.equal((await rdc.wait()).code, 1, rdc.output());
+      assert.equal(rdc.stdout, "", rdc.output());
+      assert.ok(rdc.stderr.includes(`rdc deploy: ${message}`), rdc.output());
+    }
+  });
 
   await t.step("a wrong identity (-i): exit 1, the authentication error", async () => {
     const wrong = join(sshd.dir, "wrong_key");
@@ -161,10 +179,11 @@ sshdTest("rdc deploy against a real sshd", async (t) => {
   });
 
   await t.step("SIGKILL of the client leaves no remote process and no file", async () => {
-    const code = "console.log(conn.description); console.log(await conn.globals.Deno.pid); " +
-      "await new Promise((resolve) => setTimeout(resolve, 600_000));";
+    // On HOST: its console's output passes through to local stderr.
+    const code = "console.log('pid', Deno.pid, Deno.args.join(' ')), " +
+      "await new Promise((resolve) => setTimeout(resolve, 600_000))";
     await using rdc = atHome(home, ["deploy", "box", "--eval", code]);
-    const [, socket, pid] = await rdc.waitStdout(/unix (\S+)\n(\d+)\n/);
+    const [, pid, socket] = await rdc.waitStderr(/pid (\d+) .*?(\S+\.sock)/);
     const session = basename(socket!, ".sock");
     assert.ok(isAlive(Number(pid)));
     assert.notDeepEqual(await sshd.leftovers(session), []);
@@ -181,7 +200,7 @@ sshdTest("rdc deploy ships the runtime to a host without deno, with a progress b
   await using sshd = await Sshd.start({ pathWithoutDeno: true });
   const home = await localHome(sshd);
   await Deno.copyFile(sshd.knownHosts, join(home, ".ssh", "known_hosts"));
-  await using rdc = atHome(home, ["deploy", "box", "-e", "await conn.globals.Deno.execPath()"]);
+  await using rdc = atHome(home, ["deploy", "box", "-e", "Deno.execPath()"]);
   assert.equal((await rdc.wait()).code, 0, rdc.output());
   const runtime = `deno-${Deno.version.deno}-${Deno.build.target}`;
   assert.equal(rdc.stdout, `${join(sshd.remoteCache, runtime)}\n`);
