@@ -8,7 +8,8 @@
  * @module
  */
 
-import { Worker } from "node:worker_threads";
+import process from "node:process";
+import type { Worker } from "node:worker_threads";
 import { ConnectionClosedError } from "../errors.ts";
 import { waitAsync } from "../wire/pipe.ts";
 import { Control, CONTROL_WORDS, HEARTBEAT_TIMEOUT_MS, type OpenRequest } from "./control.ts";
@@ -65,7 +66,7 @@ export class IoWorker {
     const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
     this.#control = new Int32Array(control);
     const url = "data:text/javascript;charset=utf-8," + encodeURIComponent(source);
-    this.#worker = new Worker(new URL(url), { workerData: { control } });
+    this.#worker = new (workerThreads().Worker)(new URL(url), { workerData: { control } });
     this.#worker.unref();
     this.#worker.on("error", (error) => this.#fail(`failed: ${error}`));
     this.#worker.on("exit", (code) => this.#fail(`exited (code ${code})`));
@@ -162,6 +163,17 @@ export class IoWorker {
     this.#links.clear();
     this.#worker.terminate();
   }
+}
+
+/**
+ * `node:worker_threads`, loaded on first use rather than with the package:
+ * loading it costs start-up time and changes every `MessagePort` of the
+ * process (Deno's Node layer patches them), which programs that never
+ * open a synchronous connection should not pay for.
+ */
+function workerThreads(): typeof import("node:worker_threads") {
+  const node = process as unknown as { getBuiltinModule(id: string): unknown };
+  return node.getBuiltinModule("node:worker_threads") as typeof import("node:worker_threads");
 }
 
 /**
