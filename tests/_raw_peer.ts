@@ -25,6 +25,7 @@ import {
   Service,
 } from "../mod.ts";
 import { quietLogger, rawFrame, waitFor, writeAll } from "./_helpers.ts";
+import { joinBlocks } from "../core/wire/channel.ts";
 
 // ---- wire numbers (core/PROTOCOL.md) -------------------------------------------------------
 
@@ -202,15 +203,7 @@ export function u32(n: number): Uint8Array {
 
 /** The byte arrays given, back to back. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return joinBlocks(parts);
 }
 
 /** One encoder for every small value: each fresh one would cost a 2 KiB buffer. */
