@@ -40,6 +40,11 @@ export class ExportTable {
     return this.#byValue.has(value);
   }
 
+  /** The id of `value` while it is exported. */
+  idOf(value: object): number | undefined {
+    return this.#byValue.get(value);
+  }
+
   /** Exports `value` once more; returns its id. */
   add(value: object): number {
     const known = this.#byValue.get(value);
