@@ -14,7 +14,7 @@
  */
 
 import { deflateSync, inflateSync } from "node:zlib";
-import { Budget } from "../wire/budget.ts";
+import type { Budget } from "../wire/budget.ts";
 import type { Transport } from "../wire/transport.ts";
 import { peerFault } from "../errors.ts";
 

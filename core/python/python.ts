@@ -7,6 +7,7 @@
  */
 
 export { connect, connectStream, connectTls, connectUnix } from "./connect.ts";
+export { type PythonServeOptions, type PythonServer, serve } from "./serve.ts";
 export * as classic from "./classic.ts";
 export type { PythonClassic, PythonSubprocess, PythonSubprocessOptions } from "./classic.ts";
 export { PythonConnection } from "./connection.ts";

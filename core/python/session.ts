@@ -77,7 +77,6 @@ export class WireVersionError extends ProtocolError {
  */
 export class PySession implements Engine {
   readonly description: string;
-  readonly version: WireVersion;
   readonly options: ResolvedPythonOptions;
   readonly policy: ResolvedPolicy;
   readonly boxer: PyBoxer;
@@ -92,16 +91,26 @@ export class PySession implements Engine {
   #finished: Promise<void>;
   #finish!: () => void;
   #firstFrame = true;
+  #version: WireVersion;
+  #detect: boolean;
+  /** Settles once the envelope is known (a detecting server's requests wait for it). */
+  #versionKnown = Promise.withResolvers<void>();
 
-  /** A session over `transport`, speaking `version`'s envelope; call {@linkcode start}. */
+  /**
+   * A session over `transport`, speaking `version`'s envelope, or the one
+   * the peer's first frame shows (`"detect"`, for servers); call
+   * {@linkcode start}.
+   */
   constructor(
     transport: Transport,
-    version: WireVersion,
+    version: WireVersion | "detect",
     options: PythonOptions,
     sharedInbound?: Budget,
   ) {
     this.description = transport.description;
-    this.version = version;
+    this.#detect = version === "detect";
+    this.#version = version === "detect" ? 6 : version;
+    if (!this.#detect) this.#versionKnown.resolve();
     this.options = resolvePythonOptions(options);
     this.policy = resolvePolicy(options);
     this.logger = options.logger ?? defaultLogger;
@@ -121,6 +130,11 @@ export class PySession implements Engine {
       this.options.timeout,
     );
     this.#finished = new Promise((resolve) => this.#finish = resolve);
+  }
+
+  /** The envelope spoken (for a detecting server: 6 until the peer's first frame). */
+  get version(): WireVersion {
+    return this.#version;
   }
 
   /** Starts reading; resolves once the connection has closed. */
@@ -169,6 +183,7 @@ export class PySession implements Engine {
    * Deno objects to lend) and resolves with Python's answer.
    */
   async request(handler: HandleCode, args: unknown[], options?: CallOptions): Promise<unknown> {
+    if (this.#detect) await this.#versionKnown.promise;
     const ready = await this.boxer.settleArgs(args);
     if (this.#closeReason) throw this.#closedError();
     const seq = this.#seq++;
@@ -259,6 +274,8 @@ export class PySession implements Engine {
     if (this.#closeReason) return;
     this.#closeReason = reason;
     if (isPeerFault(reason)) this.logger("warn", `${this.description}: ${reason.message}`);
+    this.#versionKnown.reject(reason);
+    this.#versionKnown.promise.catch(() => {});
     this.#pending.failAll(reason instanceof ConnectionClosedError ? reason : this.#closedError());
     this.boxer.clear();
     // Let the CLOSE (and replies already queued) go out before the transport shuts.
@@ -284,7 +301,7 @@ export class PySession implements Engine {
         return;
       }
       if (this.#closeReason) return;
-      const message = decodeMessage(this.version, payload, brine);
+      const message = decodeMessage(this.#version, payload, brine);
       switch (message.msg) {
         case Msg.Request:
           this.#serve(message.seq, message.body);
@@ -307,7 +324,10 @@ export class PySession implements Engine {
     const first = await this.#channel.peekPayloadByte();
     if (first === null) return;
     const seen = detectVersion(first);
-    if (seen !== this.version) throw new WireVersionError(this.version, seen);
+    if (this.#detect) {
+      this.#version = seen;
+      this.#versionKnown.resolve();
+    } else if (seen !== this.#version) throw new WireVersionError(this.#version, seen);
   }
 
   #answer(seq: number, body: unknown): void {
@@ -348,7 +368,7 @@ export class PySession implements Engine {
   }
 
   #write(msg: typeof Msg[keyof typeof Msg], seq: number, body: unknown): void {
-    const payload = encodeMessage(this.version, msg, seq, body);
+    const payload = encodeMessage(this.#version, msg, seq, body);
     this.#channel.send(payload).catch((error) => {
       this.#closeWith(
         new ConnectionClosedError(`writing to ${this.description} failed`, {

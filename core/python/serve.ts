@@ -1,0 +1,95 @@
+/**
+ * Serving Deno objects to Python clients: `python.serve(service, {port})`
+ * answers Python's `rpyc.connect` (and `rpyc.classic.connect`, given a
+ * classic root) on TCP, TLS or a unix socket. Each client's envelope (5.x
+ * or 6.x) is read from its first frame.
+ *
+ * @module
+ */
+
+import { PySession } from "./session.ts";
+import { PythonConnection } from "./connection.ts";
+import type { PythonOptions } from "./options.ts";
+import { Listening, type ListenOptions } from "../net/listening.ts";
+import type { Incoming } from "../net/incoming.ts";
+import { defaultLogger } from "../log.ts";
+
+/** Options of {@linkcode serve}: where to listen, and every connection option. */
+export interface PythonServeOptions extends PythonOptions, Omit<ListenOptions, "ws"> {
+  /** Milliseconds a TLS handshake may take. @default 10000 */
+  handshakeTimeout?: number;
+}
+
+/** A running server for Python clients. `await using` closes it. */
+export interface PythonServer extends AsyncDisposable {
+  /** The address it listens on (`addr.port` when port 0 was asked for). */
+  readonly addr: Deno.NetAddr | Deno.UnixAddr;
+  /** Resolves once listening. */
+  readonly ready: Promise<void>;
+  /** The Python clients connected now. */
+  readonly connections: ReadonlySet<PythonConnection>;
+  /** Resolves once closed and every connection has ended. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, closes every connection, resolves once done. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `service` to Python clients. A class gets an instance per
+ * connection (its `onConnect(conn)` and `onDisconnect(conn)` are called with
+ * the {@linkcode PythonConnection}); an object is shared. Python reaches what
+ * rdc's policy lets it: `exposed_` members (as RPyC), more with
+ * `allowPublicAttrs` or `allowAllAttrs`. Calls into the Python client are
+ * served when the client is in a request to Deno or runs a
+ * `BgServingThread` (RPyC's serving model).
+ *
+ * @example
+ * ```ts
+ * import { python } from "@rdc/rdc/python";
+ * class CalcService { exposed_add(a: number, b: number) { return a + b; } }
+ * await using server = python.serve(CalcService, { port: 0 });
+ * // Python: rpyc.connect("127.0.0.1", port).root.add(1, 2) == 3
+ * ```
+ */
+export function serve(
+  service: object | (new () => object),
+  options: PythonServeOptions,
+): PythonServer {
+  const logger = options.logger ?? defaultLogger;
+  const connections = new Set<PythonConnection>();
+  const listening = new Listening(
+    options,
+    "python.serve",
+    logger,
+    options.handshakeTimeout ?? 10_000,
+    async () => {
+      await Promise.all([...connections].map((c) => c.close("the server is closing")));
+    },
+  );
+  const handle = async (incoming: Incoming): Promise<void> => {
+    const session = new PySession(incoming.transport, "detect", { ...options, service });
+    const connection = new PythonConnection(session);
+    connections.add(connection);
+    session.start();
+    try {
+      const hook = (session.rootObject as { onConnect?: (c: PythonConnection) => unknown })
+        .onConnect;
+      if (typeof hook === "function") await hook.call(session.rootObject, connection);
+    } catch (error) {
+      logger("warn", `onConnect failed for ${incoming.peer}: ${error}`);
+      await connection.close("onConnect failed");
+    }
+    await session.finished;
+    connections.delete(connection);
+  };
+  listening.accept(handle, logger);
+  const close = () => listening.close();
+  return {
+    addr: listening.addr,
+    ready: listening.ready,
+    connections,
+    finished: listening.finished,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
