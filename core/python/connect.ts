@@ -59,7 +59,9 @@ export async function openPython(
         }
         throw reason;
       }
-      if (retry && error instanceof ConnectionClosedError && !session.stats().framesReceived) {
+      // A peer fault (a bind_threads server, say) says what is wrong better than the closing.
+      if (reason instanceof ProtocolError) throw reason;
+      if (retry && error instanceof ConnectionClosedError) {
         // A 5.x server may hang up on a 6.x frame without a word: try 5.x once.
         version = version === 6 ? 5 : 6;
         continue;

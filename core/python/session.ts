@@ -45,6 +45,10 @@ export interface PythonStats {
   framesSent: number;
   /** Frames read. */
   framesReceived: number;
+  /** Bytes written, frame headers included. */
+  bytesSent: number;
+  /** Bytes read, frame headers included. */
+  bytesReceived: number;
   /** Frames written zlib-compressed. */
   compressedSent: number;
   /** Frames read zlib-compressed. */
@@ -173,6 +177,8 @@ export class PySession implements Engine {
       pendingRequests: this.#pending.size,
       framesSent: c.framesSent,
       framesReceived: c.framesReceived,
+      bytesSent: c.bytesSent,
+      bytesReceived: c.bytesReceived,
       compressedSent: c.compressedSent,
       compressedReceived: c.compressedReceived,
     };

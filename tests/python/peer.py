@@ -1,15 +1,16 @@
 """A Python RPyC peer for rdc's interop tests (RPyC 5.3 from Debian, 6.0.2 via PYTHONPATH).
 
-    python3 peer.py classic|service|public [bind_threads]
+    python3 peer.py [bind_threads]
 
-starts a ThreadedServer on a free loopback port, prints the port on one line,
-and serves until stdin closes. No plumbum needed.
+starts three ThreadedServers on free loopback ports (classic: SlaveService;
+service: CalcService; public: CalcService with allow_public_attrs), prints
+their ports on one line, and serves until stdin closes. No plumbum needed.
 """
 import os
 import sys
 import threading
 
-if len(sys.argv) > 2 and sys.argv[2] == "bind_threads":
+if len(sys.argv) > 1 and sys.argv[1] == "bind_threads":
     os.environ["RPYC_BIND_THREADS"] = "true"
 
 import rpyc
@@ -68,16 +69,23 @@ class CalcService(rpyc.Service):
         return "public"
 
 
-def main():
-    mode = sys.argv[1]
-    config = {"allow_public_attrs": True} if mode == "public" else {}
-    service = SlaveService if mode == "classic" else CalcService
+def start(service, config):
     server = ThreadedServer(service, hostname="127.0.0.1", port=0, protocol_config=config)
     server._listen()  # listening before the port is printed (start() skips it then)
-    print(server.listener.getsockname()[1], flush=True)
     threading.Thread(target=server.start, daemon=True).start()
+    return server
+
+
+def main():
+    servers = [
+        start(SlaveService, {}),
+        start(CalcService, {}),
+        start(CalcService, {"allow_public_attrs": True}),
+    ]
+    print(" ".join(str(s.listener.getsockname()[1]) for s in servers), flush=True)
     sys.stdin.read()
-    server.close()
+    for server in servers:
+        server.close()
 
 
 main()
