@@ -24,12 +24,13 @@ export const CLASSIC_PORT = 18812;
  */
 export const STDIO_CLASSIC_SERVER = [
   "import os, sys",
-  "from rpyc.utils.classic import connect_pipes",
+  "from rpyc.core.service import SlaveService",
+  "from rpyc.utils.factory import connect_pipes",
   "source = os.fdopen(os.dup(0), 'rb', 0)",
   "sink = os.fdopen(os.dup(1), 'wb', 0)",
   "sys.stdin = open(os.devnull)",
   "sys.stdout = sys.stderr",
-  "conn = connect_pipes(source, sink)",
+  "conn = connect_pipes(source, sink, SlaveService)",
   "try:",
   "    conn.serve_all()",
   "except (EOFError, KeyboardInterrupt):",
