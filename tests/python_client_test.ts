@@ -55,7 +55,7 @@ pythonTest(
       assert.equal(await typeOf(new Set(["a"])), "frozenset");
       assert.equal(await typeOf(new Uint8Array([1])), "bytes");
       const isList = await py.eval("lambda x: isinstance(x, list)");
-    assert.equal(await isList(python.ref([1, 2])), true);
+      assert.equal(await isList(python.ref([1, 2])), true);
       assert.equal(await typeOf(null), "NoneType");
     });
 
@@ -108,10 +108,13 @@ pythonTest(
       assert.ok((await python.dir(list)).includes("append"));
       assert.equal(typeof await python.hash(await py.eval("object()")), "number");
       await py.execute("class HasThen:\n  then = 7");
-    assert.equal(await python.getattr(await py.eval("HasThen()"), "then"), 7);
+      assert.equal(await python.getattr(await py.eval("HasThen()"), "then"), 7);
       assert.deepEqual(
         await python.obtain(await py.eval("{'k': [1, {2, 3}], 'm': {'n': (4,)}}")),
-        new Map<unknown, unknown>([["k", [1, new Set([2, 3])]], ["m", new Map([["n", python.tuple(4)]])]]),
+        new Map<unknown, unknown>([["k", [1, new Set([2, 3])]], [
+          "m",
+          new Map([["n", python.tuple(4)]]),
+        ]]),
       );
     });
 
@@ -152,20 +155,20 @@ pythonTest(
     });
 
     await t.step("refcounts return to baseline after dispose", async () => {
-    // A connection of its own: netrefs of the other steps are collected at random times.
-    await using own = await python.classic.connect("127.0.0.1", peer.classic);
-    const table = await own.root.getconn()._local_objects._dict;
-    const objects = () => python.len(table);
-    const baseline = await objects();
-    const lists = [];
-    for (let i = 0; i < 20; i++) lists.push(await own.eval(`[${i}]`));
-    const same = await own.eval("[0]");
-    assert.equal(await objects(), baseline + 21);
-    for (const list of [...lists, same]) list[Symbol.dispose]();
-    assert.equal(await objects(), baseline);
-  });
+      // A connection of its own: netrefs of the other steps are collected at random times.
+      await using own = await python.classic.connect("127.0.0.1", peer.classic);
+      const table = await own.root.getconn()._local_objects._dict;
+      const objects = () => python.len(table);
+      const baseline = await objects();
+      const lists = [];
+      for (let i = 0; i < 20; i++) lists.push(await own.eval(`[${i}]`));
+      const same = await own.eval("[0]");
+      assert.equal(await objects(), baseline + 21);
+      for (const list of [...lists, same]) list[Symbol.dispose]();
+      assert.equal(await objects(), baseline);
+    });
 
-  await t.step("frames: 3 000/3 001 (zlib), 64 000/64 001 and 1 MB", async () => {
+    await t.step("frames: 3 000/3 001 (zlib), 64 000/64 001 and 1 MB", async () => {
       const echo = await py.eval("lambda x: x");
       const sizes = [3000, 3001, 64_000, 64_001, 1 << 20];
       for (const size of sizes) {

@@ -79,15 +79,6 @@ export class PyChannel {
     this.#limits = limits;
   }
 
-  /**
-   * The first byte of the next frame's payload, without consuming it (the
-   * envelope's version shows in it); null at end of stream.
-   */
-  async peekPayloadByte(): Promise<number | null> {
-    if (!await this.#fill(HEADER_SIZE + 1)) return null;
-    return this.#buffer[this.#start + HEADER_SIZE];
-  }
-
   /** Reads the next frame's payload, decompressed; null at end of stream. */
   async receive(): Promise<Uint8Array | null> {
     if (!await this.#fill(HEADER_SIZE)) {

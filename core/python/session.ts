@@ -300,13 +300,13 @@ export class PySession implements Engine {
   async #readLoop(): Promise<void> {
     const brine = this.options;
     while (!this.#closeReason) {
-      if (this.#firstFrame) await this.#checkFirstFrame();
       const payload = await this.#channel.receive();
       if (payload === null) {
         this.#closeWith(new ConnectionClosedError(`${this.description} hung up`));
         return;
       }
       if (this.#closeReason) return;
+      if (this.#firstFrame && payload.length > 0) this.#checkFirstFrame(payload[0]);
       const message = decodeMessage(this.#version, payload, brine);
       switch (message.msg) {
         case Msg.Request:
@@ -325,10 +325,8 @@ export class PySession implements Engine {
   }
 
   /** The first frame tells the peer's envelope: a mismatch is a {@linkcode WireVersionError}. */
-  async #checkFirstFrame(): Promise<void> {
+  #checkFirstFrame(first: number): void {
     this.#firstFrame = false;
-    const first = await this.#channel.peekPayloadByte();
-    if (first === null) return;
     const seen = detectVersion(first);
     if (this.#detect) {
       this.#version = seen;
