@@ -194,3 +194,5 @@ export async function connectSubprocess(
   classic.onClose(() => stopChild(process, 3_000, 2_000));
   return Object.assign(classic, { process }) as PythonSubprocess;
 }
+
+export { PythonClassicService, serve } from "./classic_root.ts";
