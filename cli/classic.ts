@@ -5,6 +5,7 @@
  */
 
 import * as classic from "../core/classic/mod.ts";
+import { python } from "../core/python/mod.ts";
 import { tokenAuthenticator } from "../core/net/auth.ts";
 import { DEFAULT_MAX_CHILDREN, serveIsolated } from "../core/net/isolated.ts";
 import { DEFAULT_SERVER_LIMITS } from "../core/wire/limits.ts";
@@ -42,6 +43,8 @@ Options:
       --ws PATH          serve over WebSocket: an HTTP server on --host/--port whose WebSocket
                          upgrades at PATH are the connections (classic.connectWebSocket(
                          "ws://HOST:PORT/PATH"); wss with --ssl-keyfile/--ssl-certfile)
+      --rpyc             speak Python RPyC's own protocol (5.x and 6.x) instead of rdc's, for
+                         Python's rpyc.classic.connect (concurrent mode; TCP, TLS or --unix)
       --logfile FILE     append log lines to FILE (default stderr)
   -q, --quiet            log errors only
       --ssl-keyfile FILE   serve TLS with this private key (PEM; needs --ssl-certfile)
@@ -71,6 +74,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     mode: { type: "string", short: "m" },
     unix: { type: "string" },
     ws: { type: "string" },
+    rpyc: { type: "boolean" },
     logfile: { type: "string" },
     quiet: { type: "boolean", short: "q" },
     "ssl-keyfile": { type: "string" },
@@ -138,6 +142,12 @@ export async function runClassic(argv: string[]): Promise<number> {
       `--idle-timeout applies to --mode concurrent and oneshot, not ${mode}`,
     );
   }
+  if (values.rpyc && (mode !== "concurrent" || ws !== undefined || token !== undefined)) {
+    throw new UsageError(
+      "--rpyc serves Python clients in concurrent mode over TCP, TLS or --unix: " +
+        "drop --mode, --ws and --auth-token-file",
+    );
+  }
   const listening = mode !== "stdio" && values.unix === undefined;
   const registrar = registrarFromFlags(values, listening && ws === undefined);
   // TLS or a token keeps strangers out; without either, only loopback is safe.
@@ -176,7 +186,13 @@ export async function runClassic(argv: string[]): Promise<number> {
     logger: log,
     maxConnections,
   };
-  const server = mode === "isolated"
+  const server = values.rpyc
+    ? python.classic.serve({
+      ...(values.unix !== undefined ? { path: values.unix } : { hostname, port, tls }),
+      signal: stop.signal,
+      logger: log,
+    })
+    : mode === "isolated"
     ? serveIsolated(classic.defaultServerCommand(), common)
     : classic.serve({
       ...common,
@@ -200,7 +216,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     ? `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`
     : addr.path;
   const readable = ws === undefined ? hostPort : `${tls ? "wss" : "ws"}://${hostPort}${ws}`;
-  log("info", `serving ${mode} on ${readable}`);
+  log("info", `serving ${values.rpyc ? "RPyC classic" : mode} on ${readable}`);
   // An isolated server runs no service of its own here: its classic names are registered for it.
   await using _registration = mode === "isolated" && registrar && "port" in addr
     ? new Registration(registrar, serviceAliases(classic.ClassicService), addr.port, {}, log)

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { python, type PythonConnection } from "../core/python/mod.ts";
 import { pythonTest, type RpycVersion, runPython } from "./_python.ts";
 import { quietLogger } from "./_helpers.ts";
+import { RdcProcess } from "./_cli.ts";
 
 const CLIENT = fileURLToPath(new URL("./python/client.py", import.meta.url));
 
@@ -112,4 +113,16 @@ pythonTest("rpyc.classic.connect to Deno's classic root", async (_t, v) => {
   assert.equal(seen.hostname, Deno.hostname());
   assert.equal(seen.max, 9);
   assert.equal(seen.contains, true);
+});
+
+pythonTest("rdc classic --rpyc serves Python's rpyc.classic.connect", async (_t, v) => {
+  await using proc = new RdcProcess(["classic", "--rpyc", "--port", "0"]);
+  const match = await proc.waitStderr(/serving RPyC classic on 127\.0\.0\.1:(\d+)/);
+  const out = await runPython(
+    v,
+    `import rpyc; k = rpyc.classic.connect("127.0.0.1", ${match[1]}); ` +
+      `print(k.eval("6 * 7"), k.modules["node:path"].join("a", "b")); k.close()`,
+  );
+  assert.equal(out.trim(), "42 a/b");
+  assert.equal((await proc.stop()).success, true, proc.output());
 });

@@ -22,7 +22,7 @@ export const CLASSIC_PORT = 18812;
  * The Python program `connectSubprocess` starts by default: a classic
  * server (`SlaveService`) on its stdin and stdout, as `rpyc_classic -m stdio`.
  */
-export const STDIO_CLASSIC_SERVER = [
+export const STDIO_CLASSIC_SERVER: string = [
   "import os, sys",
   "from rpyc.core.service import SlaveService",
   "from rpyc.utils.factory import connect_pipes",

@@ -9,7 +9,7 @@
 
 import { Scope } from "../classic/scope.ts";
 import { PERMISSIVE } from "../session/policy.ts";
-import { serve as servePython, type PythonServeOptions, type PythonServer } from "./serve.ts";
+import { type PythonServeOptions, type PythonServer, serve as servePython } from "./serve.ts";
 import type { PythonConnection } from "./connection.ts";
 
 /**

@@ -107,8 +107,26 @@ export function typeName(x: unknown): string | null {
   return base instanceof ImportEntry && sessionOf(x) ? base.name : null;
 }
 
+/** A comparison of {@linkcode compare}: `eq` is `==`, `lt` is `<`, and so on. */
+export type Comparison = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
+/** A binary operator of {@linkcode op}, by the name of Python's `operator` module. */
+export type Operator =
+  | "add"
+  | "sub"
+  | "mul"
+  | "matmul"
+  | "truediv"
+  | "floordiv"
+  | "mod"
+  | "pow"
+  | "lshift"
+  | "rshift"
+  | "and"
+  | "or"
+  | "xor";
+
 /** The comparisons, by Python's method names. */
-const COMPARISONS = {
+const COMPARISONS: Readonly<Record<Comparison, string>> = {
   eq: "__eq__",
   ne: "__ne__",
   lt: "__lt__",
@@ -118,7 +136,7 @@ const COMPARISONS = {
 } as const;
 
 /** The binary operators: the method and its reflection. */
-const OPERATORS = {
+const OPERATORS: Readonly<Record<Operator, readonly [string, string]>> = {
   add: ["__add__", "__radd__"],
   sub: ["__sub__", "__rsub__"],
   mul: ["__mul__", "__rmul__"],
@@ -138,7 +156,7 @@ const OPERATORS = {
 export async function compare(
   a: unknown,
   b: unknown,
-  how: keyof typeof COMPARISONS,
+  how: Comparison,
 ): Promise<unknown> {
   const session = sessionOf(a, b);
   if (!session) throw new TypeError(`compare() expects a netref of a Python connection`);
@@ -151,8 +169,15 @@ export async function compare(
   return result;
 }
 
-function reflected(how: keyof typeof COMPARISONS): string {
-  const mirror = { eq: "eq", ne: "ne", lt: "gt", le: "ge", gt: "lt", ge: "le" } as const;
+function reflected(how: Comparison): string {
+  const mirror: Record<Comparison, Comparison> = {
+    eq: "eq",
+    ne: "ne",
+    lt: "gt",
+    le: "ge",
+    gt: "lt",
+    ge: "le",
+  };
   return COMPARISONS[mirror[how]];
 }
 
@@ -177,24 +202,23 @@ export async function eq(a: unknown, b: unknown): Promise<boolean> {
  * Python's binary operators: `python.op.add(a, b)` is `a + b`, trying
  * `b.__radd__(a)` when `a.__add__(b)` gives `NotImplemented`, as Python does.
  */
-export const op: {
-  readonly [K in keyof typeof OPERATORS]: (a: unknown, b: unknown) => Promise<unknown>;
-} = Object.fromEntries(
-  Object.entries(OPERATORS).map(([name, [method, reflection]]) => [
-    name,
-    async (a: unknown, b: unknown) => {
-      if (sessionOf(a)) {
-        const result = await callAttr(a, method, [b]);
-        if (result !== NOT_IMPLEMENTED) return result;
-      }
-      if (sessionOf(b)) {
-        const result = await callAttr(b, reflection, [a]);
-        if (result !== NOT_IMPLEMENTED) return result;
-      }
-      throw new TypeError(`unsupported operand types for ${name}`);
-    },
-  ]),
-) as never;
+export const op: Readonly<Record<Operator, (a: unknown, b: unknown) => Promise<unknown>>> = Object
+  .fromEntries(
+    Object.entries(OPERATORS).map(([name, [method, reflection]]) => [
+      name,
+      async (a: unknown, b: unknown) => {
+        if (sessionOf(a)) {
+          const result = await callAttr(a, method, [b]);
+          if (result !== NOT_IMPLEMENTED) return result;
+        }
+        if (sessionOf(b)) {
+          const result = await callAttr(b, reflection, [a]);
+          if (result !== NOT_IMPLEMENTED) return result;
+        }
+        throw new TypeError(`unsupported operand types for ${name}`);
+      },
+    ]),
+  ) as never;
 
 /**
  * A local copy of a Python value: a list becomes an array, a dict a `Map`, a

@@ -18,6 +18,7 @@ export { isPythonError, PythonError } from "./vinegar.ts";
 export {
   bool,
   compare,
+  type Comparison,
   contains,
   delItem,
   dir,
@@ -28,6 +29,7 @@ export {
   len,
   obtain,
   op,
+  type Operator,
   repr,
   setItem,
   str,
@@ -45,4 +47,12 @@ export {
   Tuple,
   tuple,
 } from "./values.ts";
-export { ref } from "../wire/markers.ts";
+export { ByReference, ref } from "../wire/markers.ts";
+export { ProtocolError, RemoteError } from "../errors.ts";
+export type { TlsClientOptions, TlsServerOptions } from "../net/tls.ts";
+export type { WebSocketListenOptions } from "../net/websocket.ts";
+export type { ByteStreams } from "../wire/transport.ts";
+export type { ListenOptions } from "../net/listening.ts";
+export type { CallOptions } from "../session/engine.ts";
+export type { Policy } from "../session/policy.ts";
+export type { Logger } from "../log.ts";
