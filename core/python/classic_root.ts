@@ -34,6 +34,8 @@ class ModuleFinder {
  * `conn.execute` run JavaScript in this connection's namespace.
  */
 export class PythonClassicService {
+  /** The names it registers under (Python's `rpyc_classic` registers SLAVE). */
+  static aliases: string[] = ["Slave", "Classic"];
   readonly #scope = new Scope();
   #connection: PythonConnection | undefined;
 

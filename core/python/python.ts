@@ -7,7 +7,8 @@
  */
 
 export { connect, connectStream, connectTls, connectUnix } from "./connect.ts";
-export { type PythonServeOptions, type PythonServer, serve } from "./serve.ts";
+export { type PythonServeOptions, type PythonServer, serve, serviceNames } from "./serve.ts";
+export { connectByService, type PythonConnectByServiceOptions } from "./discovery.ts";
 export * as classic from "./classic.ts";
 export type { PythonClassic, PythonSubprocess, PythonSubprocessOptions } from "./classic.ts";
 export { PythonConnection } from "./connection.ts";
@@ -56,3 +57,7 @@ export type { ListenOptions } from "../net/listening.ts";
 export type { CallOptions } from "../session/engine.ts";
 export type { Policy } from "../session/policy.ts";
 export type { Logger } from "../log.ts";
+export { RegistryClient, type RegistryClientOptions } from "../registry/client.ts";
+export type { Registrar, RegistrationOptions } from "../registry/registration.ts";
+export type { RegistryMode, ServerAddress } from "../registry/messages.ts";
+export { DiscoveryError } from "../registry/errors.ts";

@@ -13,9 +13,29 @@ import type { PythonOptions } from "./options.ts";
 import { Listening, type ListenOptions } from "../net/listening.ts";
 import type { Incoming } from "../net/incoming.ts";
 import { defaultLogger } from "../log.ts";
+import { registrarOf, Registration, type RegistrationOptions } from "../registry/registration.ts";
 
-/** Options of {@linkcode serve}: where to listen, and every connection option. */
-export interface PythonServeOptions extends PythonOptions, Omit<ListenOptions, "ws"> {
+/**
+ * The names a service registers under: its class's static `aliases`, else
+ * the class name without a `Service` suffix (RPyC's rule; registries compare
+ * names case-insensitively).
+ */
+export function serviceNames(service: object | (new () => object)): string[] {
+  const cls = (typeof service === "function" ? service : service.constructor) as {
+    name: string;
+    aliases?: string[];
+  };
+  if (cls.aliases && cls.aliases.length > 0) return [...cls.aliases];
+  return [cls.name.replace(/Service$/, "") || cls.name];
+}
+
+/**
+ * Options of {@linkcode serve}: where to listen, registration (with a
+ * Python `rpyc_registry`, give a `RegistryClient` with `protocol: "rpyc"`),
+ * and every connection option.
+ */
+export interface PythonServeOptions
+  extends PythonOptions, Omit<ListenOptions, "ws">, RegistrationOptions {
   /** Milliseconds a TLS handshake may take. @default 10000 */
   handshakeTimeout?: number;
 }
@@ -57,15 +77,25 @@ export function serve(
 ): PythonServer {
   const logger = options.logger ?? defaultLogger;
   const connections = new Set<PythonConnection>();
+  const registrar = registrarOf(options);
+  let registration: Registration | undefined;
   const listening = new Listening(
     options,
     "python.serve",
     logger,
     options.handshakeTimeout ?? 10_000,
     async () => {
-      await Promise.all([...connections].map((c) => c.close("the server is closing")));
+      await Promise.all([
+        registration?.stop(),
+        ...[...connections].map((c) => c.close("the server is closing")),
+      ]);
     },
   );
+  listening.ready.then(() => {
+    if (!registrar || listening.closing) return;
+    const { port } = listening.addr as Deno.NetAddr;
+    registration = new Registration(registrar, serviceNames(service), port, options, logger);
+  }, () => {});
   const handle = async (incoming: Incoming): Promise<void> => {
     const session = new PySession(incoming.transport, "detect", { ...options, service });
     const connection = new PythonConnection(session);

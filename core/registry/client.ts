@@ -18,6 +18,7 @@ import {
   type ServerAddress,
 } from "./messages.ts";
 import { tcpRoundTrip, udpRoundTrip } from "./round_trip.ts";
+import { encodeRpycRequest, parseRpycReply, rpycTcpRoundTrip } from "./rpyc_messages.ts";
 
 /** Options of {@linkcode RegistryClient}. */
 export interface RegistryClientOptions {
@@ -33,6 +34,13 @@ export interface RegistryClientOptions {
   port?: number;
   /** Milliseconds to wait for each reply. Default 2 000. */
   timeout?: number;
+  /**
+   * The registry's protocol: `"rdc"` (rdc's JSON registry, `rdc registry`)
+   * or `"rpyc"` (Python's `rpyc_registry`, brine; discovery then finds
+   * Python servers, and servers registered with it are found by Python
+   * clients). Default `"rdc"`.
+   */
+  protocol?: "rdc" | "rpyc";
 }
 
 /**
@@ -61,6 +69,8 @@ export class RegistryClient {
   readonly port: number;
   /** Milliseconds to wait for each reply. */
   readonly timeout: number;
+  /** The registry's protocol. */
+  readonly protocol: "rdc" | "rpyc";
 
   /**
    * A client of the registry `options` name (nothing is sent yet).
@@ -75,6 +85,10 @@ export class RegistryClient {
     this.host = options.host ?? "255.255.255.255";
     this.port = options.port ?? REGISTRY_PORT;
     this.timeout = options.timeout ?? 2_000;
+    this.protocol = options.protocol ?? "rdc";
+    if (this.protocol !== "rdc" && this.protocol !== "rpyc") {
+      throw new TypeError(`unknown registry protocol '${this.protocol}': expected rdc or rpyc`);
+    }
   }
 
   /** `udp 127.0.0.1:18811`, for messages. */
@@ -112,7 +126,10 @@ export class RegistryClient {
 
   async #request<B extends RequestBody>(body: B): Promise<Replies[B["command"]]> {
     const request = { ...body, id: crypto.getRandomValues(new Uint32Array(1))[0]! } as Request;
-    const reply = await this.#roundTrip(request, encodeMessage(request.id, body));
+    const message = this.protocol === "rpyc"
+      ? encodeRpycRequest(body)
+      : encodeMessage(request.id, body);
+    const reply = await this.#roundTrip(request, message);
     if ("error" in reply) {
       throw new DiscoveryError(
         `the registry at ${this.description} refused ${body.command}: ${reply.error}`,
@@ -123,7 +140,8 @@ export class RegistryClient {
 
   /** Sends `message` (which is `request`) and waits for its reply. */
   async #roundTrip(request: Request, message: Uint8Array): Promise<Reply> {
-    const accept = (bytes: Uint8Array) => parseReply(bytes, request);
+    const accept = (bytes: Uint8Array) =>
+      this.protocol === "rpyc" ? parseRpycReply(bytes, request) : parseReply(bytes, request);
     let reply;
     try {
       switch (this.mode) {
@@ -136,7 +154,14 @@ export class RegistryClient {
           }
           return reply;
         case "TCP":
-          reply = accept(await tcpRoundTrip(this.host, this.port, message, this.timeout));
+          reply = accept(
+            await (this.protocol === "rpyc" ? rpycTcpRoundTrip : tcpRoundTrip)(
+              this.host,
+              this.port,
+              message,
+              this.timeout,
+            ),
+          );
           if (reply === undefined) {
             throw new DiscoveryError(`the registry at ${this.description} sent a malformed reply`);
           }

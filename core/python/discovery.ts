@@ -1,0 +1,55 @@
+/**
+ * Finding Python RPyC servers by service name through a registry (RPyC's
+ * `rpyc.connect_by_service`).
+ *
+ * @module
+ */
+
+import { connect } from "./connect.ts";
+import type { PythonConnection } from "./connection.ts";
+import type { PythonConnectOptions } from "./options.ts";
+import { discover } from "../registry/discovery.ts";
+import type { RegistryClient } from "../registry/client.ts";
+import { DiscoveryError } from "../registry/errors.ts";
+
+/** Options of {@linkcode connectByService}: the registry, and every connection option. */
+export interface PythonConnectByServiceOptions extends PythonConnectOptions {
+  /**
+   * The registry to ask: for Python's `rpyc_registry`, a `RegistryClient`
+   * with `protocol: "rpyc"`. Default: a UDP broadcast in rdc's protocol.
+   */
+  registrar?: RegistryClient;
+}
+
+/**
+ * Connects to a Python RPyC server of service `name`: asks the registry,
+ * then tries the servers it names, oldest registration first, until one
+ * answers.
+ *
+ * @throws {DiscoveryError} when none is registered or none can be reached.
+ * @example
+ * ```ts
+ * import { python } from "@rdc/rdc/python";
+ * import { RegistryClient } from "@rdc/rdc";
+ * const registrar = new RegistryClient({ host: "127.0.0.1", protocol: "rpyc" });
+ * // await using conn = await python.connectByService("CALC", { registrar });
+ * ```
+ */
+export async function connectByService(
+  name: string,
+  options: PythonConnectByServiceOptions = {},
+): Promise<PythonConnection> {
+  const { registrar, ...connectOptions } = options;
+  const failures: unknown[] = [];
+  for (const { host, port } of await discover(name, { registrar })) {
+    try {
+      return await connect(host, port, connectOptions);
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  const reasons = failures.map((error) => (error as Error).message).join("; ");
+  throw new DiscoveryError(`all servers of '${name}' are down: ${reasons}`, {
+    cause: new AggregateError(failures, reasons),
+  });
+}
