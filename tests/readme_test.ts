@@ -7,9 +7,11 @@
 
 import assert from "node:assert/strict";
 import { freePort } from "./_cli.ts";
+import { pythonTest, startPeer } from "./_python.ts";
 
 const README = new URL("../README.md", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url).href;
+const PYTHON_MOD = new URL("../core/python/mod.ts", import.meta.url).href;
 
 /** The first TypeScript block after `heading`. */
 async function blockAfter(heading: string): Promise<string> {
@@ -27,10 +29,14 @@ function claimedOutputs(block: string): string[] {
     .map((m) => m[1].trim().replace(/^"(.*)"$/, "$1"));
 }
 
-/** Runs `block` against this checkout on a free port; returns its printed lines. */
-async function run(block: string): Promise<string[]> {
+/**
+ * Runs `block` against this checkout on a free port (after the `replace`
+ * pairs, applied first); returns its printed lines.
+ */
+async function run(block: string, replace: [string, string][] = []): Promise<string[]> {
   const port = freePort();
-  const source = block.replaceAll('"@rdc/rdc"', JSON.stringify(MOD)).replaceAll("18861", `${port}`);
+  const source = replace.reduce((text, [from, to]) => text.replaceAll(from, to), block)
+    .replaceAll('"@rdc/rdc"', JSON.stringify(MOD)).replaceAll("18861", `${port}`);
   const file = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await Deno.writeTextFile(file, source);
@@ -63,3 +69,18 @@ for (
     assert.deepEqual(await run(block), claimed);
   });
 }
+
+pythonTest(
+  'README: the sample under "## Talking to Python RPyC" prints what it says',
+  async (_t, v) => {
+    await using peer = await startPeer(v);
+    const block = await blockAfter("## Talking to Python RPyC");
+    const claimed = claimedOutputs(block);
+    assert.ok(claimed.length >= 8, "the block claims its outputs");
+    const printed = await run(block, [
+      ['"@rdc/rdc/python"', JSON.stringify(PYTHON_MOD)],
+      ["18812", `${peer.classic}`],
+    ]);
+    assert.deepEqual(printed, claimed);
+  },
+);
