@@ -123,6 +123,18 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       ...ratio("delayed-pipelined/capnweb", "delayed-call/capnweb"),
       op: "info",
     },
+    {
+      what: "12 Deno → Python os.getpid() ÷ Python's own client, same server",
+      ...ratio("py-getpid/deno", "py-getpid/rpyc"),
+      op: "<=",
+      target: 1,
+    },
+    {
+      what: "12 classic connect to Python, round trips (absolute)",
+      ...absolute("py-connect/deno"),
+      op: "<=",
+      target: 2,
+    },
     { what: "9 rdc connect + call ÷ raw", ...ratio("connect/rdc", "connect/raw"), op: "info" },
     { what: "9 RPyC connect + call ÷ rdc", ...ratio("connect/rpyc", "connect/rdc"), op: "info" },
     {

@@ -24,7 +24,9 @@
  * the raw ping-pong while the bench process builds the same rows in rdc's
  * decoding slices; 11 the call over a Worker, over a MessagePort (in this
  * process) and over a loopback WebSocket, each beside the bare carrier's
- * ping-pong (`transports.ts`).
+ * ping-pong (`transports.ts`); 12 rdc's Python interop: `py.modules.os.getpid()`
+ * from Deno beside Python's own client on the same RPyC server, and the round
+ * trips of a classic connect to Python (`python_interop.ts`).
  *
  * Python RPyC needs Debian's `python3-rpyc` (`apt-get install python3-rpyc`);
  * without it that column says so and stays empty. Cap'n Web comes from npm.
@@ -42,7 +44,8 @@ import { startDelayProxy } from "./delay_proxy.ts";
 import type { Peer, PullResult } from "./peer.ts";
 import { startCapnwebPeer } from "./peers/capnweb.ts";
 import { RdcPeer } from "./peers/rdc.ts";
-import { startRpycPeer } from "./peers/rpyc.ts";
+import { RpycPeer, startRpycPeer } from "./peers/rpyc.ts";
+import { PythonInterop } from "./python_interop.ts";
 import { RawClient, rawConnect, rawPull } from "./raw.ts";
 import { Transports } from "./transports.ts";
 import { goals } from "./goals.ts";
@@ -226,6 +229,20 @@ for (const kind of ["call", "pipelined"] as const) {
       (async () => (await p.delayed!(proxies.get(p.name)!.port, 5))[kind])
     ),
   );
+}
+// 12: rdc's Python interop on the RPyC peer's own classic server, beside Python's client.
+const rpycPeer = peers.find((p): p is RpycPeer => p instanceof RpycPeer);
+await using interop = rpycPeer
+  ? await PythonInterop.open(rpycPeer.port, rpycPeer.version)
+  : undefined;
+if (rpycPeer && interop) {
+  add("py-getpid", "12 os.getpid() on a Python classic server", "µs", [
+    ["deno", () => interop.getpid(batchMs)],
+    ["rpyc", () => rpycPeer.getpid(batchMs)],
+  ]);
+  add("py-connect", "12 classic connect to Python, round trips", "requests", [
+    ["deno", () => interop.connectRoundTrips()],
+  ]);
 }
 add("connect", "9 connect + first call", "µs", [
   ["raw", () => rawConnect(rdc.server.rawPort, ping.requestSize, ping.replySize, 10)],

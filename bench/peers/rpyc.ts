@@ -149,6 +149,11 @@ export class RpycPeer implements Peer {
     return await this.send({ op: "chain", ms }) as number;
   }
 
+  /** `conn.modules.os.getpid()` in a loop: Python's own client, for rdc's Python interop. */
+  async getpid(ms: number): Promise<number> {
+    return await this.send({ op: "getpid", ms }) as number;
+  }
+
   /** `conn.root.callback(fn, count)` with a local function. */
   async callback(count: number): Promise<number> {
     return await this.send({ op: "callback", count }) as number;

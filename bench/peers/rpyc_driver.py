@@ -100,6 +100,22 @@ class Driver:
             if elapsed >= limit:
                 return elapsed / count * 1e6
 
+    def getpid(self, ms):
+        """Microseconds per conn.modules.os.getpid() over at least ms: the
+        module netref is cached; the call is GETATTR + CALL + a DEL of the
+        function netref, as RPyC users write it."""
+        modules = self.conn.modules
+        check(modules.os.getpid() > 0, "getpid")
+        limit = ms / 1000
+        count = 0
+        start = time.perf_counter()
+        while True:
+            modules.os.getpid()
+            count += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= limit:
+                return elapsed / count * 1e6
+
     def callback(self, count):
         """Microseconds per server-to-client call, as the server timed them.
         The client serves the server's requests while it waits for the reply
@@ -277,6 +293,7 @@ def check(ok, what):
 
 OPS = (
     "call", "chain", "callback", "throughput", "echo", "pull", "delayed", "churn", "soak", "connect",
+    "getpid",
 )
 
 
