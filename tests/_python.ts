@@ -15,7 +15,6 @@ export const PYTHON = "/usr/bin/python3";
 export const RPYC6_PATH = Deno.env.get("RDC_RPYC6_PATH") ??
   fromFileUrl(new URL("../../shared/vendor/rpyc-6.0.2", import.meta.url));
 const IN_CI = Deno.env.get("CI") === "true";
-const PEER = fromFileUrl(new URL("./python/peer.py", import.meta.url));
 
 /** One RPyC version to test against. */
 export interface RpycVersion {
@@ -82,22 +81,26 @@ export function pythonTest(
   }
 }
 
-/** A running tests/python/peer.py: three servers, stopped by {@linkcode PythonPeer.stop}. */
-export interface PythonPeer extends AsyncDisposable {
-  /** The port of the classic server (SlaveService). */
-  classic: number;
-  /** The port of the plain service (default config). */
-  service: number;
-  /** The port of the same service with allow_public_attrs. */
-  public: number;
-  /** Ends the peer and waits for it. */
+/** A Python helper process that printed its ports; `stop` closes its stdin and waits. */
+export interface PythonProcess extends AsyncDisposable {
+  /** The ports it printed, in order. */
+  ports: number[];
+  /** Ends it and waits for it. */
   stop(): Promise<void>;
 }
 
-/** Starts tests/python/peer.py under `version` (`bind_threads` sets RPYC_BIND_THREADS). */
-export async function startPeer(version: RpycVersion, bindThreads = false): Promise<PythonPeer> {
+/**
+ * Starts `script` (a file under tests/python/) under `version`; resolves
+ * once it printed its ports on one line.
+ */
+export async function startPython(
+  version: RpycVersion,
+  script: string,
+  args: string[] = [],
+): Promise<PythonProcess> {
+  const path = fromFileUrl(new URL(`./python/${script}`, import.meta.url));
   const child = new Deno.Command(PYTHON, {
-    args: [PEER, ...(bindThreads ? ["bind_threads"] : [])],
+    args: [path, ...args],
     env: version.env,
     stdin: "piped",
     stdout: "piped",
@@ -107,17 +110,33 @@ export async function startPeer(version: RpycVersion, bindThreads = false): Prom
   let line = "";
   while (!line.includes("\n")) {
     const { value, done } = await reader.read();
-    if (done) throw new Error("the Python peer exited before printing its ports");
+    if (done) throw new Error(`${script} exited before printing its ports`);
     line += new TextDecoder().decode(value);
   }
   reader.releaseLock();
-  const [classic, service, pub] = line.trim().split(" ").map(Number);
   const stop = async () => {
     await child.stdin.close().catch(() => {});
     await child.stdout.cancel().catch(() => {});
     await child.status;
   };
-  return { classic, service, public: pub, stop, [Symbol.asyncDispose]: stop };
+  return { ports: line.trim().split(" ").map(Number), stop, [Symbol.asyncDispose]: stop };
+}
+
+/** A running tests/python/peer.py: three servers. */
+export interface PythonPeer extends PythonProcess {
+  /** The port of the classic server (SlaveService). */
+  classic: number;
+  /** The port of the plain service (default config). */
+  service: number;
+  /** The port of the same service with allow_public_attrs. */
+  public: number;
+}
+
+/** Starts tests/python/peer.py under `version` (`bindThreads` sets RPYC_BIND_THREADS). */
+export async function startPeer(version: RpycVersion, bindThreads = false): Promise<PythonPeer> {
+  const peer = await startPython(version, "peer.py", bindThreads ? ["bind_threads"] : []);
+  const [classic, service, pub] = peer.ports;
+  return { ...peer, classic, service, public: pub };
 }
 
 /** Runs a Python program (`-c code`) under `version`; resolves with its stdout, failing on an error exit. */

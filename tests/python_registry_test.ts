@@ -5,79 +5,62 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { python, RegistryClient } from "../core/python/mod.ts";
 import { discover, listServices } from "../mod.ts";
-import { PYTHON, pythonTest, runPython, startPeer } from "./_python.ts";
+import { pythonTest, runPython, startPeer, startPython } from "./_python.ts";
 import { quietLogger, waitFor } from "./_helpers.ts";
 
-const REGISTRY = fileURLToPath(new URL("./python/registry.py", import.meta.url));
-
 pythonTest("a Python rpyc_registry between Deno and Python", async (t, v) => {
-  const child = new Deno.Command(PYTHON, {
-    args: [REGISTRY],
-    env: v.env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const [udp, tcp] = new TextDecoder().decode((await reader.read()).value).trim().split(" ")
-    .map(Number);
-  reader.releaseLock();
+  await using registry = await startPython(v, "registry.py");
+  const [udp, tcp] = registry.ports;
   await using peer = await startPeer(v);
-  try {
-    const registries = {
-      UDP: new RegistryClient({ host: "127.0.0.1", port: udp, protocol: "rpyc" }),
-      TCP: new RegistryClient({ host: "127.0.0.1", port: tcp, mode: "TCP", protocol: "rpyc" }),
-    };
+  const registries = {
+    UDP: new RegistryClient({ host: "127.0.0.1", port: udp, protocol: "rpyc" }),
+    TCP: new RegistryClient({ host: "127.0.0.1", port: tcp, mode: "TCP", protocol: "rpyc" }),
+  };
 
-    await t.step("Deno finds a Python server", async () => {
-      for (const [mode, registrar] of Object.entries(registries)) {
-        await registrar.register(["PyCalc"], peer.service);
-        assert.deepEqual(await discover("pycalc", { registrar }), [
-          { host: "127.0.0.1", port: peer.service },
-        ], mode);
-        assert.ok((await listServices({ registrar })).includes("PYCALC"), mode);
-        await using conn = await python.connectByService("PyCalc", { registrar });
-        assert.equal(await conn.root.add(2, 3), 5);
-        await registrar.unregister(peer.service);
-        assert.deepEqual(await registrar.discover("PyCalc"), [], mode);
-      }
-    });
+  await t.step("Deno finds a Python server", async () => {
+    for (const [mode, registrar] of Object.entries(registries)) {
+      await registrar.register(["PyCalc"], peer.service);
+      assert.deepEqual(await discover("pycalc", { registrar }), [
+        { host: "127.0.0.1", port: peer.service },
+      ], mode);
+      assert.ok((await listServices({ registrar })).includes("PYCALC"), mode);
+      await using conn = await python.connectByService("PyCalc", { registrar });
+      assert.equal(await conn.root.add(2, 3), 5);
+      await registrar.unregister(peer.service);
+      assert.deepEqual(await registrar.discover("PyCalc"), [], mode);
+    }
+  });
 
-    await t.step("Python finds a Deno server", async () => {
-      class AdderService {
-        exposed_add(a: number, b: number): number {
-          return a + b;
-        }
+  await t.step("Python finds a Deno server", async () => {
+    class AdderService {
+      exposed_add(a: number, b: number): number {
+        return a + b;
       }
-      for (const [mode, registrar] of Object.entries(registries)) {
-        await using server = python.serve(AdderService, {
-          port: 0,
-          registrar,
-          logger: quietLogger(),
-        });
-        await waitFor(async () => (await registrar.discover("Adder")).length > 0);
-        const client = mode === "UDP"
-          ? `UDPRegistryClient(ip="127.0.0.1", port=${udp})`
-          : `TCPRegistryClient(ip="127.0.0.1", port=${tcp})`;
-        const out = await runPython(
-          v,
-          [
-            "import rpyc",
-            "from rpyc.utils.registry import UDPRegistryClient, TCPRegistryClient",
-            `registrar = ${client}`,
-            "print(rpyc.discover('ADDER', registrar=registrar))",
-            "print(rpyc.connect_by_service('ADDER', registrar=registrar).root.add(20, 22))",
-          ].join("\n"),
-        );
-        const port = (server.addr as Deno.NetAddr).port;
-        assert.equal(out.trim(), `(('127.0.0.1', ${port}),)\n42`, mode);
-      }
-    });
-  } finally {
-    await child.stdin.close();
-    await child.status;
-  }
+    }
+    for (const [mode, registrar] of Object.entries(registries)) {
+      await using server = python.serve(AdderService, {
+        port: 0,
+        registrar,
+        logger: quietLogger(),
+      });
+      await waitFor(async () => (await registrar.discover("Adder")).length > 0);
+      const client = mode === "UDP"
+        ? `UDPRegistryClient(ip="127.0.0.1", port=${udp})`
+        : `TCPRegistryClient(ip="127.0.0.1", port=${tcp})`;
+      const out = await runPython(
+        v,
+        [
+          "import rpyc",
+          "from rpyc.utils.registry import UDPRegistryClient, TCPRegistryClient",
+          `registrar = ${client}`,
+          "print(rpyc.discover('ADDER', registrar=registrar))",
+          "print(rpyc.connect_by_service('ADDER', registrar=registrar).root.add(20, 22))",
+        ].join("\n"),
+      );
+      const port = (server.addr as Deno.NetAddr).port;
+      assert.equal(out.trim(), `(('127.0.0.1', ${port}),)\n42`, mode);
+    }
+  });
 });

@@ -201,30 +201,36 @@ function putInt(out: Writer, n: bigint): void {
   out.raw(digits);
 }
 
-function putBytes(out: Writer, data: Uint8Array): void {
-  if (data.length === 0) return out.byte(TAG.EmptyBytes);
-  if (data.length <= 4) out.byte(TAG.Bytes1 + data.length - 1);
-  else if (data.length < 256) {
-    out.byte(TAG.BytesL1);
-    out.byte(data.length);
-  } else {
-    out.byte(TAG.BytesL4);
-    out.u32(data.length);
+/**
+ * The tag and length of a byte string or tuple of `n` items: a tag of its
+ * own when empty, one of four tags with the length in them up to 4, else a
+ * tag and a one-byte or four-byte length.
+ */
+function putLength(
+  out: Writer,
+  n: number,
+  empty: number,
+  short: number,
+  l1: number,
+  l4: number,
+): void {
+  if (n === 0) return out.byte(empty);
+  if (n <= 4) return out.byte(short + n - 1);
+  if (n < 256) {
+    out.byte(l1);
+    return out.byte(n);
   }
+  out.byte(l4);
+  out.u32(n);
+}
+
+function putBytes(out: Writer, data: Uint8Array): void {
+  putLength(out, data.length, TAG.EmptyBytes, TAG.Bytes1, TAG.BytesL1, TAG.BytesL4);
   out.raw(data);
 }
 
 function putTuple(out: Writer, items: readonly unknown[], depth: number): void {
-  const n = items.length;
-  if (n === 0) return out.byte(TAG.EmptyTuple);
-  if (n <= 4) out.byte(TAG.Tuple1 + n - 1);
-  else if (n < 256) {
-    out.byte(TAG.TupleL1);
-    out.byte(n);
-  } else {
-    out.byte(TAG.TupleL4);
-    out.u32(n);
-  }
+  putLength(out, items.length, TAG.EmptyTuple, TAG.Tuple1, TAG.TupleL1, TAG.TupleL4);
   for (const item of items) put(out, item, depth + 1);
 }
 

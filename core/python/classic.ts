@@ -6,13 +6,20 @@
  * @module
  */
 
-import { openPython, type TransportOpener } from "./connect.ts";
+import {
+  type Destination,
+  openPython,
+  streamDestination,
+  tcpDestination,
+  tlsDestination,
+  unixDestination,
+} from "./connect.ts";
 import { PythonConnection } from "./connection.ts";
 import type { PySession } from "./session.ts";
 import type { PythonConnectOptions } from "./options.ts";
-import { hostPort, openEndpoint } from "../net/endpoints.ts";
 import { spawnTransport, stopChild } from "../net/stdio.ts";
 import type { TlsClientOptions } from "../net/tls.ts";
+import type { ByteStreams } from "../wire/transport.ts";
 import { Question, remoteState } from "../session/engine.ts";
 
 /** RPyC's classic port. */
@@ -100,10 +107,9 @@ export class PythonClassic extends PythonConnection {
   }
 }
 
-/** Opens a classic connection over transports from `open`. */
+/** Opens a classic connection to `destination`. */
 async function openClassic(
-  open: TransportOpener,
-  key: string | null,
+  { open, key }: Destination,
   options: PythonConnectOptions,
 ): Promise<PythonClassic> {
   const plain = await openPython(open, key, options);
@@ -116,8 +122,7 @@ export function connect(
   port: number = CLASSIC_PORT,
   options: PythonConnectOptions = {},
 ): Promise<PythonClassic> {
-  const endpoint = { kind: "tcp", host, port } as const;
-  return openClassic(() => openEndpoint(endpoint), `tcp ${hostPort(host, port)}`, options);
+  return openClassic(tcpDestination(host, port), options);
 }
 
 /** Connects to a Python classic server on a unix socket (`rpyc.classic.unix_connect`). */
@@ -125,7 +130,7 @@ export function connectUnix(
   path: string,
   options: PythonConnectOptions = {},
 ): Promise<PythonClassic> {
-  return openClassic(() => openEndpoint({ kind: "unix", path }), `unix ${path}`, options);
+  return openClassic(unixDestination(path), options);
 }
 
 /** Connects to a Python classic server over TLS (`rpyc.classic.ssl_connect`, port 18821). */
@@ -134,19 +139,15 @@ export function connectTls(
   port: number,
   options: PythonConnectOptions & TlsClientOptions,
 ): Promise<PythonClassic> {
-  const endpoint = {
-    kind: "tls",
-    host,
-    port,
-    tls: {
-      caCerts: options.caCerts,
-      cert: options.cert,
-      key: options.key,
-      hostname: options.hostname,
-    },
-    handshakeTimeout: options.handshakeTimeout ?? 10_000,
-  } as const;
-  return openClassic(() => openEndpoint(endpoint), `tls ${hostPort(host, port)}`, options);
+  return openClassic(tlsDestination(host, port, options), options);
+}
+
+/** Classic over any byte stream pair; pin `version` unless the peer speaks 6.x. */
+export function connectStream(
+  streams: ByteStreams,
+  options: PythonConnectOptions = {},
+): Promise<PythonClassic> {
+  return openClassic(streamDestination(streams), options);
 }
 
 /** Options of {@linkcode connectSubprocess}. */
@@ -182,7 +183,7 @@ export async function connectSubprocess(
   };
   let classic: PythonClassic;
   try {
-    classic = await openClassic(open, null, options);
+    classic = await openClassic({ open, key: null }, options);
   } catch (error) {
     if (child) {
       stopChild(child, 0, 2_000);

@@ -83,6 +83,57 @@ async function runOnConnect(root: object, connection: PythonConnection): Promise
   if (typeof hook === "function") await hook.call(root, connection);
 }
 
+/** Where a connection goes: how to open a transport there, and the key of its cached version. */
+export interface Destination {
+  /** Opens a fresh transport. */
+  open: TransportOpener;
+  /** The address, for the cache of detected versions (null: none). */
+  key: string | null;
+}
+
+/** A TCP destination. */
+export function tcpDestination(host: string, port: number): Destination {
+  const endpoint = { kind: "tcp", host, port } as const;
+  return { open: () => openEndpoint(endpoint), key: `tcp ${hostPort(host, port)}` };
+}
+
+/** A unix socket destination. */
+export function unixDestination(path: string): Destination {
+  return { open: () => openEndpoint({ kind: "unix", path }), key: `unix ${path}` };
+}
+
+/** A TLS destination. */
+export function tlsDestination(
+  host: string,
+  port: number,
+  options: PythonConnectOptions & TlsClientOptions,
+): Destination {
+  const { caCerts, cert, key, hostname } = options;
+  const endpoint = {
+    kind: "tls",
+    host,
+    port,
+    tls: { caCerts, cert, key, hostname },
+    handshakeTimeout: options.handshakeTimeout ?? 10_000,
+  } as const;
+  return { open: () => openEndpoint(endpoint), key: `tls ${hostPort(host, port)}` };
+}
+
+/** The destination of one byte stream pair, which cannot be opened twice. */
+export function streamDestination(streams: ByteStreams): Destination {
+  let used = false;
+  const open = () => {
+    if (used) {
+      return Promise.reject(
+        new ProtocolError("the peer speaks RPyC 5.x: pass { version: 5 } to connectStream"),
+      );
+    }
+    used = true;
+    return Promise.resolve(transportFromStreams(streams, "stream"));
+  };
+  return { open, key: null };
+}
+
 /**
  * Connects to a Python RPyC server over TCP (`rpyc.connect(host, port)`).
  *
@@ -99,8 +150,8 @@ export function connect(
   port: number,
   options: PythonConnectOptions = {},
 ): Promise<PythonConnection> {
-  const endpoint = { kind: "tcp", host, port } as const;
-  return openPython(() => openEndpoint(endpoint), `tcp ${hostPort(host, port)}`, options);
+  const { open, key } = tcpDestination(host, port);
+  return openPython(open, key, options);
 }
 
 /** Connects to a Python RPyC server on a unix socket (`rpyc.unix_connect(path)`). */
@@ -108,7 +159,8 @@ export function connectUnix(
   path: string,
   options: PythonConnectOptions = {},
 ): Promise<PythonConnection> {
-  return openPython(() => openEndpoint({ kind: "unix", path }), `unix ${path}`, options);
+  const { open, key } = unixDestination(path);
+  return openPython(open, key, options);
 }
 
 /**
@@ -120,19 +172,8 @@ export function connectTls(
   port: number,
   options: PythonConnectOptions & TlsClientOptions,
 ): Promise<PythonConnection> {
-  const endpoint = {
-    kind: "tls",
-    host,
-    port,
-    tls: {
-      caCerts: options.caCerts,
-      cert: options.cert,
-      key: options.key,
-      hostname: options.hostname,
-    },
-    handshakeTimeout: options.handshakeTimeout ?? 10_000,
-  } as const;
-  return openPython(() => openEndpoint(endpoint), `tls ${hostPort(host, port)}`, options);
+  const { open, key } = tlsDestination(host, port, options);
+  return openPython(open, key, options);
 }
 
 /**
@@ -143,18 +184,6 @@ export function connectStream(
   streams: ByteStreams,
   options: PythonConnectOptions = {},
 ): Promise<PythonConnection> {
-  let used = false;
-  return openPython(
-    () => {
-      if (used) {
-        return Promise.reject(
-          new ProtocolError("the peer speaks RPyC 5.x: pass { version: 5 } to connectStream"),
-        );
-      }
-      used = true;
-      return Promise.resolve(transportFromStreams(streams, "stream"));
-    },
-    null,
-    options,
-  );
+  const { open, key } = streamDestination(streams);
+  return openPython(open, key, options);
 }

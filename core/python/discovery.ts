@@ -8,9 +8,8 @@
 import { connect } from "./connect.ts";
 import type { PythonConnection } from "./connection.ts";
 import type { PythonConnectOptions } from "./options.ts";
-import { discover } from "../registry/discovery.ts";
+import { connectToFirst } from "../registry/discovery.ts";
 import type { RegistryClient } from "../registry/client.ts";
-import { DiscoveryError } from "../registry/errors.ts";
 
 /** Options of {@linkcode connectByService}: the registry, and every connection option. */
 export interface PythonConnectByServiceOptions extends PythonConnectOptions {
@@ -35,21 +34,10 @@ export interface PythonConnectByServiceOptions extends PythonConnectOptions {
  * // await using conn = await python.connectByService("CALC", { registrar });
  * ```
  */
-export async function connectByService(
+export function connectByService(
   name: string,
   options: PythonConnectByServiceOptions = {},
 ): Promise<PythonConnection> {
   const { registrar, ...connectOptions } = options;
-  const failures: unknown[] = [];
-  for (const { host, port } of await discover(name, { registrar })) {
-    try {
-      return await connect(host, port, connectOptions);
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  const reasons = failures.map((error) => (error as Error).message).join("; ");
-  throw new DiscoveryError(`all servers of '${name}' are down: ${reasons}`, {
-    cause: new AggregateError(failures, reasons),
-  });
+  return connectToFirst(name, registrar, (host, port) => connect(host, port, connectOptions));
 }

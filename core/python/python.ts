@@ -14,6 +14,7 @@ export type { PythonClassic, PythonSubprocess, PythonSubprocessOptions } from ".
 export { PythonConnection } from "./connection.ts";
 export type { PythonConnectOptions, PythonOptions } from "./options.ts";
 export { type PythonStats, WireVersionError } from "./session.ts";
+export type { PyChannelCounters } from "./channel.ts";
 export type { WireVersion } from "./envelope.ts";
 export { isPythonError, PythonError } from "./vinegar.ts";
 export {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { PyChannel } from "./channel.ts";
+import { PyChannel, type PyChannelCounters } from "./channel.ts";
 import {
   decodeMessage,
   detectVersion,
@@ -33,26 +33,14 @@ import type { Transport } from "../wire/transport.ts";
 import { ConnectionClosedError, isPeerFault, peerFault, ProtocolError } from "../errors.ts";
 import { defaultLogger, type Logger } from "../log.ts";
 
-/** Counters and table sizes of a Python connection. */
-export interface PythonStats {
+/** Counters and table sizes of a Python connection: the channel's counters, and the tables. */
+export interface PythonStats extends PyChannelCounters {
   /** Deno objects the Python peer holds references to (the root included). */
   exports: number;
   /** Netrefs to Python objects held here. */
   imports: number;
   /** Requests sent and not yet answered. */
   pendingRequests: number;
-  /** Frames written. */
-  framesSent: number;
-  /** Frames read. */
-  framesReceived: number;
-  /** Bytes written, frame headers included. */
-  bytesSent: number;
-  /** Bytes read, frame headers included. */
-  bytesReceived: number;
-  /** Frames written zlib-compressed. */
-  compressedSent: number;
-  /** Frames read zlib-compressed. */
-  compressedReceived: number;
 }
 
 /**
@@ -170,17 +158,11 @@ export class PySession implements Engine {
 
   /** Table sizes and counters. */
   stats(): PythonStats {
-    const c = this.#channel.counters;
     return {
+      ...this.#channel.counters,
       exports: this.boxer.exportCount,
       imports: this.boxer.importCount,
       pendingRequests: this.#pending.size,
-      framesSent: c.framesSent,
-      framesReceived: c.framesReceived,
-      bytesSent: c.bytesSent,
-      bytesReceived: c.bytesReceived,
-      compressedSent: c.compressedSent,
-      compressedReceived: c.compressedReceived,
     };
   }
 

@@ -66,15 +66,34 @@ export async function listServices(options: DiscoveryOptions = {}): Promise<stri
  * console.log(await conn.root.echo("hi"));
  * ```
  */
-export async function connectByService(
+export function connectByService(
   name: string,
   options: ConnectByServiceOptions = {},
 ): Promise<Connection> {
   const { registrar, ...connectionOptions } = options;
+  return connectToFirst(
+    name,
+    registrar,
+    (host, port) => connect(host, port, { expectService: name, ...connectionOptions }),
+  );
+}
+
+/**
+ * Asks `registrar` for the servers of `name`, then `open`s them one after
+ * another, oldest registration first, until one succeeds.
+ *
+ * @throws {DiscoveryError} when none is registered, or every `open` failed
+ * (the message gives each failure; `cause` is an `AggregateError` of them).
+ */
+export async function connectToFirst<C>(
+  name: string,
+  registrar: RegistryClient | undefined,
+  open: (host: string, port: number) => Promise<C>,
+): Promise<C> {
   const failures: unknown[] = [];
   for (const { host, port } of await discover(name, { registrar })) {
     try {
-      return await connect(host, port, { expectService: name, ...connectionOptions });
+      return await open(host, port);
     } catch (error) {
       failures.push(error);
     }

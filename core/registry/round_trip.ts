@@ -65,12 +65,31 @@ export async function udpRoundTrip<T>(
  *
  * @throws {Error} when the connection fails, ends early, or no reply comes within `timeoutMs`.
  */
-export async function tcpRoundTrip(
+export function tcpRoundTrip(
   host: string,
   port: number,
   message: Uint8Array,
   timeoutMs: number,
 ): Promise<Uint8Array> {
+  return overTcp(host, port, timeoutMs, async (conn) => {
+    const transport = transportFromConn(conn, `tcp ${host}:${port}`);
+    await writeFrame(transport, message);
+    return await readFrame(transport);
+  });
+}
+
+/**
+ * Runs `exchange` on a fresh connection to `host:port`, which it closes
+ * afterwards; the whole (connecting included) must end within `timeoutMs`.
+ *
+ * @throws {Error} when the connection fails, `exchange` throws, or time runs out.
+ */
+export async function overTcp<T>(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  exchange: (conn: Deno.Conn) => Promise<T>,
+): Promise<T> {
   const connecting = new AbortController();
   let conn: Deno.Conn | undefined;
   using timer = deadline(timeoutMs, () => {
@@ -79,9 +98,7 @@ export async function tcpRoundTrip(
   });
   try {
     conn = await Deno.connect({ hostname: host, port, signal: connecting.signal });
-    const transport = transportFromConn(conn, `tcp ${host}:${port}`);
-    await writeFrame(transport, message);
-    return await readFrame(transport);
+    return await exchange(conn);
   } catch (error) {
     throw timer.expired ? new Error(`no reply within ${timeoutMs} ms`) : error;
   } finally {

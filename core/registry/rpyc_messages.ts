@@ -17,7 +17,7 @@
 
 import { decodeBrine, encodeBrine } from "../python/brine.ts";
 import type { Reply, RequestBody } from "./messages.ts";
-import { closeQuietly, deadline } from "./tcp_frames.ts";
+import { overTcp } from "./round_trip.ts";
 
 /** Python's `MAX_DGRAM_SIZE`, the most a TCP registry reads of a request. */
 const MAX_DGRAM_SIZE = 1500;
@@ -80,7 +80,7 @@ export function parseRpycReply(bytes: Uint8Array, request: RequestBody): Reply |
  *
  * @throws {Error} when the connection fails or nothing comes within `timeoutMs`.
  */
-export async function rpycTcpRoundTrip(
+export function rpycTcpRoundTrip(
   host: string,
   port: number,
   message: Uint8Array,
@@ -89,25 +89,15 @@ export async function rpycTcpRoundTrip(
   if (message.length > MAX_DGRAM_SIZE) {
     throw new RangeError(`a registry request of ${message.length} bytes is over ${MAX_DGRAM_SIZE}`);
   }
-  const connecting = new AbortController();
-  let conn: Deno.Conn | undefined;
-  using timer = deadline(timeoutMs, () => {
-    connecting.abort();
-    closeQuietly(conn);
-  });
-  try {
-    conn = await Deno.connect({ hostname: host, port, signal: connecting.signal });
+  return overTcp(host, port, timeoutMs, async (conn) => {
     for (let sent = 0; sent < message.length;) sent += await conn.write(message.subarray(sent));
     const reply = new Uint8Array(MAX_REPLY_SIZE);
     let filled = 0;
     for (;;) {
       const n = await conn.read(reply.subarray(filled));
-      if (n === null || filled + n === reply.length) return reply.slice(0, filled + (n ?? 0));
+      if (n === null) return reply.slice(0, filled);
       filled += n;
+      if (filled === reply.length) return reply;
     }
-  } catch (error) {
-    throw timer.expired ? new Error(`no reply within ${timeoutMs} ms`) : error;
-  } finally {
-    closeQuietly(conn);
-  }
+  });
 }
