@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { python, PythonError } from "../core/python/mod.ts";
 import { STDIO_CLASSIC_SERVER } from "../core/python/classic.ts";
-import { PYTHON, pythonTest, startPeer } from "./_python.ts";
+import { PYTHON, pythonTest, startPeer, startPython } from "./_python.ts";
+import { certificates, writeCertFiles } from "./_certs.ts";
 import { hasMember, RemoteError, timed } from "../mod.ts";
 import { waitFor } from "./_helpers.ts";
 
@@ -282,4 +283,43 @@ pythonTest("a bind_threads server gets a clear error", async (_t, v) => {
   }).catch((e: unknown) => e);
   assert.equal((error as Error).name, "ProtocolError");
   assert.match((error as Error).message, /bind_threads/);
+});
+
+pythonTest("python classic over TLS, a unix socket and a byte stream", async (_t, v) => {
+  const certs = await certificates();
+  const socket = await Deno.makeTempFile({ prefix: "rdc-rpyc-", suffix: ".sock" });
+  await Deno.remove(socket);
+  try {
+    await writeCertFiles({ key: certs.server.key, cert: certs.server.cert }, async (files) => {
+      await using peer = await startPython(v, "peer.py", [
+        "tls",
+        files.key,
+        files.cert,
+        "unix",
+        socket,
+      ]);
+      const [classic, , , tls] = peer.ports;
+      await using overTls = await python.classic.connectTls("127.0.0.1", tls, {
+        caCerts: [certs.ca],
+      });
+      assert.equal(await overTls.eval("6 * 7"), 42);
+      assert.match(overTls.description, /^tls /);
+      await using overUnix = await python.classic.connectUnix(socket);
+      assert.equal(await overUnix.eval("6 * 7"), 42);
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: classic });
+      await using overStream = await python.classic.connectStream(conn, { version: v.wire });
+      assert.equal(await overStream.eval("6 * 7"), 42);
+    });
+  } finally {
+    await Deno.remove(socket).catch(() => {});
+  }
+});
+
+pythonTest("200 concurrent calls to Python", async (_t, v) => {
+  await using peer = await startPeer(v);
+  await using py = await python.classic.connect("127.0.0.1", peer.classic);
+  const results = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => py.eval(`${i} * 2`)),
+  );
+  assert.deepEqual(results, Array.from({ length: 200 }, (_, i) => i * 2));
 });

@@ -1,16 +1,18 @@
 """A Python RPyC peer for rdc's interop tests (RPyC 5.3 from Debian, 6.0.2 via PYTHONPATH).
 
-    python3 peer.py [bind_threads]
+    python3 peer.py [bind_threads] [tls KEYFILE CERTFILE] [unix PATH]
 
 starts three ThreadedServers on free loopback ports (classic: SlaveService;
-service: CalcService; public: CalcService with allow_public_attrs), prints
-their ports on one line, and serves until stdin closes. No plumbum needed.
+service: CalcService; public: CalcService with allow_public_attrs), with
+"tls" a fourth (classic over TLS, rpyc_classic --ssl-*), with "unix" a classic
+server on that unix socket; prints the ports on one line, and serves until
+stdin closes. No plumbum needed.
 """
 import os
 import sys
 import threading
 
-if len(sys.argv) > 1 and sys.argv[1] == "bind_threads":
+if "bind_threads" in sys.argv:
     os.environ["RPYC_BIND_THREADS"] = "true"
 
 import rpyc
@@ -69,8 +71,9 @@ class CalcService(rpyc.Service):
         return "public"
 
 
-def start(service, config):
-    server = ThreadedServer(service, hostname="127.0.0.1", port=0, protocol_config=config)
+def start(service, config, **where):
+    where = where or {"hostname": "127.0.0.1", "port": 0}
+    server = ThreadedServer(service, protocol_config=config, **where)
     server._listen()  # listening before the port is printed (start() skips it then)
     threading.Thread(target=server.start, daemon=True).start()
     return server
@@ -82,7 +85,17 @@ def main():
         start(CalcService, {}),
         start(CalcService, {"allow_public_attrs": True}),
     ]
-    print(" ".join(str(s.listener.getsockname()[1]) for s in servers), flush=True)
+    args = sys.argv[1:]
+    if "tls" in args:
+        from rpyc.utils.authenticators import SSLAuthenticator
+        at = args.index("tls")
+        authenticator = SSLAuthenticator(args[at + 1], args[at + 2])
+        servers.append(start(SlaveService, {}, hostname="127.0.0.1", port=0,
+                             authenticator=authenticator))
+    ports = [str(s.listener.getsockname()[1]) for s in servers]
+    if "unix" in args:
+        servers.append(start(SlaveService, {}, socket_path=args[args.index("unix") + 1]))
+    print(" ".join(ports), flush=True)
     sys.stdin.read()
     for server in servers:
         server.close()
