@@ -215,3 +215,17 @@ Deno.test("python.serve: hostile input closes only its connection", async () => 
     assert.ok(lines.some((l) => fault.test(l)), String(fault));
   }
 });
+
+Deno.test("python.serve: maxConnections refuses the client beyond it", async () => {
+  const lines: string[] = [];
+  await using server = python.serve({ exposed_one: () => 1 }, {
+    port: 0,
+    maxConnections: 1,
+    logger: quietLogger(lines),
+  });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using first = await python.connect("127.0.0.1", port, { version: 6 });
+  await assert.rejects(python.connect("127.0.0.1", port, { version: 6 }));
+  assert.ok(lines.some((l) => /too many connections/.test(l)));
+  assert.equal(await first.root.one(), 1);
+});

@@ -13,6 +13,9 @@ import type { PythonOptions } from "./options.ts";
 import { Listening, type ListenOptions } from "../net/listening.ts";
 import type { Incoming } from "../net/incoming.ts";
 import { defaultLogger } from "../log.ts";
+import { TOO_MANY_CONNECTIONS } from "../net/admission.ts";
+import { Budget } from "../wire/budget.ts";
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../wire/limits.ts";
 import { registrarOf, Registration, type RegistrationOptions } from "../registry/registration.ts";
 
 /**
@@ -35,7 +38,11 @@ export function serviceNames(service: object | (new () => object)): string[] {
  * and every connection option.
  */
 export interface PythonServeOptions
-  extends PythonOptions, Omit<ListenOptions, "ws">, RegistrationOptions {
+  extends
+    PythonOptions,
+    Omit<ListenOptions, "ws">,
+    RegistrationOptions,
+    Pick<ServerLimits, "maxConnections" | "maxTotalInboundBytes"> {
   /** Milliseconds a TLS handshake may take. @default 10000 */
   handshakeTimeout?: number;
 }
@@ -78,6 +85,11 @@ export function serve(
   const logger = options.logger ?? defaultLogger;
   const connections = new Set<PythonConnection>();
   const registrar = registrarOf(options);
+  const maxConnections = options.maxConnections ?? DEFAULT_SERVER_LIMITS.maxConnections;
+  const inbound = new Budget(
+    options.maxTotalInboundBytes ?? DEFAULT_SERVER_LIMITS.maxTotalInboundBytes,
+    "bytes held for frames from this server's clients",
+  );
   let registration: Registration | undefined;
   const listening = new Listening(
     options,
@@ -97,7 +109,12 @@ export function serve(
     registration = new Registration(registrar, serviceNames(service), port, options, logger);
   }, () => {});
   const handle = async (incoming: Incoming): Promise<void> => {
-    const session = new PySession(incoming.transport, "detect", { ...options, service });
+    if (connections.size >= maxConnections) {
+      logger("warn", `refused ${incoming.peer}: ${TOO_MANY_CONNECTIONS} (${maxConnections})`);
+      incoming.transport.close();
+      return;
+    }
+    const session = new PySession(incoming.transport, "detect", { ...options, service }, inbound);
     const connection = new PythonConnection(session);
     connections.add(connection);
     session.start();

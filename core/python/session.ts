@@ -68,10 +68,15 @@ export class WireVersionError extends ProtocolError {
  * both tables and runs the service's `onDisconnect` once.
  */
 export class PySession implements Engine {
+  /** What the transport is connected to. */
   readonly description: string;
+  /** The options, defaults filled in. */
   readonly options: ResolvedPythonOptions;
+  /** What Python may do to Deno objects. */
   readonly policy: ResolvedPolicy;
+  /** Boxing and both reference tables. */
   readonly boxer: PyBoxer;
+  /** Where log lines go. */
   readonly logger: Logger;
   /** The object Python reaches with GETROOT. */
   readonly rootObject: object;
@@ -91,7 +96,8 @@ export class PySession implements Engine {
   /**
    * A session over `transport`, speaking `version`'s envelope, or the one
    * the peer's first frame shows (`"detect"`, for servers); call
-   * {@linkcode start}.
+   * {@linkcode start}. `sharedInbound` is a server's budget of bytes held
+   * for all its clients' frames.
    */
   constructor(
     transport: Transport,
@@ -129,7 +135,7 @@ export class PySession implements Engine {
     return this.#version;
   }
 
-  /** Starts reading; resolves once the connection has closed. */
+  /** Starts the read loop; {@linkcode finished} resolves once the connection has closed. */
   start(): void {
     this.#readLoop().catch((error) => this.#closeWith(error));
   }
