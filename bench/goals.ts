@@ -124,13 +124,13 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       op: "info",
     },
     {
-      what: "12 Deno → Python os.getpid() ÷ Python's own client, same server",
+      what: "12 Deno → RPyC os.getpid() ÷ RPyC's own client, same server",
       ...ratio("py-getpid/deno", "py-getpid/rpyc"),
       op: "<=",
       target: 1,
     },
     {
-      what: "12 classic connect to Python, round trips (absolute)",
+      what: "12 classic connect to RPyC from Deno, round trips (absolute)",
       ...absolute("py-connect/deno"),
       op: "<=",
       target: 2,

@@ -66,13 +66,23 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     assert.deepEqual(result.peers, ["rdc", ...peers.split(",")]);
     // Ten scenarios, plus rdc's synchronous call and the raw echo with fresh buffers; bulk
     // echo has a third size and the ping-under-pull gives three rows; the call over the other
-    // transports (11) has a row for each of Worker, MessagePort and WebSocket.
-    assert.equal(result.measured.length, 19, text);
+    // transports (11) has a row for each of Worker, MessagePort and WebSocket. With RPyC,
+    // the Python interop adds two (12).
+    assert.equal(result.measured.length, rpyc ? 21 : 19, text);
     for (const scenario of result.measured) {
       assert.deepEqual(scenario.failed ?? {}, {}, `${scenario.title} failed`);
       if (/fresh buffers/.test(scenario.title)) {
         // A floor: the raw echo alone.
         assert.ok(scenario.figures.raw?.median > 0, `${scenario.title}: no raw figure`);
+        continue;
+      }
+      if (/^12 /.test(scenario.title)) {
+        // Deno through @rdc/rdc/python beside RPyC's own client; the round trips are Deno's alone.
+        const expected = /round trips/.test(scenario.title) ? ["deno"] : ["deno", "rpyc"];
+        assert.deepEqual(Object.keys(scenario.figures).sort(), expected, scenario.title);
+        for (const [name, figure] of Object.entries(scenario.figures)) {
+          assert.ok(figure.median > 0, `${scenario.title}: ${name} gave ${figure.median}`);
+        }
         continue;
       }
       if (/^11 call over /.test(scenario.title)) {
