@@ -104,6 +104,15 @@ pythonTest("a Python client uses a Deno service", async (_t, v) => {
   assert.equal(seen.exports, 2);
 });
 
+pythonTest("a Python client of a Deno service under the default policy", async (_t, v) => {
+  await using server = python.serve(DemoService, { port: 0, logger: quietLogger() });
+  const seen = JSON.parse(await runClient(v, "plain", (server.addr as Deno.NetAddr).port));
+  assert.equal(seen.add, 3);
+  assert.equal(seen.incr, "cannot access 'incr'");
+  assert.equal(seen.list, 3);
+  assert.deepEqual(seen.hasattr, [true, true, false]);
+});
+
 pythonTest("rpyc.classic.connect to Deno's classic root", async (_t, v) => {
   await using server = python.classic.serve({ port: 0, logger: quietLogger() });
   const port = (server.addr as Deno.NetAddr).port;

@@ -1,6 +1,7 @@
 """A Python RPyC client of a Deno server, for rdc's interop tests.
 
-    python3 client.py service PORT   # a Deno service (tests/python_server_test.ts)
+    python3 client.py service PORT   # a Deno service with allowPublicAttrs
+    python3 client.py plain PORT     # the same service under the default policy
     python3 client.py classic PORT   # python.classic.serve
 
 prints one JSON object with what it saw.
@@ -62,6 +63,23 @@ def service(port):
     return out
 
 
+def plain(port):
+    """A Deno service under rdc's default policy: exposed_ members only."""
+    out = {}
+    conn = rpyc.connect("127.0.0.1", port)
+    root = conn.root
+    out["add"] = root.add(1, 2)
+    counter = root.counter
+    try:
+        counter.incr()
+    except AttributeError as e:
+        out["incr"] = e.args[0]
+    out["list"] = len(root.get_list())
+    out["hasattr"] = [hasattr(root, "add"), hasattr(root, "exposed_add"), hasattr(root, "_secret")]
+    conn.close()
+    return out
+
+
 def classic(port):
     out = {}
     k = rpyc.classic.connect("127.0.0.1", port)
@@ -75,4 +93,5 @@ def classic(port):
     return out
 
 
-print(json.dumps({"service": service, "classic": classic}[sys.argv[1]](int(sys.argv[2]))))
+MODES = {"service": service, "plain": plain, "classic": classic}
+print(json.dumps(MODES[sys.argv[1]](int(sys.argv[2]))))
