@@ -79,9 +79,9 @@ export class PyBoxer {
    * (a member not read yet, an answer still pending), in the arguments, in
    * arrays and in keyword arguments.
    */
-  async settleArgs(args: unknown[]): Promise<unknown[]> {
+  settleArgs(args: unknown[]): unknown[] | Promise<unknown[]> {
     if (!args.some(needsSettling)) return args;
-    return await Promise.all(args.map(settleValue)) as unknown[];
+    return Promise.all(args.map(settleValue));
   }
 
   /** The boxed form of `value`; see the module doc. */

@@ -178,7 +178,8 @@ export class PySession implements Engine {
    */
   async request(handler: HandleCode, args: unknown[], options?: CallOptions): Promise<unknown> {
     if (this.#detect) await this.#versionKnown.promise;
-    const ready = await this.boxer.settleArgs(args);
+    const settling = this.boxer.settleArgs(args);
+    const ready = settling instanceof Promise ? await settling : settling;
     if (this.#closeReason) throw this.#closedError();
     const seq = this.#seq++;
     const question = new Question(this, seq);
