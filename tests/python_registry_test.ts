@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { python, RegistryClient } from "../core/python/mod.ts";
-import { discover, listServices } from "../mod.ts";
+import { discover, listServices, serve, Service } from "../mod.ts";
 import { pythonTest, runPython, startPeer, startPython } from "./_python.ts";
 import { quietLogger, waitFor } from "./_helpers.ts";
 
@@ -62,5 +62,25 @@ pythonTest("a Python rpyc_registry between Deno and Python", async (t, v) => {
       const port = (server.addr as Deno.NetAddr).port;
       assert.equal(out.trim(), `(('127.0.0.1', ${port}),)\n42`, mode);
     }
+  });
+
+  await t.step("rdc's own servers register there too", async () => {
+    class EchoService extends Service {
+      exposed_echo(x: unknown): unknown {
+        return x;
+      }
+    }
+    await using server = serve(EchoService, {
+      port: 0,
+      registrar: registries.UDP,
+      logger: quietLogger(),
+    });
+    await waitFor(async () => (await registries.UDP.discover("Echo")).length > 0);
+    const out = await runPython(
+      v,
+      "import rpyc\nfrom rpyc.utils.registry import UDPRegistryClient\n" +
+        `print(rpyc.discover('ECHO', registrar=UDPRegistryClient(ip="127.0.0.1", port=${udp})))`,
+    );
+    assert.equal(out.trim(), `(('127.0.0.1', ${(server.addr as Deno.NetAddr).port}),)`);
   });
 });
