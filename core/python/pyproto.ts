@@ -7,9 +7,16 @@
  * @module
  */
 
-import { isService, type ResolvedPolicy, resolveMember } from "../session/policy.ts";
+import {
+  BLOCKED_NAMES,
+  isService,
+  type Member,
+  reachableNames,
+  type ResolvedPolicy,
+  resolveMember,
+} from "../session/policy.ts";
 import { ByReference } from "../wire/markers.ts";
-import { AccessError } from "../errors.ts";
+import { AccessError, peerFault } from "../errors.ts";
 import { NOT_IMPLEMENTED, Slice, Tuple } from "./values.ts";
 import { PythonError, StopIterationSignal } from "./vinegar.ts";
 
@@ -178,19 +185,37 @@ export function getAttribute(value: unknown, name: string, policy: ResolvedPolic
     if (!method) throw noAttribute(value, name);
     return (...args: unknown[]) => (method as Method<unknown>)(value, ...args);
   }
-  let member;
+  const member = reach(value, name, "read", policy);
+  const holder = member.holder as Record<string, unknown>;
+  if (!(member.name in holder)) throw noAttribute(value, name);
+  const found = holder[member.name];
+  return typeof found === "function" && !isClass(found) ? found.bind(holder) : found;
+}
+
+/**
+ * The member `name` of `value` that the policy lets Python reach for
+ * `access`. A refusal, the always-blocked names (`__proto__`,
+ * `constructor`, …) included, is Python's AttributeError: what `hasattr` and
+ * `getattr(x, name, default)` expect.
+ */
+function reach(
+  value: unknown,
+  name: string,
+  access: "read" | "write" | "delete",
+  policy: ResolvedPolicy,
+): Member {
+  const verb = access === "read" ? "access" : access;
+  if (BLOCKED_NAMES.has(name)) {
+    throw new PythonError("builtins.AttributeError", [`cannot ${verb} '${name}'`]);
+  }
   try {
-    member = resolveMember(value, name, "read", policy, isService(value));
+    return resolveMember(value, name, access, policy, isService(value));
   } catch (error) {
     if (error instanceof AccessError) {
       throw new PythonError("builtins.AttributeError", [error.message]);
     }
     throw error;
   }
-  const holder = member.holder as Record<string, unknown>;
-  if (!(member.name in holder)) throw noAttribute(value, name);
-  const found = holder[member.name];
-  return typeof found === "function" && !isClass(found) ? found.bind(holder) : found;
 }
 
 /** Whether `fn` is a class (so a Python call means `new`). */
@@ -207,15 +232,7 @@ export function writeAttribute(
   newValue: unknown,
   policy: ResolvedPolicy,
 ): void {
-  let member;
-  try {
-    member = resolveMember(value, name, access, policy, isService(value));
-  } catch (error) {
-    if (error instanceof AccessError) {
-      throw new PythonError("builtins.AttributeError", [error.message]);
-    }
-    throw error;
-  }
+  const member = reach(value, name, access, policy);
   const holder = member.holder as Record<string, unknown>;
   if (access === "write") holder[member.name] = newValue;
   else delete holder[member.name];
@@ -226,21 +243,7 @@ export function attributeNames(value: unknown, policy: ResolvedPolicy): string[]
   const emulated = emulation(value);
   if (emulated) return Object.keys(emulated).sort();
   if (typeof value !== "object" && typeof value !== "function" || value === null) return [];
-  const names = new Set<string>();
-  for (let o: object | null = value; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-    for (const name of Object.getOwnPropertyNames(o)) {
-      if (name === "constructor") continue;
-      try {
-        resolveMember(value, name, "read", policy, isService(value));
-        names.add(
-          name.startsWith(policy.exposedPrefix) ? name.slice(policy.exposedPrefix.length) : name,
-        );
-      } catch {
-        // Not reachable: not listed.
-      }
-    }
-  }
-  return [...names].sort();
+  return reachableNames(value, policy);
 }
 
 /**
@@ -257,12 +260,20 @@ export function methodList(value: unknown, policy: ResolvedPolicy): Tuple {
 
 function isMethod(value: unknown, name: string, policy: ResolvedPolicy): boolean {
   if (emulation(value)) return true;
-  const member = resolveMember(value, name, "read", policy, isService(value));
+  const member = reach(value, name, "read", policy);
   for (let o: object | null = member.holder; o; o = Object.getPrototypeOf(o)) {
     const descriptor = Object.getOwnPropertyDescriptor(o, member.name);
     if (descriptor) return typeof descriptor.value === "function";
   }
   return false;
+}
+
+/** One `(name, value)` of a call's keyword arguments. @throws {ProtocolError} for another shape. */
+function keywordPair(pair: unknown): [string, unknown] {
+  if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string") {
+    throw peerFault("rpyc: a keyword argument that is not a (name, value) pair");
+  }
+  return [pair[0], pair[1]];
 }
 
 /**
@@ -280,9 +291,7 @@ export async function callFromPython(
     throw new PythonError("builtins.TypeError", [`'${typeof fn}' object is not callable`]);
   }
   const all = [...args];
-  if (kwargs.length > 0) {
-    all.push(Object.fromEntries(kwargs.map((pair) => pair as [string, unknown])));
-  }
+  if (kwargs.length > 0) all.push(Object.fromEntries(kwargs.map(keywordPair)));
   if (isClass(fn)) {
     if (!policy.allowConstruct) {
       throw new PythonError("builtins.TypeError", [`cannot construct ${fn.name}: not allowed`]);

@@ -105,7 +105,11 @@ async function handle(s: ServingSession, handler: HandleCode, args: unknown[]): 
       if (typeof target !== "object" && typeof target !== "function" || target === null) {
         throw peerFault("rpyc: DEL of a value, not a reference");
       }
-      s.boxer.releaseExport(target, Number(args[1] ?? 1));
+      const count = args[1] ?? 1;
+      if (!Number.isSafeInteger(count) || (count as number) < 1) {
+        throw peerFault(`rpyc: DEL with a count of ${String(count)}`);
+      }
+      s.boxer.releaseExport(target, count as number);
       return null;
     }
     case Handle.Pickle:

@@ -75,7 +75,9 @@ def plain(port):
     except AttributeError as e:
         out["incr"] = e.args[0]
     out["list"] = len(root.get_list())
-    out["hasattr"] = [hasattr(root, "add"), hasattr(root, "exposed_add"), hasattr(root, "_secret")]
+    out["hasattr"] = [hasattr(root, "add"), hasattr(root, "exposed_add"), hasattr(root, "_secret"),
+                      hasattr(root, "constructor"), hasattr(root, "__proto__")]
+    out["after"] = root.add(2, 2)
     conn.close()
     return out
 
