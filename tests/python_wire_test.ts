@@ -76,6 +76,7 @@ Deno.test("brine: hostile input is a ProtocolError naming the fault", () => {
   refuse(unhex("0fffffffff00"), /bytes needs 4294967295/);
   refuse(unhex("17ffffffff31"), /digits needs/);
   refuse(unhex("16024142"), /bad int/);
+  refuse(encodeBrine(10n ** 200_000n), /an int of 200001 digits/);
   refuse(unhex("080bffff"), /not UTF-8/);
   refuse(unhex("5151"), /1 bytes after the value/);
   refuse(new Uint8Array(2000).fill(0x10), /nested deeper than 256/);
@@ -237,4 +238,30 @@ Deno.test("python.serve: maxConnections refuses the client beyond it", async () 
   await assert.rejects(python.connect("127.0.0.1", port, { version: 6 }));
   assert.ok(lines.some((l) => /too many connections/.test(l)));
   assert.equal(await first.root.one(), 1);
+});
+
+Deno.test("brine: 3 000 seeded mutations decode or fail as a peer fault, nothing else", async () => {
+  const lines = (await Deno.readTextFile(new URL("./python/brine602.jsonl", import.meta.url)))
+    .trim().split("\n").map((line) => unhex((JSON.parse(line) as { hex: string }).hex));
+  let seed = 20251203;
+  const random = () => {
+    // mulberry32: a fixed sequence, so a failure replays.
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 3000; i++) {
+    const bytes = Uint8Array.from(lines[Math.floor(random() * lines.length)]);
+    const flips = 1 + Math.floor(random() * 3);
+    for (let f = 0; f < flips && bytes.length > 0; f++) {
+      bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+    }
+    const cut = random() < 0.3 ? Math.floor(random() * bytes.length) : bytes.length;
+    try {
+      decodeBrine(bytes.subarray(0, cut));
+    } catch (error) {
+      assert.ok(isPeerFault(error), `mutation ${i}: ${error}`);
+    }
+  }
 });

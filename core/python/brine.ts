@@ -39,6 +39,13 @@ const TAG = {
   Complex: 0x1b,
 } as const;
 
+/**
+ * The most digits an int may have: parsing is superlinear, so a peer could
+ * otherwise spend this end's CPU with a few megabytes of digits. Python
+ * itself refuses to print ints over 4 300 digits (`sys.set_int_max_str_digits`).
+ */
+export const MAX_INT_DIGITS = 100_000;
+
 /** Ints from −48 to 159 are one byte: the value plus 0x50. */
 const IMM_MIN = -0x30;
 const IMM_MAX = 0x9f;
@@ -397,6 +404,11 @@ class Reader {
   }
 
   int(length: number, at: number): number | bigint {
+    if (length > MAX_INT_DIGITS + 1) {
+      throw peerFault(
+        `brine: an int of ${length} digits at offset ${at} (at most ${MAX_INT_DIGITS})`,
+      );
+    }
     const text = new TextDecoder().decode(this.take(length, "an int's digits")).trim();
     if (!/^[-+]?\d+(_\d+)*$/.test(text)) throw peerFault(`brine: bad int at offset ${at}`);
     const n = BigInt(text.replaceAll("_", ""));
