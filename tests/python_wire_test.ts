@@ -75,7 +75,7 @@ Deno.test("brine: hostile input is a ProtocolError naming the fault", () => {
   refuse(unhex("15ffffffff"), /tuple of 4294967295 items/);
   refuse(unhex("0fffffffff00"), /bytes needs 4294967295/);
   refuse(unhex("17ffffffff31"), /an int of 4294967295 digits/);
-  refuse(unhex("1705000000313233"), /digits needs 5/);
+  refuse(unhex("1700000005313233"), /digits needs 5/);
   refuse(unhex("16024142"), /bad int/);
   refuse(encodeBrine(10n ** 200_000n), /an int of 200001 digits/);
   refuse(unhex("080bffff"), /not UTF-8/);
