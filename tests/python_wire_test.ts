@@ -266,3 +266,14 @@ Deno.test("brine: 3 000 seeded mutations decode or fail as a peer fault, nothing
     }
   }
 });
+
+Deno.test("python: an inbound budget smaller than a frame is refused up front", async () => {
+  assert.throws(
+    () => python.serve({}, { port: 0, maxFrameSize: 1 << 20, maxInboundBytes: 1 << 10 }),
+    /maxInboundBytes \(1024\) must hold a frame/,
+  );
+  await assert.rejects(
+    python.connect("127.0.0.1", 1, { maxFrameSize: 1 << 20, maxInboundBytes: 1 << 10 }),
+    RangeError,
+  );
+});

@@ -58,7 +58,9 @@ export interface PyChannelCounters {
  * trailer, bad zlib, a zlib bomb); the caller then closes the connection.
  */
 export class PyChannel {
+  /** The byte stream it owns. */
   readonly transport: Transport;
+  /** Frames and bytes each way. */
   readonly counters: PyChannelCounters = {
     framesSent: 0,
     framesReceived: 0,

@@ -9,7 +9,7 @@
 import { PySession, WireVersionError } from "./session.ts";
 import { PythonConnection } from "./connection.ts";
 import type { WireVersion } from "./envelope.ts";
-import type { PythonConnectOptions } from "./options.ts";
+import { type PythonConnectOptions, resolvePythonOptions } from "./options.ts";
 import { hostPort, openEndpoint } from "../net/endpoints.ts";
 import { transportFromStreams } from "../net/adapters.ts";
 import type { TlsClientOptions } from "../net/tls.ts";
@@ -36,6 +36,7 @@ export async function openPython(
   key: string | null,
   options: PythonConnectOptions,
 ): Promise<PythonConnection> {
+  resolvePythonOptions(options); // Bad options fail here, before anything is opened.
   const pinned = options.version ?? "auto";
   let version: WireVersion = pinned === "auto" ? (key && detected.get(key)) || 6 : pinned;
   const waitMs = options.handshakeTimeout ?? 10_000;

@@ -60,9 +60,13 @@ export interface ResolvedPythonOptions {
   maxInboundBytes: number;
 }
 
-/** The defaults filled in. */
+/**
+ * The defaults filled in.
+ *
+ * @throws {RangeError} when `maxInboundBytes` cannot hold one frame of `maxFrameSize`.
+ */
 export function resolvePythonOptions(options: PythonOptions): ResolvedPythonOptions {
-  return {
+  const resolved = {
     timeout: options.timeout ?? 30_000,
     ints: options.ints ?? "auto",
     floats: options.floats ?? "number",
@@ -71,4 +75,12 @@ export function resolvePythonOptions(options: PythonOptions): ResolvedPythonOpti
     maxElements: options.maxElements ?? 10_000_000,
     maxInboundBytes: options.maxInboundBytes ?? 128 * 1024 * 1024,
   };
+  // A frame is held whole (header and trailer included) while it is read.
+  if (resolved.maxInboundBytes < resolved.maxFrameSize + 6) {
+    throw new RangeError(
+      `maxInboundBytes (${resolved.maxInboundBytes}) must hold a frame of maxFrameSize ` +
+        `(${resolved.maxFrameSize}) plus its 6 bytes of framing`,
+    );
+  }
+  return resolved;
 }

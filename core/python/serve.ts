@@ -9,7 +9,7 @@
 
 import { PySession } from "./session.ts";
 import { PythonConnection } from "./connection.ts";
-import type { PythonOptions } from "./options.ts";
+import { type PythonOptions, resolvePythonOptions } from "./options.ts";
 import { Listening, type ListenOptions } from "../net/listening.ts";
 import type { Incoming } from "../net/incoming.ts";
 import { defaultLogger } from "../log.ts";
@@ -77,11 +77,14 @@ export interface PythonServer extends AsyncDisposable {
  * await using server = python.serve(CalcService, { port: 0 });
  * // Python: rpyc.connect("127.0.0.1", port).root.add(1, 2) == 3
  * ```
+ * @throws {RangeError} for options that cannot work (`maxInboundBytes` below a frame).
+ * @throws {TypeError} without a port or a path, as `serve` does.
  */
 export function serve(
   service: object | (new () => object),
   options: PythonServeOptions,
 ): PythonServer {
+  resolvePythonOptions(options); // Bad options fail here, not once per client.
   const logger = options.logger ?? defaultLogger;
   const connections = new Set<PythonConnection>();
   const registrar = registrarOf(options);
