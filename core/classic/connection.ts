@@ -10,6 +10,7 @@ import { obtain } from "../netref/helpers.ts";
 import type { Connection, ConnectionStats } from "../session/connection.ts";
 import type { CallOptions } from "../session/engine.ts";
 import type { ConsoleStream } from "./console_capture.ts";
+import { isBuiltinModule } from "./builtin_modules.ts";
 import { teleportable } from "./source.ts";
 import { checkDownloadChunk, download, type TransferOptions, upload } from "./transfer.ts";
 
@@ -60,10 +61,17 @@ export class ClassicConnection implements Connection {
    * Remote modules by specifier: a remote dynamic `import()` of `node:`
    * builtins, `npm:` and `jsr:` specifiers, URLs, and file paths (relative to
    * the server's working directory). `conn.modules["node:os"].hostname()`.
+   *
+   * `specifier in conn.modules` must answer at once, so it holds for Node's
+   * built-ins (`"node:os" in conn.modules`) and for modules this connection
+   * has imported; for any other, try `await conn.modules[specifier]`.
    */
   // deno-lint-ignore no-explicit-any
   get modules(): Record<string, any> {
     return new Proxy(Object.create(null), {
+      has: (_, specifier) =>
+        typeof specifier === "string" &&
+        (isBuiltinModule(specifier) || this.#modules.has(specifier)),
       get: (_, specifier) => {
         // Not a thenable: `await conn.modules` must not import a module named "then".
         if (typeof specifier !== "string" || specifier === "then") return undefined;

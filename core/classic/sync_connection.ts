@@ -8,6 +8,8 @@
 
 import type { ConnectionStats } from "../session/connection.ts";
 import type { SyncConnection } from "../sync/connection.ts";
+import { RemoteError } from "../errors.ts";
+import { isBuiltinModule } from "./builtin_modules.ts";
 import { teleportable } from "./source.ts";
 import { checkDownloadChunk, downloadSync, type TransferOptions, uploadSync } from "./transfer.ts";
 
@@ -36,20 +38,33 @@ export class SyncClassicConnection implements Disposable {
 
   /**
    * The server's modules, imported on first use (RPyC's `conn.modules`):
-   * `conn.modules["node:path"].join("a", "b")`.
+   * `conn.modules["node:path"].join("a", "b")`. `specifier in conn.modules`
+   * imports it and says whether that worked, as RPyC's `in` does.
    */
   // deno-lint-ignore no-explicit-any
   get modules(): Record<string, any> {
+    // deno-lint-ignore no-explicit-any
+    const load = (specifier: string): any => {
+      let module = this.#modules.get(specifier);
+      if (module === undefined) {
+        module = this.connection.root.import(specifier);
+        this.#modules.set(specifier, module);
+      }
+      return module;
+    };
     return new Proxy(Object.create(null), {
-      get: (_, specifier) => {
-        if (typeof specifier !== "string") return undefined;
-        let module = this.#modules.get(specifier);
-        if (module === undefined) {
-          module = this.connection.root.import(specifier);
-          this.#modules.set(specifier, module);
+      has: (_, specifier) => {
+        if (typeof specifier !== "string") return false;
+        if (isBuiltinModule(specifier)) return true;
+        try {
+          load(specifier);
+          return true;
+        } catch (error) {
+          if (error instanceof RemoteError) return false;
+          throw error; // The connection failed: not an answer about the module.
         }
-        return module;
       },
+      get: (_, specifier) => typeof specifier === "string" ? load(specifier) : undefined,
     });
   }
 

@@ -16,7 +16,7 @@ import {
   type ConnectionOptions,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
 } from "../session/connection.ts";
-import { serviceAliases, serviceInstance, VoidService } from "../session/service.ts";
+import { serviceInstance, VoidService } from "../session/service.ts";
 import type { ByteStreams, Transport } from "../wire/transport.ts";
 import { transportFromStreams } from "./adapters.ts";
 import { openChannel, openEndpoint } from "./endpoints.ts";
@@ -64,17 +64,17 @@ export async function startSession(
   credentials: unknown = null,
   serverPending?: Budget,
 ): Promise<Connection> {
-  const service = options.service ?? VoidService;
+  const { root, aliases } = serviceInstance(options.service ?? VoidService);
   const connection = new Session({
     channel,
-    service: serviceInstance(service),
+    service: root,
     makeProxy,
     options,
     limits,
     credentials,
     serverPending,
   });
-  await connection.start(options, serviceAliases(service));
+  await connection.start(options, aliases);
   return connection;
 }
 

@@ -6,6 +6,7 @@
  */
 
 import type { Policy } from "./policy.ts";
+import type { ServiceLike } from "./service.ts";
 import type { CallOptions } from "./engine.ts";
 import type { Logger } from "../log.ts";
 import type { Limits, ResolvedLimits } from "../wire/limits.ts";
@@ -31,9 +32,12 @@ export interface RootObject {
 export interface ConnectionOptions extends Policy, Limits {
   /**
    * The service this end offers the peer: a class (an instance per
-   * connection) or a shared instance. Default: `VoidService` when connecting.
+   * connection), a shared instance, a factory or a plain object (see
+   * `ServiceLike`).
+   *
+   * @default VoidService
    */
-  service?: RootObject | (new () => RootObject);
+  service?: ServiceLike;
   /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
   timeout?: number;
   /** Milliseconds to wait for the peer's handshake. Default 10 000. */
@@ -47,6 +51,16 @@ export interface ConnectionOptions extends Policy, Limits {
    * uses `tokenAuthenticator` (connecting side only). Default: none.
    */
   token?: string;
+  /**
+   * Whether errors this end sends carry their stack (RPyC's
+   * `include_local_traceback`). Set it to `false` on a service that faces
+   * peers who should not learn its file paths and lines: errors then carry
+   * their class, name, message, cause, `errors` and own properties, and an
+   * empty stack (so does every error nested in them).
+   *
+   * @default true
+   */
+  includeLocalStack?: boolean;
   /** The protocol version to announce; only tests of version checks change it. */
   protocolVersion?: number;
 }

@@ -235,7 +235,11 @@ export function resolveMember(
     if (exposedName in holder) return { holder, name: exposedName };
   }
   if (policy.allowAllAttrs) return { holder, name };
-  if (prefix && name.startsWith(prefix)) return { holder, name };
+  // An exposed name that does not exist is refused like any other (RPyC's AttributeError),
+  // not read as `undefined` and then called ("is not a function").
+  if (prefix && name.startsWith(prefix) && (access !== "read" || name in holder)) {
+    return { holder, name };
+  }
   if (isDecorated(holder, name)) return { holder, name };
   if (policy.allowPublicAttrs && !name.startsWith("_") && !isFunctionPlumbing(holder, name)) {
     return { holder, name };

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Boxer, type BoxLimits, writePrimitive, writePrimitives } from "../wire/boxing.ts";
+import { Boxer, type BoxSettings, writePrimitive, writePrimitives } from "../wire/boxing.ts";
 import type { Budget } from "../wire/budget.ts";
 import type {
   FrameChannel,
@@ -175,7 +175,7 @@ export class Session implements Connection, Engine, SpaceOwner {
   #finished: number[] = [];
   #housekeeping: Timer | undefined;
   #peer: PeerInfo | null = null;
-  #sendLimits: BoxLimits;
+  #sendLimits: BoxSettings;
   readonly #readLimits: UnboxLimits;
   #root: object | null = null;
   #closed = false;
@@ -213,7 +213,11 @@ export class Session implements Connection, Engine, SpaceOwner {
       maxBigIntBytes: limits.maxBigIntBytes,
     };
     // Until the peer's HELLO says otherwise, send as little as the handshake needs.
-    this.#sendLimits = { ...this.#readLimits, maxMessageSize: limits.maxMessageSize };
+    this.#sendLimits = {
+      ...this.#readLimits,
+      maxMessageSize: limits.maxMessageSize,
+      includeLocalStack: options.includeLocalStack ?? true,
+    };
   }
 
   /**
@@ -369,6 +373,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       maxElements: peer.limits.maxElements,
       maxBigIntBytes: peer.limits.maxBigIntBytes,
       maxMessageSize: peer.limits.maxMessageSize,
+      includeLocalStack: this.#sendLimits.includeLocalStack,
     };
     this.#root = this.#space.root(peer.service, peer.members);
   }

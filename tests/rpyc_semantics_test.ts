@@ -1,0 +1,206 @@
+/**
+ * RPyC behaviours a user relies on (issue 16): errors that keep their
+ * contents (`AggregateError.errors`) or drop their stacks
+ * (`includeLocalStack`, RPyC's `include_local_traceback`), `in` on classic
+ * modules, `AccessError` for a missing exposed member, plain objects and
+ * factories as services (Comlink's `expose(obj)`, RPyC's `classpartial`).
+ */
+
+import assert from "node:assert/strict";
+import {
+  AccessError,
+  classic,
+  connect,
+  type Connection,
+  RemoteError,
+  serve,
+  Service,
+  setMember,
+} from "../mod.ts";
+import { pair, quietLogger, rejection } from "./_helpers.ts";
+import { startSyncServer } from "./_sync.ts";
+
+const THIS_FILE = new URL(import.meta.url).pathname;
+
+class FailingService extends Service {
+  exposed_aggregate(): never {
+    throw new AggregateError(
+      [new TypeError("first"), new RangeError("second", { cause: new Error("deep") })],
+      "both failed",
+    );
+  }
+
+  exposed_caused(): never {
+    throw new Error("outer", { cause: new SyntaxError("inner") });
+  }
+
+  exposed_returned(): Error {
+    return new Error("a value, not a throw");
+  }
+}
+
+Deno.test("errors: AggregateError.errors survive transit, each error whole", async () => {
+  await using p = await pair(FailingService);
+  const error = await rejection(p.client.root.aggregate());
+  assert.ok(error instanceof AggregateError, "an AggregateError arrives as one");
+  assert.ok(error instanceof RemoteError);
+  assert.equal(error.message, "both failed");
+  assert.ok(Array.isArray(error.errors), "errors is an array");
+  assert.equal(error.errors.length, 2);
+  const [first, second] = error.errors;
+  assert.ok(first instanceof TypeError);
+  assert.equal(first.message, "first");
+  assert.ok(second instanceof RangeError);
+  assert.equal((second.cause as Error).message, "deep");
+  assert.equal(Object.keys(error).includes("errors"), false, "not enumerable, as natively");
+});
+
+Deno.test("errors: includeLocalStack false sends name and message without the stack", async () => {
+  // By default, the server's frames reach the client.
+  {
+    await using p = await pair(FailingService);
+    const error = await rejection(p.client.root.caused()) as RemoteError;
+    assert.match(error.remoteStack, new RegExp(THIS_FILE.replaceAll("/", "\\/")));
+  }
+  await using p = await pair(FailingService, { includeLocalStack: false });
+  const error = await rejection(p.client.root.caused()) as RemoteError;
+  assert.ok(error instanceof RemoteError);
+  assert.equal(error.name, "Error");
+  assert.equal(error.message, "outer");
+  assert.equal(error.remoteStack, "", "no remote stack at all");
+  assert.doesNotMatch(error.stack!, /rpyc_semantics_test\.ts:\d+:\d+\)?\n.*<rdc: remote call>/s);
+  const cause = error.cause as RemoteError;
+  assert.ok(cause instanceof SyntaxError);
+  assert.equal(cause.message, "inner");
+  assert.equal(cause.remoteStack, "", "the cause is redacted too");
+  const aggregate = await rejection(p.client.root.aggregate()) as AggregateError;
+  for (const inner of aggregate.errors as RemoteError[]) assert.equal(inner.remoteStack, "");
+  assert.equal(((aggregate.errors[1] as Error).cause as RemoteError).remoteStack, "");
+  // Errors sent as values are redacted as well.
+  const returned = await p.client.root.returned() as RemoteError;
+  assert.equal(returned.message, "a value, not a throw");
+  assert.equal(returned.remoteStack, "");
+});
+
+Deno.test("classic: 'node:os' in conn.modules holds; an unimported file does not", async () => {
+  await using server = classic.serve({ port: 0, logger: quietLogger() });
+  await using conn = await classic.connect("127.0.0.1", (server.addr as Deno.NetAddr).port);
+  assert.equal("node:os" in conn.modules, true);
+  assert.equal("node:path" in conn.modules, true);
+  assert.equal("node:no-such-module" in conn.modules, false);
+  const url = new URL("./_certs.ts", import.meta.url).href;
+  assert.equal(url in conn.modules, false, "not known before it is imported");
+  await conn.modules[url];
+  assert.equal(url in conn.modules, true, "known once imported");
+});
+
+Deno.test("classic, synchronous: `in` on conn.modules imports and answers", async () => {
+  await using server = await startSyncServer();
+  using conn = classic.connectSync("127.0.0.1", server.classicPort);
+  assert.equal("node:os" in conn.modules, true);
+  assert.equal("./no/such/module.ts" in conn.modules, false);
+  const url = new URL("./_certs.ts", import.meta.url).href;
+  assert.equal(url in conn.modules, true);
+  assert.equal(typeof conn.modules[url].certificates, "function");
+});
+
+class SmallService extends Service {
+  exposed_here(): string {
+    return "here";
+  }
+}
+
+Deno.test("policy: a missing exposed_ member is an AccessError, not 'is not a function'", async () => {
+  await using p = await pair(SmallService);
+  for (const call of [() => p.client.root.exposed_missing(), () => p.client.root.missing()]) {
+    const error = await rejection(call());
+    assert.ok(error instanceof AccessError, `got ${error}`);
+    assert.match((error as Error).message, /cannot access '(exposed_)?missing'/);
+  }
+  assert.ok(await rejection(p.client.root.exposed_missing) instanceof AccessError);
+  assert.equal(await p.client.root.here(), "here");
+});
+
+Deno.test("services: a plain object is a root; only its own methods are reachable", async () => {
+  const calculator = {
+    offset: 100,
+    add(a: number, b: number): number {
+      return a + b + this.offset;
+    },
+    twice: (x: number) => 2 * x,
+    toString: () => "hidden",
+  };
+  await using server = serve(calculator, { port: 0, logger: quietLogger() });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using conn = await connect("127.0.0.1", port, { logger: quietLogger() });
+  assert.equal(conn.peerService, "Object");
+  assert.equal(await conn.root.add(1, 2), 103, "`this` is the object");
+  assert.equal(await conn.root.twice(21), 42);
+  assert.ok(await rejection(conn.root.offset) instanceof AccessError, "data is not exposed");
+  assert.equal("add" in conn.root, true);
+  assert.equal("offset" in conn.root, false);
+  assert.ok(await rejection(setMember(conn.root, "add", 1)) instanceof AccessError);
+  assert.equal(typeof calculator.add, "function", "never written");
+  // Shared by every connection.
+  calculator.offset = 0;
+  await using second = await connect("127.0.0.1", port, { logger: quietLogger() });
+  assert.equal(await second.root.add(1, 2), 3);
+});
+
+class ConfiguredService extends Service {
+  static instances = 0;
+  readonly #greeting: string;
+  #conn: Connection | null = null;
+
+  constructor(greeting: string) {
+    super();
+    this.#greeting = greeting;
+    ConfiguredService.instances++;
+  }
+
+  override onConnect(conn: Connection): void {
+    this.#conn = conn;
+  }
+
+  exposed_greet(name: string): string {
+    return `${this.#greeting}, ${name} (${this.#conn ? "connected" : "?"})`;
+  }
+}
+
+Deno.test("services: a factory makes each connection's service (RPyC's classpartial)", async () => {
+  const before = ConfiguredService.instances;
+  await using server = serve(() => new ConfiguredService("hello"), {
+    port: 0,
+    logger: quietLogger(),
+  });
+  const port = (server.addr as Deno.NetAddr).port;
+  await using a = await connect("127.0.0.1", port, { logger: quietLogger() });
+  await using b = await connect("127.0.0.1", port, { logger: quietLogger() });
+  assert.equal(a.peerService, "Configured", "named after what it makes");
+  assert.equal(await a.root.greet("Ada"), "hello, Ada (connected)");
+  assert.equal(await b.root.greet("Bob"), "hello, Bob (connected)");
+  assert.equal(ConfiguredService.instances - before, 2, "one instance per connection");
+
+  // A factory that registers needs its names first; aliases on the factory give them.
+  assert.throws(
+    () => serve(() => new ConfiguredService("x"), { port: 0, autoRegister: true }),
+    /give it `aliases`/,
+  );
+  const named = Object.assign(() => new ConfiguredService("hi"), { aliases: ["Greeter"] });
+  await using third = serve(named, { port: 0, logger: quietLogger() });
+  await using c = await connect("127.0.0.1", (third.addr as Deno.NetAddr).port, {
+    logger: quietLogger(),
+  });
+  assert.equal(c.peerService, "Greeter");
+
+  // A factory that makes something else fails that connection with a clear error.
+  const log = quietLogger();
+  await using bad = serve(() => Promise.resolve(new ConfiguredService("x")) as never, {
+    port: 0,
+    logger: log,
+  });
+  const refused = await rejection(
+    connect("127.0.0.1", (bad.addr as Deno.NetAddr).port, { logger: quietLogger() }),
+  );
+  assert.ok(refused instanceof Error);
+});
