@@ -204,3 +204,78 @@ Deno.test("services: a factory makes each connection's service (RPyC's classpart
   );
   assert.ok(refused instanceof Error);
 });
+
+Deno.test("teleport: free names resolve when the function runs (mutual recursion)", async (t) => {
+  await using server = classic.serve({ port: 0, logger: quietLogger() });
+  await using conn = await classic.connect("127.0.0.1", (server.addr as Deno.NetAddr).port);
+
+  await t.step("a function calling one teleported after it", async () => {
+    const isEven = await conn.teleport(function isEven(n: number): boolean {
+      // @ts-ignore: isOdd is teleported below, into the remote namespace
+      return n === 0 ? true : isOdd(n - 1);
+    });
+    const isOdd = await conn.teleport(function isOdd(n: number): boolean {
+      return n === 0 ? false : isEven(n - 1);
+    });
+    assert.equal(await isEven(10), true);
+    assert.equal(await isOdd(7), true);
+    assert.equal(await conn.eval("isEven(3)"), false);
+  });
+
+  await t.step(
+    "a globals object of its own (RPyC's teleport_function(func, globals))",
+    async () => {
+      const scaled = await conn.teleport(function scaled(n: number): number {
+        // @ts-ignore: factor lives in the globals given below
+        return n * factor;
+      }, { factor: 3 });
+      assert.equal(await scaled(5), 15);
+      assert.equal(await conn.eval("typeof scaled"), "undefined", "not in the namespace");
+
+      const remoteGlobals = await conn.eval("rdc.ref({ base: 5 })");
+      const addBase = await conn.teleport(function addBase(x: number): number {
+        // @ts-ignore: base and calls live in the remote globals object
+        calls = (typeof calls === "number" ? calls : 0) + 1;
+        // @ts-ignore: see above
+        return x + base;
+      }, remoteGlobals);
+      assert.equal(await addBase(1), 6);
+      assert.equal(await addBase(2), 7);
+      assert.equal(await remoteGlobals.calls, 2, "assignments land in the globals");
+      assert.equal(await remoteGlobals.addBase, addBase, "defined there by name");
+    },
+  );
+
+  await t.step("a closure over a local variable fails when called, naming it", async () => {
+    const secretLocal = 41;
+    const leaky = await conn.teleport(function leaky() {
+      return secretLocal + 1;
+    });
+    const error = await rejection(leaky());
+    assert.ok(error instanceof ReferenceError, `got ${error}`);
+    assert.match((error as Error).message, /^secretLocal is not defined/);
+    assert.match((error as Error).message, /cannot see the sender's local variables/);
+    // Defined later, it works.
+    await conn.execute("var secretLocal = 1");
+    assert.equal(await leaky(), 2);
+  });
+});
+
+Deno.test("teleport, synchronous: mutual recursion and globals", async () => {
+  await using server = await startSyncServer();
+  using conn = classic.connectSync("127.0.0.1", server.classicPort);
+  // (Each function is held in a variable of its own name, so that the transpiler keeps the names.)
+  const ping = conn.teleport(function ping(n: number): string {
+    return n === 0 ? "ping" : pong(n - 1);
+  });
+  const pong = conn.teleport(function pong(n: number): string {
+    return n === 0 ? "pong" : ping(n - 1);
+  });
+  assert.equal(ping(3), "pong");
+  assert.equal(conn.eval("pong(2)"), "pong");
+  const withGlobals = conn.teleport(function greet(name: string): string {
+    // @ts-ignore: greeting comes with the globals
+    return `${greeting}, ${name}`;
+  }, { greeting: "hello" });
+  assert.equal(withGlobals("Ada"), "hello, Ada");
+});

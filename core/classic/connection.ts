@@ -119,17 +119,23 @@ export class ClassicConnection implements Connection {
   }
 
   /**
-   * Ships a self-contained function's source to the server and returns the
-   * remote function (a netref); a named function is also defined in the
-   * namespace. It may use its parameters, globals and namespace names.
+   * Ships a function's source to the server and returns the remote function
+   * (a netref), RPyC's `teleport_function(func, globals)`. Names the function
+   * does not declare are looked up when it runs: in `globals`, then in the
+   * server's `globalThis`. `globals` defaults to the namespace; pass a plain
+   * object (copied to the server) or a remote object of the server
+   * (`await conn.eval("({})")`) to give the function names of its own. A
+   * named function is also defined in `globals`, so functions that call each
+   * other may be teleported in any order. A function that closes over local
+   * variables of this end fails when it runs, with a `ReferenceError` naming
+   * the variable.
    *
-   * @throws {TypeError} for a native, bound or remote function (a netref), or one that
-   * closes over local variables (the error names them).
+   * @throws {TypeError} for a native, bound or remote function (a netref).
    */
   // deno-lint-ignore no-explicit-any ban-types
-  async teleport(fn: Function): Promise<any> {
+  async teleport(fn: Function, globals?: object): Promise<any> {
     const { source, free } = teleportable(fn);
-    return await this.connection.root.teleport(source, free);
+    return await this.connection.root.teleport(source, free, globals);
   }
 
   /** Copies a local file or directory tree to the server. See {@linkcode TransferOptions}. */

@@ -93,15 +93,17 @@ export class SyncClassicConnection implements Disposable {
 
   /**
    * Sends `fn`'s source to the server and returns the server's copy of it,
-   * a synchronous netref (RPyC's `teleport_function`).
+   * a synchronous netref (RPyC's `teleport_function(func, globals)`); names
+   * it does not declare are looked up when it runs, in `globals` (default:
+   * the namespace), then the server's `globalThis`. See
+   * `ClassicConnection.teleport`.
    *
-   * @throws {TypeError} for a netref, a native or bound function, or one that
-   *   uses local variables of its own scope.
+   * @throws {TypeError} for a netref, a native or bound function.
    */
   // deno-lint-ignore no-explicit-any ban-types
-  teleport(fn: Function): any {
+  teleport(fn: Function, globals?: object): any {
     const { source, free } = teleportable(fn);
-    return this.connection.root.teleport(source, free);
+    return this.connection.root.teleport(source, free, globals);
   }
 
   /** Copies a local file or directory tree to the server. */
