@@ -35,6 +35,7 @@ export {
   type TokenAuthenticatorOptions,
 } from "./core/net/auth.ts";
 export type { BackoffOptions } from "./core/net/backoff.ts";
+export type { BeforeClose } from "./core/session/before_close.ts";
 export {
   type Connection,
   type ConnectionOptions,
@@ -91,7 +92,7 @@ export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./core
 export { ByReference, ByValue, byValue, ref } from "./core/wire/markers.ts";
 export type { CopyFilter } from "./core/wire/values.ts";
 export { deleteMember, hasMember, isRemote, setMember } from "./core/netref/proxy.ts";
-export { obtain, timed } from "./core/netref/helpers.ts";
+export { dispose, obtain, timed } from "./core/netref/helpers.ts";
 export { type CallContext, currentCall } from "./core/session/dispatch.ts";
 export type { CallOptions } from "./core/session/engine.ts";
 export type {

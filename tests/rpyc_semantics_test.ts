@@ -12,12 +12,13 @@ import {
   classic,
   connect,
   type Connection,
+  dispose,
   RemoteError,
   serve,
   Service,
   setMember,
 } from "../mod.ts";
-import { pair, quietLogger, rejection } from "./_helpers.ts";
+import { pair, quietLogger, rejection, waitFor } from "./_helpers.ts";
 import { startSyncServer } from "./_sync.ts";
 
 const THIS_FILE = new URL(import.meta.url).pathname;
@@ -278,4 +279,161 @@ Deno.test("teleport, synchronous: mutual recursion and globals", async () => {
     return `${greeting}, ${name}`;
   }, { greeting: "hello" });
   assert.equal(withGlobals("Ada"), "hello, Ada");
+});
+
+/** A remote context manager: records how it was left. */
+class Transaction {
+  static log: string[] = [];
+  readonly name: string;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  insert(row: string): string {
+    Transaction.log.push(`${this.name}: insert ${row}`);
+    return row;
+  }
+
+  async [Symbol.asyncDispose](error?: unknown): Promise<void> {
+    await Promise.resolve();
+    Transaction.log.push(
+      `${this.name}: ${error === undefined ? "commit" : `rollback (${(error as Error).message})`}`,
+    );
+  }
+}
+
+class Lock {
+  static released = 0;
+  [Symbol.dispose](): void {
+    Lock.released++;
+  }
+}
+
+class StoreService extends Service {
+  exposed_begin(name: string): Transaction {
+    return new Transaction(name);
+  }
+
+  exposed_lock(): Lock {
+    return new Lock();
+  }
+
+  exposed_plain(): { size: number; grow(): void } {
+    return new (class Box {
+      size = 1;
+      grow(): void {
+        this.size++;
+      }
+    })();
+  }
+}
+
+Deno.test("remote disposables: `await using` runs the owner's disposer; dispose() passes the error", async () => {
+  Transaction.log = [];
+  await using p = await pair(StoreService, { allowPublicAttrs: true });
+  {
+    await using tx = await p.client.root.begin("t1");
+    await tx.insert("a");
+  }
+  assert.deepEqual(Transaction.log, ["t1: insert a", "t1: commit"], "disposed on the owner");
+  await waitFor(() => p.serverConn().stats().exports === 1, 2000, "the export released");
+
+  // The explicit form tells the disposer why (RPyC's __exit__ with the exception).
+  const tx2 = await p.client.root.begin("t2");
+  await dispose(tx2, new Error("constraint violated"));
+  assert.equal(Transaction.log.at(-1), "t2: rollback (constraint violated)");
+  assert.ok(await rejection(tx2.insert("late")) instanceof ReferenceError, "released after");
+
+  // A synchronous disposer, and `using` (which cannot wait) on an async netref.
+  const before = Lock.released;
+  {
+    using _lock = await p.client.root.lock();
+  }
+  await waitFor(() => Lock.released === before + 1, 2000, "the remote lock released");
+
+  // A netref to an object that is not disposable is only released: no request is sent.
+  const box = await p.client.root.plain();
+  const sent = p.client.stats().framesSent;
+  await dispose(box);
+  assert.equal(p.client.stats().framesSent, sent, "nothing sent at once");
+  assert.ok(await rejection(box.grow()) instanceof ReferenceError);
+});
+
+Deno.test("remote disposables, synchronous: `using` blocks until the owner's disposer ran", async () => {
+  await using server = await startSyncServer();
+  using conn = classic.connectSync("127.0.0.1", server.classicPort);
+  conn.execute(
+    "globalThis.disposals = []; " +
+      "globalThis.makeResource = (name) => ({ [Symbol.dispose](e) { " +
+      "disposals.push(e === undefined ? name : name + ': ' + e.message); } })",
+  );
+  {
+    using _resource = conn.eval("rdc.ref(makeResource('first'))");
+  }
+  assert.deepEqual(conn.obtain(conn.globals.disposals), ["first"]);
+  const second = conn.eval("rdc.ref(makeResource('second'))");
+  second[Symbol.dispose](new Error("failed"));
+  assert.deepEqual(conn.obtain(conn.globals.disposals), ["first", "second: failed"]);
+});
+
+Deno.test("beforeClose: last calls on the connection this end closes (RPyC's before_closed)", async () => {
+  class GuestbookService extends Service {
+    static entries: string[] = [];
+    exposed_sign(name: string): void {
+      GuestbookService.entries.push(name);
+    }
+  }
+  GuestbookService.entries = [];
+  await using server = serve(GuestbookService, { port: 0, logger: quietLogger() });
+  const port = (server.addr as Deno.NetAddr).port;
+  const roots: unknown[] = [];
+  const conn = await connect("127.0.0.1", port, {
+    logger: quietLogger(),
+    beforeClose: async (root) => {
+      roots.push(root);
+      await root.sign("leaving");
+    },
+  });
+  await conn.root.sign("hello");
+  const closing = [conn.close(), conn.close()];
+  assert.equal(conn.closed, false, "still open while the hook runs");
+  await Promise.all(closing);
+  assert.equal(conn.closed, true);
+  assert.deepEqual(GuestbookService.entries, ["hello", "leaving"]);
+  assert.equal(roots.length, 1, "called once, with the peer's root");
+
+  // A hook that throws is logged; closing goes on. The peer closing first: no hook.
+  const log = quietLogger();
+  const failing = await connect("127.0.0.1", port, {
+    logger: log,
+    beforeClose: () => {
+      throw new Error("hook failed");
+    },
+  });
+  await failing.close();
+  assert.ok(log.lines.some((line) => /beforeClose threw: Error: hook failed/.test(line)));
+  let called = false;
+  const quiet = await connect("127.0.0.1", port, {
+    logger: quietLogger(),
+    beforeClose: () => {
+      called = true;
+    },
+  });
+  await server.close();
+  await quiet.finished;
+  assert.equal(called, false, "not called when the peer closed the connection");
+});
+
+Deno.test("beforeClose, synchronous: the hook calls the peer before CLOSE", async () => {
+  await using server = await startSyncServer();
+  const seen: string[] = [];
+  const conn = classic.connectSync("127.0.0.1", server.classicPort, {
+    beforeClose: (root) => {
+      seen.push(String(root.eval("6 * 7")));
+    },
+  });
+  conn.close();
+  assert.deepEqual(seen, ["42"]);
+  assert.equal(conn.closed, true);
 });

@@ -7,6 +7,7 @@
 
 import type { Policy } from "./policy.ts";
 import type { ServiceLike } from "./service.ts";
+import type { BeforeClose } from "./before_close.ts";
 import type { CallOptions } from "./engine.ts";
 import type { Logger } from "../log.ts";
 import type { Limits, ResolvedLimits } from "../wire/limits.ts";
@@ -51,6 +52,19 @@ export interface ConnectionOptions extends Policy, Limits {
    * uses `tokenAuthenticator` (connecting side only). Default: none.
    */
   token?: string;
+  /**
+   * Called when this end closes the connection (`close()`, `await using`, its
+   * server closing), with the peer's root, before anything is torn down: the
+   * connection still works, so it may make last calls (RPyC's
+   * `before_closed`). Closing waits for it, at most `timeout` ms, logs what
+   * it throws and goes on. It is not called when the peer closed the
+   * connection or the transport failed: there is no one to talk to. A
+   * synchronous connection's hook must not return a promise (nothing could
+   * wait for it). It must not wait for `close()` itself.
+   *
+   * @default undefined (no hook)
+   */
+  beforeClose?: BeforeClose;
   /**
    * Whether errors this end sends carry their stack (RPyC's
    * `include_local_traceback`). Set it to `false` on a service that faces
@@ -139,7 +153,8 @@ export interface Connection extends AsyncDisposable {
   readonly limits: Readonly<ResolvedLimits>;
   /**
    * Closes the connection, telling the peer why (`reason`, default
-   * "connection closed by this end"); resolves once cleaned up. Idempotent.
+   * "connection closed by this end"); resolves once cleaned up. Runs the
+   * `beforeClose` hook first, if there is one. Idempotent.
    */
   close(reason?: string): Promise<void>;
 }

@@ -229,10 +229,44 @@ export function execute(
       const holder = unwrapMarker(walk(base, path, policy).value);
       return Object(holder) === holder ? readableKeys(holder as object, policy) : [];
     }
+    case Op.Dispose:
+      if (path.length > 0) throw new TypeError("DISPOSE takes no path: it disposes its target");
+      return invoke(() => disposeTarget(base, args[0]), context);
     default:
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
   }
+}
+
+/**
+ * Runs the disposer of an object the peer held a netref to and disposed
+ * (RPyC's remote `__exit__`): its `Symbol.asyncDispose`, else its
+ * `Symbol.dispose`, with the error the peer passed (undefined when none).
+ * Any policy allows it, as RPyC allows `__exit__`: a disposer is part of
+ * what the object was handed out with. A service and a `restricted()` view
+ * are never disposed by the peer.
+ *
+ * @throws {AccessError} for a service or a restricted view; {@linkcode TypeError}
+ *   for an object without a disposer; whatever the disposer throws.
+ */
+function disposeTarget(target: unknown, error: unknown): unknown {
+  if (isService(target) || target instanceof Restricted) {
+    throw new AccessError("cannot dispose a service or a restricted view");
+  }
+  return runDisposer(target, error);
+}
+
+/**
+ * Calls `target`'s `Symbol.asyncDispose`, else its `Symbol.dispose`, with
+ * `error` as the argument.
+ *
+ * @throws {TypeError} when it has neither; whatever the disposer throws.
+ */
+export function runDisposer(target: unknown, error: unknown): unknown {
+  const holder = Object(target) as Record<symbol, unknown>;
+  const disposer = holder[Symbol.asyncDispose] ?? holder[Symbol.dispose];
+  if (typeof disposer !== "function") throw new TypeError("the target has no disposer");
+  return disposer.call(target, error);
 }
 
 /**
