@@ -85,6 +85,7 @@ export {
 export {
   Service,
   type ServiceConnection,
+  type ServiceFactory,
   type ServiceLike,
   VoidService,
 } from "./core/session/service.ts";
