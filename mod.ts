@@ -94,9 +94,11 @@ export { ByReference, ByValue, byValue, ref } from "./core/wire/markers.ts";
 export type { CopyFilter } from "./core/wire/values.ts";
 export { deleteMember, hasMember, isRemote, setMember } from "./core/netref/proxy.ts";
 export { dispose, obtain, timed } from "./core/netref/helpers.ts";
-export { type CallContext, currentCall } from "./core/session/dispatch.ts";
+export { type CallContext, currentCall, type CurrentCallOptions } from "./core/session/dispatch.ts";
 export type { CallOptions } from "./core/session/engine.ts";
 export type {
+  ExposedKeys,
+  ExposedNames,
   Remote,
   RemoteMember,
   RemotePromise,

@@ -574,7 +574,7 @@ export class EvilTargetService extends Service {
   /** Never answers until the call is cancelled or the connection closes. */
   @exposed
   hang(): Promise<string> {
-    const { signal } = currentCall()!;
+    const { signal } = currentCall();
     return new Promise((resolve) => {
       if (signal.aborted) resolve("aborted");
       signal.addEventListener("abort", () => resolve("aborted"), { once: true });

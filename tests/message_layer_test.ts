@@ -57,7 +57,7 @@ class BulkService extends Service {
     return callbacks.length;
   }
   exposed_hang(): Promise<string> {
-    const { signal } = currentCall()!;
+    const { signal } = currentCall();
     return new Promise((resolve) => {
       if (signal.aborted) return resolve("aborted");
       signal.addEventListener("abort", () => resolve("aborted"), { once: true });

@@ -36,20 +36,34 @@ export interface ConnectionOptions extends Policy, Limits {
    * connection), a shared instance, a factory or a plain object (see
    * `ServiceLike`).
    *
-   * @default VoidService
+   * @default {VoidService}
    */
   service?: ServiceLike;
-  /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
+  /**
+   * Milliseconds before an outgoing request fails with `TimeoutError` (0 = never).
+   *
+   * @default {30_000}
+   */
   timeout?: number;
-  /** Milliseconds to wait for the peer's handshake. Default 10 000. */
+  /**
+   * Milliseconds to wait for the peer's handshake.
+   *
+   * @default {10_000}
+   */
   handshakeTimeout?: number;
   /** Refuse a peer whose service has neither this name nor this alias (case-insensitive). */
   expectService?: string;
-  /** Where log lines go. Default: warnings and errors on stderr. */
+  /**
+   * Where log lines go.
+   *
+   * @default {defaultLogger} (warnings and errors on stderr)
+   */
   logger?: Logger;
   /**
    * A shared secret to present before the protocol starts, for a server that
-   * uses `tokenAuthenticator` (connecting side only). Default: none.
+   * uses `tokenAuthenticator` (connecting side only).
+   *
+   * @default {undefined} (none)
    */
   token?: string;
   /**
@@ -62,7 +76,7 @@ export interface ConnectionOptions extends Policy, Limits {
    * synchronous connection's hook must not return a promise (nothing could
    * wait for it). It must not wait for `close()` itself.
    *
-   * @default undefined (no hook)
+   * @default {undefined} (no hook)
    */
   beforeClose?: BeforeClose;
   /**
@@ -72,7 +86,7 @@ export interface ConnectionOptions extends Policy, Limits {
    * their class, name, message, cause, `errors` and own properties, and an
    * empty stack (so does every error nested in them).
    *
-   * @default true
+   * @default {true}
    */
   includeLocalStack?: boolean;
   /** The protocol version to announce; only tests of version checks change it. */

@@ -17,6 +17,7 @@ import { ByValue, unwrapMarker } from "../wire/markers.ts";
 import type { CopyFilter } from "../wire/values.ts";
 import { remoteState } from "./engine.ts";
 import { Op, type OpCode } from "../wire/messages.ts";
+import type { Connection } from "./connection.ts";
 
 /**
  * What a served call may know about itself. Read it with {@linkcode currentCall}
@@ -26,19 +27,19 @@ export interface CallContext {
   /** Fires when the caller cancels the call, times out, or the connection closes. */
   readonly signal: AbortSignal;
   /** The connection the call came in on. */
-  readonly connection: unknown;
+  readonly connection: Connection;
 }
 
 /** A served call's context; the signal is made only if someone asks for it. */
 export class IncomingCall implements CallContext {
   /** The connection the call came in on. */
-  readonly connection: unknown;
+  readonly connection: Connection;
   #controller: AbortController | null = null;
   #reason: unknown = undefined;
   #aborted = false;
 
   /** One per incoming request. */
-  constructor(connection: unknown) {
+  constructor(connection: Connection) {
     this.connection = connection;
   }
 
@@ -64,24 +65,48 @@ const isRemote = (value: unknown): boolean => remoteState(value) !== undefined;
 
 let active: CallContext | undefined;
 
+/** Options of {@linkcode currentCall}. */
+export interface CurrentCallOptions {
+  /**
+   * Give `undefined` outside a served call instead of throwing.
+   *
+   * @default {false}
+   */
+  optional?: boolean;
+}
+
 /**
- * The context of the remote call being served, when called synchronously
- * from a function the peer invoked (that is, before its first `await`).
+ * The context of the remote call being served, called synchronously from a
+ * function the peer invoked (that is, before its first `await`).
  *
+ * @throws {Error} when no remote call is being served here (called from
+ *   local code, or after the function's first `await`); pass
+ *   `{ optional: true }` to get `undefined` instead.
  * @example
  * ```ts
  * import { currentCall, Service } from "@rdc/rdc";
  * class SlowService extends Service {
  *   async exposed_wait(ms: number): Promise<string> {
- *     const { signal } = currentCall()!;
+ *     const { signal } = currentCall();
  *     await new Promise((resolve) => setTimeout(resolve, ms, { signal }));
  *     return signal.aborted ? "cancelled" : "done";
  *   }
  * }
  * ```
  */
-export function currentCall(): CallContext | undefined {
-  return active;
+export function currentCall(): CallContext;
+/** {@linkcode currentCall}, or `undefined` outside a served call. */
+export function currentCall(
+  options: CurrentCallOptions & { optional: true },
+): CallContext | undefined;
+/** {@linkcode currentCall}, throwing outside a served call unless `optional`. */
+export function currentCall(options: CurrentCallOptions): CallContext | undefined;
+export function currentCall(options: CurrentCallOptions = {}): CallContext | undefined {
+  if (active || options.optional) return active;
+  throw new Error(
+    "currentCall() is only available while a remote call is being served, before the " +
+      "function's first await (pass { optional: true } to get undefined instead)",
+  );
 }
 
 /** Follows `path` from `base` for reading; returns the last holder and value. */

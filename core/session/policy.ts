@@ -26,22 +26,41 @@ export interface Policy {
   /**
    * Allow members whose names do not start with `_` (RPyC `allow_public_attrs`),
    * except what functions inherit from `Function.prototype` (`call`, `apply`,
-   * `bind`, …). Default false.
+   * `bind`, …).
+   *
+   * @default {false}
    */
   allowPublicAttrs?: boolean;
   /**
    * Allow every member but the always-blocked names (RPyC `allow_all_attrs`),
    * `Function.prototype`'s `call`, `apply` and `bind` included: full trust.
-   * Default false.
+   *
+   * @default {false}
    */
   allowAllAttrs?: boolean;
-  /** Allow property writes on reachable members (RPyC `allow_setattr`). Default false. */
+  /**
+   * Allow property writes on reachable members (RPyC `allow_setattr`).
+   *
+   * @default {false}
+   */
   allowSetAttr?: boolean;
-  /** Allow property deletes on reachable members (RPyC `allow_delattr`). Default false. */
+  /**
+   * Allow property deletes on reachable members (RPyC `allow_delattr`).
+   *
+   * @default {false}
+   */
   allowDelAttr?: boolean;
-  /** Allow `new` on exported classes. Default false. */
+  /**
+   * Allow `new` on exported classes.
+   *
+   * @default {false}
+   */
   allowConstruct?: boolean;
-  /** The prefix that exposes a member. Default `"exposed_"`. */
+  /**
+   * The prefix that exposes a member.
+   *
+   * @default {"exposed_"}
+   */
   exposedPrefix?: string;
 }
 

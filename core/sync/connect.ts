@@ -28,7 +28,8 @@ export interface SyncConnectionOptions extends ConnectionOptions {
   /**
    * Bytes of each shared-memory pipe between this thread and the I/O worker
    * (a power of two from 4 KiB). Larger messages go through in pieces.
-   * Default 1 MiB.
+   *
+   * @default {1 MiB}
    */
   pipeSize?: number;
 }
@@ -79,7 +80,11 @@ export function connectUnixSync(path: string, options: SyncConnectionOptions = {
 
 /** Options of {@linkcode connectSubprocessSync}. */
 export interface SubprocessSyncOptions extends SyncConnectionOptions {
-  /** The child's working directory. Default: ours. */
+  /**
+   * The child's working directory.
+   *
+   * @default {Deno.cwd()}
+   */
   cwd?: string;
   /** Extra environment variables for the child. */
   env?: Record<string, string>;
