@@ -54,6 +54,8 @@ for (
     "## Synchronous mode",
     "## Transports",
     "### WebSocket",
+    "### Roots without a class",
+    "### Remote context managers",
   ]
 ) {
   Deno.test(`README: the sample under "${heading}" prints what it says`, async () => {

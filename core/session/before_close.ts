@@ -53,7 +53,8 @@ export function runBeforeClose(
   return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
 }
 
+/** Whether `value` can be awaited: a promise, or a netref of a call's answer (a function). */
 function isThenable(value: unknown): value is PromiseLike<void> {
-  return typeof value === "object" && value !== null &&
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
 }
