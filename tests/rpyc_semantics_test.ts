@@ -203,7 +203,9 @@ Deno.test("services: a factory makes each connection's service (RPyC's classpart
   const refused = await rejection(
     connect("127.0.0.1", (bad.addr as Deno.NetAddr).port, { logger: quietLogger() }),
   );
-  assert.ok(refused instanceof Error);
+  assert.ok(refused instanceof Error, `got ${refused}`);
+  await waitFor(() => log.lines.some((line) => /returned a promise, not a service/.test(line)));
+  assert.equal(bad.connections.size, 0);
 });
 
 Deno.test("teleport: free names resolve when the function runs (mutual recursion)", async (t) => {

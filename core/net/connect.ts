@@ -64,7 +64,14 @@ export async function startSession(
   credentials: unknown = null,
   serverPending?: Budget,
 ): Promise<Connection> {
-  const { root, aliases } = serviceInstance(options.service ?? VoidService);
+  let made: ReturnType<typeof serviceInstance>;
+  try {
+    made = serviceInstance(options.service ?? VoidService);
+  } catch (error) {
+    channel.close(); // A factory that failed: this connection has no service to offer.
+    throw error;
+  }
+  const { root, aliases } = made;
   const connection = new Session({
     channel,
     service: root,
