@@ -144,7 +144,7 @@ export interface Connection extends AsyncDisposable {
    * nothing was checked. On a client: null.
    */
   readonly credentials: unknown;
-  /** The service instance serving this connection (a `Service`). */
+  /** The service instance serving this connection (a `Service`; for a plain object, its view). */
   readonly service: RootObject;
   /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
   readonly description: string;

@@ -18,7 +18,9 @@ export type ServiceConnection = Connection;
  * (reachable with or without it) or marked with `@exposed`. Pass the class to
  * `serve` to give each connection its own instance, or an instance to share it
  * among all connections. A service's attributes are never written or deleted
- * remotely.
+ * remotely. A service that faces peers who should not see its file paths
+ * and lines is served with `includeLocalStack: false` (see
+ * `ConnectionOptions`): its errors then travel without their stacks.
  *
  * @example
  * ```ts
