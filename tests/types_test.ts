@@ -85,6 +85,8 @@ Deno.test("types: Remote<T> shows only what the peer may reach", async () => {
   const _size = () => data.size;
   // @ts-expect-error: `_` names are private by convention
   const _secret = () => data._secret;
+  const list = p.client.root as Remote<number[]>;
+  const _length: () => PromiseLike<number> = () => list.length;
   // With allowPublicAttrs or @exposed, the reachable names are given.
   const wide = p.client.root as Remote<Counter, "count" | "increment">;
   const _wideCount: () => PromiseLike<number> = () => wide.count;

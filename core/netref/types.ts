@@ -26,9 +26,10 @@ export type Resolved<T> = T extends
 export type RemotePromise<T> = PromiseLike<Resolved<Awaited<T>>> & Remote<Awaited<T>>;
 
 /** The members of `T` named with the `exposed_` prefix. */
-export type ExposedKeys<T> = {
-  [K in keyof T]-?: K extends `exposed_${string}` ? K : never;
-}[keyof T];
+export type ExposedKeys<T> = keyof {
+  // Remapped keys: a mapped type over an array type would map its items instead.
+  [K in keyof T as K extends `exposed_${string}` ? K : never]: 0;
+};
 
 /**
  * The names a peer reaches on a `T` under the default (strict) policy, as
