@@ -4,15 +4,15 @@
  * the browser's libraries only, the text of its bundle); bundled with
  * `deno bundle --platform browser`, it runs in headless Chromium on a page
  * served here, whose script calls a Deno service over WebSocket (calls,
- * pipelining, a callback the server calls, a remote error, a timeout), and
- * runs rdc to a Worker of its own and in-process. The example page
+ * pipelining, a callback the server calls, a remote error, a timeout, a
+ * token), and runs rdc to a Worker of its own and in-process. The example page
  * (examples/browser/) is loaded the same way.
  *
  * Needs Debian's `chromium` (see tests/_chromium.ts).
  */
 
 import assert from "node:assert/strict";
-import { type Connection, serveWebSocket, Service } from "../mod.ts";
+import { type Connection, serveWebSocket, Service, tokenAuthenticator } from "../mod.ts";
 import type * as Web from "../web.ts";
 import { bundleForBrowser } from "../examples/browser/serve.ts";
 import { Chromium, chromiumTest } from "./_chromium.ts";
@@ -128,6 +128,15 @@ async function pageScript(rdc: typeof Web) {
     );
     const afterTimeout = await api.add(1, 1);
 
+    // A server that asks for a token: the right one, then a wrong one.
+    const authed = await rdc.connectWebSocket("/secure", { token: "page-secret" });
+    const withToken = await authed.root.add(20, 22);
+    await authed.close();
+    const wrongToken = await rdc.connectWebSocket("/secure", { token: "guess" }).then(
+      () => null,
+      (error: Error) => error instanceof rdc.AuthenticationError && error.name,
+    );
+
     // A Worker of the page's own, serving with serveParent.
     const worker = new Worker("/worker.js", { type: "module" });
     const workerConn = await rdc.connectWorker(worker);
@@ -152,6 +161,8 @@ async function pageScript(rdc: typeof Web) {
       remoteError,
       timeout,
       afterTimeout,
+      withToken,
+      wrongToken,
       doubled,
       greeting,
       description: conn.description,
@@ -187,6 +198,7 @@ async function pageServer(seen: Connection[]) {
       seen.push(conn);
     }
   }
+  const secure = tokenAuthenticator("page-secret");
   const files: Record<string, [string, string]> = {
     "/": [PAGE, "text/html; charset=utf-8"],
     "/rdc.js": [bundle, "text/javascript"],
@@ -195,6 +207,9 @@ async function pageServer(seen: Connection[]) {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request, info) => {
     const path = new URL(request.url).pathname;
     if (path === "/rdc") return serveWebSocket(request, Recording, { info, logger });
+    if (path === "/secure") {
+      return serveWebSocket(request, PageService, { info, logger, authenticator: secure });
+    }
     const file = files[path];
     if (!file) return new Response("404 Not Found\n", { status: 404 });
     return new Response(file[0], { headers: { "content-type": file[1] } });
@@ -225,6 +240,8 @@ chromiumTest(
       });
       assert.deepEqual(results.timeout, { name: "TimeoutError", isTimeoutError: true });
       assert.equal(results.afterTimeout, 2);
+      assert.equal(results.withToken, 42);
+      assert.equal(results.wrongToken, "AuthenticationError");
       assert.equal(results.doubled, 42);
       assert.equal(results.greeting, "hello, page");
       assert.equal(results.description, `ws://127.0.0.1:${server.addr.port}/rdc`);
