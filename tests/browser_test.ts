@@ -5,7 +5,9 @@
  * `deno bundle --platform browser`, it runs in headless Chromium on a page
  * served here, whose script calls a Deno service over WebSocket (calls,
  * pipelining, a callback the server calls, a remote error, a timeout, a
- * token), and runs rdc to a Worker of its own and in-process. The example page
+ * token), and runs rdc to a Worker of its own and in-process; hostile peers
+ * of a page (servers, a Worker, garbage the page sends) end only their own
+ * connection. The example page
  * (examples/browser/) is loaded the same way.
  *
  * Needs Debian's `chromium` (see tests/_chromium.ts).
@@ -16,7 +18,7 @@ import { type Connection, serveWebSocket, Service, tokenAuthenticator } from "..
 import type * as Web from "../web.ts";
 import { bundleForBrowser } from "../examples/browser/serve.ts";
 import { Chromium, chromiumTest } from "./_chromium.ts";
-import { quietLogger } from "./_helpers.ts";
+import { logged, quietLogger } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const WEB_ENTRY = new URL("web.ts", ROOT);
@@ -181,6 +183,12 @@ class Doubler extends Service {
 await serveParent(Doubler);
 `;
 
+/** A Worker of the page's that posts what no rdc peer would. */
+const GARBAGE_WORKER_SCRIPT = `
+postMessage(42);
+postMessage({ hello: "I am not rdc" });
+`;
+
 /** The page: it loads the bundle and leaves it on `globalThis.rdc` for the test to use. */
 const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>rdc test page</title></head>
@@ -188,6 +196,20 @@ const PAGE = `<!doctype html>
 import * as rdc from "/rdc.js";
 globalThis.rdc = rdc;
 </script></body></html>`;
+
+/** What the hostile WebSocket servers of the page's server send, by path. */
+const HOSTILE_SERVERS: Record<string, string | Uint8Array<ArrayBuffer>> = {
+  "/text": "hello, is this JSON-RPC?",
+  // A frame header announcing 4 GiB.
+  "/garbage": new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+};
+
+/** Upgrades `request` to a WebSocket that sends `message` once open, and nothing else. */
+function hostileUpgrade(request: Request, message: string | Uint8Array<ArrayBuffer>): Response {
+  const { socket, response } = Deno.upgradeWebSocket(request);
+  socket.onopen = () => socket.send(message);
+  return response;
+}
 
 /** A test server: the page, the bundle, the worker's script, and {@linkcode PageService} at /rdc. */
 async function pageServer(seen: Connection[]) {
@@ -203,6 +225,7 @@ async function pageServer(seen: Connection[]) {
     "/": [PAGE, "text/html; charset=utf-8"],
     "/rdc.js": [bundle, "text/javascript"],
     "/worker.js": [WORKER_SCRIPT, "text/javascript"],
+    "/garbage_worker.js": [GARBAGE_WORKER_SCRIPT, "text/javascript"],
   };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request, info) => {
     const path = new URL(request.url).pathname;
@@ -210,6 +233,7 @@ async function pageServer(seen: Connection[]) {
     if (path === "/secure") {
       return serveWebSocket(request, PageService, { info, logger, authenticator: secure });
     }
+    if (path in HOSTILE_SERVERS) return hostileUpgrade(request, HOSTILE_SERVERS[path]);
     const file = files[path];
     if (!file) return new Response("404 Not Found\n", { status: 404 });
     return new Response(file[0], { headers: { "content-type": file[1] } });
@@ -253,6 +277,62 @@ chromiumTest(
     }
   },
 );
+
+/** The page's side of the hostile test: every attack, then the honest connection again. */
+async function hostilePageScript(rdc: typeof Web) {
+  const honest = await rdc.connectWebSocket("/rdc");
+  const failure = (error: Error) => ({
+    name: error.name,
+    message: error.message,
+    isProtocolError: error instanceof rdc.ProtocolError,
+  });
+  try {
+    const before = await honest.root.add(1, 2);
+    const text = await rdc.connectWebSocket("/text").then(() => null, failure);
+    const garbage = await rdc.connectWebSocket("/garbage").then(() => null, failure);
+    const worker = new Worker("/garbage_worker.js", { type: "module" });
+    const garbageWorker = await rdc.connectWorker(worker).then(() => null, failure);
+
+    // The page sends garbage to the server: the server closes that socket.
+    const raw = new WebSocket(new URL("/rdc", location.href.replace(/^http/, "ws")));
+    raw.binaryType = "arraybuffer";
+    await new Promise((resolve) => raw.onopen = resolve);
+    const closed = new Promise<number>((resolve) => raw.onclose = (event) => resolve(event.code));
+    raw.send(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+    const sentGarbageClosed = typeof await closed === "number";
+
+    const after = await honest.root.add(20, 22);
+    return { before, text, garbage, garbageWorker, sentGarbageClosed, after };
+  } finally {
+    await honest.close();
+  }
+}
+
+chromiumTest("hostile peers of a page in Chromium end only their own connection", async () => {
+  const seen: Connection[] = [];
+  const { server, url, logger } = await pageServer(seen);
+  try {
+    await using browser = await Chromium.open(url);
+    await browser.waitFor("globalThis.rdc !== undefined", "load the bundle");
+    const results = await browser.evaluate<Awaited<ReturnType<typeof hostilePageScript>>>(
+      `(${hostilePageScript})(globalThis.rdc)`,
+    );
+    assert.equal(results.before, 3);
+    assert.ok(results.text?.isProtocolError, JSON.stringify(results.text));
+    assert.match(results.text.message, /sent a text message: rdc over WebSocket uses binary/);
+    assert.ok(results.garbage?.isProtocolError, JSON.stringify(results.garbage));
+    assert.match(results.garbage.message, /exceeds the limit/);
+    assert.ok(results.garbageWorker?.isProtocolError, JSON.stringify(results.garbageWorker));
+    assert.match(results.garbageWorker.message, /not an rdc message/);
+    assert.ok(results.sentGarbageClosed);
+    await logged(logger, /exceeds the limit/);
+    assert.equal(results.after, 42);
+    // The honest connection was the server's only rdc connection: the garbage never got that far.
+    assert.equal(seen.length, 1);
+  } finally {
+    await server.shutdown();
+  }
+});
 
 chromiumTest(
   "the example page (examples/browser/serve.ts, run as a user runs it) works in Chromium",
