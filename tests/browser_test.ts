@@ -241,40 +241,48 @@ async function pageServer(seen: Connection[]) {
   return { server, url: `http://127.0.0.1:${server.addr.port}/`, logger };
 }
 
+/**
+ * Serves the test page, opens it in Chromium and runs `script` there with
+ * the bundle's exports; returns what it returned, with the connections the
+ * server saw, its log and its port.
+ */
+async function runInPage<T>(script: (rdc: typeof Web) => Promise<T>) {
+  const seen: Connection[] = [];
+  const { server, url, logger } = await pageServer(seen);
+  try {
+    await using browser = await Chromium.open(url);
+    await browser.waitFor("globalThis.rdc !== undefined", "load the bundle");
+    const results = await browser.evaluate<T>(`(${script})(globalThis.rdc)`);
+    return { results, seen, logger, port: server.addr.port };
+  } finally {
+    await server.shutdown();
+  }
+}
+
 chromiumTest(
   "a page in Chromium calls a Deno service over WebSocket with @rdc/rdc/web",
   async () => {
-    const seen: Connection[] = [];
-    const { server, url } = await pageServer(seen);
-    try {
-      await using browser = await Chromium.open(url);
-      await browser.waitFor("globalThis.rdc !== undefined", "load the bundle");
-      const results = await browser.evaluate<Awaited<ReturnType<typeof pageScript>>>(
-        `(${pageScript})(globalThis.rdc)`,
-      );
-      assert.equal(results.sum, 5);
-      assert.deepEqual(results.ticks, [3, 2, 1]);
-      assert.equal(results.countdown, 60);
-      assert.equal(results.pipelined, 15);
-      assert.deepEqual(results.remoteError, {
-        name: "TypeError",
-        message: "bad input",
-        isTypeError: true,
-        remote: true,
-      });
-      assert.deepEqual(results.timeout, { name: "TimeoutError", isTimeoutError: true });
-      assert.equal(results.afterTimeout, 2);
-      assert.equal(results.withToken, 42);
-      assert.equal(results.wrongToken, "AuthenticationError");
-      assert.equal(results.doubled, 42);
-      assert.equal(results.greeting, "hello, page");
-      assert.equal(results.description, `ws://127.0.0.1:${server.addr.port}/rdc`);
-      // The server's side: one connection, from the browser's address.
-      assert.equal(seen.length, 1);
-      assert.match(seen[0].description, /^ws 127\.0\.0\.1:\d+$/);
-    } finally {
-      await server.shutdown();
-    }
+    const { results, seen, port } = await runInPage(pageScript);
+    assert.equal(results.sum, 5);
+    assert.deepEqual(results.ticks, [3, 2, 1]);
+    assert.equal(results.countdown, 60);
+    assert.equal(results.pipelined, 15);
+    assert.deepEqual(results.remoteError, {
+      name: "TypeError",
+      message: "bad input",
+      isTypeError: true,
+      remote: true,
+    });
+    assert.deepEqual(results.timeout, { name: "TimeoutError", isTimeoutError: true });
+    assert.equal(results.afterTimeout, 2);
+    assert.equal(results.withToken, 42);
+    assert.equal(results.wrongToken, "AuthenticationError");
+    assert.equal(results.doubled, 42);
+    assert.equal(results.greeting, "hello, page");
+    assert.equal(results.description, `ws://127.0.0.1:${port}/rdc`);
+    // The server's side: one connection, from the browser's address.
+    assert.equal(seen.length, 1);
+    assert.match(seen[0].description, /^ws 127\.0\.0\.1:\d+$/);
   },
 );
 
@@ -309,29 +317,19 @@ async function hostilePageScript(rdc: typeof Web) {
 }
 
 chromiumTest("hostile peers of a page in Chromium end only their own connection", async () => {
-  const seen: Connection[] = [];
-  const { server, url, logger } = await pageServer(seen);
-  try {
-    await using browser = await Chromium.open(url);
-    await browser.waitFor("globalThis.rdc !== undefined", "load the bundle");
-    const results = await browser.evaluate<Awaited<ReturnType<typeof hostilePageScript>>>(
-      `(${hostilePageScript})(globalThis.rdc)`,
-    );
-    assert.equal(results.before, 3);
-    assert.ok(results.text?.isProtocolError, JSON.stringify(results.text));
-    assert.match(results.text.message, /sent a text message: rdc over WebSocket uses binary/);
-    assert.ok(results.garbage?.isProtocolError, JSON.stringify(results.garbage));
-    assert.match(results.garbage.message, /exceeds the limit/);
-    assert.ok(results.garbageWorker?.isProtocolError, JSON.stringify(results.garbageWorker));
-    assert.match(results.garbageWorker.message, /not an rdc message/);
-    assert.ok(results.sentGarbageClosed);
-    await logged(logger, /exceeds the limit/);
-    assert.equal(results.after, 42);
-    // The honest connection was the server's only rdc connection: the garbage never got that far.
-    assert.equal(seen.length, 1);
-  } finally {
-    await server.shutdown();
-  }
+  const { results, seen, logger } = await runInPage(hostilePageScript);
+  assert.equal(results.before, 3);
+  assert.ok(results.text?.isProtocolError, JSON.stringify(results.text));
+  assert.match(results.text.message, /sent a text message: rdc over WebSocket uses binary/);
+  assert.ok(results.garbage?.isProtocolError, JSON.stringify(results.garbage));
+  assert.match(results.garbage.message, /exceeds the limit/);
+  assert.ok(results.garbageWorker?.isProtocolError, JSON.stringify(results.garbageWorker));
+  assert.match(results.garbageWorker.message, /not an rdc message/);
+  assert.ok(results.sentGarbageClosed);
+  await logged(logger, /exceeds the limit/);
+  assert.equal(results.after, 42);
+  // The honest connection was the server's only rdc connection: the garbage never got that far.
+  assert.equal(seen.length, 1);
 });
 
 chromiumTest(
