@@ -94,8 +94,11 @@ export class Chromium implements AsyncDisposable {
     this.#stderr = stderr;
   }
 
-  /** Starts the browser on `url` and connects to that page's DevTools endpoint. */
-  static async open(url: string): Promise<Chromium> {
+  /**
+   * Starts the browser on `url`, with `flags` besides the usual headless
+   * ones, and connects to that page's DevTools endpoint.
+   */
+  static async open(url: string, flags: string[] = []): Promise<Chromium> {
     const profile = await Deno.makeTempDir({ prefix: "rdc-chromium-" });
     const process = new Deno.Command(CHROMIUM_PATH, {
       args: [
@@ -107,6 +110,7 @@ export class Chromium implements AsyncDisposable {
         "--no-default-browser-check",
         "--remote-debugging-port=0",
         `--user-data-dir=${profile}`,
+        ...flags,
         url,
       ],
       stdin: "null",

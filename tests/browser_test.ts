@@ -5,10 +5,11 @@
  * `deno bundle --platform browser`, it runs in headless Chromium on a page
  * served here, whose script calls a Deno service over WebSocket (calls,
  * pipelining, a callback the server calls, a remote error, a timeout, a
- * token), and runs rdc to a Worker of its own and in-process; hostile peers
+ * token), and runs rdc to a Worker of its own and in-process; a page that
+ * came over https reaches its server over wss by a relative URL; hostile peers
  * of a page (servers, a Worker, garbage the page sends) end only their own
- * connection. The example page
- * (examples/browser/) is loaded the same way.
+ * connection. The example (examples/browser/) runs as a user runs it, and
+ * its page is checked in Chromium too.
  *
  * Needs Debian's `chromium` (see tests/_chromium.ts).
  */
@@ -17,6 +18,7 @@ import assert from "node:assert/strict";
 import { type Connection, serveWebSocket, Service, tokenAuthenticator } from "../mod.ts";
 import type * as Web from "../web.ts";
 import { bundleForBrowser } from "../examples/browser/serve.ts";
+import { certificates, type KeyPair } from "./_certs.ts";
 import { Chromium, chromiumTest } from "./_chromium.ts";
 import { logged, quietLogger } from "./_helpers.ts";
 
@@ -212,7 +214,7 @@ function hostileUpgrade(request: Request, message: string | Uint8Array<ArrayBuff
 }
 
 /** A test server: the page, the bundle, the worker's script, and {@linkcode PageService} at /rdc. */
-async function pageServer(seen: Connection[]) {
+async function pageServer(seen: Connection[], tls?: KeyPair) {
   const bundle = await bundleForBrowser(WEB_ENTRY);
   const logger = quietLogger();
   class Recording extends PageService {
@@ -227,7 +229,8 @@ async function pageServer(seen: Connection[]) {
     "/worker.js": [WORKER_SCRIPT, "text/javascript"],
     "/garbage_worker.js": [GARBAGE_WORKER_SCRIPT, "text/javascript"],
   };
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request, info) => {
+  const listen = { hostname: "127.0.0.1", port: 0, onListen() {}, ...tls };
+  const server = Deno.serve(listen, (request, info) => {
     const path = new URL(request.url).pathname;
     if (path === "/rdc") return serveWebSocket(request, Recording, { info, logger });
     if (path === "/secure") {
@@ -238,19 +241,21 @@ async function pageServer(seen: Connection[]) {
     if (!file) return new Response("404 Not Found\n", { status: 404 });
     return new Response(file[0], { headers: { "content-type": file[1] } });
   });
-  return { server, url: `http://127.0.0.1:${server.addr.port}/`, logger };
+  const scheme = tls ? "https" : "http";
+  return { server, url: `${scheme}://127.0.0.1:${server.addr.port}/`, logger };
 }
 
 /**
- * Serves the test page, opens it in Chromium and runs `script` there with
- * the bundle's exports; returns what it returned, with the connections the
- * server saw, its log and its port.
+ * Serves the test page (over https with `tls`), opens it in Chromium and
+ * runs `script` there with the bundle's exports; returns what it returned,
+ * with the connections the server saw, its log and its port.
  */
-async function runInPage<T>(script: (rdc: typeof Web) => Promise<T>) {
+async function runInPage<T>(script: (rdc: typeof Web) => Promise<T>, tls?: KeyPair) {
   const seen: Connection[] = [];
-  const { server, url, logger } = await pageServer(seen);
+  const { server, url, logger } = await pageServer(seen, tls);
   try {
-    await using browser = await Chromium.open(url);
+    // The test's certificate authority is not the browser's: it is told to accept the server's.
+    await using browser = await Chromium.open(url, tls ? ["--ignore-certificate-errors"] : []);
     await browser.waitFor("globalThis.rdc !== undefined", "load the bundle");
     const results = await browser.evaluate<T>(`(${script})(globalThis.rdc)`);
     return { results, seen, logger, port: server.addr.port };
@@ -285,6 +290,23 @@ chromiumTest(
     assert.match(seen[0].description, /^ws 127\.0\.0\.1:\d+$/);
   },
 );
+
+/** A page's script that connects by a relative URL and tells where it went. */
+async function relativeUrlScript(rdc: typeof Web) {
+  const conn = await rdc.connectWebSocket("/rdc");
+  try {
+    return { description: conn.description, sum: await conn.root.add(2, 2) };
+  } finally {
+    await conn.close();
+  }
+}
+
+chromiumTest("a page that came over https reaches /rdc over wss", async () => {
+  const { server } = await certificates();
+  const { results, seen, port } = await runInPage(relativeUrlScript, server);
+  assert.deepEqual(results, { description: `wss://127.0.0.1:${port}/rdc`, sum: 4 });
+  assert.match(seen[0].description, /^wss 127\.0\.0\.1:\d+$/);
+});
 
 /** The page's side of the hostile test: every attack, then the honest connection again. */
 async function hostilePageScript(rdc: typeof Web) {
