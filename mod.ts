@@ -126,12 +126,14 @@ export {
   connectByService,
   type ConnectByServiceOptions,
   discover,
+  DISCOVERY_RETRY_MS,
   type DiscoveryOptions,
   listServices,
 } from "./core/registry/discovery.ts";
 export { DiscoveryError } from "./core/registry/errors.ts";
 export { REGISTRY_PORT, type RegistryMode, type ServerAddress } from "./core/registry/messages.ts";
 export {
+  defaultRegistryHost,
   type Registrar,
   type RegistrationOptions,
   REREGISTER_INTERVAL,

@@ -81,6 +81,43 @@ Deno.test("rdc registry and rdc classic --register (UDP): found by name, gone af
   assert.match(registry.stderr, /stopped\n$/);
 });
 
+Deno.test("rdc registry and rdc classic --register with default flags meet (ports aside)", async () => {
+  await using registry = new RdcProcess(["registry", "-p", "0"]);
+  const match = await registry.waitStderr(/serving the UDP registry on 127\.0\.0\.1:(\d+)/);
+  // The registry says at run time whom it serves.
+  await registry.waitStderr(/bound to loopback: .*--host 0\.0\.0\.0/);
+  const client = registryClient("UDP", Number(match[1]));
+  // No --registry-host: a server on loopback registers with the registry on loopback.
+  await using server = new RdcProcess([
+    "classic",
+    "-p",
+    "0",
+    "--register",
+    "--registry-port",
+    match[1]!,
+  ]);
+  const port = await classicPort(server);
+  await server.waitStderr(/registered Classic on port \d+ with udp 127\.0\.0\.1:\d+/);
+  assert.deepEqual(await client.discover("classic"), [{ host: "127.0.0.1", port }]);
+});
+
+Deno.test("rdc classic --register, broadcasting to no registry: says so at run time, naming flags", async () => {
+  await using server = new RdcProcess([
+    "classic",
+    "-p",
+    "0",
+    "--register",
+    "--registry-host",
+    "255.255.255.255", // the default of a server bound to a wildcard address
+    "--registry-port",
+    `${freePort()}`,
+  ]);
+  const line = await server.waitStderr(/info: cannot register Classic[^\n]*/);
+  assert.match(line[0], /udp 255\.255\.255\.255:\d+/);
+  assert.match(line[0], /rdc registry --host 0\.0\.0\.0/);
+  assert.match(line[0], /--registry-host/);
+});
+
 Deno.test("rdc registry -m tcp -q and rdc classic -m isolated --register --registry-type tcp", async () => {
   const registryPort = freePort();
   await using registry = new RdcProcess(["registry", "-m", "tcp", "-p", `${registryPort}`, "-q"]);
