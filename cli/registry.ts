@@ -10,6 +10,8 @@ import { REGISTRY_MODES, REGISTRY_PORT, type RegistryMode } from "../core/regist
 import { serveRegistry } from "../core/registry/server.ts";
 import { defaultRegistryHost } from "../core/registry/registration.ts";
 import {
+  bindAddress,
+  IPV6_FLAG,
   isLoopback,
   openLog,
   parseFlags,
@@ -35,6 +37,7 @@ Options:
                          0.0.0.0 to serve a network and to hear UDP broadcasts (where
                          servers register by default); anyone who reaches it can then
                          register servers and ask for them
+  -6, --ipv6             bind IPv6 loopback (::1) by default
   -p, --port PORT        port (default ${REGISTRY_PORT}; 0 picks a free one)
   -t, --timeout SECONDS  forget a server that has not registered again for this long
                          (default ${DEFAULT_TIMEOUT_S}; servers register every 60 s)
@@ -49,6 +52,7 @@ export async function runRegistry(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     mode: { type: "string", short: "m" },
     host: { type: "string" },
+    ...IPV6_FLAG,
     port: { type: "string", short: "p" },
     timeout: { type: "string", short: "t" },
     listing: { type: "boolean", short: "l" },
@@ -70,7 +74,7 @@ export async function runRegistry(argv: string[]): Promise<number> {
   using stop = stopSignal();
   const registry = await serveRegistry({
     mode,
-    hostname: values.host ?? "127.0.0.1",
+    hostname: bindAddress(values.host, values.ipv6, { ipv4: "127.0.0.1", ipv6: "::1" }),
     port,
     pruningTimeout: timeout * 1_000,
     allowListing: values.listing ?? false,
