@@ -63,6 +63,7 @@ export {
   type IsolatedServer,
   serveIsolated,
 } from "./core/net/isolated.ts";
+export { type PoolServeOptions, type PoolServer, servePool } from "./core/net/pool.ts";
 export {
   connectInProcess,
   connectMessagePort,

@@ -36,12 +36,15 @@ Options:
       --host HOST        address to bind (default 127.0.0.1, or ::1 with --ipv6)
   -6, --ipv6             bind IPv6 loopback (::1) by default
   -p, --port PORT        TCP port (default ${classic.DEFAULT_PORT}, or ${classic.DEFAULT_TLS_PORT} with TLS; 0 picks a free one)
-  -m, --mode MODE        concurrent | oneshot | stdio | isolated (default concurrent)
+  -m, --mode MODE        concurrent | oneshot | stdio | isolated | pool (default concurrent)
                            concurrent  all clients in this process (RPyC's name: threaded)
                            oneshot     print "rdc-oneshot" and HOST<TAB>PORT, serve one client
                            stdio       serve one peer on stdin/stdout (inetd, ssh)
                            isolated    each connection in its own child process (RPyC's
                                        name: forking)
+                           pool        connections spread over --workers processes, each
+                                       serving many (a busy client stalls only its worker's)
+      --workers N        processes of --mode pool (default: one per core, here ${navigator.hardwareConcurrency})
       --unix PATH        listen on a unix socket instead of TCP
       --ws PATH          serve over WebSocket: an HTTP server on --host/--port whose WebSocket
                          upgrades at PATH are the connections (classic.connectWebSocket(
@@ -64,7 +67,7 @@ Options:
 ${REGISTER_HELP}  -h, --help             show this help
 `;
 
-const MODES = ["concurrent", "oneshot", "stdio", "isolated"] as const;
+const MODES = ["concurrent", "oneshot", "stdio", "isolated", "pool"] as const;
 type Mode = typeof MODES[number];
 /** RPyC's names of the modes (`rpyc_classic -m threaded|forking`). */
 const MODE_ALIASES: Readonly<Record<string, Mode>> = {
@@ -90,6 +93,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     "insecure-remote": { type: "boolean" },
     "max-connections": { type: "string" },
     "idle-timeout": { type: "string" },
+    workers: { type: "string" },
     ...REGISTER_FLAGS,
     help: { type: "boolean", short: "h" },
   });
@@ -150,11 +154,17 @@ export async function runClassic(argv: string[]): Promise<number> {
   const idleSeconds = values["idle-timeout"] === undefined
     ? undefined
     : parseSeconds(values["idle-timeout"], "--idle-timeout", true);
-  if (idleSeconds !== undefined && (mode === "stdio" || mode === "isolated")) {
+  if (idleSeconds !== undefined && (mode === "stdio" || mode === "isolated" || mode === "pool")) {
     throw new UsageError(
       `--idle-timeout applies to --mode concurrent and oneshot, not ${mode}`,
     );
   }
+  if (values.workers !== undefined && mode !== "pool") {
+    throw new UsageError(`--workers applies to --mode pool, not ${mode}`);
+  }
+  const workers = values.workers === undefined
+    ? undefined
+    : parsePositiveInteger(values.workers, "--workers");
   const listening = mode !== "stdio" && values.unix === undefined;
   const registrar = registrarFromFlags(values, listening && ws === undefined, hostname);
   // TLS or a token keeps strangers out; without either, only loopback is safe.
@@ -193,15 +203,28 @@ export async function runClassic(argv: string[]): Promise<number> {
     logger: log,
     maxConnections,
   };
-  const server = mode === "isolated"
-    ? serveIsolated(classic.defaultServerCommand(), common)
-    : classic.serve({
-      ...common,
-      oneShot: mode === "oneshot",
-      logConnections: true,
-      registrar,
-      idleTimeout: idleSeconds === undefined ? undefined : idleSeconds * 1_000,
-    });
+  let server;
+  switch (mode) {
+    case "isolated":
+      server = serveIsolated(classic.defaultServerCommand(), common);
+      break;
+    case "pool":
+      server = classic.servePool({ ...common, workers, logConnections: true });
+      break;
+    case "concurrent":
+    case "oneshot":
+      server = classic.serve({
+        ...common,
+        oneShot: mode === "oneshot",
+        logConnections: true,
+        registrar,
+        idleTimeout: idleSeconds === undefined ? undefined : idleSeconds * 1_000,
+      });
+      break;
+    default:
+      mode satisfies never;
+      throw new UsageError(`invalid --mode '${mode}'`);
+  }
   try {
     await server.ready;
   } catch (error) {
@@ -219,8 +242,10 @@ export async function runClassic(argv: string[]): Promise<number> {
     : addr.path;
   const readable = ws === undefined ? hostPort : `${tls ? "wss" : "ws"}://${hostPort}${ws}`;
   log("info", `serving ${mode} on ${readable}`);
-  // An isolated server runs no service of its own here: its classic names are registered for it.
-  await using _registration = mode === "isolated" && registrar && "port" in addr
+  // An isolated or pool server runs no service of its own here: its classic names are registered
+  // for it.
+  await using _registration = (mode === "isolated" || mode === "pool") && registrar &&
+      "port" in addr
     ? new Registration(registrar, serviceAliases(classic.ClassicService), addr.port, {}, log)
     : undefined;
   await server.finished;

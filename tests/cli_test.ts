@@ -77,6 +77,11 @@ Deno.test("rdc classic --help: exit 0, lists every flag and mode", async () => {
       "oneshot",
       "stdio",
       "isolated",
+      "pool",
+      "--workers N",
+      "-6, --ipv6",
+      "threaded",
+      "forking",
       "18812",
     ]
   ) {

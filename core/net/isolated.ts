@@ -144,10 +144,10 @@ export function serveIsolated(
 }
 
 /** Calls `log` with each line of `stream`, until it ends or `signal` aborts. */
-async function logLines(
+export async function logLines(
   stream: ReadableStream<Uint8Array>,
   log: (line: string) => void,
-  signal: AbortSignal,
+  signal?: AbortSignal,
 ): Promise<void> {
   let rest = "";
   try {
