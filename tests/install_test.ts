@@ -46,6 +46,22 @@ function serveCheckout(): Deno.HttpServer<Deno.NetAddr> {
   });
 }
 
+/**
+ * A program that imports rdc's core from `core` (and `extra` lines before
+ * it) and prints `1 + 2` computed by a service, then `also`.
+ */
+function calculatorProgram(core: string, extra = "", also = ""): string {
+  return `${extra}import { connectInProcess, Service } from "${core}";
+class CalculatorService extends Service {
+  exposed_add(a: number, b: number): number {
+    return a + b;
+  }
+}
+await using conn = await connectInProcess(CalculatorService);
+console.log(await conn.root.add(1, 2)${also});
+`;
+}
+
 /** `deno run -A main.ts` in `dir` with `source` as main.ts. */
 async function runIn(dir: string, source: string) {
   await Deno.writeTextFile(`${dir}/main.ts`, source);
@@ -68,18 +84,7 @@ Deno.test("a fresh project with a vendored copy and README's import map uses rdc
     await Deno.writeTextFile(`${dir}/deno.json`, await readmeImportMap());
 
     // The core needs no npm package at all: nothing is installed, so nothing is locked.
-    const core = await runIn(
-      dir,
-      `import { connectInProcess, Service } from "@rdc/rdc";
-class CalculatorService extends Service {
-  exposed_add(a: number, b: number): number {
-    return a + b;
-  }
-}
-await using conn = await connectInProcess(CalculatorService);
-console.log(await conn.root.add(1, 2));
-`,
-    );
+    const core = await runIn(dir, calculatorProgram("@rdc/rdc"));
     assert.equal(core.code, 0, core.stderr);
     assert.equal(core.stdout, "3\n", core.stderr);
     const locked = await Deno.readTextFile(`${dir}/deno.lock`).catch(() => "");
@@ -107,16 +112,11 @@ Deno.test("a project importing rdc and its deploy by URL needs no import map", a
   try {
     const run = await runIn(
       dir,
-      `import { connectInProcess, Service } from "${base}/mod.ts";
-import { SshMachine } from "${base}/deploy/mod.ts";
-class CalculatorService extends Service {
-  exposed_add(a: number, b: number): number {
-    return a + b;
-  }
-}
-await using conn = await connectInProcess(CalculatorService);
-console.log(await conn.root.add(1, 2), typeof SshMachine.connect);
-`,
+      calculatorProgram(
+        `${base}/mod.ts`,
+        `import { SshMachine } from "${base}/deploy/mod.ts";\n`,
+        ", typeof SshMachine.connect",
+      ),
     );
     assert.doesNotMatch(run.stderr, /not a dependency/);
     assert.equal(run.code, 0, run.stderr);

@@ -9,8 +9,7 @@
  * @module
  */
 
-import { authenticate, type Authenticator } from "./auth.ts";
-import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
+import type { Authenticator } from "./auth.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
 import { Admission, checkMaxConnections } from "./admission.ts";
 import { transportFromConn } from "./adapters.ts";
@@ -18,7 +17,7 @@ import { defaultLogger, type Logger } from "../log.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../session/connection.ts";
 import { DEFAULT_SERVER_LIMITS } from "../wire/limits.ts";
 import { exitStatusText, stopChild } from "./stdio.ts";
-import { logLines } from "./isolated.ts";
+import { letIn, logLines } from "./isolated.ts";
 import type { Transport } from "../wire/transport.ts";
 import { PoolWorker } from "./pool_worker.ts";
 
@@ -144,15 +143,7 @@ export function servePool(command: readonly string[], options: PoolServeOptions)
     using slot = await admission.admit(incoming);
     if (!slot) return;
     const { transport: client, peer } = incoming;
-    try {
-      await authenticate(incoming, options.authenticator, handshakeTimeout, listening.stopping);
-    } catch (error) {
-      await refuse(client, AUTHENTICATION_FAILED);
-      if (!listening.closing) {
-        logger("warn", `connection from ${peer} failed: ${(error as Error).message}`);
-      }
-      return;
-    }
+    if (!await letIn(incoming, options.authenticator, handshakeTimeout, listening, logger)) return;
     const worker = choose();
     let upstream: Transport;
     try {
