@@ -51,6 +51,7 @@ export {
   type IsolatedServer,
   serveIsolated,
 } from "./core/net/isolated.ts";
+export { type PoolServeOptions, type PoolServer, servePool } from "./core/net/pool.ts";
 export {
   connectSubprocess,
   serveStdio,
@@ -69,12 +70,14 @@ export {
   connectByService,
   type ConnectByServiceOptions,
   discover,
+  DISCOVERY_RETRY_MS,
   type DiscoveryOptions,
   listServices,
 } from "./core/registry/discovery.ts";
 export { DiscoveryError } from "./core/registry/errors.ts";
 export { REGISTRY_PORT, type RegistryMode, type ServerAddress } from "./core/registry/messages.ts";
 export {
+  defaultRegistryHost,
   type Registrar,
   type RegistrationOptions,
   REREGISTER_INTERVAL,
