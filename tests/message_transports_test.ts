@@ -98,7 +98,7 @@ function recording(
   return {
     sizes,
     buffers,
-    postMessage(message: unknown, transfer: Transferable[]) {
+    postMessage(message: unknown, transfer: Transferable[] = []) {
       for (const item of transfer) {
         if (item instanceof ArrayBuffer) {
           sizes.push(item.byteLength);

@@ -38,7 +38,7 @@ import { HANDSHAKE_FRAME_SIZE } from "./limits.ts";
  */
 export interface MessageEndpoint {
   /** Posts `message` (structured clone), moving the buffers in `transfer` instead of copying them. */
-  postMessage(message: unknown, transfer: Transferable[]): void;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
   /** Listens for `message` (and `messageerror`, a message that could not be deserialized). */
   addEventListener(type: "message" | "messageerror", listener: (event: MessageEvent) => void): void;
   /** Stops listening. */
@@ -167,7 +167,10 @@ export class PostMessageChannel implements ReadableFrameChannel {
     try {
       // A lone byte array clones faster than any object around it, and most messages have no
       // attachments.
-      this.#endpoint.postMessage(sent.length === 0 ? own : [own, ...sent], [...transfer]);
+      const message = sent.length === 0 ? own : [own, ...sent];
+      // Without a transfer list, Deno's Worker takes a path that is twice as fast.
+      if (transfer.size === 0) this.#endpoint.postMessage(message);
+      else this.#endpoint.postMessage(message, [...transfer]);
     } catch (error) {
       this.fail(new ConnectionClosedError(`postMessage failed: ${error}`, { cause: error }));
       return null;
@@ -349,7 +352,7 @@ export class PostMessageChannel implements ReadableFrameChannel {
     // Tell the peer, unless the carrier broke or the peer said it first.
     if (!this.#failure && !this.#ended) {
       try {
-        this.#endpoint.postMessage(null, []);
+        this.#endpoint.postMessage(null);
       } catch {
         // Gone already: nobody to tell.
       }
