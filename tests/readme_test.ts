@@ -145,5 +145,5 @@ Deno.test("README's TypeScript blocks type-check (deno check --doc-only README.m
 });
 
 Deno.test("every JSDoc example of the package type-checks (deno check --doc)", async () => {
-  await denoCheck("--doc", "mod.ts", "core/", "cli/", "deploy/");
+  await denoCheck("--doc", "mod.ts", "web.ts", "core/", "cli/", "deploy/");
 });

@@ -8,7 +8,7 @@
  */
 
 import { authenticate, type Authenticator } from "./auth.ts";
-import { type ServerBudgets, startConnection } from "./connect.ts";
+import { type ServerBudgets, startConnection } from "./start.ts";
 import { Budget } from "../wire/budget.ts";
 import { DEFAULT_SERVER_LIMITS, resolveLimits, type ServerLimits } from "../wire/limits.ts";
 import {
