@@ -24,7 +24,8 @@
  * the raw ping-pong while the bench process builds the same rows in rdc's
  * decoding slices; 11 the call over a Worker, over a MessagePort (in this
  * process) and over a loopback WebSocket, each beside the bare carrier's
- * ping-pong (`transports.ts`).
+ * ping-pong (`transports.ts`); 12 another client's ping during a CPU-bound
+ * call on a concurrent server and on a pool of two workers (`busy.ts`).
  *
  * Python RPyC needs Debian's `python3-rpyc` (`apt-get install python3-rpyc`);
  * without it that column says so and stays empty. Cap'n Web comes from npm.
@@ -50,6 +51,7 @@ import { type Measured, renderChecks, renderSingles, type Single } from "./repor
 import { machine, machineLine, renderNotes } from "./report.ts";
 import { type Measure, runRounds, type Scenario } from "./rounds.ts";
 import { timeBatch, wire } from "./scenarios.ts";
+import { busyPings } from "./busy.ts";
 import { median, round, spread } from "./stats.ts";
 
 const { values: flags } = parseArgs({
@@ -316,6 +318,9 @@ for (const peer of peers) {
     });
   }
 }
+
+// A busy call on a concurrent server and on a pool: once, after the rounds (it costs seconds).
+singles.push(await busyPings(flags.smoke ? 100 : 1_000, flags.smoke ? 1 : 5));
 
 function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1);

@@ -100,7 +100,8 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
       assert.ok(check.ratio && Number.isFinite(check.ratio.median), `${check.what}: no figure`);
     }
     const rdcSingles = result.singles.filter((s) => s.peer === "rdc");
-    assert.equal(rdcSingles.length, 2, "churn and soak ran for rdc");
+    assert.equal(rdcSingles.length, 3, "churn, soak and the busy call ran for rdc");
+    assert.ok(rdcSingles.some((s) => s.scenario.startsWith("12 ping during")), "no busy-call row");
     assert.ok(rdcSingles.find((s) => s.scenario.includes("churn"))?.met, "churn returned exports");
     assert.match(text, /1 call add\(1, 2\)/);
     assert.match(text, /1 sync call add\(1, 2\)/);

@@ -71,6 +71,10 @@ Deno.test("servePool: a worker that dies is replaced; close ends every worker", 
   {
     await using conn = await connectTo(port);
     assert.equal(await conn.globals.Deno.pid, server.workers[0]);
+    // What clients' code prints in a worker is logged, naming the worker.
+    await conn.execute("console.log('hello from a worker')");
+    const line = `info: worker ${server.workers[0]}: hello from a worker`;
+    await waitFor(() => logger.lines.includes(line), WAIT_MS, line);
   }
   const workers = [...server.workers];
   await server.close();

@@ -161,13 +161,17 @@ export async function letIn(
   }
 }
 
-/** Calls `log` with each line of `stream`, until it ends or `signal` aborts. */
+/**
+ * Calls `log` with each line of `stream`, until it ends or `signal` aborts;
+ * `start` is text already read from it (the start of its first line).
+ */
 export async function logLines(
   stream: ReadableStream<Uint8Array>,
   log: (line: string) => void,
   signal?: AbortSignal,
+  start = "",
 ): Promise<void> {
-  let rest = "";
+  let rest = start;
   try {
     for await (const text of stream.pipeThrough(new TextDecoderStream(), { signal })) {
       const lines = (rest + text).split("\n");

@@ -76,11 +76,13 @@ export interface PoolServer extends AsyncDisposable {
  * authenticated here, then relayed to the worker serving the fewest
  * connections (the first such after the last one chosen); a worker's
  * clients share its globals. A worker that dies takes its connections with
- * it and is replaced. Each line a worker writes on stderr is logged at
- * level info, naming it.
+ * it and is replaced. Each line a worker writes on stderr, and on stdout
+ * after its first, is logged at level info, naming it. The workers' sockets
+ * live in a temporary directory, removed on close.
  *
- * @throws {TypeError} for an empty command. @throws {RangeError} for a bad `workers` or
- *   `maxConnections`.
+ * @throws {TypeError} for an empty command.
+ * @throws {RangeError} for a bad `workers` or `maxConnections`.
+ * @throws {Deno.errors.PermissionDenied} without write permission for the temporary directory.
  */
 export function servePool(command: readonly string[], options: PoolServeOptions): PoolServer {
   if (command.length === 0) throw new TypeError("servePool needs a command to run");
@@ -102,10 +104,12 @@ export function servePool(command: readonly string[], options: PoolServeOptions)
 
   const start = (slot: number): PoolWorker => {
     // A fresh path each time: a worker that died may have left its socket file behind.
-    const worker = new PoolWorker(command, `${socketDir}/worker-${started++}.sock`);
+    let pid = 0;
+    const log = (line: string) => logger("info", `worker ${pid}: ${line}`);
+    const worker = new PoolWorker(command, `${socketDir}/worker-${started++}.sock`, log);
     pool[slot] = worker;
-    const { pid } = worker.child;
-    void logLines(worker.child.stderr, (line) => logger("info", `worker ${pid}: ${line}`));
+    pid = worker.child.pid;
+    void logLines(worker.child.stderr, log);
     worker.child.status.then((status) => {
       if (closing) return;
       Deno.remove(worker.path).catch(() => {});
