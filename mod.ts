@@ -88,10 +88,11 @@ export {
   VoidService,
 } from "./core/session/service.ts";
 export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./core/session/policy.ts";
-export { ByReference, ByValue, byValue, ref } from "./core/wire/markers.ts";
+export { ByReference, ByValue, byValue, ref, transfer, Transferred } from "./core/wire/markers.ts";
 export type { CopyFilter } from "./core/wire/values.ts";
 export { deleteMember, hasMember, isRemote, setMember } from "./core/netref/proxy.ts";
-export { obtain, timed } from "./core/netref/helpers.ts";
+export { iterate, obtain, timed } from "./core/netref/helpers.ts";
+export type { IterateOptions } from "./core/netref/iteration.ts";
 export { type CallContext, currentCall } from "./core/session/dispatch.ts";
 export type { CallOptions } from "./core/session/engine.ts";
 export type {

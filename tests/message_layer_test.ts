@@ -341,7 +341,7 @@ const encoder = new Encoder();
 
 /** A HELLO of protocol version 2 with default limits (see core/PROTOCOL.md). */
 function hello(): unknown[] {
-  return [0, "rdc", 3, "Raw", ["Raw"], [], {
+  return [0, "rdc", 4, "Raw", ["Raw"], [], {
     maxMessageSize: 1024 * MiB,
     maxFrameSize: 2 * MiB,
     maxDepth: 256,

@@ -14,12 +14,8 @@
  */
 
 import type { ImportEntry } from "../session/imports.ts";
-import {
-  openIterator,
-  type PrimitiveHint,
-  stepIterator,
-  toPrimitive,
-} from "../session/dispatch.ts";
+import { openIterator, type PrimitiveHint, toPrimitive } from "../session/dispatch.ts";
+import { stepBatch, stepIterator } from "../session/iteration.ts";
 import { rethrowWithCallerStack } from "../errors.ts";
 import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
@@ -33,6 +29,7 @@ import {
   STATE,
 } from "../session/engine.ts";
 import { Op, type OpCode, RefKind } from "../wire/messages.ts";
+import { PrefetchingIterator } from "./iteration.ts";
 
 const INSPECT = Symbol.for("Deno.customInspect");
 const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
@@ -178,6 +175,8 @@ function localOperation(
     case Op.Next:
     case Op.Return:
       return Question.of(stepIterator(value, op, args[0]));
+    case Op.Batch:
+      return Question.of(stepBatch(Object(value), args[0]));
     case Op.Primitive:
       return Question.fulfilled(toPrimitive(value, args[0] as PrimitiveHint));
     case Op.InstanceOf:
@@ -218,22 +217,19 @@ function disposeValue(value: unknown): void {
   if (state) dispose(state);
 }
 
-/** An async iterator over a remote (async) iterable; each step is one round trip. */
-function remoteIterator(state: RemoteState): AsyncIterator<unknown> & AsyncIterable<unknown> {
+/**
+ * An async iterator over a remote (async) iterable, prefetching items in
+ * batches of up to `window` (the connection's `iterationWindow` unless given).
+ */
+export function remoteIterator(
+  state: RemoteState,
+  window: number = state.engine.iterationWindow,
+): PrefetchingIterator {
   const iterator = perform(Op.Iter, state.engine, state.base, state.path, [], undefined);
-  const step = async (op: OpCode, value: unknown): Promise<IteratorResult<unknown>> => {
-    const result = await perform(op, state.engine, iterator, [], [value], undefined).promise;
-    const { done, value: item } = result as IteratorResult<unknown>;
-    if (done || op === Op.Return) disposeValue(iterator.value);
-    return { done: Boolean(done), value: item };
-  };
-  return {
-    next: (value?: unknown) => step(Op.Next, value),
-    return: (value?: unknown) => step(Op.Return, value),
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  return new PrefetchingIterator({
+    step: (op, arg) => perform(op, state.engine, iterator, [], [arg], undefined).promise,
+    release: () => disposeValue(iterator.value),
+  }, window);
 }
 
 /**

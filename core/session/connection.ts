@@ -36,6 +36,15 @@ export interface ConnectionOptions extends Policy, Limits {
   service?: RootObject | (new () => RootObject);
   /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
   timeout?: number;
+  /**
+   * Items a `for await` over a remote iterable may prefetch: the remote
+   * iterator runs at most this many items ahead of the loop (its side effects
+   * too), and they arrive in batches, a round trip per half window. 1 is
+   * lock-step: one round trip per item, each produced when asked for. From 1
+   * to 65 536; `iterate(remote, { window })` sets it for one iteration.
+   * @default {256}
+   */
+  iterationWindow?: number;
   /** Milliseconds to wait for the peer's handshake. Default 10 000. */
   handshakeTimeout?: number;
   /** Refuse a peer whose service has neither this name nor this alias (case-insensitive). */

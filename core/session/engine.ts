@@ -98,6 +98,8 @@ export interface Engine {
   dispose(entry: ImportEntry): void;
   /** The connection's description, for display. */
   readonly description: string;
+  /** Items a remote iteration prefetches at most (the connection's `iterationWindow`). */
+  readonly iterationWindow: number;
   /** Whether the connection has closed (its `send` then rejects with `ConnectionClosedError`). */
   readonly closed: boolean;
   /** Logs a failure nobody can await (a write through assignment syntax). */

@@ -89,6 +89,7 @@ import {
 } from "./object_space.ts";
 import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { Outgoing } from "./outgoing.ts";
+import { checkWindow, DEFAULT_ITERATION_WINDOW } from "./iteration.ts";
 import { QuestionTable } from "./questions.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
 
@@ -166,6 +167,8 @@ export class Session implements Connection, Engine, SpaceOwner {
   readonly #policy: ResolvedPolicy;
   readonly #limits: ResolvedLimits;
   readonly #timeout: number;
+  /** Items a remote iteration prefetches at most (see `ConnectionOptions.iterationWindow`). */
+  readonly iterationWindow: number;
   readonly #logger: Logger;
   readonly #pending: QuestionTable;
   readonly #answers: AnswerTable;
@@ -197,6 +200,10 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.#limits = limits;
     this.#policy = resolvePolicy(options);
     this.#timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.iterationWindow = checkWindow(
+      options.iterationWindow ?? DEFAULT_ITERATION_WINDOW,
+      "iterationWindow",
+    );
     this.#logger = options.logger ?? defaultLogger;
     this.#pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason), this.#timeout);
     this.#answers = new AnswerTable(

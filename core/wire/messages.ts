@@ -14,7 +14,7 @@ import { ANNOUNCED, type AnnouncedLimits, MIN_LIMITS } from "./limits.ts";
 import { type ByteReader, type ByteWriter, Token, type TokenKind, tokenName } from "./msgpack.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The first field of every handshake, so a stranger on the port is recognised at once. */
 export const PROTOCOL_MAGIC = "rdc";
@@ -50,6 +50,7 @@ export const Op = {
   Primitive: 12,
   InstanceOf: 13,
   Keys: 14,
+  Batch: 15,
 } as const;
 /** One of {@linkcode Op}. */
 export type OpCode = typeof Op[keyof typeof Op];
