@@ -123,10 +123,11 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
     const peer = await RawPeer.connect(port);
     try {
       const greeting = await peer.next();
-      assert.equal(greeting.length, 7);
+      assert.equal(greeting.length, 9);
       assert.deepEqual(greeting.slice(0, 5), [MSG.HELLO, "rdc", VERSION, "Echo", ["Echo"]]);
       assert.ok((greeting[5] as string[]).includes("echo"), `members: ${greeting[5]}`);
       assert.deepEqual(greeting[6], { ...DEFAULT_LIMITS, maxDepth: 100 });
+      assert.deepEqual(greeting.slice(7), [["zstd", "deflate"], false], "compression accepted");
     } finally {
       peer.close();
       await server.close();
@@ -175,30 +176,50 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
     ["a map instead of an array", rawFrame({ jsonrpc: "2.0" }), /not an rdc peer/],
     [
       "a Hello with the wrong magic",
-      rawFrame([MSG.HELLO, "xyz", VERSION, "S", ["S"], [], DEFAULT_LIMITS]),
+      rawFrame([MSG.HELLO, "xyz", VERSION, "S", ["S"], [], DEFAULT_LIMITS, [], false]),
       /not an rdc peer.*not an rdc handshake/,
     ],
     [
       "a Hello with a malformed service name",
-      rawFrame([MSG.HELLO, "rdc", VERSION, 5, ["S"], [], DEFAULT_LIMITS]),
+      rawFrame([MSG.HELLO, "rdc", VERSION, 5, ["S"], [], DEFAULT_LIMITS, [], false]),
       /not an rdc peer.*malformed Hello message: service name is an integer/,
     ],
     [
       "a Hello that leaves out a limit",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], withoutLimit("maxDepth")]),
+      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], withoutLimit("maxDepth"), [], false]),
       /malformed Hello message: no maxDepth limit/,
     ],
     [
       "a Hello with a limit of 0",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], { ...DEFAULT_LIMITS, maxFrameSize: 0 }]),
+      rawFrame([
+        MSG.HELLO,
+        "rdc",
+        VERSION,
+        "S",
+        ["S"],
+        [],
+        { ...DEFAULT_LIMITS, maxFrameSize: 0 },
+        [],
+        false,
+      ]),
       /malformed Hello message: bad limit maxFrameSize 0/,
     ],
     [
       "a Hello announcing a frame size no chunk fits (below the least any end accepts)",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], {
-        ...DEFAULT_LIMITS,
-        maxMessageSize: 200,
-      }]),
+      rawFrame([
+        MSG.HELLO,
+        "rdc",
+        VERSION,
+        "S",
+        ["S"],
+        [],
+        {
+          ...DEFAULT_LIMITS,
+          maxMessageSize: 200,
+        },
+        [],
+        false,
+      ]),
       /maxMessageSize 200 is below the least any end accepts \(65536\)/,
     ],
     [

@@ -9,6 +9,8 @@ import type { TlsClientOptions } from "./tls.ts";
 import { Session } from "../session/session.ts";
 import type { Budget } from "../wire/budget.ts";
 import type { ReadableFrameChannel } from "../wire/channel.ts";
+import { CompressingChannel } from "../wire/compression.ts";
+import { CODECS } from "./codecs.ts";
 import { type ResolvedLimits, resolveLimits } from "../wire/limits.ts";
 import { makeProxy } from "../netref/proxy.ts";
 import {
@@ -65,8 +67,15 @@ export async function startSession(
   serverPending?: Budget,
 ): Promise<Connection> {
   const service = options.service ?? VoidService;
+  let compressing: CompressingChannel;
+  try {
+    compressing = new CompressingChannel(channel, CODECS, options.compression);
+  } catch (error) {
+    channel.close();
+    throw error;
+  }
   const connection = new Session({
-    channel,
+    channel: compressing,
     service: serviceInstance(service),
     makeProxy,
     options,

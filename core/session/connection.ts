@@ -45,6 +45,20 @@ export interface ConnectionOptions extends Policy, Limits {
    * @default {256}
    */
   iterationWindow?: number;
+  /**
+   * Compression of large message bodies (4 KiB or more, when that saves at
+   * least a tenth; attachments never), agreed in the handshake: `true` asks
+   * for it, with the best algorithm both ends have (`"zstd"`, else
+   * `"deflate"`); a name insists on that algorithm and refuses a peer without
+   * it; `false` refuses it both ways. Unset, this end accepts compression and
+   * uses it when the peer asks for it, so that one end turning it on is
+   * enough: leave it off on loopback, unix sockets, pipes and workers, where
+   * it only costs time, and turn it on for slow links. The synchronous mode
+   * never compresses. A compressed message's full size counts against the
+   * receiver's `maxMessageSize` and inbound budget.
+   * @default {undefined}
+   */
+  compression?: boolean | string;
   /** Milliseconds to wait for the peer's handshake. Default 10 000. */
   handshakeTimeout?: number;
   /** Refuse a peer whose service has neither this name nor this alias (case-insensitive). */

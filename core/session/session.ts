@@ -26,6 +26,7 @@ import {
   receiveHello,
 } from "../wire/handshake.ts";
 import type { AnnouncedLimits, ResolvedLimits } from "../wire/limits.ts";
+import { CompressingChannel, type CompressionOffer, NO_COMPRESSION } from "../wire/compression.ts";
 import { ByReference, unwrapMarker } from "../wire/markers.ts";
 import {
   type AnswerHead,
@@ -333,13 +334,23 @@ export class Session implements Connection, Engine, SpaceOwner {
   #sendHello(options: ConnectionOptions, aliases: string[]): HelloExpectations {
     const version = options.protocolVersion ?? PROTOCOL_VERSION;
     const members = reachableNames(this.service, this.#policy);
-    this.#writeMessage((w) => writeHello(w, version, aliases, members, this.#announced()));
+    const compression = this.#compression();
+    this.#writeMessage((w) =>
+      writeHello(w, version, aliases, members, this.#announced(), compression)
+    );
     return {
       version,
       timeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       expectService: options.expectService,
       description: this.description,
+      compression,
     };
+  }
+
+  /** What this end offers of compression: what its channel does, if it compresses. */
+  #compression(): CompressionOffer {
+    const channel = this.#channel;
+    return channel instanceof CompressingChannel ? channel.offer : NO_COMPRESSION;
   }
 
   /** The limits this end announces in its HELLO. */
@@ -377,6 +388,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       maxBigIntBytes: peer.limits.maxBigIntBytes,
       maxMessageSize: peer.limits.maxMessageSize,
     };
+    if (this.#channel instanceof CompressingChannel) this.#channel.agree(peer.compression);
     this.#root = this.#space.root(peer.service, peer.members);
   }
 

@@ -12,6 +12,7 @@
 import { peerFault } from "../errors.ts";
 import { ANNOUNCED, type AnnouncedLimits, MIN_LIMITS } from "./limits.ts";
 import { type ByteReader, type ByteWriter, Token, type TokenKind, tokenName } from "./msgpack.ts";
+import type { CompressionOffer } from "./compression.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
 export const PROTOCOL_VERSION = 4;
@@ -101,6 +102,8 @@ export interface Hello {
   readonly members: string[];
   /** Null in a HELLO of another shape (another version's), which is refused for its version. */
   readonly limits: AnnouncedLimits | null;
+  /** What it offers of compression (core/wire/compression.ts). */
+  readonly compression: CompressionOffer;
 }
 
 /** A REQUEST's fixed fields; its arguments (one value, an array) follow in the reader. */
@@ -170,12 +173,20 @@ export function readMessage(reader: ByteReader): MessageHead {
   const field = new FieldReader(reader, kind, fields);
   switch (kind) {
     case Msg.Hello: {
-      field.count(3, 7);
+      field.count(3, 9);
       if (field.string("magic") !== PROTOCOL_MAGIC) field.fail("not an rdc handshake");
       const version = field.int("version", 0, MAX_SEQ);
       // Another version's HELLO may have other fields: the version alone decides.
-      if (fields !== 7) {
-        return { type: kind, version, service: "", aliases: [], members: [], limits: null };
+      if (fields !== 9) {
+        return {
+          type: kind,
+          version,
+          service: "",
+          aliases: [],
+          members: [],
+          limits: null,
+          compression: { accepts: [], wanted: false },
+        };
       }
       return {
         type: kind,
@@ -184,6 +195,7 @@ export function readMessage(reader: ByteReader): MessageHead {
         aliases: field.strings("aliases"),
         members: field.strings("root member list"),
         limits: field.limits(),
+        compression: { accepts: field.strings("compression list"), wanted: field.bool("wanted") },
       };
     }
     case Msg.Request:
@@ -272,6 +284,11 @@ class FieldReader {
     return reader.number;
   }
 
+  bool(what: string): boolean {
+    this.#next(Token.Bool, what);
+    return this.#reader.boolean;
+  }
+
   string(what: string): string {
     this.#next(Token.Str, what);
     return this.#reader.string;
@@ -331,8 +348,9 @@ export function writeHello(
   aliases: readonly string[],
   members: readonly string[],
   limits: AnnouncedLimits,
+  compression: CompressionOffer,
 ): void {
-  writer.array(7);
+  writer.array(9);
   writer.number(Msg.Hello);
   writer.string(PROTOCOL_MAGIC);
   writer.number(version);
@@ -344,6 +362,8 @@ export function writeHello(
     writer.string(name);
     writer.number(limits[name]);
   }
+  writeStrings(writer, compression.accepts);
+  writer.bool(compression.wanted);
 }
 
 /** Writes a REQUEST's fixed fields; the caller writes its arguments next. */
