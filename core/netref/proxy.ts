@@ -16,6 +16,7 @@
 import type { ImportEntry } from "../session/imports.ts";
 import { openIterator, type PrimitiveHint, toPrimitive } from "../session/dispatch.ts";
 import { stepBatch, stepIterator } from "../session/iteration.ts";
+import { writeToStream } from "../session/streams.ts";
 import { rethrowWithCallerStack } from "../errors.ts";
 import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
@@ -30,6 +31,7 @@ import {
 } from "../session/engine.ts";
 import { Op, type OpCode, RefKind } from "../wire/messages.ts";
 import { PrefetchingIterator } from "./iteration.ts";
+import { readableFrom, type StreamSend, writableTo } from "./streams.ts";
 
 const INSPECT = Symbol.for("Deno.customInspect");
 const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
@@ -53,6 +55,19 @@ const TARGET = function () {};
 
 /** Makes a proxy for `state`. */
 export function makeProxy(state: RemoteState): object {
+  const base = state.base;
+  if (state.path.length === 0 && !(base instanceof Question)) {
+    // A web stream handed over is a capability: it arrives as a local stream of its kind.
+    const release = () => state.engine.dispose(base);
+    if (base.kind === RefKind.ReadableStream) {
+      return readableFrom(remoteIterator(state, state.engine.streamWindow), release);
+    }
+    if (base.kind === RefKind.WritableStream) {
+      const send: StreamSend = (op, args) =>
+        perform(op, state.engine, base, [], args, undefined).promise;
+      return writableTo(send, release, state.engine.streamWindow);
+    }
+  }
   const target = proxyTarget(TARGET.bind(null), state) as unknown as Record<symbol, unknown>;
   return new Proxy(target, HANDLER);
 }
@@ -177,6 +192,10 @@ function localOperation(
       return Question.of(stepIterator(value, op, args[0]));
     case Op.Batch:
       return Question.of(stepBatch(Object(value), args[0]));
+    case Op.Write:
+    case Op.Close:
+    case Op.Abort:
+      return Question.of(writeToStream(value, op, args));
     case Op.Primitive:
       return Question.fulfilled(toPrimitive(value, args[0] as PrimitiveHint));
     case Op.InstanceOf:

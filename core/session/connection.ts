@@ -46,6 +46,14 @@ export interface ConnectionOptions extends Policy, Limits {
    */
   iterationWindow?: number;
   /**
+   * Chunks a `ReadableStream` or `WritableStream` handed over (either way)
+   * may have in flight: a readable's owner is read at most this many chunks
+   * ahead of the reader, a writable's writer waits while this many writes
+   * are unacknowledged. From 1 to 65 536.
+   * @default {16}
+   */
+  streamWindow?: number;
+  /**
    * Compression of large message bodies (4 KiB or more, when that saves at
    * least a tenth; attachments never), agreed in the handshake: `true` asks
    * for it, with the best algorithm both ends have (`"zstd"`, else

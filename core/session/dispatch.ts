@@ -18,6 +18,7 @@ import type { CopyFilter } from "../wire/values.ts";
 import { remoteState } from "./engine.ts";
 import { Op, type OpCode } from "../wire/messages.ts";
 import { stepBatch, stepIterator } from "./iteration.ts";
+import { writeToStream } from "./streams.ts";
 
 /**
  * What a served call may know about itself. Read it with {@linkcode currentCall}
@@ -206,6 +207,10 @@ export function execute(
         throw new AccessError("BATCH works only on an iterator opened by ITER");
       }
       return stepBatch(base as object, args[0], (run) => invoke(run, context));
+    case Op.Write:
+    case Op.Close:
+    case Op.Abort:
+      return writeToStream(base, op, args);
     case Op.Await:
       return base;
     case Op.Ping:

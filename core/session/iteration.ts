@@ -43,6 +43,9 @@ export const MAX_BATCH = 65_536;
 /** Items a remote iteration may prefetch, unless the connection or the call says otherwise. */
 export const DEFAULT_ITERATION_WINDOW = 256;
 
+/** Chunks a web stream handed over may have in flight, unless the connection says otherwise. */
+export const DEFAULT_STREAM_WINDOW = 16;
+
 /**
  * Checks a window option.
  *

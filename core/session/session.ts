@@ -90,7 +90,7 @@ import {
 } from "./object_space.ts";
 import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { Outgoing } from "./outgoing.ts";
-import { checkWindow, DEFAULT_ITERATION_WINDOW } from "./iteration.ts";
+import { checkWindow, DEFAULT_ITERATION_WINDOW, DEFAULT_STREAM_WINDOW } from "./iteration.ts";
 import { QuestionTable } from "./questions.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
 
@@ -170,6 +170,8 @@ export class Session implements Connection, Engine, SpaceOwner {
   readonly #timeout: number;
   /** Items a remote iteration prefetches at most (see `ConnectionOptions.iterationWindow`). */
   readonly iterationWindow: number;
+  /** Chunks a web stream handed over has in flight at most (see `ConnectionOptions.streamWindow`). */
+  readonly streamWindow: number;
   readonly #logger: Logger;
   readonly #pending: QuestionTable;
   readonly #answers: AnswerTable;
@@ -204,6 +206,10 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.iterationWindow = checkWindow(
       options.iterationWindow ?? DEFAULT_ITERATION_WINDOW,
       "iterationWindow",
+    );
+    this.streamWindow = checkWindow(
+      options.streamWindow ?? DEFAULT_STREAM_WINDOW,
+      "streamWindow",
     );
     this.#logger = options.logger ?? defaultLogger;
     this.#pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason), this.#timeout);

@@ -52,6 +52,9 @@ export const Op = {
   InstanceOf: 13,
   Keys: 14,
   Batch: 15,
+  Write: 16,
+  Close: 17,
+  Abort: 18,
 } as const;
 /** One of {@linkcode Op}. */
 export type OpCode = typeof Op[keyof typeof Op];
@@ -77,8 +80,18 @@ export const Ext = {
   TagPath: 23,
 } as const;
 
-/** What an exported reference is, so the importer can shape its proxy. */
-export const RefKind = { Object: 0, Function: 1, Promise: 2, Array: 3 } as const;
+/**
+ * What an exported reference is, so the importer can shape its proxy (a web
+ * stream's importer makes a local stream of the same kind).
+ */
+export const RefKind = {
+  Object: 0,
+  Function: 1,
+  Promise: 2,
+  Array: 3,
+  ReadableStream: 4,
+  WritableStream: 5,
+} as const;
 /** One of {@linkcode RefKind}. */
 export type RefKindCode = typeof RefKind[keyof typeof RefKind];
 

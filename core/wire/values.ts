@@ -154,7 +154,7 @@ export function encodeExport(descriptor: ExportDescriptor): Uint8Array {
 
 /** Decodes an EXPORT payload. */
 export function decodeExport(data: Uint8Array): ExportDescriptor {
-  if (data.length < 9 || data.length > 9 + 64 * 3 || data[0] > RefKind.Array) {
+  if (data.length < 9 || data.length > 9 + 64 * 3 || data[0] > RefKind.WritableStream) {
     throw peerFault("malformed reference");
   }
   return {
