@@ -54,6 +54,7 @@ for (
     "## Synchronous mode",
     "## Transports",
     "### WebSocket",
+    "## Bulk data",
   ]
 ) {
   Deno.test(`README: the sample under "${heading}" prints what it says`, async () => {
