@@ -96,3 +96,8 @@ export async function wire(conn: Connection, op: Operation, n = 200): Promise<Wi
     meanBytesIn: (before.bytesReceived - first.bytesReceived) / n,
   };
 }
+
+/** `count` chunks of 1 KiB each, for the stream scenario. */
+export function chunkList(count: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => new Uint8Array(1024).fill(i));
+}

@@ -7,11 +7,18 @@
  * @module
  */
 
-import { classic, connect, type Connection, connectSync, type SyncConnection } from "../../mod.ts";
+import {
+  classic,
+  connect,
+  type Connection,
+  connectSync,
+  type SyncConnection,
+  transfer,
+} from "../../mod.ts";
 import { type BenchServer, startServer } from "../child.ts";
 import type { ChurnResult, DelayedResult, Peer, PullResult, SoakResult } from "../peer.ts";
 import { pingWhile } from "../pings.ts";
-import { timeBatch, timeSyncBatch } from "../scenarios.ts";
+import { chunkList, timeBatch, timeSyncBatch } from "../scenarios.ts";
 import type { Row } from "../table.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -102,6 +109,66 @@ export class RdcPeer implements Peer {
       if (back.length !== size) throw new Error(`echo: ${back.length} bytes back, not ${size}`);
     }
     return ((performance.now() - start) * 1000) / count;
+  }
+
+  /** Echoes handed over both ways with `transfer`: each reply's buffer is the next request's. */
+  async echoTransfer(size: number, count: number): Promise<number> {
+    let bytes = randomBytes(size);
+    if (!this.#bulk || this.#bulk.closed) this.#bulk = await connect("127.0.0.1", this.port);
+    const root = this.#bulk.root;
+    gc?.();
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+      bytes = await root.echoTransfer(transfer(bytes));
+      if (bytes.length !== size) throw new Error(`echo: ${bytes.length} bytes back, not ${size}`);
+    }
+    return ((performance.now() - start) * 1000) / count;
+  }
+
+  async iterate(n: number, count: number): Promise<number> {
+    const items = this.conn.root.items;
+    return await timeBatch(
+      async () => {
+        const got = await Array.fromAsync(items(n));
+        if (got.length !== n) throw new Error(`iterate: ${got.length} items, not ${n}`);
+      },
+      0,
+      count,
+    );
+  }
+
+  /** Microseconds per copy of the same `n` items as one array, by value (iteration's baseline). */
+  async copyItems(n: number, count: number): Promise<number> {
+    const itemList = this.conn.root.itemList;
+    return await timeBatch(
+      async () => {
+        const got: number[] = await itemList(n);
+        if (got.length !== n) throw new Error(`copy: ${got.length} items, not ${n}`);
+      },
+      0,
+      count,
+    );
+  }
+
+  async wireBytes(text: string): Promise<number> {
+    await using conn = await connect("127.0.0.1", this.port, { compression: true });
+    const before = conn.stats();
+    if (await conn.root.echoText(text) !== text) throw new Error("echo text: wrong result");
+    const after = conn.stats();
+    return after.bytesSent - before.bytesSent + after.bytesReceived - before.bytesReceived;
+  }
+
+  async streamDelayed(port: number, chunks: number, count: number): Promise<number> {
+    await using conn = await connect("127.0.0.1", port);
+    const root = conn.root;
+    return await timeBatch(
+      async () => {
+        const stream = ReadableStream.from(chunkList(chunks));
+        if (await root.consume(stream) !== chunks) throw new Error("stream: wrong chunk count");
+      },
+      0,
+      count,
+    );
   }
 
   /**
