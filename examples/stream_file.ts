@@ -2,7 +2,7 @@
  * Streams a large remote file into a local one, with backpressure end to
  * end: the server hands out a file's `ReadableStream`, the client pipes it
  * into a local file's `WritableStream`. The server's file is read at most
- * `streamWindow` chunks (default 16) ahead of what the client has written to
+ * `streamWindow` chunks (default 64) ahead of what the client has written to
  * its disk, so neither end holds more than that, however large the file.
  *
  * Run it all in one process (a server on a free loopback port, serving a

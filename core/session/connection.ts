@@ -50,7 +50,7 @@ export interface ConnectionOptions extends Policy, Limits {
    * may have in flight: a readable's owner is read at most this many chunks
    * ahead of the reader, a writable's writer waits while this many writes
    * are unacknowledged. From 1 to 65 536.
-   * @default {16}
+   * @default {64}
    */
   streamWindow?: number;
   /**

@@ -44,7 +44,7 @@ export const MAX_BATCH = 65_536;
 export const DEFAULT_ITERATION_WINDOW = 256;
 
 /** Chunks a web stream handed over may have in flight, unless the connection says otherwise. */
-export const DEFAULT_STREAM_WINDOW = 16;
+export const DEFAULT_STREAM_WINDOW = 64;
 
 /**
  * Checks a window option.
