@@ -68,6 +68,14 @@ function rawServer(handle: (peer: RawPeer) => Promise<void>) {
   };
 }
 
+/** A version-4 HELLO frame announcing `limits`, with its magic or service name replaced if told. */
+function helloFrame(
+  limits: Record<string, number>,
+  { magic = "rdc", service = "S" as unknown } = {},
+): Uint8Array {
+  return rawFrame([MSG.HELLO, magic, VERSION, service, ["S"], [], limits, [], false]);
+}
+
 /** The default limits but one. */
 function withoutLimit(name: string): Record<string, number> {
   return Object.fromEntries(Object.entries(DEFAULT_LIMITS).filter(([key]) => key !== name));
@@ -176,50 +184,27 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
     ["a map instead of an array", rawFrame({ jsonrpc: "2.0" }), /not an rdc peer/],
     [
       "a Hello with the wrong magic",
-      rawFrame([MSG.HELLO, "xyz", VERSION, "S", ["S"], [], DEFAULT_LIMITS, [], false]),
+      helloFrame(DEFAULT_LIMITS, { magic: "xyz" }),
       /not an rdc peer.*not an rdc handshake/,
     ],
     [
       "a Hello with a malformed service name",
-      rawFrame([MSG.HELLO, "rdc", VERSION, 5, ["S"], [], DEFAULT_LIMITS, [], false]),
+      helloFrame(DEFAULT_LIMITS, { service: 5 }),
       /not an rdc peer.*malformed Hello message: service name is an integer/,
     ],
     [
       "a Hello that leaves out a limit",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], withoutLimit("maxDepth"), [], false]),
+      helloFrame(withoutLimit("maxDepth")),
       /malformed Hello message: no maxDepth limit/,
     ],
     [
       "a Hello with a limit of 0",
-      rawFrame([
-        MSG.HELLO,
-        "rdc",
-        VERSION,
-        "S",
-        ["S"],
-        [],
-        { ...DEFAULT_LIMITS, maxFrameSize: 0 },
-        [],
-        false,
-      ]),
+      helloFrame({ ...DEFAULT_LIMITS, maxFrameSize: 0 }),
       /malformed Hello message: bad limit maxFrameSize 0/,
     ],
     [
       "a Hello announcing a frame size no chunk fits (below the least any end accepts)",
-      rawFrame([
-        MSG.HELLO,
-        "rdc",
-        VERSION,
-        "S",
-        ["S"],
-        [],
-        {
-          ...DEFAULT_LIMITS,
-          maxMessageSize: 200,
-        },
-        [],
-        false,
-      ]),
+      helloFrame({ ...DEFAULT_LIMITS, maxMessageSize: 200 }),
       /maxMessageSize 200 is below the least any end accepts \(65536\)/,
     ],
     [

@@ -22,7 +22,7 @@
 
 import type { RpcStub } from "capnweb";
 import type { ChurnResult, DelayedResult, Peer, SoakResult } from "../peer.ts";
-import { chunkList, timeBatch } from "../scenarios.ts";
+import { timeBatch, timeStreams } from "../scenarios.ts";
 import type { BenchApi } from "./capnweb_server.ts";
 
 type Capnweb = typeof import("capnweb");
@@ -201,14 +201,7 @@ class CapnwebPeer implements Peer {
     const session = this.#open(port);
     try {
       const api = session.api;
-      return await timeBatch(
-        async () => {
-          const stream = ReadableStream.from(chunkList(chunks));
-          if (await api.consume(stream) !== chunks) throw new Error("stream: wrong chunk count");
-        },
-        0,
-        count,
-      );
+      return await timeStreams((stream) => api.consume(stream), chunks, count);
     } finally {
       session.api[Symbol.dispose]();
       await session.closed;

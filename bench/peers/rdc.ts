@@ -18,7 +18,7 @@ import {
 import { type BenchServer, startServer } from "../child.ts";
 import type { ChurnResult, DelayedResult, Peer, PullResult, SoakResult } from "../peer.ts";
 import { pingWhile } from "../pings.ts";
-import { chunkList, timeBatch, timeSyncBatch } from "../scenarios.ts";
+import { timeBatch, timeItems, timeStreams, timeSyncBatch } from "../scenarios.ts";
 import type { Row } from "../table.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -97,57 +97,41 @@ export class RdcPeer implements Peer {
     return (n * 1000) / elapsed;
   }
 
-  async echo(size: number, count: number): Promise<number> {
-    // Incompressible, like real bulk data (RPyC compresses what it sends).
-    const bytes = randomBytes(size);
-    if (!this.#bulk || this.#bulk.closed) this.#bulk = await connect("127.0.0.1", this.port);
-    const root = this.#bulk.root;
-    gc?.();
-    const start = performance.now();
-    for (let i = 0; i < count; i++) {
-      const back: Uint8Array = await root.echo(bytes);
-      if (back.length !== size) throw new Error(`echo: ${back.length} bytes back, not ${size}`);
-    }
-    return ((performance.now() - start) * 1000) / count;
+  echo(size: number, count: number): Promise<number> {
+    return this.#echo(size, count, false);
   }
 
   /** Echoes handed over both ways with `transfer`: each reply's buffer is the next request's. */
-  async echoTransfer(size: number, count: number): Promise<number> {
+  echoTransfer(size: number, count: number): Promise<number> {
+    return this.#echo(size, count, true);
+  }
+
+  async #echo(size: number, count: number, handOver: boolean): Promise<number> {
+    // Incompressible, like real bulk data (RPyC compresses what it sends).
     let bytes = randomBytes(size);
     if (!this.#bulk || this.#bulk.closed) this.#bulk = await connect("127.0.0.1", this.port);
     const root = this.#bulk.root;
     gc?.();
     const start = performance.now();
     for (let i = 0; i < count; i++) {
-      bytes = await root.echoTransfer(transfer(bytes));
-      if (bytes.length !== size) throw new Error(`echo: ${bytes.length} bytes back, not ${size}`);
+      const back: Uint8Array = handOver
+        ? await root.echoTransfer(transfer(bytes))
+        : await root.echo(bytes);
+      if (back.length !== size) throw new Error(`echo: ${back.length} bytes back, not ${size}`);
+      if (handOver) bytes = back;
     }
     return ((performance.now() - start) * 1000) / count;
   }
 
-  async iterate(n: number, count: number): Promise<number> {
+  iterate(n: number, count: number): Promise<number> {
     const items = this.conn.root.items;
-    return await timeBatch(
-      async () => {
-        const got = await Array.fromAsync(items(n));
-        if (got.length !== n) throw new Error(`iterate: ${got.length} items, not ${n}`);
-      },
-      0,
-      count,
-    );
+    return timeItems(() => Array.fromAsync(items(n)), n, count);
   }
 
   /** Microseconds per copy of the same `n` items as one array, by value (iteration's baseline). */
-  async copyItems(n: number, count: number): Promise<number> {
+  copyItems(n: number, count: number): Promise<number> {
     const itemList = this.conn.root.itemList;
-    return await timeBatch(
-      async () => {
-        const got: number[] = await itemList(n);
-        if (got.length !== n) throw new Error(`copy: ${got.length} items, not ${n}`);
-      },
-      0,
-      count,
-    );
+    return timeItems(() => itemList(n), n, count);
   }
 
   async wireBytes(text: string): Promise<number> {
@@ -161,14 +145,7 @@ export class RdcPeer implements Peer {
   async streamDelayed(port: number, chunks: number, count: number): Promise<number> {
     await using conn = await connect("127.0.0.1", port);
     const root = conn.root;
-    return await timeBatch(
-      async () => {
-        const stream = ReadableStream.from(chunkList(chunks));
-        if (await root.consume(stream) !== chunks) throw new Error("stream: wrong chunk count");
-      },
-      0,
-      count,
-    );
+    return await timeStreams((stream) => root.consume(stream), chunks, count);
   }
 
   /**
