@@ -56,6 +56,13 @@ export const OP = {
   AWAIT: 9,
   PING: 10,
   COPY: 11,
+  PRIMITIVE: 12,
+  INSTANCEOF: 13,
+  KEYS: 14,
+  BATCH: 15,
+  WRITE: 16,
+  CLOSE: 17,
+  ABORT: 18,
 } as const;
 /** MessagePack extension types inside boxed values. */
 export const EXT = {

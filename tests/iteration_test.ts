@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { iterate, RemoteError, Service } from "../mod.ts";
 import { pair, rejection, waitFor } from "./_helpers.ts";
+import { exportedId, hello, OP, RawPeer, request, thrownError } from "./_raw_peer.ts";
 
 /** What the producer did, seen by the test (the service runs in this process). */
 interface Seen {
@@ -157,4 +158,36 @@ Deno.test("iteration: windows out of range are refused clearly", async () => {
   );
   // A local iterable is iterated as it is.
   assert.deepEqual(await Array.fromAsync(iterate([1, 2])), [1, 2]);
+});
+
+Deno.test("iteration: a raw peer's BATCH on what no ITER opened, or for a bad count, is refused", async () => {
+  await using p = await pair(iterationService(freshSeen()));
+  const peer = await RawPeer.connect(p.port);
+  try {
+    await peer.next(); // The server's HELLO.
+    await peer.send(hello());
+    // On the root: no iterator of ours.
+    await peer.send(request(0, OP.BATCH, 0, [], [10]));
+    const refused = thrownError(await peer.next());
+    assert.equal(refused.name, "AccessError");
+    assert.match(refused.message, /BATCH works only on an iterator opened by ITER/);
+    // An iterator opened by ITER (pipelined on the CALL's answer), asked for too much, then right.
+    await peer.send(request(1, OP.CALL, 0, ["range"], [3]));
+    await peer.send(request(2, OP.ITER, -2, [], []));
+    await peer.send(request(3, OP.BATCH, -3, [], [100_000]));
+    const replies = [await peer.next(), await peer.next(), await peer.next()];
+    const tooMany = replies.find((m) => m[1] === 3)!;
+    assert.match(thrownError(tooMany).message, /a batch asks for 1 to 65536 items, not 100000/);
+    const iterator = exportedId(replies.find((m) => m[1] === 2)![2]);
+    await peer.send(request(4, OP.BATCH, iterator, [], [10]));
+    const [type, seq, [items, done]] = await peer.next() as [number, number, unknown[]];
+    assert.deepEqual([type, seq, items, done], [2, 4, [0, 1, 2], true], "the items and the end");
+    // WRITE on what is no WritableStream: a TypeError, the connection goes on.
+    await peer.send(request(5, OP.WRITE, 0, [], ["x", 0]));
+    assert.match(thrownError(await peer.next()).message, /only on a WritableStream/);
+    await peer.send(request(6, OP.PING, 0, [], ["still here"]));
+    assert.deepEqual(await peer.next(), [2, 6, "still here"]);
+  } finally {
+    peer.close();
+  }
 });
