@@ -171,8 +171,12 @@ export class CompressingChannel implements ReadableFrameChannel {
   ): Sending | null {
     const codec = this.#sending;
     if (codec === null) return this.#inner.send(body, attachments);
+    const size = body instanceof Uint8Array
+      ? body.length
+      : body.reduce((sum, block) => sum + block.length, 0);
+    if (size < COMPRESS_MIN) return this.#inner.send(body, attachments);
     const whole = body instanceof Uint8Array ? body : joinBlocks(body);
-    const packed = whole.length >= COMPRESS_MIN ? compressIfWorthIt(codec, whole) : null;
+    const packed = compressIfWorthIt(codec, whole);
     if (packed === null) return this.#inner.send(body, attachments);
     const w = new ByteWriter(packed.length + 32);
     w.array(4);
