@@ -5,6 +5,8 @@
  * @module
  */
 
+import { captureStack } from "./platform.ts";
+
 const REMOTE_BRAND: unique symbol = Symbol("rdc.remoteError");
 
 /**
@@ -47,7 +49,7 @@ export class RemoteError extends Error {
       ? Reflect.construct(Error, [fields.message], cls)
       : new RemoteError(fields.name, fields.message, fields.stack);
     if (cls) {
-      Error.captureStackTrace?.(error, RemoteError.from);
+      captureStack(error, RemoteError.from);
       brand(error, fields.name, fields.stack);
     }
     completeRemoteError(error, fields.hasCause, fields.cause, fields.props);
@@ -128,7 +130,7 @@ function setStack(error: Error, localStack: string): void {
 export function rethrowWithCallerStack(error: unknown): never {
   if (error instanceof Error && REMOTE_BRAND in error) {
     const here: { stack?: string } = {};
-    Error.captureStackTrace(here, rethrowWithCallerStack);
+    captureStack(here, rethrowWithCallerStack);
     setStack(error, here.stack ?? "");
   }
   throw error;

@@ -1,5 +1,7 @@
 /**
- * The compression algorithms this runtime offers a connection, best first:
+ * Registers the compression algorithms this runtime offers a connection
+ * (imported for that effect by the Deno entry's connecting and serving
+ * modules), best first:
  * zstd (when `node:zlib` has it) and raw deflate, both from `node:zlib`,
  * synchronous (core/wire/compression.ts, the seam they plug into, must not
  * wait). Measured on a 1 MB repetitive string: zstd 0.45 ms to 125 bytes,
@@ -10,7 +12,7 @@
  */
 
 import * as zlib from "node:zlib";
-import type { Codec } from "../wire/compression.ts";
+import { type Codec, registerCodecs } from "../wire/compression.ts";
 
 /** zstd at its default level. */
 function zstd(): Codec | null {
@@ -32,7 +34,4 @@ const deflate: Codec = {
   decompress: (bytes, size) => zlib.inflateRawSync(bytes, { maxOutputLength: size }),
 };
 
-/** Every codec here, best first: what `compression: true` offers. */
-export const CODECS: readonly Codec[] = Object.freeze(
-  [zstd(), deflate].filter((codec): codec is Codec => codec !== null),
-);
+registerCodecs([zstd(), deflate].filter((codec): codec is Codec => codec !== null));

@@ -35,6 +35,14 @@ export interface Server extends AsyncDisposable {
    * failure to bind rejects this (naming the address) and closes the server.
    */
   readonly ready: Promise<void>;
+  /**
+   * Resolves once a registry has acknowledged the server's registration
+   * (see `registrar`), so clients can find it by name; at once when the
+   * server does not register. Rejects if the server closes or fails to bind
+   * before that. A registry that is down delays it: bound the wait yourself
+   * (`AbortSignal.timeout`, `Promise.race`) if you must.
+   */
+  readonly registered: Promise<void>;
   /** Connections currently open. */
   readonly connections: ReadonlySet<Connection>;
   /** Resolves once the server has closed and every connection with it. */
@@ -69,11 +77,14 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
     await Promise.all([hosting.stop(), registration?.stop()]);
   });
   // Registered once listening, withdrawn as closing begins (see the stop callback above).
-  listening.ready.then(() => {
-    if (!registrar || listening.closing) return;
+  const registered = listening.ready.then(() => {
+    if (!registrar) return;
+    if (listening.closing) throw new Error("the server closed before it registered");
     const { port } = listening.addr as Deno.NetAddr;
     registration = new Registration(registrar, serviceAliases(service), port, options, logger);
-  }, () => {});
+    return registration.registered;
+  });
+  registered.catch(() => {}); // Awaiting it is optional.
   hosting.start(listening.description);
   listening.accept((incoming) => hosting.handle(incoming), logger, options.oneShot);
 
@@ -81,6 +92,7 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
   return {
     addr: listening.addr,
     ready: listening.ready,
+    registered,
     connections: hosting.connections,
     finished: listening.finished,
     close,

@@ -19,6 +19,9 @@ import {
 } from "./messages.ts";
 import { tcpRoundTrip, udpRoundTrip } from "./round_trip.ts";
 
+/** The UDP client's default host: a broadcast to the local network. */
+export const BROADCAST = "255.255.255.255";
+
 /** Options of {@linkcode RegistryClient}. */
 export interface RegistryClientOptions {
   /** How to reach the registry. Default `"UDP"`. */
@@ -72,7 +75,7 @@ export class RegistryClient {
     if (this.mode === "TCP" && options.host === undefined) {
       throw new TypeError("a TCP registry client needs the registry's host");
     }
-    this.host = options.host ?? "255.255.255.255";
+    this.host = options.host ?? BROADCAST;
     this.port = options.port ?? REGISTRY_PORT;
     this.timeout = options.timeout ?? 2_000;
   }

@@ -63,6 +63,7 @@ import {
   ProtocolError,
 } from "../errors.ts";
 import { defaultLogger, type Logger } from "../log.ts";
+import { unrefTimer } from "../platform.ts";
 import { type Answer, AnswerTable } from "./answers.ts";
 import {
   type Connection,
@@ -600,7 +601,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       this.#housekeeping = undefined;
       this.#flushHousekeeping();
     }, HOUSEKEEPING_DELAY_MS);
-    Deno.unrefTimer(timer);
+    unrefTimer(timer);
     this.#housekeeping = timer;
   }
 

@@ -3,8 +3,9 @@
  * offer each end announces in its HELLO, the agreement, and the channel that
  * compresses and decompresses (core/PROTOCOL.md, "Compression").
  *
- * The algorithms themselves come in through the {@linkcode Codec} seam (the
- * network layer supplies `node:zlib`'s); a build without codecs offers none.
+ * The algorithms themselves come in through the {@linkcode Codec} seam:
+ * {@linkcode registerCodecs} (the Deno entry's network layer registers
+ * `node:zlib`'s); a build without codecs offers none.
  *
  * Contract: a {@linkcode CompressingChannel} passes every message through as
  * it is until {@linkcode CompressingChannel.agree} ran; from then on it
@@ -58,6 +59,26 @@ export interface CompressionOffer {
   readonly accepts: readonly string[];
   /** Whether it asks for compression (its option is `true` or a name). */
   readonly wanted: boolean;
+}
+
+/** The codecs registered so far (by the Deno entry's network layer), best first. */
+const registered: Codec[] = [];
+
+/**
+ * Makes `codecs` available to the connections started from now on, after
+ * those registered before. The Deno entry registers `node:zlib`'s
+ * (core/net/codecs.ts); a browser build registers none, and offers no
+ * compression.
+ */
+export function registerCodecs(codecs: readonly Codec[]): void {
+  for (const codec of codecs) {
+    if (!registered.some((known) => known.name === codec.name)) registered.push(codec);
+  }
+}
+
+/** The codecs registered, best first. */
+export function registeredCodecs(): readonly Codec[] {
+  return registered;
 }
 
 /** The offer of an end that has no codecs or refuses compression. */
