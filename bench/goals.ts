@@ -123,6 +123,34 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       ...ratio("delayed-pipelined/capnweb", "delayed-call/capnweb"),
       op: "info",
     },
+    {
+      what: "5 rdc 16 MiB echo with transfer() ÷ raw",
+      ...ratio("echo16-transfer/rdc", "echo16/raw"),
+      op: ">=",
+      target: 0.9,
+    },
+    {
+      what: "13 rdc iteration of 10 000 items ÷ copying them by value",
+      ...ratio("iterate/rdc", "iterate-copy/rdc"),
+      op: "<=",
+      target: 3,
+    },
+    {
+      what: "13 RPyC buffiter ÷ rdc iteration",
+      ...ratio("iterate/rpyc", "iterate/rdc"),
+      op: "info",
+    },
+    {
+      what: "14 rdc 20-chunk stream ÷ Cap'n Web, 25 ms link",
+      ...ratio("stream/rdc", "stream/capnweb"),
+      op: "<=",
+      target: 1.2,
+    },
+    {
+      what: "15 rdc bytes on the wire ÷ RPyC, 1 MB repetitive string echo",
+      ...ratio("wire-text/rdc", "wire-text/rpyc"),
+      op: "info",
+    },
     { what: "9 rdc connect + call ÷ raw", ...ratio("connect/rdc", "connect/raw"), op: "info" },
     { what: "9 RPyC connect + call ÷ rdc", ...ratio("connect/rpyc", "connect/rdc"), op: "info" },
     {

@@ -38,10 +38,11 @@ export {
   VoidService,
 } from "./session/service.ts";
 export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./session/policy.ts";
-export { ByReference, ByValue, byValue, ref } from "./wire/markers.ts";
+export { ByReference, ByValue, byValue, ref, transfer, Transferred } from "./wire/markers.ts";
 export type { CopyFilter } from "./wire/values.ts";
 export { deleteMember, hasMember, isRemote, setMember } from "./netref/proxy.ts";
-export { dispose, obtain, timed } from "./netref/helpers.ts";
+export { dispose, iterate, obtain, timed } from "./netref/helpers.ts";
+export type { IterateOptions } from "./netref/iteration.ts";
 export { type CallContext, currentCall, type CurrentCallOptions } from "./session/dispatch.ts";
 export type { CallOptions } from "./session/engine.ts";
 export type {

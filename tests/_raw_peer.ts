@@ -56,6 +56,13 @@ export const OP = {
   AWAIT: 9,
   PING: 10,
   COPY: 11,
+  PRIMITIVE: 12,
+  INSTANCEOF: 13,
+  KEYS: 14,
+  BATCH: 15,
+  WRITE: 16,
+  CLOSE: 17,
+  ABORT: 18,
 } as const;
 /** MessagePack extension types inside boxed values. */
 export const EXT = {
@@ -105,13 +112,14 @@ export const DEFAULT_LIMITS: Readonly<AnnouncedLimits> = Object.freeze({
 
 // ---- building messages ---------------------------------------------------------------------
 
-/** A version-2 HELLO for a service called `name`, announcing the default limits unless told. */
+/** A version-4 HELLO (accepting no compression) for a service called `name`, announcing the default limits unless told. */
 export function hello(
   name = "Raw",
   limits: Partial<AnnouncedLimits> = {},
   version = VERSION,
 ): unknown[] {
-  return [MSG.HELLO, "rdc", version, name, [name], [], { ...DEFAULT_LIMITS, ...limits }];
+  const announced = { ...DEFAULT_LIMITS, ...limits };
+  return [MSG.HELLO, "rdc", version, name, [name], [], announced, [], false];
 }
 
 /** A REQUEST, fields in their wire order (`finished` before `args`). */

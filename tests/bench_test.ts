@@ -66,8 +66,21 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     assert.deepEqual(result.peers, ["rdc", ...peers.split(",")]);
     // Ten scenarios, plus rdc's synchronous call and the raw echo with fresh buffers; bulk
     // echo has a third size and the ping-under-pull gives three rows; the call over the other
-    // transports (11) has a row for each of Worker, MessagePort and WebSocket.
-    assert.equal(result.measured.length, 19, text);
+    // transports (11) has a row for each of Worker, MessagePort and WebSocket. Bulk data adds
+    // iteration and its copy baseline (12), the stream (13), the echo with transfer() and the
+    // bytes on the wire (14).
+    assert.equal(result.measured.length, 24, text);
+    /** The peers beside rdc in a bulk-data row, by its title; undefined for the other rows. */
+    const bulkPeers = (title: string): string[] | undefined =>
+      /^12 iterate/.test(title)
+        ? ["rpyc"]
+        : /^13 /.test(title)
+        ? ["capnweb"]
+        : /^14 /.test(title)
+        ? ["rpyc"]
+        : /copied by value|with transfer\(\)/.test(title)
+        ? []
+        : undefined;
     for (const scenario of result.measured) {
       assert.deepEqual(scenario.failed ?? {}, {}, `${scenario.title} failed`);
       if (/fresh buffers/.test(scenario.title)) {
@@ -87,7 +100,8 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
       const sync = /sync call/.test(scenario.title);
       // Cap'n Web has no pull: the big table's JSON is over its message limit.
       const capnweb = sync || /ping|pull/.test(scenario.title) ? [] : ["capnweb"];
-      const others = [...capnweb, ...(rpyc && !sync ? ["rpyc"] : [])];
+      const others = (bulkPeers(scenario.title) ?? [...capnweb, ...(rpyc && !sync ? ["rpyc"] : [])])
+        .filter((peer) => rpyc || peer !== "rpyc");
       for (const peer of ["rdc", ...others]) {
         const figure = scenario.figures[peer]?.median;
         assert.ok(

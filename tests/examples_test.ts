@@ -561,3 +561,13 @@ Deno.test("examples/tutorial2_sync.ts --connect uses a running rdc classic", asy
     ]);
   });
 });
+
+Deno.test("examples/stream_file.ts streams a remote file into a local one, intact", async () => {
+  await expectRun("stream_file.ts", ["8"], [
+    "server: serving",
+    "client: copied 8388608 of 8388608 bytes",
+    "client: in ",
+    "client: the copy matches: true",
+    "done",
+  ]);
+});

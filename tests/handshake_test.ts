@@ -68,6 +68,14 @@ function rawServer(handle: (peer: RawPeer) => Promise<void>) {
   };
 }
 
+/** A version-4 HELLO frame announcing `limits`, with its magic or service name replaced if told. */
+function helloFrame(
+  limits: Record<string, number>,
+  { magic = "rdc", service = "S" as unknown } = {},
+): Uint8Array {
+  return rawFrame([MSG.HELLO, magic, VERSION, service, ["S"], [], limits, [], false]);
+}
+
 /** The default limits but one. */
 function withoutLimit(name: string): Record<string, number> {
   return Object.fromEntries(Object.entries(DEFAULT_LIMITS).filter(([key]) => key !== name));
@@ -133,10 +141,11 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
     const peer = await RawPeer.connect(port);
     try {
       const greeting = await peer.next();
-      assert.equal(greeting.length, 7);
+      assert.equal(greeting.length, 9);
       assert.deepEqual(greeting.slice(0, 5), [MSG.HELLO, "rdc", VERSION, "Echo", ["Echo"]]);
       assert.ok((greeting[5] as string[]).includes("echo"), `members: ${greeting[5]}`);
       assert.deepEqual(greeting[6], { ...DEFAULT_LIMITS, maxDepth: 100 });
+      assert.deepEqual(greeting.slice(7), [["zstd", "deflate"], false], "compression accepted");
     } finally {
       peer.close();
       await server.close();
@@ -191,30 +200,27 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
     ["a map instead of an array", rawFrame({ jsonrpc: "2.0" }), /not an rdc peer/],
     [
       "a Hello with the wrong magic",
-      rawFrame([MSG.HELLO, "xyz", VERSION, "S", ["S"], [], DEFAULT_LIMITS]),
+      helloFrame(DEFAULT_LIMITS, { magic: "xyz" }),
       /not an rdc peer.*not an rdc handshake/,
     ],
     [
       "a Hello with a malformed service name",
-      rawFrame([MSG.HELLO, "rdc", VERSION, 5, ["S"], [], DEFAULT_LIMITS]),
+      helloFrame(DEFAULT_LIMITS, { service: 5 }),
       /not an rdc peer.*malformed Hello message: service name is an integer/,
     ],
     [
       "a Hello that leaves out a limit",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], withoutLimit("maxDepth")]),
+      helloFrame(withoutLimit("maxDepth")),
       /malformed Hello message: no maxDepth limit/,
     ],
     [
       "a Hello with a limit of 0",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], { ...DEFAULT_LIMITS, maxFrameSize: 0 }]),
+      helloFrame({ ...DEFAULT_LIMITS, maxFrameSize: 0 }),
       /malformed Hello message: bad limit maxFrameSize 0/,
     ],
     [
       "a Hello announcing a frame size no chunk fits (below the least any end accepts)",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], {
-        ...DEFAULT_LIMITS,
-        maxMessageSize: 200,
-      }]),
+      helloFrame({ ...DEFAULT_LIMITS, maxMessageSize: 200 }),
       /maxMessageSize 200 is below the least any end accepts \(65536\)/,
     ],
     [

@@ -340,15 +340,25 @@ Deno.test("message layer: a peer that stops reading is slowed, then cut off; oth
 
 const encoder = new Encoder();
 
-/** A HELLO of protocol version 2 with default limits (see core/PROTOCOL.md). */
+/** A HELLO of protocol version 4 with default limits, accepting no compression (see core/PROTOCOL.md). */
 function hello(): unknown[] {
-  return [0, "rdc", PROTOCOL_VERSION, "Raw", ["Raw"], [], {
-    maxMessageSize: 1024 * MiB,
-    maxFrameSize: 2 * MiB,
-    maxDepth: 256,
-    maxElements: 10_000_000,
-    maxBigIntBytes: MiB,
-  }];
+  return [
+    0,
+    "rdc",
+    PROTOCOL_VERSION,
+    "Raw",
+    ["Raw"],
+    [],
+    {
+      maxMessageSize: 1024 * MiB,
+      maxFrameSize: 2 * MiB,
+      maxDepth: 256,
+      maxElements: 10_000_000,
+      maxBigIntBytes: MiB,
+    },
+    [],
+    false,
+  ];
 }
 
 /** One message in a whole frame. */

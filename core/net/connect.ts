@@ -16,6 +16,8 @@ import { transportFromStreams } from "./adapters.ts";
 import { openEndpoint } from "./endpoints.ts";
 import { openWebSocket, type WebSocketClientOptions } from "./websocket.ts";
 import { startConnection } from "./start.ts";
+// Registers the compression codecs of node:zlib (the browser entry never reaches this file).
+import "./codecs.ts";
 
 /**
  * Connects to an rdc server over TCP (TCP_NODELAY on).

@@ -22,6 +22,8 @@ import type { Incoming } from "./incoming.ts";
 import { Admission, checkMaxConnections } from "./admission.ts";
 import { checkIdleTimeout, IdleSweeper } from "./idle.ts";
 import type { ServiceLike } from "../session/service.ts";
+// Registers the compression codecs of node:zlib (the browser entry never reaches this file).
+import "./codecs.ts";
 
 /** What every server's connections share: the connection options, the budgets, the checks. */
 export interface HostOptions extends Omit<ConnectionOptions, "service" | "token">, ServerLimits {

@@ -10,6 +10,7 @@
 import { Session } from "../session/session.ts";
 import type { Budget } from "../wire/budget.ts";
 import type { ReadableFrameChannel } from "../wire/channel.ts";
+import { CompressingChannel, registeredCodecs } from "../wire/compression.ts";
 import { type ResolvedLimits, resolveLimits } from "../wire/limits.ts";
 import { makeProxy } from "../netref/proxy.ts";
 import type { Connection, ConnectionOptions } from "../session/connection.ts";
@@ -60,15 +61,18 @@ export async function startSession(
   serverPending?: Budget,
 ): Promise<Connection> {
   let made: ReturnType<typeof serviceInstance>;
+  let compressing: CompressingChannel;
   try {
+    compressing = new CompressingChannel(channel, registeredCodecs(), options.compression);
     made = serviceInstance(options.service ?? VoidService);
   } catch (error) {
-    channel.close(); // A factory that failed: this connection has no service to offer.
+    // Compression that cannot be agreed, or a factory that failed: no service to offer here.
+    channel.close();
     throw error;
   }
   const { root, aliases } = made;
   const connection = new Session({
-    channel,
+    channel: compressing,
     service: root,
     makeProxy,
     options,

@@ -1,11 +1,14 @@
 /**
- * Helpers on netrefs: `timed`, `obtain` and `dispose` (RPyC's `rpyc.timed`,
- * `rpyc.classic.obtain`, and a remote context manager's `__exit__`).
+ * Helpers on netrefs: `timed`, `obtain`, `dispose` and `iterate` (RPyC's
+ * `rpyc.timed`, `rpyc.classic.obtain`, a remote context manager's `__exit__`,
+ * and `buffiter`).
  *
  * @module
  */
 
-import { callWith, perform } from "./proxy.ts";
+import { callWith, perform, remoteIterator } from "./proxy.ts";
+import type { IterateOptions } from "./iteration.ts";
+import { checkWindow } from "../session/iteration.ts";
 import { type CallOptions, remoteState } from "../session/engine.ts";
 import { Op } from "../wire/messages.ts";
 import { runDisposer } from "../session/dispatch.ts";
@@ -69,4 +72,36 @@ export async function obtain<T = unknown>(remote: unknown): Promise<T> {
  */
 export async function dispose(value: unknown, error?: unknown): Promise<void> {
   await runDisposer(value, error);
+}
+
+/**
+ * Iterates a remote iterable (or async iterable) with its own prefetch
+ * window: the remote iterator runs at most `window` items ahead of the loop,
+ * and items arrive in batches. `for await` on a netref does the same with the
+ * connection's `iterationWindow` (default 256). With `window: 1` each item
+ * costs a round trip and is produced only when the loop asks for it, and
+ * values passed to `next(value)` reach a remote generator. A local iterable
+ * is iterated as it is.
+ *
+ * @example
+ * ```ts
+ * import { iterate } from "@rdc/rdc";
+ * // for await (const row of iterate(conn.root.rows(), { window: 1000 })) use(row);
+ * // for await (const step of iterate(conn.root.steps(), { window: 1 })) lockStep(step);
+ * ```
+ *
+ * @throws {RangeError} when `window` is not an integer from 1 to 65 536.
+ */
+export function iterate<T = unknown>(
+  remote: AsyncIterable<T> | Iterable<T>,
+  options: IterateOptions = {},
+): AsyncIterableIterator<T> {
+  const state = remoteState(remote);
+  if (!state) return toAsync(remote);
+  const window = checkWindow(options.window ?? state.engine.iterationWindow, "window");
+  return remoteIterator(state, window) as AsyncIterableIterator<T>;
+}
+
+async function* toAsync<T>(iterable: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
+  yield* iterable;
 }

@@ -14,13 +14,9 @@
  */
 
 import type { ImportEntry } from "../session/imports.ts";
-import {
-  openIterator,
-  type PrimitiveHint,
-  runDisposer,
-  stepIterator,
-  toPrimitive,
-} from "../session/dispatch.ts";
+import { openIterator, type PrimitiveHint, runDisposer, toPrimitive } from "../session/dispatch.ts";
+import { stepBatch, stepIterator } from "../session/iteration.ts";
+import { writeToStream } from "../session/streams.ts";
 import { rethrowWithCallerStack } from "../errors.ts";
 import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
@@ -34,6 +30,8 @@ import {
   STATE,
 } from "../session/engine.ts";
 import { Op, type OpCode, RefKind } from "../wire/messages.ts";
+import { PrefetchingIterator } from "./iteration.ts";
+import { readableFrom, type StreamSend, writableTo } from "./streams.ts";
 
 const INSPECT = Symbol.for("Deno.customInspect");
 const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
@@ -57,6 +55,19 @@ const TARGET = function () {};
 
 /** Makes a proxy for `state`. */
 export function makeProxy(state: RemoteState): object {
+  const base = state.base;
+  if (state.path.length === 0 && !(base instanceof Question)) {
+    // A web stream handed over is a capability: it arrives as a local stream of its kind.
+    const release = () => state.engine.dispose(base);
+    if (base.kind === RefKind.ReadableStream) {
+      return readableFrom(remoteIterator(state, state.engine.streamWindow), release);
+    }
+    if (base.kind === RefKind.WritableStream) {
+      const send: StreamSend = (op, args) =>
+        perform(op, state.engine, base, [], args, undefined).promise;
+      return writableTo(send, release, state.engine.streamWindow);
+    }
+  }
   const target = proxyTarget(TARGET.bind(null), state) as unknown as Record<symbol, unknown>;
   return new Proxy(target, HANDLER);
 }
@@ -179,6 +190,12 @@ function localOperation(
     case Op.Next:
     case Op.Return:
       return Question.of(stepIterator(value, op, args[0]));
+    case Op.Batch:
+      return Question.of(stepBatch(Object(value), args[0]));
+    case Op.Write:
+    case Op.Close:
+    case Op.Abort:
+      return Question.of(writeToStream(value, op, args));
     case Op.Primitive:
       return Question.fulfilled(toPrimitive(value, args[0] as PrimitiveHint));
     case Op.InstanceOf:
@@ -252,23 +269,20 @@ function disposeNow(state: RemoteState, error: unknown): void {
   );
 }
 
-/** An async iterator over a remote (async) iterable; each step is one round trip. */
-function remoteIterator(state: RemoteState): AsyncIterator<unknown> & AsyncIterable<unknown> {
+/**
+ * An async iterator over a remote (async) iterable, prefetching items in
+ * batches of up to `window` (the connection's `iterationWindow` unless given).
+ */
+export function remoteIterator(
+  state: RemoteState,
+  window: number = state.engine.iterationWindow,
+): PrefetchingIterator {
   const iterator = perform(Op.Iter, state.engine, state.base, state.path, [], undefined);
-  const step = async (op: OpCode, value: unknown): Promise<IteratorResult<unknown>> => {
-    const result = await perform(op, state.engine, iterator, [], [value], undefined).promise;
-    const { done, value: item } = result as IteratorResult<unknown>;
-    // Done, the iterator needs no disposing (that would be one more `return()`): only releasing.
-    if (done || op === Op.Return) releaseValue(iterator.value);
-    return { done: Boolean(done), value: item };
-  };
-  return {
-    next: (value?: unknown) => step(Op.Next, value),
-    return: (value?: unknown) => step(Op.Return, value),
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  return new PrefetchingIterator({
+    step: (op, arg) => perform(op, state.engine, iterator, [], [arg], undefined).promise,
+    // Done or left, the iterator needs no disposing (that would be one more `return()`).
+    release: () => releaseValue(iterator.value),
+  }, window);
 }
 
 /**

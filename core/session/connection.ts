@@ -46,6 +46,37 @@ export interface ConnectionOptions extends Policy, Limits {
    */
   timeout?: number;
   /**
+   * Items a `for await` over a remote iterable may prefetch: the remote
+   * iterator runs at most this many items ahead of the loop (its side effects
+   * too), and they arrive in batches, a round trip per half window. 1 is
+   * lock-step: one round trip per item, each produced when asked for. From 1
+   * to 65 536; `iterate(remote, { window })` sets it for one iteration.
+   * @default {256}
+   */
+  iterationWindow?: number;
+  /**
+   * Chunks a `ReadableStream` or `WritableStream` handed over (either way)
+   * may have in flight: a readable's owner is read at most this many chunks
+   * ahead of the reader, a writable's writer waits while this many writes
+   * are unacknowledged. From 1 to 65 536.
+   * @default {64}
+   */
+  streamWindow?: number;
+  /**
+   * Compression of large message bodies (4 KiB or more, when that saves at
+   * least a tenth; attachments never), agreed in the handshake: `true` asks
+   * for it, with the best algorithm both ends have (`"zstd"`, else
+   * `"deflate"`); a name insists on that algorithm and refuses a peer without
+   * it; `false` refuses it both ways. Unset, this end accepts compression and
+   * uses it when the peer asks for it, so that one end turning it on is
+   * enough: leave it off on loopback, unix sockets, pipes and workers, where
+   * it only costs time, and turn it on for slow links. The synchronous mode
+   * never compresses. A compressed message's full size counts against the
+   * receiver's `maxMessageSize` and inbound budget.
+   * @default {undefined}
+   */
+  compression?: boolean | string;
+  /**
    * Milliseconds to wait for the peer's handshake.
    *
    * @default {10_000}

@@ -18,6 +18,8 @@ import type { CopyFilter } from "../wire/values.ts";
 import { remoteState } from "./engine.ts";
 import { Op, type OpCode } from "../wire/messages.ts";
 import type { Connection } from "./connection.ts";
+import { stepBatch, stepIterator } from "./iteration.ts";
+import { writeToStream } from "./streams.ts";
 
 /**
  * What a served call may know about itself. Read it with {@linkcode currentCall}
@@ -225,6 +227,15 @@ export function execute(
         throw new AccessError("NEXT and RETURN work only on an iterator opened by ITER");
       }
       return stepIterator(base, op, args[0], (run) => invoke(run, context));
+    case Op.Batch:
+      if (!openedIterators.has(base as object)) {
+        throw new AccessError("BATCH works only on an iterator opened by ITER");
+      }
+      return stepBatch(base as object, args[0], (run) => invoke(run, context));
+    case Op.Write:
+    case Op.Close:
+    case Op.Abort:
+      return writeToStream(base, op, args);
     case Op.Await:
       return base;
     case Op.Ping:
@@ -310,29 +321,6 @@ export function openIterator(
     iterable[Symbol.iterator];
   if (typeof open !== "function") throw new TypeError(`${what} is not iterable`);
   return run(() => open.call(value));
-}
-
-/**
- * One NEXT or RETURN step of `iterator`, as the wire carries it: a promise of
- * `{done, value}` with the value awaited (so sync iterators of promises behave
- * as `for await` expects). An iterator without `return` is simply done.
- */
-export function stepIterator(
-  iterator: unknown,
-  op: typeof Op.Next | typeof Op.Return,
-  arg: unknown,
-  run = (f: () => unknown) => f(),
-): Promise<IteratorResult<unknown>> {
-  const it = Object(iterator) as Partial<AsyncIterator<unknown>>;
-  const method = op === Op.Next ? it.next : it.return;
-  if (typeof method !== "function") {
-    if (op === Op.Return) return Promise.resolve({ done: true, value: arg });
-    return Promise.reject(new TypeError("the target is not an iterator"));
-  }
-  return Promise.resolve(run(() => method.call(iterator, arg))).then(async (result) => {
-    const { done, value } = (result ?? {}) as Partial<IteratorResult<unknown>>;
-    return { done: Boolean(done), value: await value } as IteratorResult<unknown>;
-  });
 }
 
 /** Iterators opened for the peer by ITER: the only targets of NEXT and RETURN. */

@@ -355,6 +355,8 @@ export class IncomingRefs implements ReferenceReader {
 function refKind(value: object): RefKindCode {
   if (typeof value === "function") return RefKind.Function;
   if (Array.isArray(value)) return RefKind.Array;
+  if (value instanceof ReadableStream) return RefKind.ReadableStream;
+  if (value instanceof WritableStream) return RefKind.WritableStream;
   return typeof (value as { then?: unknown }).then === "function"
     ? RefKind.Promise
     : RefKind.Object;

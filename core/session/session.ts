@@ -26,6 +26,7 @@ import {
   receiveHello,
 } from "../wire/handshake.ts";
 import type { AnnouncedLimits, ResolvedLimits } from "../wire/limits.ts";
+import { CompressingChannel, type CompressionOffer, NO_COMPRESSION } from "../wire/compression.ts";
 import { ByReference, unwrapMarker } from "../wire/markers.ts";
 import {
   type AnswerHead,
@@ -91,6 +92,7 @@ import {
 } from "./object_space.ts";
 import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { Outgoing } from "./outgoing.ts";
+import { checkWindow, DEFAULT_ITERATION_WINDOW, DEFAULT_STREAM_WINDOW } from "./iteration.ts";
 import { QuestionTable } from "./questions.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
 
@@ -168,6 +170,10 @@ export class Session implements Connection, Engine, SpaceOwner {
   readonly #policy: ResolvedPolicy;
   readonly #limits: ResolvedLimits;
   readonly #timeout: number;
+  /** Items a remote iteration prefetches at most (see `ConnectionOptions.iterationWindow`). */
+  readonly iterationWindow: number;
+  /** Chunks a web stream handed over has in flight at most (see `ConnectionOptions.streamWindow`). */
+  readonly streamWindow: number;
   readonly #logger: Logger;
   readonly #pending: QuestionTable;
   readonly #answers: AnswerTable;
@@ -202,6 +208,14 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.#limits = limits;
     this.#policy = resolvePolicy(options);
     this.#timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.iterationWindow = checkWindow(
+      options.iterationWindow ?? DEFAULT_ITERATION_WINDOW,
+      "iterationWindow",
+    );
+    this.streamWindow = checkWindow(
+      options.streamWindow ?? DEFAULT_STREAM_WINDOW,
+      "streamWindow",
+    );
     this.#logger = options.logger ?? defaultLogger;
     this.#beforeClose = options.beforeClose ?? null;
     this.#pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason), this.#timeout);
@@ -336,13 +350,23 @@ export class Session implements Connection, Engine, SpaceOwner {
   #sendHello(options: ConnectionOptions, aliases: string[]): HelloExpectations {
     const version = options.protocolVersion ?? PROTOCOL_VERSION;
     const members = reachableNames(this.service, this.#policy);
-    this.#writeMessage((w) => writeHello(w, version, aliases, members, this.#announced()));
+    const compression = this.#compression();
+    this.#writeMessage((w) =>
+      writeHello(w, version, aliases, members, this.#announced(), compression)
+    );
     return {
       version,
       timeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       expectService: options.expectService,
       description: this.description,
+      compression,
     };
+  }
+
+  /** What this end offers of compression: what its channel does, if it compresses. */
+  #compression(): CompressionOffer {
+    const channel = this.#channel;
+    return channel instanceof CompressingChannel ? channel.offer : NO_COMPRESSION;
   }
 
   /** The limits this end announces in its HELLO. */
@@ -381,6 +405,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       maxMessageSize: peer.limits.maxMessageSize,
       includeLocalStack: this.#sendLimits.includeLocalStack,
     };
+    if (this.#channel instanceof CompressingChannel) this.#channel.agree(peer.compression);
     this.#root = this.#space.root(peer.service, peer.members);
   }
 

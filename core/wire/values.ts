@@ -157,7 +157,7 @@ export function encodeExport(descriptor: ExportDescriptor): Uint8Array {
 /** Decodes an EXPORT payload. */
 export function decodeExport(data: Uint8Array): ExportDescriptor {
   const kind = data[0] & ~DISPOSABLE_FLAG;
-  if (data.length < 9 || data.length > 9 + 64 * 3 || kind > RefKind.Array) {
+  if (data.length < 9 || data.length > 9 + 64 * 3 || kind > RefKind.WritableStream) {
     throw peerFault("malformed reference");
   }
   return {
