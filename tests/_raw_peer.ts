@@ -59,10 +59,11 @@ export const OP = {
   PRIMITIVE: 12,
   INSTANCEOF: 13,
   KEYS: 14,
-  BATCH: 15,
-  WRITE: 16,
-  CLOSE: 17,
-  ABORT: 18,
+  DISPOSE: 15,
+  BATCH: 16,
+  WRITE: 17,
+  CLOSE: 18,
+  ABORT: 19,
 } as const;
 /** MessagePack extension types inside boxed values. */
 export const EXT = {

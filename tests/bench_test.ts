@@ -67,16 +67,16 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     // Ten scenarios, plus rdc's synchronous call and the raw echo with fresh buffers; bulk
     // echo has a third size and the ping-under-pull gives three rows; the call over the other
     // transports (11) has a row for each of Worker, MessagePort and WebSocket. Bulk data adds
-    // iteration and its copy baseline (12), the stream (13), the echo with transfer() and the
-    // bytes on the wire (14).
+    // iteration and its copy baseline (13), the stream (14), the echo with transfer() and the
+    // bytes on the wire (15).
     assert.equal(result.measured.length, 24, text);
     /** The peers beside rdc in a bulk-data row, by its title; undefined for the other rows. */
     const bulkPeers = (title: string): string[] | undefined =>
-      /^12 iterate/.test(title)
+      /^13 iterate/.test(title)
         ? ["rpyc"]
-        : /^13 /.test(title)
-        ? ["capnweb"]
         : /^14 /.test(title)
+        ? ["capnweb"]
+        : /^15 /.test(title)
         ? ["rpyc"]
         : /copied by value|with transfer\(\)/.test(title)
         ? []

@@ -47,8 +47,8 @@ Deno.test("transfer: a large buffer is the attachment itself, not a copy", () =>
     },
     isReference: () => false,
   };
-  const limits = { ...DEFAULT_LIMITS };
-  const boxer = new Boxer(new ByteWriter(), refs, limits, [transfer(bytes)], (size) => {
+  const settings = { ...DEFAULT_LIMITS, includeLocalStack: true };
+  const boxer = new Boxer(new ByteWriter(), refs, settings, [transfer(bytes)], (size) => {
     allocated += size;
     return new Uint8Array(size);
   });
@@ -63,7 +63,7 @@ Deno.test("transfer: a large buffer is the attachment itself, not a copy", () =>
 
   // Without transfer the same array is copied into a buffer from the allocator.
   const kept = pattern(256 * 1024);
-  const copying = new Boxer(new ByteWriter(), refs, limits, [kept], (size) => {
+  const copying = new Boxer(new ByteWriter(), refs, settings, [kept], (size) => {
     allocated += size;
     return new Uint8Array(size);
   });
