@@ -19,6 +19,7 @@
  * @module
  */
 
+export * from "./core/portable.ts";
 export {
   connect,
   connectStream,
@@ -35,20 +36,7 @@ export {
   type TokenAuthenticatorOptions,
 } from "./core/net/auth.ts";
 export type { BackoffOptions } from "./core/net/backoff.ts";
-export {
-  type Connection,
-  type ConnectionOptions,
-  type ConnectionStats,
-  type RootObject,
-} from "./core/session/connection.ts";
-export { defaultLogger, type Logger } from "./core/log.ts";
-export {
-  DEFAULT_LIMITS,
-  DEFAULT_SERVER_LIMITS,
-  type Limits,
-  type ResolvedLimits,
-  type ServerLimits,
-} from "./core/wire/limits.ts";
+export { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./core/wire/limits.ts";
 export {
   serve,
   type ServeOptions,
@@ -63,58 +51,14 @@ export {
   type IsolatedServer,
   serveIsolated,
 } from "./core/net/isolated.ts";
-export {
-  connectInProcess,
-  connectMessagePort,
-  connectWorker,
-  type InProcessOptions,
-  type MessagePortLike,
-  type MessagePortOptions,
-  serveMessagePort,
-  serveParent,
-  type WorkerConnectionOptions,
-} from "./core/net/message_port.ts";
-export type { MessageEndpoint } from "./core/wire/message_channel.ts";
+export { type PoolServeOptions, type PoolServer, servePool } from "./core/net/pool.ts";
 export {
   connectSubprocess,
   serveStdio,
   type SubprocessConnection,
   type SubprocessOptions,
 } from "./core/net/stdio.ts";
-export {
-  Service,
-  type ServiceConnection,
-  type ServiceLike,
-  VoidService,
-} from "./core/session/service.ts";
-export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./core/session/policy.ts";
-export { ByReference, ByValue, byValue, ref } from "./core/wire/markers.ts";
-export type { CopyFilter } from "./core/wire/values.ts";
-export { deleteMember, hasMember, isRemote, setMember } from "./core/netref/proxy.ts";
-export { obtain, timed } from "./core/netref/helpers.ts";
-export { type CallContext, currentCall } from "./core/session/dispatch.ts";
-export type { CallOptions } from "./core/session/engine.ts";
-export type {
-  Remote,
-  RemoteMember,
-  RemotePromise,
-  Resolved,
-  Unprefixed,
-} from "./core/netref/types.ts";
 export type { ByteStreams, Transport } from "./core/wire/transport.ts";
-export {
-  AccessError,
-  AuthenticationError,
-  ConnectionClosedError,
-  type ErrorClass,
-  LimitError,
-  ProtocolError,
-  registerErrorClass,
-  RemoteError,
-  type RemoteErrorFields,
-  TimeoutError,
-} from "./core/errors.ts";
-export { PROTOCOL_VERSION } from "./core/wire/messages.ts";
 export {
   DEFAULT_PRUNING_TIMEOUT,
   type RegistryServer,
@@ -126,12 +70,14 @@ export {
   connectByService,
   type ConnectByServiceOptions,
   discover,
+  DISCOVERY_RETRY_MS,
   type DiscoveryOptions,
   listServices,
 } from "./core/registry/discovery.ts";
 export { DiscoveryError } from "./core/registry/errors.ts";
 export { REGISTRY_PORT, type RegistryMode, type ServerAddress } from "./core/registry/messages.ts";
 export {
+  defaultRegistryHost,
   type Registrar,
   type RegistrationOptions,
   REREGISTER_INTERVAL,

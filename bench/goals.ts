@@ -124,13 +124,41 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       op: "info",
     },
     {
-      what: "12 Deno → RPyC os.getpid() ÷ RPyC's own client, same server",
+      what: "5 rdc 16 MiB echo with transfer() ÷ raw",
+      ...ratio("echo16-transfer/rdc", "echo16/raw"),
+      op: ">=",
+      target: 0.9,
+    },
+    {
+      what: "13 rdc iteration of 10 000 items ÷ copying them by value",
+      ...ratio("iterate/rdc", "iterate-copy/rdc"),
+      op: "<=",
+      target: 3,
+    },
+    {
+      what: "13 RPyC buffiter ÷ rdc iteration",
+      ...ratio("iterate/rpyc", "iterate/rdc"),
+      op: "info",
+    },
+    {
+      what: "14 rdc 20-chunk stream ÷ Cap'n Web, 25 ms link",
+      ...ratio("stream/rdc", "stream/capnweb"),
+      op: "<=",
+      target: 1.2,
+    },
+    {
+      what: "15 rdc bytes on the wire ÷ RPyC, 1 MB repetitive string echo",
+      ...ratio("wire-text/rdc", "wire-text/rpyc"),
+      op: "info",
+    },
+    {
+      what: "16 Deno → RPyC os.getpid() ÷ RPyC's own client, same server",
       ...ratio("py-getpid/deno", "py-getpid/rpyc"),
       op: "<=",
       target: 1,
     },
     {
-      what: "12 classic connect to RPyC from Deno, round trips (absolute)",
+      what: "16 classic connect to RPyC from Deno, round trips (absolute)",
       ...absolute("py-connect/deno"),
       op: "<=",
       target: 2,

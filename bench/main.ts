@@ -24,7 +24,14 @@
  * the raw ping-pong while the bench process builds the same rows in rdc's
  * decoding slices; 11 the call over a Worker, over a MessagePort (in this
  * process) and over a loopback WebSocket, each beside the bare carrier's
- * ping-pong (`transports.ts`); 12 rdc's Python interop: `py.modules.os.getpid()`
+ * ping-pong (`transports.ts`); 12 another client's ping during a CPU-bound
+ * call on a concurrent server and on a pool of two workers (`busy.ts`);
+ * 13 iterating 10 000 remote items (rdc's batched `for await`, RPyC's
+ * `buffiter`) beside copying them by value; 14 a 20-chunk `ReadableStream`
+ * passed to a remote reader over a link adding 25 ms each way; the 16 MiB
+ * echo handed over with `transfer()` (scenario 5); 15 the bytes on the wire
+ * for an echo of a 1 MB repetitive string, rdc with `compression: true`,
+ * RPyC with its default zlib; 16 rdc's Python interop: `py.modules.os.getpid()`
  * from Deno beside Python's own client on the same RPyC server, and the round
  * trips of a classic connect to Python (`python_interop.ts`).
  *
@@ -53,6 +60,7 @@ import { type Measured, renderChecks, renderSingles, type Single } from "./repor
 import { machine, machineLine, renderNotes } from "./report.ts";
 import { type Measure, runRounds, type Scenario } from "./rounds.ts";
 import { timeBatch, wire } from "./scenarios.ts";
+import { busyPings } from "./busy.ts";
 import { median, round, spread } from "./stats.ts";
 
 const { values: flags } = parseArgs({
@@ -80,6 +88,18 @@ const ECHOES = [MiB, 16 * MiB, BIG_ECHO];
 /** Rows whose table is about 45 MB in rdc's encoding (the bench prints the bytes it measured). */
 const PULL_ROWS = flags.smoke ? 1_000 : 528_000;
 const PULL = flags.smoke ? "tiny" : "45 MB";
+
+/** Scenario 12: items iterated remotely, and how many iterations a round times. */
+const ITEMS = flags.smoke ? 100 : 10_000;
+const ITERATIONS = flags.smoke ? 1 : 5;
+/** Scenario 13: a stream of 1 KiB chunks over a link that adds this much each way. */
+const STREAM_CHUNKS = 20;
+const STREAM_DELAY_MS = 25;
+const STREAM_COUNT = flags.smoke ? 1 : 3;
+/** Scenario 14: a string of about 1 MB that compresses well. */
+const REPETITIVE = "All work and no play makes Jack a dull boy. ".repeat(
+  flags.smoke ? 100 : 22_728,
+);
 
 const started = performance.now();
 const host = machine();
@@ -110,9 +130,12 @@ await using _stopPeers = {
   },
 };
 const proxies = new Map(peers.map((p) => [p.name, startDelayProxy(p.port, DELAY_MS)]));
+const streamProxies = new Map(
+  peers.map((p) => [p.name, startDelayProxy(p.port, STREAM_DELAY_MS)]),
+);
 await using _stopProxies = {
   [Symbol.asyncDispose]: async () => {
-    for (const proxy of proxies.values()) await proxy.close();
+    for (const proxy of [...proxies.values(), ...streamProxies.values()]) await proxy.close();
   },
 };
 
@@ -230,17 +253,47 @@ for (const kind of ["call", "pipelined"] as const) {
     ),
   );
 }
-// 12: rdc's Python interop on the RPyC peer's own classic server, beside Python's client.
+// Bulk data (issue 14): batched iteration, streams over a slow link, transfer, compression.
+add("iterate", `13 iterate ${ITEMS} remote items`, "µs", [
+  ...each((p) => p.iterate && (() => p.iterate!(ITEMS, ITERATIONS))),
+]);
+add("iterate-copy", `13 the same ${ITEMS} items copied by value`, "µs", [
+  ["rdc", () => rdc.copyItems(ITEMS, ITERATIONS)],
+]);
+add(
+  "stream",
+  `14 ${STREAM_CHUNKS}-chunk stream to a remote reader, +${STREAM_DELAY_MS} ms each way`,
+  "µs",
+  each((p) =>
+    p.streamDelayed &&
+    (() => p.streamDelayed!(streamProxies.get(p.name)!.port, STREAM_CHUNKS, STREAM_COUNT))
+  ),
+);
+add(`${echoId(16 * MiB)}-transfer`, "5 bulk echo 16 MiB, handed over with transfer()", "MiB/s", [
+  [
+    "rdc",
+    async () => mibPerSecond(16 * MiB)(await rdc.echoTransfer(16 * MiB, echoCount(16 * MiB))),
+  ],
+]);
+add(
+  "wire-text",
+  `15 bytes on the wire: echo of a ${sizeLabel(REPETITIVE.length)} repetitive string`,
+  "B",
+  [
+    ...each((p) => p.wireBytes && (() => p.wireBytes!(REPETITIVE))),
+  ],
+);
+// 16: rdc's Python interop on the RPyC peer's own classic server, beside Python's client.
 const rpycPeer = peers.find((p): p is RpycPeer => p instanceof RpycPeer);
 await using interop = rpycPeer
   ? await PythonInterop.open(rpycPeer.port, rpycPeer.version)
   : undefined;
 if (rpycPeer && interop) {
-  add("py-getpid", "12 os.getpid() on a Python classic server", "µs", [
+  add("py-getpid", "16 os.getpid() on a Python classic server", "µs", [
     ["deno", () => interop.getpid(batchMs)],
     ["rpyc", () => rpycPeer.getpid(batchMs)],
   ]);
-  add("py-connect", "12 classic connect to Python, round trips", "requests", [
+  add("py-connect", "16 classic connect to Python, round trips", "requests", [
     ["deno", () => interop.connectRoundTrips()],
   ]);
 }
@@ -333,6 +386,9 @@ for (const peer of peers) {
     });
   }
 }
+
+// A busy call on a concurrent server and on a pool: once, after the rounds (it costs seconds).
+singles.push(await busyPings(flags.smoke ? 100 : 1_000, flags.smoke ? 1 : 5));
 
 function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1);

@@ -9,6 +9,8 @@
  * - a chain of property reads ending in a call that joins two path parts
  *   (rdc and RPyC: their classic `modules` reach to `path.posix.join`);
  * - `echo(bytes)` → the same bytes;
+ * - `items(n)` → the numbers `0 … n - 1`, one at a time (a generator);
+ * - `consume(stream)` → the number of chunks of a stream the client passed;
  * - `callback(fn, count)`: calls the client's `fn` `count` times one after
  *   another and returns the microseconds per call, as the server measured;
  * - `make()` → a new object that travels by reference (for churn);
@@ -109,6 +111,19 @@ export interface Peer extends AsyncDisposable {
    * the second pings back to back, each ping awaited before the next.
    */
   pull?(rows: number): Promise<PullResult>;
+  /**
+   * Microseconds per iteration of the server's `items(n)` (the numbers
+   * `0 … n - 1`, produced one at a time), `count` times: rdc's `for await`,
+   * RPyC's `buffiter`.
+   */
+  iterate?(n: number, count: number): Promise<number>;
+  /** Bytes on the wire, both ways, for one echo of `text`, compressed where the peer can. */
+  wireBytes?(text: string): Promise<number>;
+  /**
+   * Microseconds per `consume(stream)` of a `chunks`-chunk `ReadableStream`
+   * through 127.0.0.1:`port` (a proxy in front of this peer's server), `count` times.
+   */
+  streamDelayed?(port: number, chunks: number, count: number): Promise<number>;
   /** Timings through 127.0.0.1:`port`, a proxy in front of this peer's server. */
   delayed?(port: number, count: number): Promise<DelayedResult>;
   /** Creates and drops `n` remote objects. */

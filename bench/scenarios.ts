@@ -96,3 +96,41 @@ export async function wire(conn: Connection, op: Operation, n = 200): Promise<Wi
     meanBytesIn: (before.bytesReceived - first.bytesReceived) / n,
   };
 }
+
+/**
+ * Microseconds per `consume` of a fresh stream of `chunks` chunks of 1 KiB,
+ * over `count` of them; `consume` resolves with the chunk count it read.
+ */
+export function timeStreams(
+  consume: (stream: ReadableStream<Uint8Array>) => Promise<number>,
+  chunks: number,
+  count: number,
+): Promise<number> {
+  return timeBatch(
+    async () => {
+      const stream = ReadableStream.from(
+        Array.from({ length: chunks }, (_, i) => new Uint8Array(1024).fill(i)),
+      );
+      const read = await consume(stream);
+      if (read !== chunks) throw new Error(`stream: ${read} chunks read, not ${chunks}`);
+    },
+    0,
+    count,
+  );
+}
+
+/** Microseconds per `fetch` of `n` items (an array, checked for its length), over `count`. */
+export function timeItems(
+  fetch: () => Promise<unknown[]>,
+  n: number,
+  count: number,
+): Promise<number> {
+  return timeBatch(
+    async () => {
+      const got = await fetch();
+      if (got.length !== n) throw new Error(`${got.length} items, not ${n}`);
+    },
+    0,
+    count,
+  );
+}

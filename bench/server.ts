@@ -15,7 +15,15 @@
  * @module
  */
 
-import { classic, type Connection, PERMISSIVE, serve, type ServiceConnection } from "../mod.ts";
+import {
+  classic,
+  type Connection,
+  PERMISSIVE,
+  serve,
+  type ServiceConnection,
+  transfer,
+  type Transferred,
+} from "../mod.ts";
 import { serveRaw } from "./raw.ts";
 import { buildTable, type Row } from "./table.ts";
 
@@ -48,6 +56,33 @@ export class BenchService extends classic.ClassicService {
   /** Bulk: the same bytes back. */
   exposed_echo(bytes: Uint8Array): Uint8Array {
     return bytes;
+  }
+
+  /** Bulk, handed back without a copy (`transfer`): the bytes that arrived are the reply's. */
+  exposed_echoTransfer(bytes: Uint8Array): Transferred<Uint8Array> {
+    return transfer(bytes);
+  }
+
+  /** Text, the same back (the compression scenario echoes a repetitive string). */
+  exposed_echoText(text: string): string {
+    return text;
+  }
+
+  /** Items `0 … count - 1`, one at a time (remote iteration). */
+  *exposed_items(count: number): Generator<number> {
+    for (let i = 0; i < count; i++) yield i;
+  }
+
+  /** The same items as one array, by value (the copy iteration is measured against). */
+  exposed_itemList(count: number): number[] {
+    return Array.from({ length: count }, (_, i) => i);
+  }
+
+  /** Reads a stream the client handed over to the end; its chunk count. */
+  async exposed_consume(stream: ReadableStream<Uint8Array>): Promise<number> {
+    let chunks = 0;
+    for await (const _ of stream) chunks++;
+    return chunks;
   }
 
   /** Calls the client's `fn` `count` times, one after another; microseconds per call. */

@@ -91,6 +91,27 @@ export function parseSeconds(text: string, flag: string, allowZero = false): num
   return seconds;
 }
 
+/**
+ * The address to bind from `--host` and `--ipv6` (RPyC's `--ipv6`): the
+ * host given, else the IPv6 or IPv4 `fallback`.
+ *
+ * @throws {UsageError} for `--ipv6` with an IPv4 address.
+ */
+export function bindAddress(
+  host: string | undefined,
+  ipv6: boolean | undefined,
+  fallback: { ipv4: string; ipv6: string },
+): string {
+  if (host === undefined) return ipv6 ? fallback.ipv6 : fallback.ipv4;
+  if (ipv6 && /^\d{1,3}(\.\d{1,3}){3}$/.test(host)) {
+    throw new UsageError(`--ipv6 cannot bind the IPv4 address '${host}' (drop one of them)`);
+  }
+  return host;
+}
+
+/** The `--ipv6`/`-6` flag, as a `parseFlags` option. */
+export const IPV6_FLAG = { ipv6: { type: "boolean", short: "6" } } as const;
+
 /** Whether `host` names this machine's loopback interface only. */
 export function isLoopback(host: string): boolean {
   const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();

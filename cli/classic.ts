@@ -13,6 +13,8 @@ import { Registration } from "../core/registry/registration.ts";
 import { serviceAliases } from "../core/session/service.ts";
 import type { TlsServerOptions } from "../core/net/tls.ts";
 import {
+  bindAddress,
+  IPV6_FLAG,
   isLoopback,
   openLog,
   parseFlags,
@@ -32,13 +34,18 @@ eval, execute, files). It is remote code execution by design: serve it on
 loopback, or to trusted clients only.
 
 Options:
-      --host HOST        address to bind (default 127.0.0.1)
+      --host HOST        address to bind (default 127.0.0.1, or ::1 with --ipv6)
+  -6, --ipv6             bind IPv6 loopback (::1) by default
   -p, --port PORT        TCP port (default ${classic.DEFAULT_PORT}, or ${classic.DEFAULT_TLS_PORT} with TLS; 0 picks a free one)
-  -m, --mode MODE        concurrent | oneshot | stdio | isolated (default concurrent)
-                           concurrent  all clients in this process
+  -m, --mode MODE        concurrent | oneshot | stdio | isolated | pool (default concurrent)
+                           concurrent  all clients in this process (RPyC's name: threaded)
                            oneshot     print "rdc-oneshot" and HOST<TAB>PORT, serve one client
                            stdio       serve one peer on stdin/stdout (inetd, ssh)
-                           isolated    each connection in its own child process
+                           isolated    each connection in its own child process (RPyC's
+                                       name: forking)
+                           pool        connections spread over --workers processes, each
+                                       serving many (a busy client stalls only its worker's)
+      --workers N        processes of --mode pool (default: one per core, here ${navigator.hardwareConcurrency})
       --unix PATH        listen on a unix socket instead of TCP
       --ws PATH          serve over WebSocket: an HTTP server on --host/--port whose WebSocket
                          upgrades at PATH are the connections (classic.connectWebSocket(
@@ -63,13 +70,19 @@ Options:
 ${REGISTER_HELP}  -h, --help             show this help
 `;
 
-const MODES = ["concurrent", "oneshot", "stdio", "isolated"] as const;
+const MODES = ["concurrent", "oneshot", "stdio", "isolated", "pool"] as const;
 type Mode = typeof MODES[number];
+/** RPyC's names of the modes (`rpyc_classic -m threaded|forking`). */
+const MODE_ALIASES: Readonly<Record<string, Mode>> = {
+  threaded: "concurrent",
+  forking: "isolated",
+};
 
 /** Runs `rdc classic`; resolves with the exit status once the server has stopped. */
 export async function runClassic(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     host: { type: "string" },
+    ...IPV6_FLAG,
     port: { type: "string", short: "p" },
     mode: { type: "string", short: "m" },
     unix: { type: "string" },
@@ -84,6 +97,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     "insecure-remote": { type: "boolean" },
     "max-connections": { type: "string" },
     "idle-timeout": { type: "string" },
+    workers: { type: "string" },
     ...REGISTER_FLAGS,
     help: { type: "boolean", short: "h" },
   });
@@ -91,9 +105,13 @@ export async function runClassic(argv: string[]): Promise<number> {
     console.log(CLASSIC_HELP);
     return 0;
   }
-  const mode = (values.mode ?? "concurrent").toLowerCase() as Mode;
+  const named = (values.mode ?? "concurrent").toLowerCase();
+  const mode = (MODE_ALIASES[named] ?? named) as Mode;
   if (!MODES.includes(mode)) {
-    throw new UsageError(`invalid --mode '${values.mode}': expected one of ${MODES.join(", ")}`);
+    throw new UsageError(
+      `invalid --mode '${values.mode}': expected one of ${MODES.join(", ")} ` +
+        `(or ${Object.keys(MODE_ALIASES).join(", ")})`,
+    );
   }
   const tls = tlsOptions(values["ssl-keyfile"], values["ssl-certfile"], values["ssl-cafile"]);
   const token = values["auth-token-file"] === undefined
@@ -103,12 +121,15 @@ export async function runClassic(argv: string[]): Promise<number> {
   const port = values.port === undefined
     ? (tls ? classic.DEFAULT_TLS_PORT : classic.DEFAULT_PORT)
     : parsePort(values.port);
-  const hostname = values.host ?? "127.0.0.1";
-  if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
-    throw new UsageError("--unix cannot be combined with --host or --port");
+  const hostname = bindAddress(values.host, values.ipv6, { ipv4: "127.0.0.1", ipv6: "::1" });
+  const where = [values.host, values.ipv6 || undefined, values.port];
+  if (values.unix !== undefined && where.some((v) => v !== undefined)) {
+    throw new UsageError("--unix cannot be combined with --host, --ipv6 or --port");
   }
-  if (mode === "stdio" && [values.host, values.port, values.unix].some((v) => v !== undefined)) {
-    throw new UsageError("--mode stdio serves on stdin/stdout: drop --host, --port and --unix");
+  if (mode === "stdio" && [...where, values.unix].some((v) => v !== undefined)) {
+    throw new UsageError(
+      "--mode stdio serves on stdin/stdout: drop --host, --ipv6, --port and --unix",
+    );
   }
   if (mode === "stdio" && (tls || token)) {
     throw new UsageError("--mode stdio serves on stdin/stdout: TLS and tokens do not apply");
@@ -137,7 +158,7 @@ export async function runClassic(argv: string[]): Promise<number> {
   const idleSeconds = values["idle-timeout"] === undefined
     ? undefined
     : parseSeconds(values["idle-timeout"], "--idle-timeout", true);
-  if (idleSeconds !== undefined && (mode === "stdio" || mode === "isolated")) {
+  if (idleSeconds !== undefined && (mode === "stdio" || mode === "isolated" || mode === "pool")) {
     throw new UsageError(
       `--idle-timeout applies to --mode concurrent and oneshot, not ${mode}`,
     );
@@ -148,8 +169,14 @@ export async function runClassic(argv: string[]): Promise<number> {
         "drop --mode, --ws and --auth-token-file",
     );
   }
+  if (values.workers !== undefined && mode !== "pool") {
+    throw new UsageError(`--workers applies to --mode pool, not ${mode}`);
+  }
+  const workers = values.workers === undefined
+    ? undefined
+    : parsePositiveInteger(values.workers, "--workers");
   const listening = mode !== "stdio" && values.unix === undefined;
-  const registrar = registrarFromFlags(values, listening && ws === undefined);
+  const registrar = registrarFromFlags(values, listening && ws === undefined, hostname);
   // TLS or a token keeps strangers out; without either, only loopback is safe.
   const guarded = tls !== undefined || token !== undefined;
   if (listening && !isLoopback(hostname) && !guarded && !values["insecure-remote"]) {
@@ -176,30 +203,46 @@ export async function runClassic(argv: string[]): Promise<number> {
     await conn.finished;
     return 0;
   }
-  const where = values.unix !== undefined
+  const address = values.unix !== undefined
     ? { path: values.unix }
     : { hostname, port, tls, ws: ws === undefined ? undefined : { path: ws } };
   const common = {
-    ...where,
+    ...address,
     authenticator: token === undefined ? undefined : tokenAuthenticator(token),
     signal: stop.signal,
     logger: log,
     maxConnections,
   };
-  const server = values.rpyc
-    ? python.classic.serve({
+  let server;
+  if (values.rpyc) {
+    server = python.classic.serve({
       ...(values.unix !== undefined ? { path: values.unix } : { hostname, port, tls }),
       signal: stop.signal,
       logger: log,
-    })
-    : mode === "isolated"
-    ? serveIsolated(classic.defaultServerCommand(), common)
-    : classic.serve({
-      ...common,
-      oneShot: mode === "oneshot",
-      registrar,
-      idleTimeout: idleSeconds === undefined ? undefined : idleSeconds * 1_000,
     });
+  } else {
+    switch (mode) {
+      case "isolated":
+        server = serveIsolated(classic.defaultServerCommand(), common);
+        break;
+      case "pool":
+        server = classic.servePool({ ...common, workers, logConnections: true });
+        break;
+      case "concurrent":
+      case "oneshot":
+        server = classic.serve({
+          ...common,
+          oneShot: mode === "oneshot",
+          logConnections: true,
+          registrar,
+          idleTimeout: idleSeconds === undefined ? undefined : idleSeconds * 1_000,
+        });
+        break;
+      default:
+        mode satisfies never;
+        throw new UsageError(`invalid --mode '${mode}'`);
+    }
+  }
   try {
     await server.ready;
   } catch (error) {
@@ -217,8 +260,10 @@ export async function runClassic(argv: string[]): Promise<number> {
     : addr.path;
   const readable = ws === undefined ? hostPort : `${tls ? "wss" : "ws"}://${hostPort}${ws}`;
   log("info", `serving ${values.rpyc ? "RPyC classic" : mode} on ${readable}`);
-  // An isolated server runs no service of its own here: its classic names are registered for it.
-  await using _registration = mode === "isolated" && registrar && "port" in addr
+  // An isolated or pool server runs no service of its own here: its classic names are registered
+  // for it.
+  await using _registration = (mode === "isolated" || mode === "pool") && registrar &&
+      "port" in addr
     ? new Registration(registrar, serviceAliases(classic.ClassicService), addr.port, {}, log)
     : undefined;
   await server.finished;

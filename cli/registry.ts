@@ -8,7 +8,18 @@
 import { RegistryClient } from "../core/registry/client.ts";
 import { REGISTRY_MODES, REGISTRY_PORT, type RegistryMode } from "../core/registry/messages.ts";
 import { serveRegistry } from "../core/registry/server.ts";
-import { openLog, parseFlags, parsePort, parseSeconds, stopSignal, UsageError } from "./args.ts";
+import { defaultRegistryHost } from "../core/registry/registration.ts";
+import {
+  bindAddress,
+  IPV6_FLAG,
+  isLoopback,
+  openLog,
+  parseFlags,
+  parsePort,
+  parseSeconds,
+  stopSignal,
+  UsageError,
+} from "./args.ts";
 
 /** RPyC's pruning timeout, in seconds. */
 const DEFAULT_TIMEOUT_S = 240;
@@ -26,6 +37,7 @@ Options:
                          0.0.0.0 to serve a network and to hear UDP broadcasts (where
                          servers register by default); anyone who reaches it can then
                          register servers and ask for them
+  -6, --ipv6             bind IPv6 loopback (::1) by default
   -p, --port PORT        port (default ${REGISTRY_PORT}; 0 picks a free one)
   -t, --timeout SECONDS  forget a server that has not registered again for this long
                          (default ${DEFAULT_TIMEOUT_S}; servers register every 60 s)
@@ -40,6 +52,7 @@ export async function runRegistry(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     mode: { type: "string", short: "m" },
     host: { type: "string" },
+    ...IPV6_FLAG,
     port: { type: "string", short: "p" },
     timeout: { type: "string", short: "t" },
     listing: { type: "boolean", short: "l" },
@@ -61,7 +74,7 @@ export async function runRegistry(argv: string[]): Promise<number> {
   using stop = stopSignal();
   const registry = await serveRegistry({
     mode,
-    hostname: values.host ?? "127.0.0.1",
+    hostname: bindAddress(values.host, values.ipv6, { ipv4: "127.0.0.1", ipv6: "::1" }),
     port,
     pruningTimeout: timeout * 1_000,
     allowListing: values.listing ?? false,
@@ -75,6 +88,13 @@ export async function runRegistry(argv: string[]): Promise<number> {
     `serving the ${mode} registry on ${hostname.includes(":") ? `[${hostname}]` : hostname}:` +
       `${bound} (pruning after ${timeout} s, listing ${listing})`,
   );
+  if (isLoopback(hostname)) {
+    logging.log(
+      "info",
+      "bound to loopback: servers on this machine register here by default; other machines " +
+        "and UDP broadcasts cannot reach it (--host 0.0.0.0 serves a network)",
+    );
+  }
   await registry.finished;
   logging.log("info", "stopped");
   return 0;
@@ -92,15 +112,17 @@ export const REGISTER_FLAGS = {
 export const REGISTER_HELP =
   `      --register         register with a registry while serving (see 'rdc registry')
       --registry-type T  UDP | TCP (default UDP)
-      --registry-host H  the registry's address (default 255.255.255.255, a broadcast, for
-                         UDP; required for TCP)
+      --registry-host H  the registry's address (UDP default: 127.0.0.1 for a server on
+                         loopback, where 'rdc registry' listens by default; else
+                         255.255.255.255, a broadcast. Required for TCP)
       --registry-port P  the registry's port (default ${REGISTRY_PORT})
 `;
 
 /**
  * The registry client the `--register` flags ask for, or `undefined` without
  * `--register`. `tcpServer` says whether the command serves on a TCP port
- * (only such a server can register).
+ * (only such a server can register), `serverHost` the address it binds (which
+ * picks the default registry host, see `defaultRegistryHost`).
  *
  * @throws {UsageError} for a bad type or port, TCP without a host, a `--registry-*`
  * flag without `--register`, or `--register` on a server without a port.
@@ -113,6 +135,7 @@ export function registrarFromFlags(
     "registry-port"?: string;
   },
   tcpServer: boolean,
+  serverHost: string,
 ): RegistryClient | undefined {
   if (!values.register) {
     const stray = (["registry-type", "registry-host", "registry-port"] as const)
@@ -129,7 +152,7 @@ export function registrarFromFlags(
   const port = values["registry-port"] === undefined
     ? REGISTRY_PORT
     : parsePort(values["registry-port"], "--registry-port");
-  return new RegistryClient({ mode, host, port });
+  return new RegistryClient({ mode, host: host ?? defaultRegistryHost(serverHost), port });
 }
 
 /** A registry mode from a flag's text, in any case. @throws {UsageError} for anything else. */

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { captureStack } from "./platform.ts";
+
 const REMOTE_BRAND: unique symbol = Symbol("rdc.remoteError");
 
 /**
@@ -47,7 +49,7 @@ export class RemoteError extends Error {
       ? Reflect.construct(Error, [fields.message], cls)
       : new RemoteError(fields.name, fields.message, fields.stack);
     if (cls) {
-      Error.captureStackTrace?.(error, RemoteError.from);
+      captureStack(error, RemoteError.from);
       brand(error, fields.name, fields.stack);
     }
     completeRemoteError(error, fields.hasCause, fields.cause, fields.props);
@@ -69,7 +71,13 @@ export function completeRemoteError(
     Object.defineProperty(error, "cause", { value: cause, writable: true, configurable: true });
   }
   for (const [key, value] of Object.entries(props)) {
-    if (!RESERVED_ERROR_KEYS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+    if (RESERVED_ERROR_KEYS.has(key)) continue;
+    if (key === "errors" && Array.isArray(value)) {
+      // As an AggregateError holds it: own, not enumerable.
+      Object.defineProperty(error, key, { value, writable: true, configurable: true });
+    } else {
+      (error as unknown as Record<string, unknown>)[key] = value;
+    }
   }
 }
 
@@ -87,7 +95,10 @@ export interface RemoteErrorFields {
   hasCause: boolean;
   /** The unboxed `cause`, when `hasCause`. */
   cause: unknown;
-  /** Own enumerable properties other than name, message, stack and cause. */
+  /**
+   * Own enumerable properties other than name, message, stack and cause,
+   * and an `AggregateError`'s `errors`.
+   */
   props: Record<string, unknown>;
 }
 
@@ -128,7 +139,7 @@ function setStack(error: Error, localStack: string): void {
 export function rethrowWithCallerStack(error: unknown): never {
   if (error instanceof Error && REMOTE_BRAND in error) {
     const here: { stack?: string } = {};
-    Error.captureStackTrace(here, rethrowWithCallerStack);
+    captureStack(here, rethrowWithCallerStack);
     setStack(error, here.stack ?? "");
   }
   throw error;

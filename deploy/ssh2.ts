@@ -6,7 +6,11 @@
  * @module
  */
 
-import ssh2 from "ssh2";
+// Named in full here, not in deno.json's imports: the package then works when imported by path
+// or from a vendored copy without an import map entry, and programs that never deploy never
+// install ssh2 (nor see Deno's notice about its skipped native build scripts).
+// deno-lint-ignore no-import-prefix
+import ssh2 from "npm:ssh2@1.17.0";
 import type { Buffer } from "node:buffer";
 import type { Duplex, Readable } from "node:stream";
 

@@ -24,7 +24,6 @@ import {
   listServices,
   RegistryClient,
   serve,
-  type ServerAddress,
   serveRegistry,
   Service,
 } from "../mod.ts";
@@ -41,20 +40,6 @@ export class GreeterService extends Service {
   }
 }
 
-/** Asks the registry until `count` servers of `name` are there (servers register in the background). */
-async function untilRegistered(
-  registrar: RegistryClient,
-  name: string,
-  count: number,
-): Promise<ServerAddress[]> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const servers = await registrar.discover(name);
-    if (servers.length >= count) return servers;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`${name} servers did not register`);
-}
-
 async function main(): Promise<void> {
   await using registry = await serveRegistry({ port: 0, allowListing: true });
   console.log(`registry: udp 127.0.0.1:${registry.addr.port}`);
@@ -66,7 +51,9 @@ async function main(): Promise<void> {
     ["server A", serve(new GreeterService("server A"), { port: 0, registrar })],
     ["server B", serve(new GreeterService("server B"), { port: 0, registrar })],
   ]);
-  const found = await untilRegistered(registrar, "Greeter", 2);
+  // Registering runs in the background: wait until the registry has both.
+  await Promise.all([...servers.values()].map((server) => server.registered));
+  const found = await discover("Greeter", { registrar });
   console.log(`found ${found.length} Greeter servers: ${found.map((s) => s.port).join(", ")}`);
   console.log(`services listed: ${(await listServices({ registrar })).join(", ")}`);
 

@@ -6,7 +6,8 @@
  * version (`-not_before`/`-not_after` of `openssl req`/`x509` only exist
  * from 3.4 on), so expired certificates need no faked clock. Every one
  * carries v3 extensions (basicConstraints, keyUsage, extendedKeyUsage for
- * leaves, subjectAltName for servers): rustls refuses v1 certificates.
+ * leaves, subjectAltName for servers): rustls refuses v1 certificates; the
+ * one v1 client certificate is there to check how that refusal reads.
  * Keys are EC P-256 (quick to make).
  *
  * The layout (each trust anchor is a self-signed root):
@@ -19,7 +20,8 @@
  * │                                       build the chain up to the root it trusts
  * ├── client (CN=alice)                   clientAuth, signed by the root directly
  * ├── expired server (CN=localhost)       valid 2020-01-01 … 2021-01-01
- * └── expired client (CN=old-alice)       valid 2020-01-01 … 2021-01-01
+ * ├── expired client (CN=old-alice)       valid 2020-01-01 … 2021-01-01
+ * └── v1 client (CN=old-bob)              X.509 v1: no extensions at all
  *
  * rdc Rogue Root CA                       trusted by nobody
  * └── rdc Rogue Intermediate CA           the "untrusted intermediate"
@@ -61,6 +63,8 @@ export interface Certs {
   expiredServer: KeyPair;
   /** A client certificate signed by the trusted root, expired in 2021. */
   expiredClient: KeyPair;
+  /** A client certificate signed by the trusted root, X.509 version 1 (no extensions). */
+  v1Client: KeyPair;
 }
 
 /** Subject names, for assertions. */
@@ -72,6 +76,7 @@ export const NAMES = {
   client: "alice",
   rogueClient: "mallory",
   expiredClient: "old-alice",
+  v1Client: "old-bob",
 } as const;
 
 let made: Promise<Certs> | undefined;
@@ -165,13 +170,14 @@ type Section = "root" | "intermediate" | "server" | "client";
 
 /**
  * Makes `name.key` (EC P-256) and `name.pem`, signed by the CA whose files
- * are `issuer.pem`/`issuer.key` (null: self-signed).
+ * are `issuer.pem`/`issuer.key` (null: self-signed). With no `extensions`
+ * section, `openssl ca` makes an X.509 v1 certificate.
  */
 function issue(
   dir: string,
   name: string,
   subject: string,
-  extensions: Section,
+  extensions: Section | null,
   issuer: string | null,
   validity: { start: string; end: string },
 ): void {
@@ -198,10 +204,7 @@ function issue(
     "-notext",
     "-config",
     "ca.cnf",
-    "-extfile",
-    "extensions.cnf",
-    "-extensions",
-    extensions,
+    ...(extensions === null ? [] : ["-extfile", "extensions.cnf", "-extensions", extensions]),
     "-startdate",
     validity.start,
     "-enddate",
@@ -223,13 +226,14 @@ async function make(): Promise<Certs> {
     await Deno.writeTextFile(`${dir}/extensions.cnf`, EXTENSIONS);
     await Deno.writeTextFile(`${dir}/index.txt`, "");
     await Deno.mkdir(`${dir}/issued`);
-    const plan: [string, string, Section, string | null, typeof CURRENT][] = [
+    const plan: [string, string, Section | null, string | null, typeof CURRENT][] = [
       ["ca", NAMES.ca, "root", null, CURRENT],
       ["intermediate", NAMES.intermediate, "intermediate", "ca", CURRENT],
       ["server", "localhost", "server", "intermediate", CURRENT],
       ["client", NAMES.client, "client", "ca", CURRENT],
       ["expired-server", "localhost", "server", "ca", EXPIRED],
       ["expired-client", NAMES.expiredClient, "client", "ca", EXPIRED],
+      ["v1-client", NAMES.v1Client, null, "ca", CURRENT],
       ["rogue-ca", NAMES.rogueCa, "root", null, CURRENT],
       ["rogue-intermediate", NAMES.rogueIntermediate, "intermediate", "rogue-ca", CURRENT],
       ["rogue-client", NAMES.rogueClient, "client", "rogue-intermediate", CURRENT],
@@ -253,6 +257,7 @@ async function make(): Promise<Certs> {
       rogueServer: await pair("rogue-server", "rogue-intermediate"),
       expiredServer: await pair("expired-server"),
       expiredClient: await pair("expired-client"),
+      v1Client: await pair("v1-client"),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });

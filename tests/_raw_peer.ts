@@ -3,7 +3,7 @@
  * frames by hand, without the library's connection engine, so a test can send
  * anything at all and see exactly what comes back. The wire numbers below are
  * written out here on purpose (not imported from core/) so the tests check the
- * protocol as core/PROTOCOL.md (version 3) describes it. Messages are encoded
+ * protocol as core/PROTOCOL.md (version 4) describes it. Messages are encoded
  * with @msgpack/msgpack, an encoder independent of ours.
  *
  * The second half is the hostile-peer harness shared by hostile_test.ts and
@@ -30,7 +30,7 @@ import { joinBlocks } from "../core/wire/channel.ts";
 // ---- wire numbers (core/PROTOCOL.md) -------------------------------------------------------
 
 /** The protocol version these tests speak. */
-export const VERSION = 3;
+export const VERSION = 4;
 /** Message types: the first element of every message. */
 export const MSG = {
   HELLO: 0,
@@ -56,6 +56,14 @@ export const OP = {
   AWAIT: 9,
   PING: 10,
   COPY: 11,
+  PRIMITIVE: 12,
+  INSTANCEOF: 13,
+  KEYS: 14,
+  DISPOSE: 15,
+  BATCH: 16,
+  WRITE: 17,
+  CLOSE: 18,
+  ABORT: 19,
 } as const;
 /** MessagePack extension types inside boxed values. */
 export const EXT = {
@@ -105,13 +113,14 @@ export const DEFAULT_LIMITS: Readonly<AnnouncedLimits> = Object.freeze({
 
 // ---- building messages ---------------------------------------------------------------------
 
-/** A version-2 HELLO for a service called `name`, announcing the default limits unless told. */
+/** A version-4 HELLO (accepting no compression) for a service called `name`, announcing the default limits unless told. */
 export function hello(
   name = "Raw",
   limits: Partial<AnnouncedLimits> = {},
   version = VERSION,
 ): unknown[] {
-  return [MSG.HELLO, "rdc", version, name, [name], [], { ...DEFAULT_LIMITS, ...limits }];
+  const announced = { ...DEFAULT_LIMITS, ...limits };
+  return [MSG.HELLO, "rdc", version, name, [name], [], announced, [], false];
 }
 
 /** A REQUEST, fields in their wire order (`finished` before `args`). */
@@ -574,7 +583,7 @@ export class EvilTargetService extends Service {
   /** Never answers until the call is cancelled or the connection closes. */
   @exposed
   hang(): Promise<string> {
-    const { signal } = currentCall()!;
+    const { signal } = currentCall();
     return new Promise((resolve) => {
       if (signal.aborted) resolve("aborted");
       signal.addEventListener("abort", () => resolve("aborted"), { once: true });

@@ -20,7 +20,7 @@ import {
   type Incoming,
   tokenAuthenticator,
 } from "../mod.ts";
-import { presentToken } from "../core/net/auth.ts";
+import { presentToken } from "../core/net/token.ts";
 import { certificates, NAMES, writeCertFiles } from "./_certs.ts";
 import { logged, quietLogger, rejection, waitFor, whoAmIServer, writeAll } from "./_helpers.ts";
 import { canRun, oneshotAddress, privateNetns, RDC, RdcProcess, runRdc, within } from "./_cli.ts";

@@ -66,9 +66,21 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     assert.deepEqual(result.peers, ["rdc", ...peers.split(",")]);
     // Ten scenarios, plus rdc's synchronous call and the raw echo with fresh buffers; bulk
     // echo has a third size and the ping-under-pull gives three rows; the call over the other
-    // transports (11) has a row for each of Worker, MessagePort and WebSocket. With RPyC,
-    // the Python interop adds two (12).
-    assert.equal(result.measured.length, rpyc ? 21 : 19, text);
+    // transports (11) has a row for each of Worker, MessagePort and WebSocket. Bulk data adds
+    // iteration and its copy baseline (13), the stream (14), the echo with transfer() and the
+    // bytes on the wire (15). With RPyC, the Python interop adds two (16).
+    assert.equal(result.measured.length, rpyc ? 26 : 24, text);
+    /** The peers beside rdc in a bulk-data row, by its title; undefined for the other rows. */
+    const bulkPeers = (title: string): string[] | undefined =>
+      /^13 iterate/.test(title)
+        ? ["rpyc"]
+        : /^14 /.test(title)
+        ? ["capnweb"]
+        : /^15 /.test(title)
+        ? ["rpyc"]
+        : /copied by value|with transfer\(\)/.test(title)
+        ? []
+        : undefined;
     for (const scenario of result.measured) {
       assert.deepEqual(scenario.failed ?? {}, {}, `${scenario.title} failed`);
       if (/fresh buffers/.test(scenario.title)) {
@@ -76,7 +88,7 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
         assert.ok(scenario.figures.raw?.median > 0, `${scenario.title}: no raw figure`);
         continue;
       }
-      if (/^12 /.test(scenario.title)) {
+      if (/^16 /.test(scenario.title)) {
         // Deno through @rdc/rdc/python beside RPyC's own client; the round trips are Deno's alone.
         const expected = /round trips/.test(scenario.title) ? ["deno"] : ["deno", "rpyc"];
         assert.deepEqual(Object.keys(scenario.figures).sort(), expected, scenario.title);
@@ -97,7 +109,8 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
       const sync = /sync call/.test(scenario.title);
       // Cap'n Web has no pull: the big table's JSON is over its message limit.
       const capnweb = sync || /ping|pull/.test(scenario.title) ? [] : ["capnweb"];
-      const others = [...capnweb, ...(rpyc && !sync ? ["rpyc"] : [])];
+      const others = (bulkPeers(scenario.title) ?? [...capnweb, ...(rpyc && !sync ? ["rpyc"] : [])])
+        .filter((peer) => rpyc || peer !== "rpyc");
       for (const peer of ["rdc", ...others]) {
         const figure = scenario.figures[peer]?.median;
         assert.ok(
@@ -110,7 +123,8 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
       assert.ok(check.ratio && Number.isFinite(check.ratio.median), `${check.what}: no figure`);
     }
     const rdcSingles = result.singles.filter((s) => s.peer === "rdc");
-    assert.equal(rdcSingles.length, 2, "churn and soak ran for rdc");
+    assert.equal(rdcSingles.length, 3, "churn, soak and the busy call ran for rdc");
+    assert.ok(rdcSingles.some((s) => s.scenario.startsWith("12 ping during")), "no busy-call row");
     assert.ok(rdcSingles.find((s) => s.scenario.includes("churn"))?.met, "churn returned exports");
     assert.match(text, /1 call add\(1, 2\)/);
     assert.match(text, /1 sync call add\(1, 2\)/);

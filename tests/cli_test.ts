@@ -77,6 +77,11 @@ Deno.test("rdc classic --help: exit 0, lists every flag and mode", async () => {
       "oneshot",
       "stdio",
       "isolated",
+      "pool",
+      "--workers N",
+      "-6, --ipv6",
+      "threaded",
+      "forking",
       "18812",
     ]
   ) {
@@ -480,7 +485,7 @@ const USAGE_ERRORS: [string, string[], RegExp[]][] = [
   ["a port that is not a number", ["classic", "-p", "abc"], [/'abc'/, /--port/]],
   ["a negative port as --port=-1", ["classic", "--port=-1"], [/'-1'/, /--port/]],
   ["a fractional port", ["classic", "--port", "80.5"], [/'80\.5'/, /--port/]],
-  ["an unknown mode", ["classic", "-m", "threaded"], [/'threaded'/, /--mode/]],
+  ["an unknown mode", ["classic", "-m", "spawning"], [/'spawning'/, /--mode/, /threaded/]],
   ["--unix with --port", ["classic", "--unix", "X", "--port", "1"], [/--unix/, /--port/]],
   ["--unix with --host", ["classic", "--unix", "X", "--host", "localhost"], [/--unix/, /--host/]],
   ["--mode stdio with --port", ["classic", "--mode", "stdio", "--port", "1"], [/stdio/, /--port/]],
@@ -606,3 +611,49 @@ if (NETNS === undefined) {
       "(unshare --net failed); it is never tried on the real network",
   );
 }
+
+// --- RPyC's spellings ---------------------------------------------------------------------------
+
+Deno.test("rdc classic -m threaded / -m forking: RPyC's names of concurrent and isolated", async () => {
+  for (const [alias, mode] of [["threaded", "concurrent"], ["forking", "isolated"]] as const) {
+    await using proc = new RdcProcess(["classic", "-m", alias, "-p", "0"]);
+    const port = await loggedPort(proc, mode);
+    await using a = await connectTcp("127.0.0.1", port);
+    await using b = await connectTcp("127.0.0.1", port);
+    const [pidA, pidB] = await Promise.all([a.globals.Deno.pid, b.globals.Deno.pid]);
+    // concurrent: both in the server's process; isolated: each in a child of its own.
+    assert.equal(pidA === pidB, mode === "concurrent", `${alias}: pids ${pidA}, ${pidB}`);
+    assert.equal(pidA === proc.child.pid, mode === "concurrent");
+  }
+});
+
+Deno.test("rdc classic (concurrent): logs each connection and its end, as isolated mode does", async () => {
+  await using proc = new RdcProcess(["classic", "-p", "0"]);
+  const port = await loggedPort(proc, "concurrent");
+  const conn = await connectTcp("127.0.0.1", port);
+  await conn.eval("1");
+  const opened = await proc.waitStderr(/info: connection from (tcp 127\.0\.0\.1:\d+)\n/);
+  await conn.close();
+  await proc.waitStderr(new RegExp(`info: connection from ${opened[1]} ended`));
+});
+
+Deno.test("rdc classic -6 / --ipv6 and rdc registry --ipv6: bind ::1 by default", async () => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+  } catch {
+    if (Deno.env.get("CI") === "true") throw new Error("this machine has no IPv6 loopback");
+    console.warn("cli_test: no IPv6 loopback (::1) here: skipping the --ipv6 test");
+    return;
+  }
+  for (const flag of ["-6", "--ipv6"]) {
+    await using proc = new RdcProcess(["classic", flag, "-p", "0"]);
+    const port = Number((await proc.waitStderr(/serving concurrent on \[::1\]:(\d+)/))[1]);
+    await using conn = await connectTcp("::1", port);
+    assert.equal(await conn.eval("6 * 7"), 42);
+  }
+  await using registry = new RdcProcess(["registry", "--ipv6", "-p", "0"]);
+  await registry.waitStderr(/serving the UDP registry on \[::1\]:\d+/);
+  const wrong = await runRdc("classic", "-6", "--host", "127.0.0.1");
+  assert.equal(wrong.code, 2, wrong.stderr);
+  assert.match(wrong.stderr, /--ipv6 .*IPv4 address '127\.0\.0\.1'/);
+});

@@ -68,13 +68,21 @@ function rawServer(handle: (peer: RawPeer) => Promise<void>) {
   };
 }
 
+/** A version-4 HELLO frame announcing `limits`, with its magic or service name replaced if told. */
+function helloFrame(
+  limits: Record<string, number>,
+  { magic = "rdc", service = "S" as unknown } = {},
+): Uint8Array {
+  return rawFrame([MSG.HELLO, magic, VERSION, service, ["S"], [], limits, [], false]);
+}
+
 /** The default limits but one. */
 function withoutLimit(name: string): Record<string, number> {
   return Object.fromEntries(Object.entries(DEFAULT_LIMITS).filter(([key]) => key !== name));
 }
 
 Deno.test("handshake: version mismatch fails on both ends, naming both versions", async (t) => {
-  await t.step("server speaks version 3, client version 1", async () => {
+  await t.step(`server speaks version ${VERSION}, client version 1`, async () => {
     const { server, lines, port } = startServer(EchoService);
     try {
       const error = await connect("127.0.0.1", port, {
@@ -88,10 +96,16 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
         (e) => e,
       );
       assert.ok(error instanceof ProtocolError, `client got ${error}`);
-      assert.match(error.message, /this end speaks version 1, the peer speaks version 3/);
+      assert.match(
+        error.message,
+        new RegExp(`this end speaks version 1, the peer speaks version ${VERSION}`),
+      );
       await waitFor(() => lines.some((l) => /version/.test(l)), 3000, "the server's log line");
       const line = lines.find((l) => /version/.test(l))!;
-      assert.match(line, /this end speaks version 3, the peer speaks version 1/);
+      assert.match(
+        line,
+        new RegExp(`this end speaks version ${VERSION}, the peer speaks version 1`),
+      );
       assert.equal(server.connections.size, 0);
       await assertServerWorks(port);
     } finally {
@@ -99,18 +113,22 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
     }
   });
 
-  await t.step("client speaks version 3, server version 4", async () => {
-    const { server, lines, port } = startServer(EchoService, { protocolVersion: 4 });
+  await t.step(`client speaks version ${VERSION}, server version ${VERSION + 1}`, async () => {
+    const { server, lines, port } = startServer(EchoService, { protocolVersion: VERSION + 1 });
     try {
       await assert.rejects(
         connect("127.0.0.1", port, { logger: quietLogger() }),
         (e: Error) =>
           e instanceof ProtocolError &&
-          /this end speaks version 3, the peer speaks version 4/.test(e.message),
+          new RegExp(`this end speaks version ${VERSION}, the peer speaks version ${VERSION + 1}`)
+            .test(e.message),
       );
       await waitFor(() => lines.some((l) => /version/.test(l)), 3000, "the server's log line");
       assert.ok(
-        lines.some((l) => /this end speaks version 4, the peer speaks version 3/.test(l)),
+        lines.some((l) =>
+          new RegExp(`this end speaks version ${VERSION + 1}, the peer speaks version ${VERSION}`)
+            .test(l)
+        ),
         lines.join("\n"),
       );
     } finally {
@@ -118,15 +136,16 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
     }
   });
 
-  await t.step("the server's HELLO has version 3 and announces every limit", async () => {
+  await t.step("the server's HELLO has this version and announces every limit", async () => {
     const { server, port } = startServer(EchoService, { maxDepth: 100 });
     const peer = await RawPeer.connect(port);
     try {
       const greeting = await peer.next();
-      assert.equal(greeting.length, 7);
+      assert.equal(greeting.length, 9);
       assert.deepEqual(greeting.slice(0, 5), [MSG.HELLO, "rdc", VERSION, "Echo", ["Echo"]]);
       assert.ok((greeting[5] as string[]).includes("echo"), `members: ${greeting[5]}`);
       assert.deepEqual(greeting[6], { ...DEFAULT_LIMITS, maxDepth: 100 });
+      assert.deepEqual(greeting.slice(7), [["zstd", "deflate"], false], "compression accepted");
     } finally {
       peer.close();
       await server.close();
@@ -142,7 +161,10 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
       const messages = await peer.readToEnd();
       const reason = closeReason(messages);
       assert.ok(reason, `no CLOSE in ${Deno.inspect(messages)}`);
-      assert.match(reason, /this end speaks version 3, the peer speaks version 1/);
+      assert.match(
+        reason,
+        new RegExp(`this end speaks version ${VERSION}, the peer speaks version 1`),
+      );
       await waitFor(() => lines.some((l) => /version 1/.test(l)), 3000, "the server's log line");
       await assertServerWorks(port);
     } finally {
@@ -160,7 +182,10 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
       const messages = await peer.readToEnd();
       const reason = closeReason(messages);
       assert.ok(reason, `no CLOSE in ${Deno.inspect(messages)}`);
-      assert.match(reason, /this end speaks version 3, the peer speaks version 7/);
+      assert.match(
+        reason,
+        new RegExp(`this end speaks version ${VERSION}, the peer speaks version 7`),
+      );
       await waitFor(() => lines.some((l) => /version 7/.test(l)), 3000, "the server's log line");
     } finally {
       peer.close();
@@ -175,30 +200,27 @@ Deno.test("handshake: a non-rdc first frame gets a clear ProtocolError", async (
     ["a map instead of an array", rawFrame({ jsonrpc: "2.0" }), /not an rdc peer/],
     [
       "a Hello with the wrong magic",
-      rawFrame([MSG.HELLO, "xyz", VERSION, "S", ["S"], [], DEFAULT_LIMITS]),
+      helloFrame(DEFAULT_LIMITS, { magic: "xyz" }),
       /not an rdc peer.*not an rdc handshake/,
     ],
     [
       "a Hello with a malformed service name",
-      rawFrame([MSG.HELLO, "rdc", VERSION, 5, ["S"], [], DEFAULT_LIMITS]),
+      helloFrame(DEFAULT_LIMITS, { service: 5 }),
       /not an rdc peer.*malformed Hello message: service name is an integer/,
     ],
     [
       "a Hello that leaves out a limit",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], withoutLimit("maxDepth")]),
+      helloFrame(withoutLimit("maxDepth")),
       /malformed Hello message: no maxDepth limit/,
     ],
     [
       "a Hello with a limit of 0",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], { ...DEFAULT_LIMITS, maxFrameSize: 0 }]),
+      helloFrame({ ...DEFAULT_LIMITS, maxFrameSize: 0 }),
       /malformed Hello message: bad limit maxFrameSize 0/,
     ],
     [
       "a Hello announcing a frame size no chunk fits (below the least any end accepts)",
-      rawFrame([MSG.HELLO, "rdc", VERSION, "S", ["S"], [], {
-        ...DEFAULT_LIMITS,
-        maxMessageSize: 200,
-      }]),
+      helloFrame({ ...DEFAULT_LIMITS, maxMessageSize: 200 }),
       /maxMessageSize 200 is below the least any end accepts \(65536\)/,
     ],
     [

@@ -89,7 +89,7 @@ function containerBomb(size = 200): Uint8Array {
 
 /** The message array pieces of a HELLO up to (not including) its aliases. */
 function helloStart(): Uint8Array {
-  return concat(bytes(0x97), encode(MSG.HELLO), encode("rdc"), encode(VERSION), encode("Raw"));
+  return concat(bytes(0x99), encode(MSG.HELLO), encode("rdc"), encode(VERSION), encode("Raw"));
 }
 
 /** Reads on until a message matching `match` has arrived (it may have already); returns it. */
@@ -964,9 +964,19 @@ Deno.test("hostile wire: honest large messages from a raw peer", async (t) => {
     try {
       let payload: Uint8Array = new Uint8Array(0);
       for (let pad = 16_000; payload.length !== 16 * KiB; pad++) {
-        payload = encode([MSG.HELLO, "rdc", VERSION, "Raw", ["Raw", "x".repeat(pad)], [], {
-          ...DEFAULT_LIMITS,
-        }]);
+        payload = encode([
+          MSG.HELLO,
+          "rdc",
+          VERSION,
+          "Raw",
+          ["Raw", "x".repeat(pad)],
+          [],
+          {
+            ...DEFAULT_LIMITS,
+          },
+          [],
+          false,
+        ]);
         assert.ok(payload.length <= 16 * KiB, "no padding gives exactly 16 KiB");
       }
       await peer.sendBytes(frame(payload));

@@ -15,6 +15,7 @@ import {
   currentCall,
   LimitError,
   obtain,
+  PROTOCOL_VERSION,
   ref,
   serve,
   Service,
@@ -57,7 +58,7 @@ class BulkService extends Service {
     return callbacks.length;
   }
   exposed_hang(): Promise<string> {
-    const { signal } = currentCall()!;
+    const { signal } = currentCall();
     return new Promise((resolve) => {
       if (signal.aborted) return resolve("aborted");
       signal.addEventListener("abort", () => resolve("aborted"), { once: true });
@@ -339,15 +340,25 @@ Deno.test("message layer: a peer that stops reading is slowed, then cut off; oth
 
 const encoder = new Encoder();
 
-/** A HELLO of protocol version 2 with default limits (see core/PROTOCOL.md). */
+/** A HELLO of protocol version 4 with default limits, accepting no compression (see core/PROTOCOL.md). */
 function hello(): unknown[] {
-  return [0, "rdc", 3, "Raw", ["Raw"], [], {
-    maxMessageSize: 1024 * MiB,
-    maxFrameSize: 2 * MiB,
-    maxDepth: 256,
-    maxElements: 10_000_000,
-    maxBigIntBytes: MiB,
-  }];
+  return [
+    0,
+    "rdc",
+    PROTOCOL_VERSION,
+    "Raw",
+    ["Raw"],
+    [],
+    {
+      maxMessageSize: 1024 * MiB,
+      maxFrameSize: 2 * MiB,
+      maxDepth: 256,
+      maxElements: 10_000_000,
+      maxBigIntBytes: MiB,
+    },
+    [],
+    false,
+  ];
 }
 
 /** One message in a whole frame. */

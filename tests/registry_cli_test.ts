@@ -11,6 +11,11 @@ import { quietLogger, rejection, waitFor } from "./_helpers.ts";
 import { freePort, RdcProcess, runRdc } from "./_cli.ts";
 import { registryClient } from "./registry_helpers.ts";
 
+/** `rdc classic -p 0 --register` with `flags` (the registry's), as a running process. */
+function registeringClassic(...flags: string[]): RdcProcess {
+  return new RdcProcess(["classic", "-p", "0", "--register", ...flags]);
+}
+
 /** Waits until a classic server logs where it serves; returns its port. */
 async function classicPort(proc: RdcProcess, mode = "concurrent"): Promise<number> {
   return Number(
@@ -52,16 +57,12 @@ Deno.test("rdc registry and rdc classic --register (UDP): found by name, gone af
     /serving the UDP registry on 127\.0\.0\.1:(\d+) \(pruning after 240 s, listing on\)/,
   );
   const client = registryClient("UDP", Number(match[1]));
-  await using server = new RdcProcess([
-    "classic",
-    "-p",
-    "0",
-    "--register",
+  await using server = registeringClassic(
     "--registry-host",
     "127.0.0.1",
     "--registry-port",
     match[1]!,
-  ]);
+  );
   const port = await classicPort(server);
   await waitFor(async () => (await client.discover("classic")).length > 0, 10_000, "registration");
   assert.deepEqual(await client.discover("CLASSIC"), [{ host: "127.0.0.1", port }]);
@@ -79,6 +80,33 @@ Deno.test("rdc registry and rdc classic --register (UDP): found by name, gone af
   await registry.waitStderr(/removed CLASSIC at 127\.0\.0\.1:\d+/);
   assert.equal((await registry.stop("SIGTERM")).code, 0, registry.output());
   assert.match(registry.stderr, /stopped\n$/);
+});
+
+Deno.test("rdc registry and rdc classic --register with default flags meet (ports aside)", async () => {
+  await using registry = new RdcProcess(["registry", "-p", "0"]);
+  const match = await registry.waitStderr(/serving the UDP registry on 127\.0\.0\.1:(\d+)/);
+  // The registry says at run time whom it serves.
+  await registry.waitStderr(/bound to loopback: .*--host 0\.0\.0\.0/);
+  const client = registryClient("UDP", Number(match[1]));
+  // No --registry-host: a server on loopback registers with the registry on loopback.
+  await using server = registeringClassic("--registry-port", match[1]!);
+  const port = await classicPort(server);
+  await server.waitStderr(/registered Classic on port \d+ with udp 127\.0\.0\.1:\d+/);
+  assert.deepEqual(await client.discover("classic"), [{ host: "127.0.0.1", port }]);
+});
+
+Deno.test("rdc classic --register, broadcasting to no registry: says so at run time, naming flags", async () => {
+  // 255.255.255.255: the default of a server bound to a wildcard address.
+  await using server = registeringClassic(
+    "--registry-host",
+    "255.255.255.255",
+    "--registry-port",
+    `${freePort()}`,
+  );
+  const line = await server.waitStderr(/info: cannot register Classic[^\n]*/);
+  assert.match(line[0], /udp 255\.255\.255\.255:\d+/);
+  assert.match(line[0], /rdc registry --host 0\.0\.0\.0/);
+  assert.match(line[0], /--registry-host/);
 });
 
 Deno.test("rdc registry -m tcp -q and rdc classic -m isolated --register --registry-type tcp", async () => {

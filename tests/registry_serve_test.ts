@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   connectByService,
+  defaultRegistryHost,
   discover,
   DiscoveryError,
   type Registrar,
@@ -91,7 +92,7 @@ for (const mode of MODES) {
       logger,
     });
     const { port } = server.addr as Deno.NetAddr;
-    await waitFor(() => logger.lines.some((line) => line.startsWith("debug: cannot register")));
+    await waitFor(() => logger.lines.some((line) => line.startsWith("info: cannot register")));
     await using registry = await serveRegistry({ mode, port: registryPort, logger: quietLogger() });
     const client = registryClient(mode, registry.addr.port);
     await waitFor(
@@ -166,4 +167,67 @@ Deno.test("connectByService: skips servers that are down or serve something else
   assert.ok(unknown instanceof DiscoveryError);
   assert.match(unknown.message, /^no server of 'Nobody' is registered at udp 127\.0\.0\.1:\d+$/);
   await assert.rejects(discover("Nobody", { registrar: r.client }), DiscoveryError);
+});
+
+Deno.test("server.registered resolves once the registry has the server; at once without one", async () => {
+  await using r = await startRegistry("UDP");
+  await using server = serve(EchoService, { port: 0, registrar: r.client, logger: quietLogger() });
+  assert.ok(server.registered instanceof Promise, "server.registered is a promise");
+  await server.registered;
+  // No polling: once it resolves, the registry answers with the server.
+  const { port } = server.addr as Deno.NetAddr;
+  assert.deepEqual(await discover("echo", { registrar: r.client }), [{ host: "127.0.0.1", port }]);
+  await using unregistered = serve(EchoService, { port: 0, logger: quietLogger() });
+  await unregistered.registered;
+});
+
+Deno.test("server.registered rejects when the server closes before any registry answered", async () => {
+  const logger = quietLogger();
+  const registrar = registryClient("UDP", await freeRegistryPort("UDP"));
+  const server = serve(EchoService, { port: 0, registrar, logger });
+  await waitFor(() => logger.lines.some((line) => line.startsWith("info: cannot register")));
+  await server.close();
+  await assert.rejects(server.registered, /closed before it registered|stopped before/);
+});
+
+Deno.test("discover and connectByService with wait: find a server that registers later", async () => {
+  await using r = await startRegistry("UDP");
+  const found = discover("echo", { registrar: r.client, wait: 10_000 });
+  const connected = connectByService("echo", {
+    registrar: r.client,
+    wait: 10_000,
+    logger: quietLogger(),
+  });
+  // Both are asking before the server exists.
+  assert.deepEqual(await r.client.discover("echo"), []);
+  await using server = serve(EchoService, { port: 0, registrar: r.client, logger: quietLogger() });
+  const { port } = server.addr as Deno.NetAddr;
+  assert.deepEqual(await found, [{ host: "127.0.0.1", port }]);
+  await using conn = await connected;
+  assert.equal(await conn.root.echo("late"), "late");
+
+  // Without a server, the wait ends in a DiscoveryError that says how long it waited;
+  // an abort ends it sooner.
+  const missing = await rejection(discover("Nobody", { registrar: r.client, wait: 300 }));
+  assert.ok(missing instanceof DiscoveryError, String(missing));
+  assert.match(missing.message, /^no server of 'Nobody' is registered at .* \(waited 300 ms\)$/);
+  const controller = new AbortController();
+  const aborted = discover("Nobody", {
+    registrar: r.client,
+    wait: 60_000,
+    signal: controller.signal,
+  });
+  controller.abort(new Error("stop waiting"));
+  await assert.rejects(aborted, /stop waiting/);
+  await assert.rejects(discover("echo", { registrar: r.client, wait: -1 }), RangeError);
+});
+
+Deno.test("defaultRegistryHost: loopback servers register on loopback, others broadcast", () => {
+  assert.equal(defaultRegistryHost(), "127.0.0.1");
+  assert.equal(defaultRegistryHost("127.0.0.1"), "127.0.0.1");
+  assert.equal(defaultRegistryHost("localhost"), "127.0.0.1");
+  assert.equal(defaultRegistryHost("::1"), "::1");
+  assert.equal(defaultRegistryHost("[::1]"), "::1");
+  assert.equal(defaultRegistryHost("0.0.0.0"), undefined);
+  assert.equal(defaultRegistryHost("192.168.1.5"), undefined);
 });

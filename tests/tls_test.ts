@@ -167,6 +167,19 @@ Deno.test("a client certificate signed by an untrusted intermediate is refused, 
   assert.deepEqual(missing, [], `these do not name the unknown CA:\n${missing.join("\n")}`);
 });
 
+Deno.test("an X.509 v1 client certificate is refused saying v3 is required, not 'unknown CA'", async () => {
+  const c = await certificates();
+  await using t = await tlsServer(mutual(c));
+  const error = await expectRefused(t.port, { caCerts: [c.ca], ...c.v1Client });
+  const line = await logged(t.log, new RegExp(`TLS handshake with ${PEER} failed`));
+  for (const [who, text] of [["the server's log", line], ["the client's error", error.message]]) {
+    assert.match(text!, /X\.509 v1/, `${who}: ${text}`);
+    assert.match(text!, /v3 is required/, `${who}: ${text}`);
+    assert.doesNotMatch(text!, /unknown CA/i, `${who}: ${text}`);
+  }
+  await expectAccepted(t.port, { caCerts: [c.ca], ...c.client });
+});
+
 Deno.test("a missing client certificate is refused when one is required (the default with a CA)", async () => {
   const c = await certificates();
   await using t = await tlsServer(mutual(c));

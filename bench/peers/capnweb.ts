@@ -22,7 +22,7 @@
 
 import type { RpcStub } from "capnweb";
 import type { ChurnResult, DelayedResult, Peer, SoakResult } from "../peer.ts";
-import { timeBatch } from "../scenarios.ts";
+import { timeBatch, timeStreams } from "../scenarios.ts";
 import type { BenchApi } from "./capnweb_server.ts";
 
 type Capnweb = typeof import("capnweb");
@@ -190,6 +190,18 @@ class CapnwebPeer implements Peer {
         call: await timeBatch(() => api.add(1, 2), 0, count),
         pipelined: await timeBatch(pipelined, 0, count),
       };
+    } finally {
+      session.api[Symbol.dispose]();
+      await session.closed;
+    }
+  }
+
+  /** `api.consume(stream)` with a fresh stream of `chunks` chunks, through the proxy on `port`. */
+  async streamDelayed(port: number, chunks: number, count: number): Promise<number> {
+    const session = this.#open(port);
+    try {
+      const api = session.api;
+      return await timeStreams((stream) => api.consume(stream), chunks, count);
     } finally {
       session.api[Symbol.dispose]();
       await session.closed;

@@ -85,6 +85,13 @@ export class BenchApi extends RpcTarget {
     return bytes;
   }
 
+  /** Reads a stream the client passed to the end; its chunk count. */
+  async consume(stream: ReadableStream<Uint8Array>): Promise<number> {
+    let chunks = 0;
+    for await (const _ of stream) chunks++;
+    return chunks;
+  }
+
   /** Calls the client's `fn` `count` times, one after another; microseconds per call. */
   async callback(fn: (x: number) => number | Promise<number>, count: number): Promise<number> {
     const start = performance.now();

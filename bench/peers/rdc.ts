@@ -7,11 +7,18 @@
  * @module
  */
 
-import { classic, connect, type Connection, connectSync, type SyncConnection } from "../../mod.ts";
+import {
+  classic,
+  connect,
+  type Connection,
+  connectSync,
+  type SyncConnection,
+  transfer,
+} from "../../mod.ts";
 import { type BenchServer, startServer } from "../child.ts";
 import type { ChurnResult, DelayedResult, Peer, PullResult, SoakResult } from "../peer.ts";
 import { pingWhile } from "../pings.ts";
-import { timeBatch, timeSyncBatch } from "../scenarios.ts";
+import { timeBatch, timeItems, timeStreams, timeSyncBatch } from "../scenarios.ts";
 import type { Row } from "../table.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -90,18 +97,55 @@ export class RdcPeer implements Peer {
     return (n * 1000) / elapsed;
   }
 
-  async echo(size: number, count: number): Promise<number> {
+  echo(size: number, count: number): Promise<number> {
+    return this.#echo(size, count, false);
+  }
+
+  /** Echoes handed over both ways with `transfer`: each reply's buffer is the next request's. */
+  echoTransfer(size: number, count: number): Promise<number> {
+    return this.#echo(size, count, true);
+  }
+
+  async #echo(size: number, count: number, handOver: boolean): Promise<number> {
     // Incompressible, like real bulk data (RPyC compresses what it sends).
-    const bytes = randomBytes(size);
+    let bytes = randomBytes(size);
     if (!this.#bulk || this.#bulk.closed) this.#bulk = await connect("127.0.0.1", this.port);
     const root = this.#bulk.root;
     gc?.();
     const start = performance.now();
     for (let i = 0; i < count; i++) {
-      const back: Uint8Array = await root.echo(bytes);
+      const back: Uint8Array = handOver
+        ? await root.echoTransfer(transfer(bytes))
+        : await root.echo(bytes);
       if (back.length !== size) throw new Error(`echo: ${back.length} bytes back, not ${size}`);
+      if (handOver) bytes = back;
     }
     return ((performance.now() - start) * 1000) / count;
+  }
+
+  iterate(n: number, count: number): Promise<number> {
+    const items = this.conn.root.items;
+    return timeItems(() => Array.fromAsync(items(n)), n, count);
+  }
+
+  /** Microseconds per copy of the same `n` items as one array, by value (iteration's baseline). */
+  copyItems(n: number, count: number): Promise<number> {
+    const itemList = this.conn.root.itemList;
+    return timeItems(() => itemList(n), n, count);
+  }
+
+  async wireBytes(text: string): Promise<number> {
+    await using conn = await connect("127.0.0.1", this.port, { compression: true });
+    const before = conn.stats();
+    if (await conn.root.echoText(text) !== text) throw new Error("echo text: wrong result");
+    const after = conn.stats();
+    return after.bytesSent - before.bytesSent + after.bytesReceived - before.bytesReceived;
+  }
+
+  async streamDelayed(port: number, chunks: number, count: number): Promise<number> {
+    await using conn = await connect("127.0.0.1", port);
+    const root = conn.root;
+    return await timeStreams((stream) => root.consume(stream), chunks, count);
   }
 
   /**

@@ -169,6 +169,16 @@ export class RpycPeer implements Peer {
     return await this.send({ op: "echo", size, count, fill: this.#echoFill }) as number;
   }
 
+  /** `list(rpyc.buffiter(conn.root.items(n)))`, `count` times. */
+  async iterate(n: number, count: number): Promise<number> {
+    return await this.send({ op: "iterate", n, count }) as number;
+  }
+
+  /** One echo of `text` through the driver's counted socket stream (zlib on, RPyC's default). */
+  async wireBytes(text: string): Promise<number> {
+    return await this.send({ op: "wire_bytes", text }) as number;
+  }
+
   /** Echoes over {@linkcode MAX_ECHO} are left out, for time. */
   echoSkip(size: number): string | undefined {
     const seconds = Math.round((2 * size) / MAX_ECHO_RATE);

@@ -155,6 +155,32 @@ class Driver:
         check(len(reply) == size, "echo size")
         return elapsed / count * 1e6
 
+    def iterate(self, n, count):
+        """Microseconds per iteration of conn.root.items(n) with rpyc.buffiter
+        (RPyC's batched iteration), `count` times."""
+        items = self.conn.root.items
+        check(list(rpyc.buffiter(items(n))) == list(range(n)), "buffiter")
+        start = time.perf_counter()
+        for _ in range(count):
+            got = list(rpyc.buffiter(items(n)))
+        elapsed = time.perf_counter() - start
+        check(len(got) == n, "buffiter length")
+        return elapsed / count * 1e6
+
+    def wire_bytes(self, text):
+        """Bytes this end writes and reads (through its socket stream) for one
+        echo of `text` (RPyC compresses frames over 3000 bytes with zlib)."""
+        channel = self.conn._channel
+        stream = channel.stream
+        counted = CountingStream(stream)
+        channel.stream = counted
+        try:
+            check(self.echo_fn(text) == text, "echo text")
+        finally:
+            channel.stream = stream
+        counts = {"out": counted.written, "in": counted.read_bytes}
+        return counts["out"] + counts["in"]
+
     def pull(self, rows, port):
         """Two new connections from this process to the server on port (one of
         its own, see bench/peers/rpyc.ts): the main thread pulls the
@@ -291,9 +317,31 @@ def check(ok, what):
         raise AssertionError(f"wrong result from {what}")
 
 
+class CountingStream:
+    """An RPyC stream that counts the bytes written and read through it
+    (SocketStream's own methods cannot be replaced: it has slots)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.written = 0
+        self.read_bytes = 0
+
+    def write(self, data):
+        self.written += len(data)
+        return self.stream.write(data)
+
+    def read(self, count):
+        data = self.stream.read(count)
+        self.read_bytes += len(data)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 OPS = (
     "call", "chain", "callback", "throughput", "echo", "pull", "delayed", "churn", "soak", "connect",
-    "getpid",
+    "iterate", "wire_bytes", "getpid",
 )
 
 

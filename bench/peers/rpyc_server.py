@@ -66,6 +66,10 @@ class BenchService(rpyc.SlaveService):
     def exposed_echo(self, data):
         return data
 
+    def exposed_items(self, count):
+        """Items 0 .. count - 1, one at a time (a generator: iterated remotely)."""
+        return (i for i in range(count))
+
     def exposed_callback(self, fn, count):
         """Calls the client's fn(1) count times; microseconds per call."""
         start = time.perf_counter()

@@ -22,6 +22,7 @@ export {
   serve,
   serveStdio,
 } from "./connect.ts";
+export { servePool } from "./pool.ts";
 export { ClassicConnection, type ConsoleRedirect, type RedirectOptions } from "./connection.ts";
 export { ClassicService } from "./service.ts";
 export { SyncClassicConnection } from "./sync_connection.ts";

@@ -1,27 +1,17 @@
 /**
  * Authenticators (RPyC's `authenticator=`): a server-side check that runs on
  * each raw connection before the rdc protocol starts, and the shared-secret
- * one rdc ships.
- *
- * The token exchange, before the HELLOs:
- *
- * ```
- * client → server   "rdc-token" (9 bytes)  length:uint16-big-endian  token:byte[length]
- * server → client   0x01                   (accepted; anything else, or the end, is a refusal)
- * ```
- *
- * A server that refuses the connection before reading the token (it is
- * full, say) answers with a CLOSE frame, as it would in place of its HELLO.
+ * one rdc ships (its exchange, and the client's side, are in `token.ts`).
  *
  * @module
  */
 
 import { timingSafeEqual } from "node:crypto";
-import { AuthenticationError, peerFault } from "../errors.ts";
+import { AuthenticationError } from "../errors.ts";
 import { AddressBackoff, addressKey, type BackoffOptions } from "./backoff.ts";
 import type { Incoming } from "./incoming.ts";
-import { readExactly, type Transport } from "../wire/transport.ts";
-import { AUTHENTICATION_FAILED, readRefusal } from "../wire/handshake.ts";
+import { readExactly } from "../wire/transport.ts";
+import { ACCEPTED, MAGIC, MAX_TOKEN } from "./token.ts";
 
 /**
  * Decides whether a connection may go on, from the raw connection (read and
@@ -43,10 +33,6 @@ export interface TokenAuthenticatorOptions {
    */
   backoff?: BackoffOptions;
 }
-
-const MAGIC = new TextEncoder().encode("rdc-token");
-const ACCEPTED = 0x01;
-const MAX_TOKEN = 4096;
 
 /**
  * A shared-secret authenticator: the client must send `secret` (see
@@ -107,33 +93,6 @@ export function tokenAuthenticator(
     turn.succeeded();
     return { token: true };
   };
-}
-
-/**
- * The client's side of {@linkcode tokenAuthenticator}: sends `token` and
- * waits for the server's answer.
- *
- * @throws {AuthenticationError} when the server refuses it (or closes).
- * @throws {ProtocolError} when the server refused the connection before
- *   reading the token (it is full, say), naming its reason.
- */
-export async function presentToken(transport: Transport, token: string): Promise<void> {
-  const bytes = new TextEncoder().encode(token);
-  if (bytes.length > MAX_TOKEN) throw new RangeError(`a token is at most ${MAX_TOKEN} bytes`);
-  const message = new Uint8Array(MAGIC.length + 2 + bytes.length);
-  message.set(MAGIC);
-  message[MAGIC.length] = bytes.length >> 8;
-  message[MAGIC.length + 1] = bytes.length & 0xff;
-  message.set(bytes, MAGIC.length + 2);
-  await transport.write(message);
-  const answer = await readExactly(transport, 1).catch(() => null);
-  if (answer?.[0] === ACCEPTED) return;
-  // A server that refused us before reading the token said why in a CLOSE frame.
-  const reason = answer ? await readRefusal(transport, answer[0]!) : null;
-  if (reason !== null && reason !== AUTHENTICATION_FAILED) {
-    throw peerFault(`${transport.description} refused the connection: ${reason}`);
-  }
-  throw new AuthenticationError(`${transport.description} refused the token`);
 }
 
 /** SHA-256 of `bytes`. */

@@ -6,77 +6,18 @@
  */
 
 import type { TlsClientOptions } from "./tls.ts";
-import { Session } from "../session/session.ts";
-import type { Budget } from "../wire/budget.ts";
-import type { ReadableFrameChannel } from "../wire/channel.ts";
-import { type ResolvedLimits, resolveLimits } from "../wire/limits.ts";
-import { makeProxy } from "../netref/proxy.ts";
 import {
   type Connection,
   type ConnectionOptions,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
 } from "../session/connection.ts";
-import { serviceAliases, serviceInstance, VoidService } from "../session/service.ts";
-import type { ByteStreams, Transport } from "../wire/transport.ts";
+import type { ByteStreams } from "../wire/transport.ts";
 import { transportFromStreams } from "./adapters.ts";
-import { openChannel, openEndpoint } from "./endpoints.ts";
+import { openEndpoint } from "./endpoints.ts";
 import { openWebSocket, type WebSocketClientOptions } from "./websocket.ts";
-
-/** Budgets a server shares among its connections. */
-export interface ServerBudgets {
-  /** Bytes of partly received messages, across every connection. */
-  inbound: Budget;
-  /** Requests being served and answers kept, across every connection. */
-  pending: Budget;
-}
-
-/**
- * Starts a connection over an open transport: handshake, then the service's
- * `onConnect`. Closes the transport if that fails. A server passes the
- * budgets its connections share.
- */
-export async function startConnection(
-  transport: Transport,
-  options: ConnectionOptions = {},
-  credentials: unknown = null,
-  shared?: ServerBudgets,
-): Promise<Connection> {
-  let limits: ResolvedLimits;
-  try {
-    limits = resolveLimits(options);
-  } catch (error) {
-    transport.close();
-    throw error;
-  }
-  const channel = await openChannel(transport, limits, options.token, shared?.inbound);
-  return await startSession(channel, limits, options, credentials, shared?.pending);
-}
-
-/**
- * Starts a connection over an open channel (of any carrier): handshake, then
- * the service's `onConnect`. The channel is closed if that fails. A server
- * passes the pending-request budget its connections share.
- */
-export async function startSession(
-  channel: ReadableFrameChannel,
-  limits: ResolvedLimits,
-  options: ConnectionOptions,
-  credentials: unknown = null,
-  serverPending?: Budget,
-): Promise<Connection> {
-  const service = options.service ?? VoidService;
-  const connection = new Session({
-    channel,
-    service: serviceInstance(service),
-    makeProxy,
-    options,
-    limits,
-    credentials,
-    serverPending,
-  });
-  await connection.start(options, serviceAliases(service));
-  return connection;
-}
+import { startConnection } from "./start.ts";
+// Registers the compression codecs of node:zlib (the browser entry never reaches this file).
+import "./codecs.ts";
 
 /**
  * Connects to an rdc server over TCP (TCP_NODELAY on).

@@ -1,19 +1,15 @@
 /**
  * Where a client connection goes, as plain data ({@linkcode Endpoint}), and
- * opening it: the transport, then the channel once the token is accepted.
+ * opening its transport (`byte_channel.ts` then opens the channel over it).
  * The `connect*` functions and the synchronous mode's I/O worker (which
  * receives endpoints by message) both open connections through here.
  *
  * @module
  */
 
-import { presentToken } from "./auth.ts";
 import { openTls, type TlsClientOptions } from "./tls.ts";
 import { spawnTransport } from "./stdio.ts";
 import { transportFromConn } from "./adapters.ts";
-import { Budget } from "../wire/budget.ts";
-import { ByteFrameChannel } from "../wire/framing.ts";
-import type { ResolvedLimits } from "../wire/limits.ts";
 import type { Transport } from "../wire/transport.ts";
 import { withContext } from "../errors.ts";
 
@@ -68,32 +64,6 @@ export async function openEndpoint(endpoint: Endpoint): Promise<Transport> {
 /** `host:port`, with an IPv6 host in brackets. */
 export function hostPort(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
-
-/**
- * The channel over an open transport, once the token (if any) is accepted.
- * Closes the transport if that fails.
- *
- * @throws {AuthenticationError} when the server refuses the token.
- */
-export async function openChannel(
-  transport: Transport,
-  limits: ResolvedLimits,
-  token: string | undefined,
-  sharedInbound?: Budget,
-): Promise<ByteFrameChannel> {
-  try {
-    if (token !== undefined) await presentToken(transport, token);
-  } catch (error) {
-    transport.close();
-    throw error;
-  }
-  const inbound = new Budget(
-    limits.maxInboundBytes,
-    "bytes held for messages from this peer",
-    sharedInbound,
-  );
-  return new ByteFrameChannel(transport, { inbound, drainTimeout: limits.drainTimeout });
 }
 
 /** Runs `open`, rethrowing a failure with the address in its message. */

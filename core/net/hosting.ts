@@ -8,7 +8,7 @@
  */
 
 import { authenticate, type Authenticator } from "./auth.ts";
-import { type ServerBudgets, startConnection } from "./connect.ts";
+import { type ServerBudgets, startConnection } from "./start.ts";
 import { Budget } from "../wire/budget.ts";
 import { DEFAULT_SERVER_LIMITS, resolveLimits, type ServerLimits } from "../wire/limits.ts";
 import {
@@ -21,7 +21,9 @@ import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
 import type { Incoming } from "./incoming.ts";
 import { Admission, checkMaxConnections } from "./admission.ts";
 import { checkIdleTimeout, IdleSweeper } from "./idle.ts";
-import type { Service } from "../session/service.ts";
+import type { ServiceLike } from "../session/service.ts";
+// Registers the compression codecs of node:zlib (the browser entry never reaches this file).
+import "./codecs.ts";
 
 /** What every server's connections share: the connection options, the budgets, the checks. */
 export interface HostOptions extends Omit<ConnectionOptions, "service" | "token">, ServerLimits {
@@ -41,6 +43,13 @@ export interface HostOptions extends Omit<ConnectionOptions, "service" | "token"
    * the credentials are the client's TLS certificate, or null.
    */
   authenticator?: Authenticator;
+  /**
+   * Log each connection as it starts and when it ends, at level info
+   * (`connection from tcp 127.0.0.1:50123`, `… ended`), as an isolated
+   * server does; `rdc classic` turns it on.
+   * @default {false}
+   */
+  logConnections?: boolean;
 }
 
 /**
@@ -57,7 +66,7 @@ export interface HostOptions extends Omit<ConnectionOptions, "service" | "token"
 export class Hosting {
   /** Connections currently open. */
   readonly connections: Set<Connection> = new Set();
-  readonly #service: Service | (new () => Service);
+  readonly #service: ServiceLike;
   readonly #options: HostOptions;
   readonly #logger: Logger;
   readonly #stopping = new AbortController();
@@ -75,7 +84,7 @@ export class Hosting {
    *
    * @throws {RangeError} for a bad limit, `maxConnections` or `idleTimeout`.
    */
-  constructor(service: Service | (new () => Service), options: HostOptions, what: string) {
+  constructor(service: ServiceLike, options: HostOptions, what: string) {
     this.#service = service;
     this.#options = options;
     this.#logger = options.logger ?? defaultLogger;
@@ -139,8 +148,10 @@ export class Hosting {
       if (this.stopping) return void connection.close();
       this.#idle?.track(connection);
       this.connections.add(connection);
+      if (this.#options.logConnections) this.#logger("info", `connection from ${peer}`);
       await connection.finished;
       this.connections.delete(connection);
+      if (this.#options.logConnections) this.#logger("info", `connection from ${peer} ended`);
     } catch (error) {
       transport.close();
       if (this.stopping) return;

@@ -15,6 +15,7 @@ import { defaultLogger, type Logger } from "../log.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../session/connection.ts";
 import { exitStatusText, stopChild } from "./stdio.ts";
 import type { Transport } from "../wire/transport.ts";
+import type { Incoming } from "./incoming.ts";
 
 /** How long children get to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3_000;
@@ -85,15 +86,7 @@ export function serveIsolated(
     using slot = await admission.admit(incoming);
     if (!slot) return;
     const { transport: conn, peer } = incoming;
-    try {
-      await authenticate(incoming, options.authenticator, handshakeTimeout, listening.stopping);
-    } catch (error) {
-      await refuse(conn, AUTHENTICATION_FAILED);
-      if (!listening.closing) {
-        logger("warn", `connection from ${peer} failed: ${(error as Error).message}`);
-      }
-      return;
-    }
+    if (!await letIn(incoming, options.authenticator, handshakeTimeout, listening, logger)) return;
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(program, {
@@ -143,13 +136,42 @@ export function serveIsolated(
   };
 }
 
-/** Calls `log` with each line of `stream`, until it ends or `signal` aborts. */
-async function logLines(
+/**
+ * Runs `authenticator` on a connection that a server hands on to another
+ * process (isolated, pool mode). Resolves true to let it in; on a refusal the
+ * client is told why (a CLOSE) and the failure logged, unless the server is
+ * closing. Never throws.
+ */
+export async function letIn(
+  incoming: Incoming,
+  authenticator: Authenticator | undefined,
+  handshakeTimeout: number,
+  listening: Listening,
+  logger: Logger,
+): Promise<boolean> {
+  try {
+    await authenticate(incoming, authenticator, handshakeTimeout, listening.stopping);
+    return true;
+  } catch (error) {
+    await refuse(incoming.transport, AUTHENTICATION_FAILED);
+    if (!listening.closing) {
+      logger("warn", `connection from ${incoming.peer} failed: ${(error as Error).message}`);
+    }
+    return false;
+  }
+}
+
+/**
+ * Calls `log` with each line of `stream`, until it ends or `signal` aborts;
+ * `start` is text already read from it (the start of its first line).
+ */
+export async function logLines(
   stream: ReadableStream<Uint8Array>,
   log: (line: string) => void,
-  signal: AbortSignal,
+  signal?: AbortSignal,
+  start = "",
 ): Promise<void> {
-  let rest = "";
+  let rest = start;
   try {
     for await (const text of stream.pipeThrough(new TextDecoderStream(), { signal })) {
       const lines = (rest + text).split("\n");

@@ -21,7 +21,7 @@ import type { ServiceLike } from "../session/service.ts";
 import { Budget } from "../wire/budget.ts";
 import { type ResolvedLimits, resolveLimits } from "../wire/limits.ts";
 import { type MessageEndpoint, PostMessageChannel } from "../wire/message_channel.ts";
-import { startSession } from "./connect.ts";
+import { startSession } from "./start.ts";
 
 /** A `MessagePort`, or anything with its methods: `close()` is called when the connection ends. */
 export interface MessagePortLike extends MessageEndpoint {

@@ -11,7 +11,7 @@ import { Hosting, type HostOptions } from "./hosting.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
 import { acceptWebSocket } from "./websocket.ts";
 import { registrarOf, Registration, type RegistrationOptions } from "../registry/registration.ts";
-import { type Service, serviceAliases } from "../session/service.ts";
+import { serviceAliases, type ServiceLike } from "../session/service.ts";
 
 /**
  * Options of {@linkcode serve}: where to listen, how to check clients,
@@ -35,6 +35,14 @@ export interface Server extends AsyncDisposable {
    * failure to bind rejects this (naming the address) and closes the server.
    */
   readonly ready: Promise<void>;
+  /**
+   * Resolves once a registry has acknowledged the server's registration
+   * (see `registrar`), so clients can find it by name; at once when the
+   * server does not register. Rejects if the server closes or fails to bind
+   * before that. A registry that is down delays it: bound the wait yourself
+   * (`AbortSignal.timeout`, `Promise.race`) if you must.
+   */
+  readonly registered: Promise<void>;
   /** Connections currently open. */
   readonly connections: ReadonlySet<Connection>;
   /** Resolves once the server has closed and every connection with it. */
@@ -44,8 +52,9 @@ export interface Server extends AsyncDisposable {
 }
 
 /**
- * Serves `service` — a class (an instance per connection) or a shared
- * instance — on TCP, TLS or a unix socket; with `ws`, over WebSocket (an
+ * Serves `service` — a class (an instance per connection), a shared
+ * instance, a factory or a plain object (see {@linkcode ServiceLike}) — on
+ * TCP, TLS or a unix socket; with `ws`, over WebSocket (an
  * HTTP server on the port, HTTPS with `tls`; `ws.fallback` answers the
  * other requests).
  *
@@ -59,21 +68,26 @@ export interface Server extends AsyncDisposable {
  * console.log("listening on", server.addr);
  * ```
  */
-export function serve(service: Service | (new () => Service), options: ServeOptions): Server {
+export function serve(service: ServiceLike, options: ServeOptions): Server {
   const logger = options.logger ?? defaultLogger;
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  const hosting = new Hosting(service, options, "serve");
   const registrar = registrarOf(options);
+  // Known now, so that a factory without names fails here rather than once listening.
+  const aliases = registrar ? serviceAliases(service) : [];
+  const hosting = new Hosting(service, options, "serve");
   let registration: Registration | undefined;
   const listening = new Listening(options, "serve", logger, handshakeTimeout, async () => {
     await Promise.all([hosting.stop(), registration?.stop()]);
   });
   // Registered once listening, withdrawn as closing begins (see the stop callback above).
-  listening.ready.then(() => {
-    if (!registrar || listening.closing) return;
+  const registered = listening.ready.then(() => {
+    if (!registrar) return;
+    if (listening.closing) throw new Error("the server closed before it registered");
     const { port } = listening.addr as Deno.NetAddr;
-    registration = new Registration(registrar, serviceAliases(service), port, options, logger);
-  }, () => {});
+    registration = new Registration(registrar, aliases, port, options, logger);
+    return registration.registered;
+  });
+  registered.catch(() => {}); // Awaiting it is optional.
   hosting.start(listening.description);
   listening.accept((incoming) => hosting.handle(incoming), logger, options.oneShot);
 
@@ -81,6 +95,7 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
   return {
     addr: listening.addr,
     ready: listening.ready,
+    registered,
     connections: hosting.connections,
     finished: listening.finished,
     close,
@@ -127,7 +142,7 @@ export interface WebSocketServeOptions
  */
 export function serveWebSocket(
   request: Request,
-  service: Service | (new () => Service),
+  service: ServiceLike,
   options: WebSocketServeOptions = {},
 ): Response {
   const url = new URL(request.url);

@@ -7,7 +7,7 @@
 
 import { Console } from "node:console";
 import process from "node:process";
-import { startConnection } from "./connect.ts";
+import { startConnection } from "./start.ts";
 import { ConnectionClosedError, withContext } from "../errors.ts";
 import type { Connection, ConnectionOptions } from "../session/connection.ts";
 import type { Service } from "../session/service.ts";

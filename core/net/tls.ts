@@ -208,9 +208,15 @@ export class TlsListener {
     } else if (hasCertificate && !socket.authorized) {
       // A certificate that is there must verify, required or not.
       const cert = describeCertificate(presented);
+      const version = x509Version(presented.raw);
       const expired = Date.parse(cert.validTo) < Date.now() ? `, expired ${cert.validTo}` : "";
-      refusal = `client certificate ${cert.subject} from ${cert.issuer}${expired} refused ` +
-        `(${socket.authorizationError}): unknown CA or invalid certificate`;
+      // The verifier (rustls, under node:tls) refuses v1 and v2 certificates outright, and
+      // reports it as a signature it could not verify: say what is really wrong.
+      refusal = version !== undefined && version < 3
+        ? `client certificate ${cert.subject} from ${cert.issuer} refused: it is an X.509 ` +
+          `v${version} certificate, and v3 is required (reissue it with extensions)`
+        : `client certificate ${cert.subject} from ${cert.issuer}${expired} refused ` +
+          `(${socket.authorizationError}): unknown CA or invalid certificate`;
     }
     if (refusal !== undefined) {
       onRefused(peer, refusal);
@@ -250,6 +256,28 @@ function peerOf(socket: SocketAddress): string {
   const known = socket.remoteAddress ? socket : socket._parent ?? socket;
   const host = known.remoteAddress ?? "an unknown address";
   return `${host.includes(":") ? `[${host}]` : host}:${known.remotePort ?? "?"}`;
+}
+
+/**
+ * The X.509 version (1, 2 or 3) of a DER certificate, from the optional
+ * `[0] version` field that opens its TBSCertificate (absent: v1); undefined
+ * when the bytes do not start as a certificate does.
+ */
+function x509Version(der: Uint8Array | undefined): number | undefined {
+  if (der === undefined) return undefined;
+  /** The offset of the contents of the DER element at `at`, if it has tag `tag`. */
+  const enter = (at: number, tag: number): number | undefined => {
+    if (der[at] !== tag || at + 1 >= der.length) return undefined;
+    const first = der[at + 1]!;
+    return first < 0x80 ? at + 2 : at + 2 + (first & 0x7f);
+  };
+  const tbs = enter(0, 0x30);
+  const body = tbs === undefined ? undefined : enter(tbs, 0x30);
+  if (body === undefined) return undefined;
+  const version = enter(body, 0xa0);
+  if (version === undefined) return 1;
+  const integer = enter(version, 0x02);
+  return integer === undefined || der[version + 1] !== 1 ? undefined : der[integer]! + 1;
 }
 
 function describeCertificate(cert: tls.PeerCertificate): PeerCertificate {

@@ -2,7 +2,8 @@
  * rdc over WebSocket: the usual byte framing, each write one binary
  * message ({@linkcode transportFromWebSocket}), so an rdc service can share
  * a port with an HTTP application and be reached wherever HTTP goes. A
- * client opens a socket ({@linkcode openWebSocket}); a server upgrades an
+ * Deno client opens a socket ({@linkcode openWebSocket}, with Deno's TLS
+ * options, over `websocket_client.ts`); a server upgrades an
  * HTTP request ({@linkcode acceptWebSocket}), by itself (`serveWebSocket`)
  * or in the listener of `serve({ ws })` ({@linkcode WebSocketListener}).
  *
@@ -14,7 +15,8 @@ import type { Logger } from "../log.ts";
 import type { Transport } from "../wire/transport.ts";
 import { type Acceptor, type Incoming, IncomingQueue } from "./incoming.ts";
 import type { TlsServerOptions } from "./tls.ts";
-import { transportFromWebSocket } from "./adapters.ts";
+import { transportFromWebSocket } from "./websocket_transport.ts";
+import { describeUrl, openWebSocketTransport, webSocketTarget } from "./websocket_client.ts";
 
 /**
  * What a WebSocket client trusts and presents, beyond the connection
@@ -46,33 +48,23 @@ export interface WebSocketListenOptions {
   fallback?: Deno.ServeHandler<Deno.NetAddr>;
 }
 
-/** `ws://host:port/path` of `url`, without credentials, query or fragment: safe for logs. */
-export function describeUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
-}
-
 /**
- * Opens a WebSocket to `url` (ws: or wss:) and waits until it is open.
+ * Opens a WebSocket to `url` (ws: or wss:) with Deno's extensions (trusted
+ * certificates, a client certificate, headers) and waits until it is open.
  *
  * @throws {TypeError} for a URL that is not ws: or wss:, or TLS options on ws:.
- * @throws an `Error` naming the URL when the socket cannot be opened (refused,
- *   not a WebSocket endpoint, an untrusted certificate) or is not open within
- *   `handshakeTimeout` ms.
+ * @throws what {@linkcode openWebSocketTransport} throws.
  */
 export async function openWebSocket(
   url: string | URL,
   options: WebSocketClientOptions,
   handshakeTimeout: number,
 ): Promise<Transport> {
-  const target = new URL(url);
-  if (target.protocol !== "ws:" && target.protocol !== "wss:") {
-    throw new TypeError(`a WebSocket URL starts with ws:// or wss://, not ${target.protocol}//`);
-  }
-  const shown = describeUrl(target);
+  const target = webSocketTarget(url);
   const { caCerts, cert, key, headers } = options;
   const tls = caCerts !== undefined || cert !== undefined || key !== undefined;
   if (tls && target.protocol !== "wss:") {
-    throw new TypeError(`caCerts, cert and key apply to wss:// URLs, not ${shown}`);
+    throw new TypeError(`caCerts, cert and key apply to wss:// URLs, not ${describeUrl(target)}`);
   }
   if ((cert === undefined) !== (key === undefined)) {
     throw new TypeError("a client certificate needs both cert and key");
@@ -82,38 +74,16 @@ export async function openWebSocket(
       cert !== undefined && key !== undefined ? { caCerts, cert, key } : { caCerts },
     )
     : undefined;
-  let socket: WebSocket;
   try {
-    socket = new WebSocket(target, { headers, ...(client ? { client } : {}) });
-  } catch (error) {
-    client?.close();
-    throw withContext(error, `cannot connect to ${shown}`);
-  }
-  // Listening from the start: nothing the server sends right after opening is missed.
-  const transport = transportFromWebSocket(socket, shown);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let problem = "";
-      socket.addEventListener("open", () => resolve(), { once: true });
-      socket.addEventListener("error", (event) => {
-        problem = (event as ErrorEvent).message ?? "";
-      }, { once: true });
-      socket.addEventListener("close", (event) => {
-        const why = problem || `closed before opening (code ${event.code})`;
-        reject(new Error(`cannot connect to ${shown}: ${why}`));
-      }, { once: true });
-      timer = setTimeout(() => {
-        reject(new Error(`cannot connect to ${shown}: not open within ${handshakeTimeout} ms`));
-        transport.close();
-      }, handshakeTimeout);
-    });
+    return await openWebSocketTransport(
+      target,
+      handshakeTimeout,
+      (target) => new WebSocket(target, { headers, ...(client ? { client } : {}) }),
+    );
   } finally {
-    clearTimeout(timer);
     // The open socket no longer needs its client (its TLS settings were used).
     client?.close();
   }
-  return transport;
 }
 
 /**

@@ -14,12 +14,9 @@
  */
 
 import type { ImportEntry } from "../session/imports.ts";
-import {
-  openIterator,
-  type PrimitiveHint,
-  stepIterator,
-  toPrimitive,
-} from "../session/dispatch.ts";
+import { openIterator, type PrimitiveHint, runDisposer, toPrimitive } from "../session/dispatch.ts";
+import { stepBatch, stepIterator } from "../session/iteration.ts";
+import { writeToStream } from "../session/streams.ts";
 import { rethrowWithCallerStack } from "../errors.ts";
 import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
@@ -33,6 +30,8 @@ import {
   STATE,
 } from "../session/engine.ts";
 import { Op, type OpCode, RefKind } from "../wire/messages.ts";
+import { PrefetchingIterator } from "./iteration.ts";
+import { readableFrom, type StreamSend, writableTo } from "./streams.ts";
 
 const INSPECT = Symbol.for("Deno.customInspect");
 const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
@@ -56,6 +55,19 @@ const TARGET = function () {};
 
 /** Makes a proxy for `state`. */
 export function makeProxy(state: RemoteState): object {
+  const base = state.base;
+  if (state.path.length === 0 && !(base instanceof Question)) {
+    // A web stream handed over is a capability: it arrives as a local stream of its kind.
+    const release = () => state.engine.dispose(base);
+    if (base.kind === RefKind.ReadableStream) {
+      return readableFrom(remoteIterator(state, state.engine.streamWindow), release);
+    }
+    if (base.kind === RefKind.WritableStream) {
+      const send: StreamSend = (op, args) =>
+        perform(op, state.engine, base, [], args, undefined).promise;
+      return writableTo(send, release, state.engine.streamWindow);
+    }
+  }
   const target = proxyTarget(TARGET.bind(null), state) as unknown as Record<symbol, unknown>;
   return new Proxy(target, HANDLER);
 }
@@ -178,6 +190,12 @@ function localOperation(
     case Op.Next:
     case Op.Return:
       return Question.of(stepIterator(value, op, args[0]));
+    case Op.Batch:
+      return Question.of(stepBatch(Object(value), args[0]));
+    case Op.Write:
+    case Op.Close:
+    case Op.Abort:
+      return Question.of(writeToStream(value, op, args));
     case Op.Primitive:
       return Question.fulfilled(toPrimitive(value, args[0] as PrimitiveHint));
     case Op.InstanceOf:
@@ -185,6 +203,8 @@ function localOperation(
       return Question.fulfilled(args[0] instanceof value);
     case Op.Keys:
       return Question.fulfilled(Object(value) === value ? Object.keys(value as object) : []);
+    case Op.Dispose:
+      return Question.of(Promise.resolve(runDisposer(value, args[0])));
     default:
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
@@ -203,37 +223,66 @@ export function callWith(remote: unknown, args: unknown[], options: CallOptions)
   return call(Op.Call, state, args, options);
 }
 
-function dispose(state: RemoteState): void {
+/**
+ * Disposes a netref: releases it and, when its owner said the object is
+ * disposable, runs the object's disposer there with `error` (DISPOSE).
+ * Resolves once the disposer has run (at once when there is none), and
+ * rejects with what it threw. A netref of an answer not here yet is disposed
+ * once the answer arrives; a netref with a path (a member not yet read) has
+ * nothing of its own to dispose.
+ */
+function dispose(state: RemoteState, error: unknown): Promise<void> {
   const base = state.base;
   if (base instanceof Question) {
-    if (base.state === "fulfilled") disposeValue(base.value);
-    else base.promise.then(disposeValue, () => {});
-  } else if (state.path.length === 0) {
-    state.engine.dispose(base);
+    if (base.state === "fulfilled") return disposeValue(base.value, error);
+    return base.promise.then((value) => disposeValue(value, error), () => {});
+  }
+  if (state.path.length > 0) return Promise.resolve();
+  const disposing = base.disposable && !base.released && !state.engine.closed
+    ? perform(Op.Dispose, state.engine, base, [], [error], undefined).promise
+    : null;
+  // DISPOSE names the object when it is read: the RELEASE that follows cannot take it away.
+  state.engine.dispose(base);
+  return disposing ? disposing.then(() => {}, rethrowWithCallerStack) : Promise.resolve();
+}
+
+function disposeValue(value: unknown, error: unknown): Promise<void> {
+  const state = remoteState(value);
+  return state ? dispose(state, error) : Promise.resolve();
+}
+
+/** Releases the netref `value` (if it is a bare one) without running any disposer. */
+function releaseValue(value: unknown): void {
+  const state = remoteState(value);
+  if (state && !(state.base instanceof Question) && state.path.length === 0) {
+    state.engine.dispose(state.base);
   }
 }
 
-function disposeValue(value: unknown): void {
-  const state = remoteState(value);
-  if (state) dispose(state);
+/**
+ * `using`: nothing can wait for the disposer, so a failure of it is
+ * reported through the connection's logger.
+ */
+function disposeNow(state: RemoteState, error: unknown): void {
+  dispose(state, error).catch((failure) =>
+    state.engine.report(`disposing ${describe(state)} failed: ${failure}`)
+  );
 }
 
-/** An async iterator over a remote (async) iterable; each step is one round trip. */
-function remoteIterator(state: RemoteState): AsyncIterator<unknown> & AsyncIterable<unknown> {
+/**
+ * An async iterator over a remote (async) iterable, prefetching items in
+ * batches of up to `window` (the connection's `iterationWindow` unless given).
+ */
+export function remoteIterator(
+  state: RemoteState,
+  window: number = state.engine.iterationWindow,
+): PrefetchingIterator {
   const iterator = perform(Op.Iter, state.engine, state.base, state.path, [], undefined);
-  const step = async (op: OpCode, value: unknown): Promise<IteratorResult<unknown>> => {
-    const result = await perform(op, state.engine, iterator, [], [value], undefined).promise;
-    const { done, value: item } = result as IteratorResult<unknown>;
-    if (done || op === Op.Return) disposeValue(iterator.value);
-    return { done: Boolean(done), value: item };
-  };
-  return {
-    next: (value?: unknown) => step(Op.Next, value),
-    return: (value?: unknown) => step(Op.Return, value),
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  return new PrefetchingIterator({
+    step: (op, arg) => perform(op, state.engine, iterator, [], [arg], undefined).promise,
+    // Done or left, the iterator needs no disposing (that would be one more `return()`).
+    release: () => releaseValue(iterator.value),
+  }, window);
 }
 
 /**
@@ -302,9 +351,9 @@ function readMember(target: Record<symbol, unknown>, key: string | symbol): unkn
       case STATE:
         return state;
       case Symbol.dispose:
-        return () => dispose(state);
+        return (error?: unknown) => disposeNow(state, error);
       case Symbol.asyncDispose:
-        return () => Promise.resolve(dispose(state));
+        return (error?: unknown) => dispose(state, error);
       case Symbol.asyncIterator:
         return () => remoteIterator(state);
       case Symbol.iterator:

@@ -8,17 +8,15 @@
 import { connect } from "./connect.ts";
 import type { PythonConnection } from "./connection.ts";
 import type { PythonConnectOptions } from "./options.ts";
-import { connectToFirst } from "../registry/discovery.ts";
-import type { RegistryClient } from "../registry/client.ts";
+import { connectToFirst, type DiscoveryOptions } from "../registry/discovery.ts";
 
-/** Options of {@linkcode connectByService}: the registry, and every connection option. */
-export interface PythonConnectByServiceOptions extends PythonConnectOptions {
-  /**
-   * The registry to ask: for Python's `rpyc_registry`, a `RegistryClient`
-   * with `protocol: "rpyc"`. Default: a UDP broadcast in rdc's protocol.
-   */
-  registrar?: RegistryClient;
-}
+/**
+ * Options of {@linkcode connectByService}: the registry to ask (for Python's
+ * `rpyc_registry`, a `RegistryClient` with `protocol: "rpyc"`; default: a
+ * UDP broadcast in rdc's protocol), how long to wait, and every connection
+ * option.
+ */
+export interface PythonConnectByServiceOptions extends PythonConnectOptions, DiscoveryOptions {}
 
 /**
  * Connects to a Python RPyC server of service `name`: asks the registry,
@@ -38,6 +36,10 @@ export function connectByService(
   name: string,
   options: PythonConnectByServiceOptions = {},
 ): Promise<PythonConnection> {
-  const { registrar, ...connectOptions } = options;
-  return connectToFirst(name, registrar, (host, port) => connect(host, port, connectOptions));
+  const { registrar, wait, signal, ...connectOptions } = options;
+  return connectToFirst(
+    name,
+    { registrar, wait, signal },
+    (host, port) => connect(host, port, connectOptions),
+  );
 }

@@ -112,7 +112,15 @@ export async function runOperation(
       return await session.ping(options);
     case Op.Next:
     case Op.Return:
+    case Op.Batch:
       throw new TypeError("iterate a Python iterable with `for await (const x of netref)`");
+    case Op.Write:
+    case Op.Close:
+    case Op.Abort:
+      throw new TypeError("a Python object is not a web stream");
+    case Op.Dispose:
+      // Python objects never arrive marked disposable: releasing them (DEL) is all there is.
+      return undefined;
     case Op.InstanceOf:
       throw new TypeError(
         "`instanceof` cannot test a Python class; use `python.isinstance(value, cls)`",

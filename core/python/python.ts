@@ -62,4 +62,5 @@ export { RegistryClient, type RegistryClientOptions } from "../registry/client.t
 export type { Registrar, RegistrationOptions } from "../registry/registration.ts";
 export type { RegistryMode, ServerAddress } from "../registry/messages.ts";
 export { DiscoveryError } from "../registry/errors.ts";
+export type { DiscoveryOptions } from "../registry/discovery.ts";
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../wire/limits.ts";

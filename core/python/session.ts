@@ -24,6 +24,7 @@ import { runOperation } from "./operations.ts";
 import { fromVinegar, toVinegar } from "./vinegar.ts";
 import { type CallOptions, type Engine, Question } from "../session/engine.ts";
 import { QuestionTable } from "../session/questions.ts";
+import { DEFAULT_ITERATION_WINDOW, DEFAULT_STREAM_WINDOW } from "../session/iteration.ts";
 import type { ImportEntry } from "../session/imports.ts";
 import { type ResolvedPolicy, resolvePolicy } from "../session/policy.ts";
 import { makeProxy } from "../netref/proxy.ts";
@@ -78,6 +79,10 @@ export class PySession implements Engine {
   readonly boxer: PyBoxer;
   /** Where log lines go. */
   readonly logger: Logger;
+  /** Items a `for await` over a Python iterable asks ahead at most (BUFFITER batches are within it). */
+  readonly iterationWindow: number = DEFAULT_ITERATION_WINDOW;
+  /** Chunks in flight for a web stream (Python objects are not streams; the Engine asks). */
+  readonly streamWindow: number = DEFAULT_STREAM_WINDOW;
   /** The object Python reaches with GETROOT. */
   readonly rootObject: object;
   #channel: PyChannel;

@@ -20,6 +20,9 @@ import {
 import { tcpRoundTrip, udpRoundTrip } from "./round_trip.ts";
 import { encodeRpycRequest, parseRpycReply, rpycTcpRoundTrip } from "./rpyc_messages.ts";
 
+/** The UDP client's default host: a broadcast to the local network. */
+export const BROADCAST = "255.255.255.255";
+
 /** Options of {@linkcode RegistryClient}. */
 export interface RegistryClientOptions {
   /** How to reach the registry. Default `"UDP"`. */
@@ -82,7 +85,7 @@ export class RegistryClient {
     if (this.mode === "TCP" && options.host === undefined) {
       throw new TypeError("a TCP registry client needs the registry's host");
     }
-    this.host = options.host ?? "255.255.255.255";
+    this.host = options.host ?? BROADCAST;
     this.port = options.port ?? REGISTRY_PORT;
     this.timeout = options.timeout ?? 2_000;
     this.protocol = options.protocol ?? "rdc";

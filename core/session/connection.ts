@@ -6,6 +6,8 @@
  */
 
 import type { Policy } from "./policy.ts";
+import type { ServiceLike } from "./service.ts";
+import type { BeforeClose } from "./before_close.ts";
 import type { CallOptions } from "./engine.ts";
 import type { Logger } from "../log.ts";
 import type { Limits, ResolvedLimits } from "../wire/limits.ts";
@@ -31,22 +33,93 @@ export interface RootObject {
 export interface ConnectionOptions extends Policy, Limits {
   /**
    * The service this end offers the peer: a class (an instance per
-   * connection) or a shared instance. Default: `VoidService` when connecting.
+   * connection), a shared instance, a factory or a plain object (see
+   * `ServiceLike`).
+   *
+   * @default {VoidService}
    */
-  service?: RootObject | (new () => RootObject);
-  /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
+  service?: ServiceLike;
+  /**
+   * Milliseconds before an outgoing request fails with `TimeoutError` (0 = never).
+   *
+   * @default {30_000}
+   */
   timeout?: number;
-  /** Milliseconds to wait for the peer's handshake. Default 10 000. */
+  /**
+   * Items a `for await` over a remote iterable may prefetch: the remote
+   * iterator runs at most this many items ahead of the loop (its side effects
+   * too), and they arrive in batches, a round trip per half window. 1 is
+   * lock-step: one round trip per item, each produced when asked for. From 1
+   * to 65 536; `iterate(remote, { window })` sets it for one iteration.
+   * @default {256}
+   */
+  iterationWindow?: number;
+  /**
+   * Chunks a `ReadableStream` or `WritableStream` handed over (either way)
+   * may have in flight: a readable's owner is read at most this many chunks
+   * ahead of the reader, a writable's writer waits while this many writes
+   * are unacknowledged. From 1 to 65 536.
+   * @default {64}
+   */
+  streamWindow?: number;
+  /**
+   * Compression of large message bodies (4 KiB or more, when that saves at
+   * least a tenth; attachments never), agreed in the handshake: `true` asks
+   * for it, with the best algorithm both ends have (`"zstd"`, else
+   * `"deflate"`); a name insists on that algorithm and refuses a peer without
+   * it; `false` refuses it both ways. Unset, this end accepts compression and
+   * uses it when the peer asks for it, so that one end turning it on is
+   * enough: leave it off on loopback, unix sockets, pipes and workers, where
+   * it only costs time, and turn it on for slow links. The synchronous mode
+   * never compresses. A compressed message's full size counts against the
+   * receiver's `maxMessageSize` and inbound budget.
+   * @default {undefined}
+   */
+  compression?: boolean | string;
+  /**
+   * Milliseconds to wait for the peer's handshake.
+   *
+   * @default {10_000}
+   */
   handshakeTimeout?: number;
   /** Refuse a peer whose service has neither this name nor this alias (case-insensitive). */
   expectService?: string;
-  /** Where log lines go. Default: warnings and errors on stderr. */
+  /**
+   * Where log lines go.
+   *
+   * @default {defaultLogger} (warnings and errors on stderr)
+   */
   logger?: Logger;
   /**
    * A shared secret to present before the protocol starts, for a server that
-   * uses `tokenAuthenticator` (connecting side only). Default: none.
+   * uses `tokenAuthenticator` (connecting side only).
+   *
+   * @default {undefined} (none)
    */
   token?: string;
+  /**
+   * Called when this end closes the connection (`close()`, `await using`, its
+   * server closing), with the peer's root, before anything is torn down: the
+   * connection still works, so it may make last calls (RPyC's
+   * `before_closed`). Closing waits for it, at most `timeout` ms, logs what
+   * it throws and goes on. It is not called when the peer closed the
+   * connection or the transport failed: there is no one to talk to. A
+   * synchronous connection's hook must not return a promise (nothing could
+   * wait for it). It must not wait for `close()` itself.
+   *
+   * @default {undefined} (no hook)
+   */
+  beforeClose?: BeforeClose;
+  /**
+   * Whether errors this end sends carry their stack (RPyC's
+   * `include_local_traceback`). Set it to `false` on a service that faces
+   * peers who should not learn its file paths and lines: errors then carry
+   * their class, name, message, cause, `errors` and own properties, and an
+   * empty stack (so does every error nested in them).
+   *
+   * @default {true}
+   */
+  includeLocalStack?: boolean;
   /** The protocol version to announce; only tests of version checks change it. */
   protocolVersion?: number;
 }
@@ -102,7 +175,7 @@ export interface Connection extends AsyncDisposable {
    * nothing was checked. On a client: null.
    */
   readonly credentials: unknown;
-  /** The service instance serving this connection (a `Service`). */
+  /** The service instance serving this connection (a `Service`; for a plain object, its view). */
   readonly service: RootObject;
   /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
   readonly description: string;
@@ -125,7 +198,8 @@ export interface Connection extends AsyncDisposable {
   readonly limits: Readonly<ResolvedLimits>;
   /**
    * Closes the connection, telling the peer why (`reason`, default
-   * "connection closed by this end"); resolves once cleaned up. Idempotent.
+   * "connection closed by this end"); resolves once cleaned up. Runs the
+   * `beforeClose` hook first, if there is one. Idempotent.
    */
   close(reason?: string): Promise<void>;
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { unrefTimer } from "../platform.ts";
+
 /**
  * Deadlines of pending requests, kept in the order they were added.
  *
@@ -74,7 +76,7 @@ export class Deadlines {
       if (Date.now() < deadline) this.#armOwn(seq, deadline);
       else this.#expire(seq);
     }, clampDelay(deadline - Date.now()));
-    Deno.unrefTimer(timer);
+    unrefTimer(timer);
     this.#own.set(seq, timer);
   }
 
@@ -95,7 +97,7 @@ export class Deadlines {
     this.#armedFor = next;
     this.#timer = setTimeout(() => this.#fire(), clampDelay(next - Date.now()));
     // Pending requests do not keep the process alive by themselves: the socket does.
-    Deno.unrefTimer(this.#timer);
+    unrefTimer(this.#timer);
   }
 
   #fire(): void {

@@ -98,6 +98,10 @@ export interface Engine {
   dispose(entry: ImportEntry): void;
   /** The connection's description, for display. */
   readonly description: string;
+  /** Items a remote iteration prefetches at most (the connection's `iterationWindow`). */
+  readonly iterationWindow: number;
+  /** Chunks a web stream handed over has in flight at most (the connection's `streamWindow`). */
+  readonly streamWindow: number;
   /** Whether the connection has closed (its `send` then rejects with `ConnectionClosedError`). */
   readonly closed: boolean;
   /** Logs a failure nobody can await (a write through assignment syntax). */

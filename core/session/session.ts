@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Boxer, type BoxLimits, writePrimitive, writePrimitives } from "../wire/boxing.ts";
+import { Boxer, type BoxSettings, writePrimitive, writePrimitives } from "../wire/boxing.ts";
 import type { Budget } from "../wire/budget.ts";
 import type {
   FrameChannel,
@@ -26,6 +26,7 @@ import {
   receiveHello,
 } from "../wire/handshake.ts";
 import type { AnnouncedLimits, ResolvedLimits } from "../wire/limits.ts";
+import { CompressingChannel, type CompressionOffer, NO_COMPRESSION } from "../wire/compression.ts";
 import { ByReference, unwrapMarker } from "../wire/markers.ts";
 import {
   type AnswerHead,
@@ -62,7 +63,9 @@ import {
   ProtocolError,
 } from "../errors.ts";
 import { defaultLogger, type Logger } from "../log.ts";
+import { unrefTimer } from "../platform.ts";
 import { type Answer, AnswerTable } from "./answers.ts";
+import { type BeforeClose, runBeforeClose } from "./before_close.ts";
 import {
   type Connection,
   type ConnectionOptions,
@@ -89,6 +92,7 @@ import {
 } from "./object_space.ts";
 import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { Outgoing } from "./outgoing.ts";
+import { checkWindow, DEFAULT_ITERATION_WINDOW, DEFAULT_STREAM_WINDOW } from "./iteration.ts";
 import { QuestionTable } from "./questions.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
 
@@ -166,6 +170,10 @@ export class Session implements Connection, Engine, SpaceOwner {
   readonly #policy: ResolvedPolicy;
   readonly #limits: ResolvedLimits;
   readonly #timeout: number;
+  /** Items a remote iteration prefetches at most (see `ConnectionOptions.iterationWindow`). */
+  readonly iterationWindow: number;
+  /** Chunks a web stream handed over has in flight at most (see `ConnectionOptions.streamWindow`). */
+  readonly streamWindow: number;
   readonly #logger: Logger;
   readonly #pending: QuestionTable;
   readonly #answers: AnswerTable;
@@ -175,7 +183,7 @@ export class Session implements Connection, Engine, SpaceOwner {
   #finished: number[] = [];
   #housekeeping: Timer | undefined;
   #peer: PeerInfo | null = null;
-  #sendLimits: BoxLimits;
+  #sendLimits: BoxSettings;
   readonly #readLimits: UnboxLimits;
   #root: object | null = null;
   #closed = false;
@@ -183,6 +191,9 @@ export class Session implements Connection, Engine, SpaceOwner {
   #closeListeners = new Set<(reason: Error) => void>();
   #done = Promise.withResolvers<void>();
   #requestGate: Promise<void> | null = null;
+  readonly #beforeClose: BeforeClose | null;
+  /** Set by the first `close()`: what every call of it returns. */
+  #closing: Promise<void> | null = null;
 
   /** Use `connect*` or `serve`; this wires a channel that is already open. */
   constructor(parts: SessionParts) {
@@ -197,7 +208,16 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.#limits = limits;
     this.#policy = resolvePolicy(options);
     this.#timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.iterationWindow = checkWindow(
+      options.iterationWindow ?? DEFAULT_ITERATION_WINDOW,
+      "iterationWindow",
+    );
+    this.streamWindow = checkWindow(
+      options.streamWindow ?? DEFAULT_STREAM_WINDOW,
+      "streamWindow",
+    );
     this.#logger = options.logger ?? defaultLogger;
+    this.#beforeClose = options.beforeClose ?? null;
     this.#pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason), this.#timeout);
     this.#answers = new AnswerTable(
       new BudgetClass(
@@ -213,7 +233,11 @@ export class Session implements Connection, Engine, SpaceOwner {
       maxBigIntBytes: limits.maxBigIntBytes,
     };
     // Until the peer's HELLO says otherwise, send as little as the handshake needs.
-    this.#sendLimits = { ...this.#readLimits, maxMessageSize: limits.maxMessageSize };
+    this.#sendLimits = {
+      ...this.#readLimits,
+      maxMessageSize: limits.maxMessageSize,
+      includeLocalStack: options.includeLocalStack ?? true,
+    };
   }
 
   /**
@@ -326,13 +350,23 @@ export class Session implements Connection, Engine, SpaceOwner {
   #sendHello(options: ConnectionOptions, aliases: string[]): HelloExpectations {
     const version = options.protocolVersion ?? PROTOCOL_VERSION;
     const members = reachableNames(this.service, this.#policy);
-    this.#writeMessage((w) => writeHello(w, version, aliases, members, this.#announced()));
+    const compression = this.#compression();
+    this.#writeMessage((w) =>
+      writeHello(w, version, aliases, members, this.#announced(), compression)
+    );
     return {
       version,
       timeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       expectService: options.expectService,
       description: this.description,
+      compression,
     };
+  }
+
+  /** What this end offers of compression: what its channel does, if it compresses. */
+  #compression(): CompressionOffer {
+    const channel = this.#channel;
+    return channel instanceof CompressingChannel ? channel.offer : NO_COMPRESSION;
   }
 
   /** The limits this end announces in its HELLO. */
@@ -369,7 +403,9 @@ export class Session implements Connection, Engine, SpaceOwner {
       maxElements: peer.limits.maxElements,
       maxBigIntBytes: peer.limits.maxBigIntBytes,
       maxMessageSize: peer.limits.maxMessageSize,
+      includeLocalStack: this.#sendLimits.includeLocalStack,
     };
+    if (this.#channel instanceof CompressingChannel) this.#channel.agree(peer.compression);
     this.#root = this.#space.root(peer.service, peer.members);
   }
 
@@ -453,10 +489,30 @@ export class Session implements Connection, Engine, SpaceOwner {
     };
   }
 
-  /** Closes the connection, telling the peer why; resolves once cleaned up. Idempotent. */
+  /**
+   * Closes the connection, telling the peer why; resolves once cleaned up.
+   * Runs the `beforeClose` hook first, while the connection still works.
+   * Idempotent.
+   */
   close(reason = "connection closed by this end"): Promise<void> {
-    this.#shutdown(new ConnectionClosedError(reason), true);
-    return this.#done.promise;
+    if (this.#closing) return this.#closing;
+    const shutdown = () => this.#shutdown(new ConnectionClosedError(reason), true);
+    const hook = this.#beforeClose && !this.#closed && this.#root
+      ? runBeforeClose(
+        this.#beforeClose,
+        this.#root,
+        this.#driver !== null,
+        this.#timeout,
+        (message) => this.#logger("warn", `${this.description}: ${message}`),
+      )
+      : null;
+    if (hook) {
+      this.#closing = hook.then(shutdown).then(() => this.#done.promise);
+    } else {
+      shutdown();
+      this.#closing = this.#done.promise;
+    }
+    return this.#closing;
   }
 
   /** Closes the connection (`await using conn = await connect(...)`). */
@@ -575,7 +631,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       this.#housekeeping = undefined;
       this.#flushHousekeeping();
     }, HOUSEKEEPING_DELAY_MS);
-    Deno.unrefTimer(timer);
+    unrefTimer(timer);
     this.#housekeeping = timer;
   }
 

@@ -19,7 +19,8 @@
  */
 
 import { parentPort, workerData } from "node:worker_threads";
-import { openChannel, openEndpoint } from "../net/endpoints.ts";
+import { openChannel } from "../net/byte_channel.ts";
+import { openEndpoint } from "../net/endpoints.ts";
 import { isPeerFault } from "../errors.ts";
 import type { ByteFrameChannel } from "../wire/framing.ts";
 import { SharedPipe } from "../wire/pipe.ts";

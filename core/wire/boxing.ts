@@ -21,7 +21,7 @@
 
 import { LimitError } from "../errors.ts";
 import { attachmentBuffers } from "./buffer_pool.ts";
-import { ByReference, ByValue } from "./markers.ts";
+import { ByReference, ByValue, Transferred } from "./markers.ts";
 import { Ext } from "./messages.ts";
 import type { ByteWriter } from "./msgpack.ts";
 import { checkDeadline, type Sliced } from "./slicing.ts";
@@ -46,6 +46,15 @@ export interface BoxLimits {
   maxBigIntBytes: number;
   /** Largest message, attachments included. */
   maxMessageSize: number;
+}
+
+/** How a connection boxes what it sends: the limits, and what errors reveal. */
+export interface BoxSettings extends BoxLimits {
+  /**
+   * Whether errors carry their stack (RPyC's `include_local_traceback`);
+   * without it they carry an empty one, so file paths and lines stay here.
+   */
+  includeLocalStack: boolean;
 }
 
 /** The most attachments one message carries. */
@@ -124,7 +133,7 @@ const pooled = (size: number): Uint8Array => attachmentBuffers.take(size);
 export class Boxer implements Sliced {
   readonly #writer: ByteWriter;
   readonly #refs: ReferenceWriter;
-  readonly #limits: BoxLimits;
+  readonly #limits: BoxSettings;
   /** The first {@linkcode TRACKED_OBJECTS} copied objects, by identity, and their indexes. */
   readonly #seen = new Map<object, number>();
   /** Copied objects met so far: the next one's index. */
@@ -146,7 +155,7 @@ export class Boxer implements Sliced {
   constructor(
     writer: ByteWriter,
     refs: ReferenceWriter,
-    limits: BoxLimits,
+    limits: BoxSettings,
     value: unknown,
     allocate: (size: number) => Uint8Array = pooled,
   ) {
@@ -385,6 +394,9 @@ export class Boxer implements Sliced {
       }
       return this.#copy(marked.value, frame, asKey, marked.deep, marked.filter);
     }
+    if (proto === Transferred.prototype) {
+      return this.#transferred((value as Transferred).value, frame, asKey);
+    }
     const next = depth + 1;
     // A synchronous netref looks like a plain object or array; it still goes by reference.
     if (
@@ -497,6 +509,38 @@ export class Boxer implements Sliced {
     frame.source = source;
   }
 
+  /**
+   * Bytes handed over with `transfer()`: boxed like any byte array, except
+   * that a large one becomes its attachment as it is (its memory, moved out
+   * of the caller's buffer), and the caller's buffer is detached either way.
+   */
+  #transferred(value: ArrayBuffer | ArrayBufferView, frame: Frame, asKey: boolean): void {
+    const view = ArrayBuffer.isView(value) ? value : null;
+    const buffer = (view ? view.buffer : value) as ArrayBuffer;
+    if (buffer.detached) throw new TypeError("cannot send a transferred buffer: it is detached");
+    const length = view ? view.byteLength : buffer.byteLength;
+    if (length < ATTACHMENT_MIN) {
+      this.#object(value, frame, asKey, false, undefined);
+      buffer.transfer();
+      return;
+    }
+    this.#index(value);
+    const kind = !view
+      ? ARRAY_BUFFER_KIND
+      : Object.getPrototypeOf(view) === Uint8Array.prototype
+      ? 1
+      : typedArrayKind(view);
+    if (kind === -1) {
+      throw new TypeError(`cannot send a ${view!.constructor.name}: no wire form for it`);
+    }
+    const offset = view ? view.byteOffset : 0;
+    this.#attach(
+      new Uint8Array(buffer, offset, length),
+      kind,
+      () => new Uint8Array(buffer.transfer(), offset, length),
+    );
+  }
+
   #bytes(value: ArrayBufferView): void {
     this.#index(value);
     const w = this.#writer;
@@ -521,9 +565,10 @@ export class Boxer implements Sliced {
   /**
    * Takes a copy of `bytes` as the message's next attachment (copied a piece
    * per step, into a buffer the channel owns once the message is sent), so
-   * the array travels as it was when sent.
+   * the array travels as it was when sent; or, with `take`, what it returns
+   * (transferred bytes, moved rather than copied).
    */
-  #attach(bytes: Uint8Array, kind: number): void {
+  #attach(bytes: Uint8Array, kind: number, take?: () => Uint8Array): void {
     const attachments = this.#attachments ??= [];
     if (attachments.length >= MAX_ATTACHMENTS) {
       throw new LimitError(
@@ -536,6 +581,10 @@ export class Boxer implements Sliced {
     const { bytes: out, at } = this.#writer.payload(5);
     writeU32(out, at, attachments.length);
     out[at + 4] = kind;
+    if (take) {
+      attachments.push(take());
+      return;
+    }
     const copy = this.#allocate(bytes.length);
     attachments.push(copy);
     const frame = this.#push(Kind.Copy, NO_ITEMS, bytes.length, 0, false, undefined);
@@ -551,6 +600,9 @@ export class Boxer implements Sliced {
         props[key] = (error as unknown as Record<string, unknown>)[key];
       }
     }
+    // An AggregateError's own `errors` is not enumerable, yet it is what the error is about.
+    const errors = Object.getOwnPropertyDescriptor(error, "errors")?.value;
+    if (Array.isArray(errors)) props.errors = errors;
     const hasCause = Object.hasOwn(error, "cause");
     const w = this.#writer;
     w.array(8);
@@ -559,7 +611,7 @@ export class Boxer implements Sliced {
     w.string(error.constructor?.name ?? "Error");
     w.string(String(error.name));
     w.string(String(error.message));
-    w.string(String(error.stack ?? ""));
+    w.string(this.#limits.includeLocalStack ? String(error.stack ?? "") : "");
     w.bool(hasCause);
     const rest = this.#push(
       Kind.ErrorRest,

@@ -18,6 +18,7 @@
  */
 
 import { ConnectionClosedError, peerFault } from "../errors.ts";
+import { unrefTimer } from "../platform.ts";
 import type { Budget } from "./budget.ts";
 import { attachmentBuffers } from "./buffer_pool.ts";
 import type {
@@ -827,7 +828,7 @@ const watchdog = new (class {
         }
         for (const c of this.#channels) c.checkStall(WATCH_MS);
       }, WATCH_MS);
-      Deno.unrefTimer(this.#timer);
+      unrefTimer(this.#timer);
     }
   }
 

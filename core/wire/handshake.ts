@@ -15,6 +15,7 @@ import {
 import type { ReadableFrameChannel, ReceivedMessage } from "./channel.ts";
 import { frame } from "./framing.ts";
 import type { AnnouncedLimits } from "./limits.ts";
+import { checkOffers, type CompressionOffer } from "./compression.ts";
 import { Msg, readMessage, writeClose } from "./messages.ts";
 import { ByteReader, ByteWriter } from "./msgpack.ts";
 import { readExactly, type Transport } from "./transport.ts";
@@ -29,6 +30,8 @@ export interface PeerInfo {
   members: ReadonlySet<string>;
   /** What the peer accepts: our messages must fit. */
   limits: AnnouncedLimits;
+  /** What the peer offers of compression. */
+  compression: CompressionOffer;
 }
 
 /** What the checks on the peer's HELLO need. */
@@ -41,6 +44,8 @@ export interface HelloExpectations {
   expectService?: string;
   /** The far end, for messages. */
   description: string;
+  /** What this end offers of compression: a required algorithm the peer lacks refuses it. */
+  compression: CompressionOffer;
 }
 
 /**
@@ -113,11 +118,13 @@ export function checkHello(message: ReceivedMessage | null, expect: HelloExpecta
       `expected service '${expect.expectService}', the peer serves '${hello.service}'`,
     );
   }
+  checkOffers(expect.compression, hello.compression);
   return {
     service: hello.service,
     aliases: hello.aliases,
     members: new Set(hello.members),
     limits: hello.limits,
+    compression: hello.compression,
   };
 }
 

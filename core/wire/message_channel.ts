@@ -1,8 +1,9 @@
 /**
  * A {@linkcode ReadableFrameChannel} over a carrier that already delivers
  * whole messages by structured clone (a `MessagePort`, a `Worker`, a
- * worker's global scope): no framing. One rdc message is one posted message,
- * `{ body, attachments }`; `null` says that the sender closed its end.
+ * worker's global scope): no framing. One rdc message is one posted message:
+ * its body alone, or `[body, ...attachments]`; `null` says that the sender
+ * closed its end.
  * core/PROTOCOL.md, "Messages (message carriers)", has the format.
  *
  * Large byte arrays are transferred, not copied: the attachments (boxing
@@ -37,7 +38,7 @@ import { HANDSHAKE_FRAME_SIZE } from "./limits.ts";
  */
 export interface MessageEndpoint {
   /** Posts `message` (structured clone), moving the buffers in `transfer` instead of copying them. */
-  postMessage(message: unknown, transfer: Transferable[]): void;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
   /** Listens for `message` (and `messageerror`, a message that could not be deserialized). */
   addEventListener(type: "message" | "messageerror", listener: (event: MessageEvent) => void): void;
   /** Stops listening. */
@@ -64,9 +65,6 @@ export interface PostMessageChannelOptions {
 
 /** Bodies at least this large are transferred; smaller ones are cloned (cheaper for them). */
 const TRANSFER_MIN = 64 * 1024;
-
-/** The properties of a posted message, in order. */
-const MESSAGE_KEYS = ["body", "attachments"];
 
 /**
  * The {@linkcode ReadableFrameChannel} of a message carrier.
@@ -167,7 +165,12 @@ export class PostMessageChannel implements ReadableFrameChannel {
       sent.push(bytes);
     }
     try {
-      this.#endpoint.postMessage({ body: own, attachments: sent }, [...transfer]);
+      // A lone byte array clones faster than any object around it, and most messages have no
+      // attachments.
+      const message = sent.length === 0 ? own : [own, ...sent];
+      // Without a transfer list, Deno's Worker takes a path that is twice as fast.
+      if (transfer.size === 0) this.#endpoint.postMessage(message);
+      else this.#endpoint.postMessage(message, [...transfer]);
     } catch (error) {
       this.fail(new ConnectionClosedError(`postMessage failed: ${error}`, { cause: error }));
       return null;
@@ -211,19 +214,21 @@ export class PostMessageChannel implements ReadableFrameChannel {
    * that sets them may still be under way.
    */
   #accept(data: unknown): void {
-    if (typeof data !== "object" || Object.getPrototypeOf(data) !== Object.prototype) {
-      throw peerFault("not an rdc message (expected { body, attachments } or null)");
+    let body: unknown;
+    let attachments: readonly unknown[];
+    if (data instanceof Uint8Array) {
+      body = data;
+      attachments = [];
+    } else if (Array.isArray(data)) {
+      if (data.length < 2) {
+        throw peerFault(`an array of ${data.length} items (a body and at least one attachment)`);
+      }
+      body = data[0];
+      attachments = data.slice(1);
+    } else {
+      throw peerFault("not an rdc message (expected a Uint8Array, an array of them, or null)");
     }
-    const keys = Object.keys(data!);
-    if (keys.length !== 2 || keys[0] !== MESSAGE_KEYS[0] || keys[1] !== MESSAGE_KEYS[1]) {
-      throw peerFault(
-        `not an rdc message: its properties are [${keys.slice(0, 8).join(", ")}], ` +
-          "not [body, attachments]",
-      );
-    }
-    const { body, attachments } = data as { body: unknown; attachments: unknown };
     checkBytes(body, "the body");
-    if (!Array.isArray(attachments)) throw peerFault("the attachments are not an array");
     const count = attachments.length;
     if (count > MAX_ATTACHMENTS) {
       throw peerFault(`a message carries ${count} attachments, more than ${MAX_ATTACHMENTS}`);
@@ -347,7 +352,7 @@ export class PostMessageChannel implements ReadableFrameChannel {
     // Tell the peer, unless the carrier broke or the peer said it first.
     if (!this.#failure && !this.#ended) {
       try {
-        this.#endpoint.postMessage(null, []);
+        this.#endpoint.postMessage(null);
       } catch {
         // Gone already: nobody to tell.
       }

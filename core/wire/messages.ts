@@ -12,9 +12,10 @@
 import { peerFault } from "../errors.ts";
 import { ANNOUNCED, type AnnouncedLimits, MIN_LIMITS } from "./limits.ts";
 import { type ByteReader, type ByteWriter, Token, type TokenKind, tokenName } from "./msgpack.ts";
+import type { CompressionOffer } from "./compression.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The first field of every handshake, so a stranger on the port is recognised at once. */
 export const PROTOCOL_MAGIC = "rdc";
@@ -50,6 +51,11 @@ export const Op = {
   Primitive: 12,
   InstanceOf: 13,
   Keys: 14,
+  Dispose: 15,
+  Batch: 16,
+  Write: 17,
+  Close: 18,
+  Abort: 19,
 } as const;
 /** One of {@linkcode Op}. */
 export type OpCode = typeof Op[keyof typeof Op];
@@ -75,10 +81,26 @@ export const Ext = {
   TagPath: 23,
 } as const;
 
-/** What an exported reference is, so the importer can shape its proxy. */
-export const RefKind = { Object: 0, Function: 1, Promise: 2, Array: 3 } as const;
+/**
+ * What an exported reference is, so the importer can shape its proxy (a web
+ * stream's importer makes a local stream of the same kind).
+ */
+export const RefKind = {
+  Object: 0,
+  Function: 1,
+  Promise: 2,
+  Array: 3,
+  ReadableStream: 4,
+  WritableStream: 5,
+} as const;
 /** One of {@linkcode RefKind}. */
 export type RefKindCode = typeof RefKind[keyof typeof RefKind];
+/**
+ * The bit of an EXPORT's kind byte that says the object is disposable (it
+ * has `Symbol.asyncDispose` or `Symbol.dispose`): disposing its netref sends
+ * DISPOSE.
+ */
+export const DISPOSABLE_FLAG = 0x10;
 
 /**
  * A REQUEST target: a non-negative number is one of the receiver's exports;
@@ -100,6 +122,8 @@ export interface Hello {
   readonly members: string[];
   /** Null in a HELLO of another shape (another version's), which is refused for its version. */
   readonly limits: AnnouncedLimits | null;
+  /** What it offers of compression (core/wire/compression.ts). */
+  readonly compression: CompressionOffer;
 }
 
 /** A REQUEST's fixed fields; its arguments (one value, an array) follow in the reader. */
@@ -169,12 +193,20 @@ export function readMessage(reader: ByteReader): MessageHead {
   const field = new FieldReader(reader, kind, fields);
   switch (kind) {
     case Msg.Hello: {
-      field.count(3, 7);
+      field.count(3, 9);
       if (field.string("magic") !== PROTOCOL_MAGIC) field.fail("not an rdc handshake");
       const version = field.int("version", 0, MAX_SEQ);
       // Another version's HELLO may have other fields: the version alone decides.
-      if (fields !== 7) {
-        return { type: kind, version, service: "", aliases: [], members: [], limits: null };
+      if (fields !== 9) {
+        return {
+          type: kind,
+          version,
+          service: "",
+          aliases: [],
+          members: [],
+          limits: null,
+          compression: { accepts: [], wanted: false },
+        };
       }
       return {
         type: kind,
@@ -183,6 +215,7 @@ export function readMessage(reader: ByteReader): MessageHead {
         aliases: field.strings("aliases"),
         members: field.strings("root member list"),
         limits: field.limits(),
+        compression: { accepts: field.strings("compression list"), wanted: field.bool("wanted") },
       };
     }
     case Msg.Request:
@@ -271,6 +304,11 @@ class FieldReader {
     return reader.number;
   }
 
+  bool(what: string): boolean {
+    this.#next(Token.Bool, what);
+    return this.#reader.boolean;
+  }
+
   string(what: string): string {
     this.#next(Token.Str, what);
     return this.#reader.string;
@@ -330,8 +368,9 @@ export function writeHello(
   aliases: readonly string[],
   members: readonly string[],
   limits: AnnouncedLimits,
+  compression: CompressionOffer,
 ): void {
-  writer.array(7);
+  writer.array(9);
   writer.number(Msg.Hello);
   writer.string(PROTOCOL_MAGIC);
   writer.number(version);
@@ -343,6 +382,8 @@ export function writeHello(
     writer.string(name);
     writer.number(limits[name]);
   }
+  writeStrings(writer, compression.accepts);
+  writer.bool(compression.wanted);
 }
 
 /** Writes a REQUEST's fixed fields; the caller writes its arguments next. */

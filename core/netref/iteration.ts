@@ -1,0 +1,161 @@
+/**
+ * The consumer's side of remote iteration: an async iterator that prefetches
+ * a remote iterator's items in batches (BATCH), within a credit window.
+ *
+ * Contract: the remote iterator never runs more than `window` items ahead of
+ * what this iterator has handed out (items buffered here plus items asked for
+ * never exceed the window), so a generator's side effects run at most that
+ * far ahead. A window of 1 is lock-step: one NEXT per item, asked for only
+ * when the consumer asks, and values passed to `next(value)` reach the
+ * remote generator. Errors arrive at the item where they happened; `return()`
+ * (a `break`) runs the remote generator's `finally` unless it has finished.
+ *
+ * @module
+ */
+
+import { Op } from "../wire/messages.ts";
+
+/** How a prefetching iterator reaches its remote iterator (which the caller opened). */
+export interface RemoteSteps {
+  /** Sends NEXT, RETURN or BATCH with `arg` to the remote iterator; resolves with the answer. */
+  step(op: typeof Op.Next | typeof Op.Return | typeof Op.Batch, arg: unknown): Promise<unknown>;
+  /** Releases the remote iterator (it is done, or left). Called once. */
+  release(): void;
+}
+
+/** Options of a remote iteration. */
+export interface IterateOptions {
+  /**
+   * Items the producer may run ahead of the consumer, from 1 (lock-step: one
+   * round trip per item) to 65 536.
+   * @default {256} (or the connection's `iterationWindow`)
+   */
+  window?: number;
+}
+
+/** What follows the buffered items: the end, an error, or (null) more to ask for. */
+type Ending = { done: true; value: unknown } | { done: false; error: unknown } | null;
+
+/** An async iterator over a remote iterator, prefetching within a window. */
+export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
+  readonly #steps: RemoteSteps;
+  readonly #window: number;
+  #buffer: unknown[] = [];
+  #head = 0;
+  #inFlight: Promise<void> | null = null;
+  #ending: Ending = null;
+  #released = false;
+  /** Calls to `next` and `return` run one after another, in the order made. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** Iterates the remote iterator `steps` reach, `window` items ahead at most. */
+  constructor(steps: RemoteSteps, window: number) {
+    this.#steps = steps;
+    this.#window = window;
+  }
+
+  /** The next item; `value` reaches the remote generator only in lock-step (window 1). */
+  next(value?: unknown): Promise<IteratorResult<unknown>> {
+    return this.#inTurn(() => this.#window === 1 ? this.#stepOnce(value) : this.#take(value));
+  }
+
+  /** Leaves the iteration: the remote generator's `finally` runs, unless it has finished. */
+  return(value?: unknown): Promise<IteratorResult<unknown>> {
+    return this.#inTurn(async () => {
+      const open = this.#ending === null;
+      this.#ending = { done: true, value };
+      this.#buffer = [];
+      this.#inFlight?.catch(() => {}); // Items asked for and not wanted any more.
+      if (open && !this.#released) {
+        await this.#steps.step(Op.Return, value).finally(() => this.#release());
+      }
+      return { done: true, value };
+    });
+  }
+
+  /** This iterator. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
+    return this;
+  }
+
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.#queue.then(work);
+    this.#queue = turn.catch(() => {});
+    return turn;
+  }
+
+  async #stepOnce(value: unknown): Promise<IteratorResult<unknown>> {
+    const ending = this.#ending;
+    if (ending) return this.#finish(ending);
+    try {
+      const step = await this.#steps.step(Op.Next, value) as IteratorResult<unknown>;
+      if (step.done) this.#end({ done: true, value: step.value });
+      return { done: Boolean(step.done), value: step.value };
+    } catch (error) {
+      this.#end({ done: true, value: undefined });
+      throw error;
+    }
+  }
+
+  async #take(value: unknown): Promise<IteratorResult<unknown>> {
+    if (value !== undefined) {
+      throw new TypeError(
+        "a prefetching remote iteration cannot pass values to next(); iterate with window 1",
+      );
+    }
+    while (this.#head === this.#buffer.length) {
+      const ending = this.#ending;
+      if (ending) return this.#finish(ending);
+      await (this.#inFlight ?? this.#ask());
+    }
+    const item = this.#buffer[this.#head];
+    this.#buffer[this.#head++] = undefined;
+    this.#refill();
+    return { done: false, value: item };
+  }
+
+  /** Asks for more when the buffer has run down to half the window. */
+  #refill(): void {
+    const buffered = this.#buffer.length - this.#head;
+    if (this.#ending || this.#inFlight || buffered > this.#window >> 1) return;
+    void this.#ask().catch(() => {});
+  }
+
+  #ask(): Promise<void> {
+    const count = this.#window - (this.#buffer.length - this.#head);
+    const batch = this.#steps.step(Op.Batch, count).then(
+      (answer) => {
+        const [items, done, returned] = answer as [unknown[], boolean, unknown];
+        if (this.#ending) return; // Left meanwhile.
+        this.#buffer = this.#buffer.slice(this.#head).concat(items);
+        this.#head = 0;
+        if (done) this.#end({ done: true, value: returned });
+      },
+      (error) => {
+        if (!this.#ending) this.#end({ done: false, error });
+      },
+    ).finally(() => {
+      this.#inFlight = null;
+    });
+    this.#inFlight = batch;
+    return batch;
+  }
+
+  /** What follows the last item: the end (every time), or its error (once, then the end). */
+  #finish(ending: NonNullable<Ending>): IteratorResult<unknown> {
+    if (ending.done) return { done: true, value: ending.value };
+    this.#ending = { done: true, value: undefined };
+    throw ending.error;
+  }
+
+  #end(ending: NonNullable<Ending>): void {
+    this.#ending = ending;
+    this.#release();
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#steps.release();
+  }
+}
