@@ -246,7 +246,9 @@ export async function runClassic(argv: string[]): Promise<number> {
   // for it.
   await using _registration = (mode === "isolated" || mode === "pool") && registrar &&
       "port" in addr
-    ? new Registration(registrar, serviceAliases(classic.ClassicService), addr.port, {}, log)
+    ? new Registration(registrar, serviceAliases(classic.ClassicService), addr.port, {
+      hostname,
+    }, log)
     : undefined;
   await server.finished;
   log("info", "stopped");

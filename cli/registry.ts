@@ -6,9 +6,10 @@
  */
 
 import { RegistryClient } from "../core/registry/client.ts";
+import { etcdRegistrar } from "../core/registry/etcd_registrar.ts";
 import { REGISTRY_MODES, REGISTRY_PORT, type RegistryMode } from "../core/registry/messages.ts";
 import { serveRegistry } from "../core/registry/server.ts";
-import { defaultRegistryHost } from "../core/registry/registration.ts";
+import { defaultRegistryHost, type Registrar } from "../core/registry/registration.ts";
 import {
   bindAddress,
   IPV6_FLAG,
@@ -111,20 +112,21 @@ export const REGISTER_FLAGS = {
 /** The help lines of {@linkcode REGISTER_FLAGS}. */
 export const REGISTER_HELP =
   `      --register         register with a registry while serving (see 'rdc registry')
-      --registry-type T  UDP | TCP (default UDP)
+      --registry-type T  UDP | TCP | ETCD (default UDP)
       --registry-host H  the registry's address (UDP default: 127.0.0.1 for a server on
                          loopback, where 'rdc registry' listens by default; else
-                         255.255.255.255, a broadcast. Required for TCP)
-      --registry-port P  the registry's port (default ${REGISTRY_PORT})
+                         255.255.255.255, a broadcast. Required for TCP). For ETCD, an
+                         etcd client URL (required), such as http://127.0.0.1:2379
+      --registry-port P  the registry's port (default ${REGISTRY_PORT}; not for ETCD)
 `;
 
 /**
- * The registry client the `--register` flags ask for, or `undefined` without
+ * The registrar the `--register` flags ask for, or `undefined` without
  * `--register`. `tcpServer` says whether the command serves on a TCP port
  * (only such a server can register), `serverHost` the address it binds (which
  * picks the default registry host, see `defaultRegistryHost`).
  *
- * @throws {UsageError} for a bad type or port, TCP without a host, a `--registry-*`
+ * @throws {UsageError} for a bad type or port, TCP or ETCD without a host, a `--registry-*`
  * flag without `--register`, or `--register` on a server without a port.
  */
 export function registrarFromFlags(
@@ -136,7 +138,7 @@ export function registrarFromFlags(
   },
   tcpServer: boolean,
   serverHost: string,
-): RegistryClient | undefined {
+): Registrar | undefined {
   if (!values.register) {
     const stray = (["registry-type", "registry-host", "registry-port"] as const)
       .find((flag) => values[flag] !== undefined);
@@ -144,8 +146,19 @@ export function registrarFromFlags(
     return undefined;
   }
   if (!tcpServer) throw new UsageError("--register needs a TCP server (not stdio, --unix or --ws)");
-  const mode = parseMode(values["registry-type"] ?? "UDP", "--registry-type");
   const host = values["registry-host"];
+  if (values["registry-type"]?.toUpperCase() === "ETCD") {
+    if (host === undefined) throw new UsageError("--registry-type etcd needs --registry-host URL");
+    if (values["registry-port"] !== undefined) {
+      throw new UsageError("--registry-port does not apply to etcd: put the port in the URL");
+    }
+    try {
+      return etcdRegistrar({ url: host });
+    } catch (error) {
+      throw new UsageError(`invalid --registry-host: ${(error as Error).message}`);
+    }
+  }
+  const mode = parseMode(values["registry-type"] ?? "UDP", "--registry-type");
   if (mode === "TCP" && host === undefined) {
     throw new UsageError("--registry-type TCP needs --registry-host");
   }
