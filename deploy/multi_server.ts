@@ -18,7 +18,7 @@ import type { SshMachineOptions } from "./ssh_options.ts";
 export interface MultiDeployOptions extends DeployOptions {
   /**
    * How many hosts are connected to and deployed to at once.
-   * @default {8}
+   * @default {16}
    */
   concurrency?: number;
   /**
@@ -38,7 +38,7 @@ export type HostResult =
 /** What a machine to deploy to may be given as. */
 export type DeployTarget = SshMachine | string | SshMachineOptions;
 
-const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_CONCURRENCY = 16;
 
 /**
  * Deployments to many hosts.
