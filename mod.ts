@@ -76,6 +76,7 @@ export {
 } from "./core/registry/discovery.ts";
 export { DiscoveryError } from "./core/registry/errors.ts";
 export type { ServiceDirectory } from "./core/registry/directory.ts";
+export type { Secret } from "./core/registry/signature.ts";
 export {
   EtcdRegistrar,
   etcdRegistrar,
