@@ -16,6 +16,11 @@ function registeringClassic(...flags: string[]): RdcProcess {
   return new RdcProcess(["classic", "-p", "0", "--register", ...flags]);
 }
 
+/** `registeringClassic` with the registry on 127.0.0.1:`port`, and `more` flags. */
+function registeringClassicAt(port: string, ...more: string[]): RdcProcess {
+  return registeringClassic("--registry-host", "127.0.0.1", "--registry-port", port, ...more);
+}
+
 /** Waits until a classic server logs where it serves; returns its port. */
 async function classicPort(proc: RdcProcess, mode = "concurrent"): Promise<number> {
   return Number(
@@ -57,12 +62,7 @@ Deno.test("rdc registry and rdc classic --register (UDP): found by name, gone af
     /serving the UDP registry on 127\.0\.0\.1:(\d+) \(pruning after 240 s, listing on\)/,
   );
   const client = registryClient("UDP", Number(match[1]));
-  await using server = registeringClassic(
-    "--registry-host",
-    "127.0.0.1",
-    "--registry-port",
-    match[1]!,
-  );
+  await using server = registeringClassicAt(match[1]!);
   const port = await classicPort(server);
   await waitFor(async () => (await client.discover("classic")).length > 0, 10_000, "registration");
   assert.deepEqual(await client.discover("CLASSIC"), [{ host: "127.0.0.1", port }]);
@@ -199,14 +199,7 @@ Deno.test("rdc registry --secret-file: rdc classic --registry-secret-file regist
       /serving the UDP registry on 127\.0\.0\.1:(\d+) \(.*, signed registrations only\)/,
     );
     const client = registryClient("UDP", Number(match[1]));
-    await using server = registeringClassic(
-      "--registry-host",
-      "127.0.0.1",
-      "--registry-port",
-      match[1]!,
-      "--registry-secret-file",
-      secretFile,
-    );
+    await using server = registeringClassicAt(match[1]!, "--registry-secret-file", secretFile);
     const port = await classicPort(server);
     await waitFor(
       async () => (await client.discover("classic")).length > 0,
