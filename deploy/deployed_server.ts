@@ -134,7 +134,7 @@ export class DeployedServer implements AsyncDisposable {
       bundleSha256: bundle.sha256,
       session: randomSession(),
       denoPath: options.denoPath,
-      runtimeName: localRuntime().remoteName,
+      denoVersion: localRuntime().version,
       permissions: options.permissions ?? ["--allow-all"],
     });
     let process: RemoteProcess;

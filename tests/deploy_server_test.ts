@@ -239,17 +239,17 @@ sshdTest("a host without deno gets the local runtime shipped", async (t) => {
   });
 });
 
-sshdTest("another OS or architecture gets a clear error", async () => {
+sshdTest("a platform Deno has no build for gets a clear error", async () => {
   const uname = await Deno.makeTempFile({ prefix: "rdc_fake_uname_" });
   try {
-    await Deno.writeTextFile(uname, "#!/bin/sh\necho Darwin arm64\n");
+    await Deno.writeTextFile(uname, "#!/bin/sh\necho FreeBSD amd64\n");
     await Deno.chmod(uname, 0o755);
     await using sshd = await Sshd.start({ pathWithoutDeno: true, extraTools: { uname } });
     await using machine = await SshMachine.connect(sshd.machineOptions());
     const error = await rejection(DeployedServer.start(machine));
     assert.ok(error instanceof DeployError, String(error));
-    assert.match(error.message, /the remote host runs Darwin arm64 and has no deno/);
-    assert.match(error.message, /only its own runtime, which is for Linux/);
+    assert.match(error.message, /the remote host runs FreeBSD amd64 and has no deno/);
+    assert.match(error.message, /ships Deno to glibc Linux and macOS on x86_64 and arm64 only/);
     assert.deepEqual(await sshd.leftovers("no session"), []);
   } finally {
     await Deno.remove(uname);
