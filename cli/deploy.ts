@@ -24,7 +24,7 @@ import { runClassicRepl } from "./repl.ts";
 export const DEPLOY_HELP = `Usage: rdc deploy USER@HOST[:PORT]... [options]
 
 Deploys a classic server to HOST over SSH, with nothing to install there:
-the server (and this Deno runtime, when HOST has no deno) is uploaded once
+the server (and a Deno runtime for HOST, when it has no deno) is uploaded once
 and cached in ~/.cache/rdc on HOST. Then evaluates CODE there (in the
 server) and prints its value, or opens Deno's REPL here with \`conn\` bound
 to a classic connection to it. HOST may be an alias of ~/.ssh/config
