@@ -10,8 +10,9 @@ export type HostStage = "waiting" | "connecting" | "deploying" | "ready" | "fail
 
 /**
  * Contract: `set` any number of times per host, then `done` once. On a
- * terminal the block of lines (one per host, in the hosts' order) is
- * redrawn in place after each change, the cursor moved back up over it;
+ * terminal the block of lines (one per host, in the hosts' order, each cut
+ * to the terminal's width so that none wraps) is redrawn in place after
+ * each change, the cursor moved back up over it;
  * when `terminal` is false nothing is drawn (a log gets the final results
  * from the caller instead). Never throws (a closed output is ignored).
  */
@@ -24,11 +25,13 @@ export class FleetBoard {
    * A board of `hosts`, drawn with `write` when `terminal` holds.
    * @param write Default: writes to stderr.
    * @param terminal Default: whether stderr is a terminal.
+   * @param columns The terminal's width. Default: stderr's, else 80.
    */
   constructor(
     readonly hosts: readonly string[],
     readonly write: (text: string) => void = writeStderr,
     readonly terminal: boolean = Deno.stderr.isTerminal(),
+    readonly columns: number = terminalColumns(),
   ) {
     this.#width = Math.max(0, ...hosts.map((host) => host.length));
     this.#lines = hosts.map((host) => this.#line(host, "waiting", ""));
@@ -47,7 +50,8 @@ export class FleetBoard {
   }
 
   #line(host: string, stage: HostStage, detail: string): string {
-    return `${host.padEnd(this.#width)}  ${stage}${detail ? ` ${detail}` : ""}`;
+    const line = `${host.padEnd(this.#width)}  ${stage}${detail ? ` ${detail}` : ""}`;
+    return line.length < this.columns ? line : `${line.slice(0, this.columns - 2)}…`;
   }
 
   #draw(): void {
@@ -59,6 +63,14 @@ export class FleetBoard {
     } catch {
       // The output is gone: nothing to show progress on.
     }
+  }
+}
+
+function terminalColumns(): number {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 80; // not a terminal: nothing is drawn anyway
   }
 }
 

@@ -215,7 +215,7 @@ sshdTest("rdc deploy ships the runtime to a host without deno, with a progress b
   const bar = new RegExp(
     `^rdc: shipping deno ${
       Deno.version.deno.replaceAll(".", "\\.")
-    } to ${sshd.user}@127\\.0\\.0\\.1:` +
+    } \\(${Deno.build.target}\\) to ${sshd.user}@127\\.0\\.0\\.1:` +
       `${sshd.port} \\[#{30}\\] 100% ([\\d.]+)/\\1 MB$`,
     "m",
   );

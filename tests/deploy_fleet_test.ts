@@ -13,6 +13,7 @@ import { HostKeyError, MultiServerDeployment, SshConnectError } from "../deploy/
 import { FleetBoard } from "../deploy/fleet_board.ts";
 import { settleBounded } from "../deploy/settle_bounded.ts";
 import { RDC, RdcProcess } from "./_cli.ts";
+import { HAVE_TMUX, Terminal } from "./_terminal.ts";
 import { Sshd, sshdTest } from "./_sshd.ts";
 
 const FLEET_SIZE = 20;
@@ -38,14 +39,16 @@ Deno.test("settleBounded: never more than `concurrency` at once, each outcome in
 
 Deno.test("FleetBoard: one line per host, redrawn in place on a terminal; silent elsewhere", () => {
   const written: string[] = [];
-  const board = new FleetBoard(["a@h1", "me@host-2"], (text) => written.push(text), true);
+  const board = new FleetBoard(["a@h1", "me@host-2"], (text) => written.push(text), true, 40);
   board.set(1, "deploying");
   board.set(0, "failed", "connection refused");
+  board.set(0, "failed", "connection refused by the host"); // cut to the width: no wrap
   board.done();
   assert.deepEqual(written, [
     "\r\x1b[2Ka@h1       waiting\n\r\x1b[2Kme@host-2  waiting\n",
     "\x1b[2A\r\x1b[2Ka@h1       waiting\n\r\x1b[2Kme@host-2  deploying\n",
     "\x1b[2A\r\x1b[2Ka@h1       failed connection refused\n\r\x1b[2Kme@host-2  deploying\n",
+    "\x1b[2A\r\x1b[2Ka@h1       failed connection refused b…\n\r\x1b[2Kme@host-2  deploying\n",
   ]);
   const silent: string[] = [];
   new FleetBoard(["a@h1"], (text) => silent.push(text), false).set(0, "ready");
@@ -109,34 +112,47 @@ sshdTest(`MultiServerDeployment: ${FLEET_SIZE} hosts, ${CONCURRENCY} at a time`,
           `${await a!.knownHostsLine()}\n${await b!.knownHostsLine()}\n`,
         );
         const realHome = Deno.env.get("HOME")!;
-        await using rdc = new RdcProcess(
-          [
-            ...RDC,
-            "deploy",
-            a!.target,
-            refused,
-            b!.target,
-            "-c",
-            "2",
-            "-e",
-            "Deno.env.get('HOME')",
-          ],
-          {
-            command: [
-              "env",
-              `HOME=${home}`,
-              "SSH_AUTH_SOCK=",
-              `DENO_DIR=${Deno.env.get("DENO_DIR") ?? join(realHome, ".cache", "deno")}`,
-              `XDG_CACHE_HOME=${Deno.env.get("XDG_CACHE_HOME") ?? join(realHome, ".cache")}`,
-            ],
-          },
-        );
+        const env = [
+          "env",
+          `HOME=${home}`,
+          "SSH_AUTH_SOCK=",
+          `DENO_DIR=${Deno.env.get("DENO_DIR") ?? join(realHome, ".cache", "deno")}`,
+          `XDG_CACHE_HOME=${Deno.env.get("XDG_CACHE_HOME") ?? join(realHome, ".cache")}`,
+        ];
+        const args = [
+          "deploy",
+          a!.target,
+          refused,
+          b!.target,
+          "-c",
+          "2",
+          "-e",
+          "Deno.env.get('HOME')",
+        ];
+        await using rdc = new RdcProcess([...RDC, ...args], { command: env });
         assert.equal((await rdc.wait()).code, 1, rdc.output());
         assert.equal(rdc.stdout, `${a!.target}: ${a!.home}\n${b!.target}: ${b!.home}\n`);
         assert.match(
           rdc.stderr,
           new RegExp(`^${refused.replaceAll(".", "\\.")}: error: cannot connect to .*refused`, "m"),
         );
+        assert.doesNotMatch(rdc.stderr, /waiting|deploying/, "no progress lines off a terminal");
+
+        // On a terminal: one progress line per host, then the results.
+        assert.ok(HAVE_TMUX || Deno.env.get("CI") !== "true", "tmux is required (CI=true)");
+        if (!HAVE_TMUX) return console.warn("tmux is not installed: no terminal check");
+        await using terminal = new Terminal();
+        await terminal.start([...env, ...RDC, ...args]);
+        const line = (host: string, state: string) =>
+          new RegExp(`^${host.replaceAll(".", "\\.")} +${state}`, "m");
+        await terminal.expect(/Pane is dead \(status 1,/); // tmux's word for the exit status
+        const shown = await terminal.history();
+        assert.match(shown, line(a!.target, "ready \\(\\d+ ms\\)"));
+        assert.match(shown, line(refused, "failed cannot connect"));
+        assert.match(shown, line(b!.target, "ready \\(\\d+ ms\\)"));
+        const states = shown.match(/^\S+ +(waiting|connecting|deploying|ready|failed)\b/gm);
+        assert.equal(states?.length, 3, `one line per host, redrawn in place:\n${shown}`);
+        assert.match(shown, new RegExp(`^${a!.target.replaceAll(".", "\\.")}: ${a!.home}$`, "m"));
       },
     );
   } finally {
