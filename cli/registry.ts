@@ -33,7 +33,8 @@ Runs a registry: servers started with --register (or serve(service,
 name (discover, connectByService).
 
 Options:
-  -m, --mode MODE        UDP | TCP (default UDP)
+  -m, --mode MODE        UDP | TCP (default UDP); a UDP registry also answers over TCP
+                         on its port, for replies too large for a datagram
       --host HOST        address to bind (default 127.0.0.1: this machine only). Bind
                          0.0.0.0 to serve a network and to hear UDP broadcasts (where
                          servers register by default); anyone who reaches it can then

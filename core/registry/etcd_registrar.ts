@@ -120,7 +120,11 @@ export class EtcdRegistrar implements Registrar, ServiceDirectory {
     let held = this.#held.get(port);
     if (held === undefined) {
       const lease = await this.#grant();
-      const timer = setInterval(() => this.#keepAlive(port, value).catch(() => {}), this.ttl * 333);
+      const timer = setInterval(
+        // etcd out of reach: the next tick (or registration) tries again; the lease outlives a few.
+        () => this.#keepAlive(port, value).catch(() => {}),
+        this.ttl * 1_000 / 3,
+      );
       held = { lease, keys, timer };
       this.#held.set(port, held);
     } else if (!await this.#alive(held.lease)) {
