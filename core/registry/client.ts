@@ -8,6 +8,7 @@ import { DiscoveryError } from "./errors.ts";
 import {
   checkMode,
   encodeMessage,
+  padded,
   parseReply,
   REGISTRY_PORT,
   type RegistryMode,
@@ -18,6 +19,7 @@ import {
   type ServerAddress,
 } from "./messages.ts";
 import { tcpRoundTrip, udpRoundTrip } from "./round_trip.ts";
+import { type Secret, sign } from "./signature.ts";
 
 /** The UDP client's default host: a broadcast to the local network. */
 export const BROADCAST = "255.255.255.255";
@@ -36,6 +38,12 @@ export interface RegistryClientOptions {
   port?: number;
   /** Milliseconds to wait for each reply. Default 2 000. */
   timeout?: number;
+  /**
+   * The registry's shared secret (`rdc registry --secret-file`): REGISTER
+   * and UNREGISTER are signed with it. Default: none (unsigned, which a
+   * registry with a secret refuses).
+   */
+  secret?: Secret;
 }
 
 /**
@@ -46,7 +54,9 @@ export interface RegistryClientOptions {
  * client holds nothing between calls and needs no closing. Every failure —
  * no reply within `timeout`, no connection, a refusal — rejects with a
  * {@linkcode DiscoveryError} that names the registry. Over UDP the first
- * registry to reply answers the call.
+ * registry to reply answers the call; UDP requests are padded (see
+ * core/registry/PROTOCOL.md, "Abuse"), and a reply marked `truncated` is
+ * asked for again over TCP, from the registry that sent it.
  *
  * @example
  * ```ts
@@ -64,6 +74,7 @@ export class RegistryClient {
   readonly port: number;
   /** Milliseconds to wait for each reply. */
   readonly timeout: number;
+  readonly #secret: Secret | undefined;
 
   /**
    * A client of the registry `options` name (nothing is sent yet).
@@ -78,6 +89,7 @@ export class RegistryClient {
     this.host = options.host ?? BROADCAST;
     this.port = options.port ?? REGISTRY_PORT;
     this.timeout = options.timeout ?? 2_000;
+    this.#secret = options.secret;
   }
 
   /** `udp 127.0.0.1:18811`, for messages. */
@@ -114,8 +126,12 @@ export class RegistryClient {
   }
 
   async #request<B extends RequestBody>(body: B): Promise<Replies[B["command"]]> {
-    const request = { ...body, id: crypto.getRandomValues(new Uint32Array(1))[0]! } as Request;
-    const reply = await this.#roundTrip(request, encodeMessage(request.id, body));
+    const id = crypto.getRandomValues(new Uint32Array(1))[0]!;
+    const signed = this.#secret !== undefined &&
+      (body.command === "REGISTER" || body.command === "UNREGISTER");
+    const sent = signed ? { ...body, ...sign(this.#secret!, body, id) } : body;
+    const request = { ...sent, id } as Request;
+    const reply = await this.#roundTrip(request, encodeMessage(id, sent));
     if ("error" in reply) {
       throw new DiscoveryError(
         `the registry at ${this.description} refused ${body.command}: ${reply.error}`,
@@ -126,24 +142,36 @@ export class RegistryClient {
 
   /** Sends `message` (which is `request`) and waits for its reply. */
   async #roundTrip(request: Request, message: Uint8Array): Promise<Reply> {
-    const accept = (bytes: Uint8Array) => parseReply(bytes, request);
-    let reply;
+    const tcp = async (host: string) => {
+      const reply = parseReply(await tcpRoundTrip(host, this.port, message, this.timeout), request);
+      if (reply === undefined) {
+        throw new DiscoveryError(`the registry at ${this.description} sent a malformed reply`);
+      }
+      return reply;
+    };
     try {
       switch (this.mode) {
-        case "UDP":
-          reply = await udpRoundTrip(this.host, this.port, message, accept, this.timeout);
-          if (reply === undefined) {
+        case "UDP": {
+          const answer = await udpRoundTrip(
+            this.host,
+            this.port,
+            padded(message),
+            (bytes, from) => {
+              const reply = parseReply(bytes, request);
+              return reply === undefined ? undefined : { reply, from };
+            },
+            this.timeout,
+          );
+          if (answer === undefined) {
             throw new DiscoveryError(
               `no registry answered at ${this.description} within ${this.timeout} ms`,
             );
           }
-          return reply;
+          // Too large for a datagram to an address it has not verified: ask that registry over TCP.
+          return "truncated" in answer.reply ? await tcp(answer.from) : answer.reply;
+        }
         case "TCP":
-          reply = accept(await tcpRoundTrip(this.host, this.port, message, this.timeout));
-          if (reply === undefined) {
-            throw new DiscoveryError(`the registry at ${this.description} sent a malformed reply`);
-          }
-          return reply;
+          return await tcp(this.host);
         default:
           this.mode satisfies never;
           throw new TypeError(`unknown registry mode '${this.mode}'`);
