@@ -60,6 +60,8 @@ export interface RdcProcessOptions {
   stdin?: "null" | "piped";
   /** Run this program instead of `rdc` (`args` is then the whole command after it). */
   command?: string[];
+  /** Variables added to its environment. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -81,6 +83,7 @@ export class RdcProcess implements AsyncDisposable {
     this.child = new Deno.Command(program!, {
       args: rest,
       cwd: ROOT,
+      env: options.env,
       stdin: options.stdin ?? "null",
       stdout: "piped",
       stderr: "piped",
