@@ -55,8 +55,10 @@ export interface ServeOptions extends HostOptions, ListenOptions, RegistrationOp
    * the connection options, the other limits and `idleTimeout`. Not with
    * `oneShot`. Here, `connections` stays empty (they live in the workers) and
    * `ready` waits for every worker; in a worker, `serve` returns that
-   * worker's server, on its unix socket, and the worker exits once it closes
-   * (when this process closes the pool or ends).
+   * worker's server, on its unix socket, at once, and the worker exits once
+   * it closes (when this process closes the pool or ends). Do not close it
+   * yourself in a worker: `await using` at the top level would, as the
+   * module ends.
    * @default {undefined} (no pool: this process serves every connection)
    */
   pool?: number;
