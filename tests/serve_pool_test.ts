@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { connect, type Connection, serve, Service } from "../mod.ts";
 import { quietLogger, rejection } from "./_helpers.ts";
-import { isAlive, poll, RdcProcess, WAIT_MS } from "./_cli.ts";
+import { exists, isAlive, poll, RdcProcess, WAIT_MS } from "./_cli.ts";
 
 const FIXTURE = "tests/_pool_service.ts";
 
@@ -124,12 +124,3 @@ Deno.test("serve({ pool }): refused for a program that is no module file, and wi
   );
   assert.throws(() => serve(class extends Service {}, { pool: 0, port: 0 }), RangeError);
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

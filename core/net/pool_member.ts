@@ -49,6 +49,7 @@ export function poolSeat(): PoolSeat | null {
  * connections instead of listening. Use it to skip, in workers, what only
  * the primary should do (print the port, write a pid file, …).
  *
+ * @throws {TypeError} when `RDC_POOL_WORKER` is set but malformed.
  * @example
  * ```ts
  * import { isPoolWorker } from "@rdc/rdc";
