@@ -28,6 +28,11 @@ class PoolFixtureService extends Service {
     return Deno.permissions.querySync({ name }).state;
   }
 
+  /** Whether V8 was started with `--expose-gc`. */
+  exposed_hasGc(): boolean {
+    return "gc" in globalThis;
+  }
+
   exposed_read(path: string): string {
     return Deno.readTextFileSync(path);
   }

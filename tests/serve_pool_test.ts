@@ -33,7 +33,7 @@ function connectTo(port: number): Promise<Connection> {
 }
 
 Deno.test("serve({ pool: 2 }): a program's own service, spread over 2 workers that end with it", async () => {
-  const { proc, port } = await startFixture(["--allow-all"]);
+  const { proc, port } = await startFixture(["--allow-all", "--v8-flags=--expose-gc"]);
   await using _proc = proc;
   await using a = await connectTo(port);
   await using b = await connectTo(port);
@@ -41,6 +41,7 @@ Deno.test("serve({ pool: 2 }): a program's own service, spread over 2 workers th
   const pidB: number = await b.root.pid();
   assert.notEqual(pidA, pidB, "the second client went to the busy worker");
   assert.ok(![pidA, pidB].includes(proc.child.pid), "a client is served by the primary");
+  assert.ok(await a.root.hasGc(), "the primary's V8 flags were not carried over");
 
   // A third client goes to A's worker (least loaded, after the last chosen) and shares its globals.
   await using c = await connectTo(port);
@@ -71,25 +72,28 @@ Deno.test("serve({ pool }): workers get no permission the primary lacks", async 
   const home = await Deno.makeTempDir({ prefix: "rdc-serve-pool-home-" });
   const secret = await Deno.makeTempFile({ prefix: "rdc-serve-pool-secret-" });
   try {
-    // The primary reads only its temporary directory (where the pool's sockets go) and Deno;
-    // it needs net in full, as Deno asks it for each (temporary) unix socket.
-    const { proc, port } = await startFixture([
-      `--allow-read=${home},${Deno.execPath()}`,
-      "--allow-write",
-      "--allow-net",
-      "--allow-run",
-    ], { env: { TMPDIR: home } });
-    await using _proc = proc;
-    await using conn = await connectTo(port);
-    assert.equal(await conn.root.permission("write"), "granted");
-    assert.equal(await conn.root.permission("run"), "granted");
-    for (const name of ["read", "env", "sys", "ffi"]) {
-      assert.notEqual(await conn.root.permission(name), "granted", `a worker holds ${name}`);
+    const primaries = [
+      // Reading only its temporary directory (where the pool's sockets go) and Deno; net in full,
+      // as Deno asks it for each (temporary) unix socket.
+      [`--allow-read=${home},${Deno.execPath()}`, "--allow-write", "--allow-net", "--allow-run"],
+      // Everything but reading the secret.
+      ["--allow-all", `--deny-read=${secret}`],
+    ];
+    for (const flags of primaries) {
+      const { proc, port } = await startFixture(flags, { env: { TMPDIR: home } });
+      await using _proc = proc;
+      await using conn = await connectTo(port);
+      for (const name of ["write", "net", "run"]) {
+        assert.equal(await conn.root.permission(name), "granted", `${flags}: ${name}`);
+      }
+      const lacking = flags[0] === "--allow-all" ? ["read"] : ["read", "env", "sys", "ffi"];
+      for (const name of lacking) {
+        assert.notEqual(await conn.root.permission(name), "granted", `${flags}: ${name}`);
+      }
+      const denied = await rejection(conn.root.read(secret));
+      assert.match(String(denied), /NotCapable|PermissionDenied/, `${flags}: read the secret`);
+      assert.equal((await proc.stop("SIGTERM")).code, 0, proc.output());
     }
-    const denied = await rejection(conn.root.read(secret));
-    assert.match(String(denied), /NotCapable|PermissionDenied/, "a worker read the secret");
-    assert.match(String(denied), /Requires read access/);
-    assert.equal((await proc.stop("SIGTERM")).code, 0, proc.output());
   } finally {
     await Deno.remove(home, { recursive: true });
     await Deno.remove(secret);

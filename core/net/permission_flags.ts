@@ -14,18 +14,21 @@ export type ScopedPermission = "read" | "write";
 /**
  * `--allow-…` flags for the permissions this process holds in full
  * (`--allow-all` when it holds them all). One granted only for some paths
- * or hosts is not passed on, since Deno does not tell which, except for the
- * names in `scoped`: each is passed on when this process holds it, so a
- * child never gets more than this process has.
+ * or hosts, or granted but for some (`--deny-…`), is not passed on, since
+ * Deno does not tell which, except for the paths in `scoped`: each is
+ * passed on when this process may use it, so a child never gets more than
+ * this process has.
  *
  * @param scoped per kind, the paths the child needs.
  */
 export function permissionFlags(
   scoped: Partial<Record<ScopedPermission, readonly string[]>> = {},
 ): string[] {
-  const held = PERMISSIONS.filter((name) =>
-    Deno.permissions.querySync({ name }).state === "granted"
-  );
+  const held = PERMISSIONS.filter((name) => {
+    // Partial: granted, but with exceptions (`--deny-…`), which Deno does not tell.
+    const { state, partial } = Deno.permissions.querySync({ name });
+    return state === "granted" && !partial;
+  });
   if (held.length === PERMISSIONS.length) return ["--allow-all"];
   const flags = held.map((name) => `--allow-${name}`);
   for (const name of ["read", "write"] as const) {

@@ -10,6 +10,7 @@
 import { dirname } from "node:path";
 import { type PoolServeOptions, type PoolServer, startPool } from "./pool.ts";
 import { permissionFlags } from "./permission_flags.ts";
+import { runtimeFlags } from "./runtime_flags.ts";
 import { POOL_READY_LINE, POOL_WORKER_VARIABLE } from "./pool_member.ts";
 import type { WorkerLaunch } from "./pool_worker.ts";
 import type { ServerRegistration } from "./server_registration.ts";
@@ -44,15 +45,15 @@ export function servePooled(
  * How to start worker `slot` serving on `path`: this Deno running `main`
  * with this process's arguments and permissions (never more, but for
  * reading {@linkcode POOL_WORKER_VARIABLE}, and reading and writing the
- * sockets' directory when this process may), marked by that variable.
+ * sockets' directory when this process may), marked by that variable; and
+ * with this process's runtime flags when they can be known.
  */
 function workerLaunch(main: string): (path: string, slot: number) => WorkerLaunch {
   return (path, slot) => {
     const directory = dirname(path);
     const flags = permissionFlags({ read: [directory], write: [directory] });
-    if (!flags.includes("--allow-all") && !flags.includes("--allow-env")) {
-      flags.push(`--allow-env=${POOL_WORKER_VARIABLE}`);
-    }
+    if (flags.includes("--allow-all")) flags.push(...runtimeFlags());
+    else if (!flags.includes("--allow-env")) flags.push(`--allow-env=${POOL_WORKER_VARIABLE}`);
     return {
       command: [Deno.execPath(), "run", ...flags, "--no-prompt", "--quiet", main, ...Deno.args],
       // What it writes is logged, not shown on a terminal.

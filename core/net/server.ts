@@ -41,10 +41,12 @@ export interface ServeOptions extends HostOptions, ListenOptions, RegistrationOp
    * process may), and a worker may read the `RDC_POOL_WORKER` variable that
    * marks it. Deno asks net permission for each unix socket, whose paths
    * here are temporary: a pool needs `--allow-net` in full (a worker then
-   * has it too). Not carried over: V8 flags, `--config`, `--import-map`,
-   * `--unstable-*`, `--location`, `--seed` and other runtime flags (Deno
-   * does not tell them); a `deno.json` (and its import map) is found as
-   * here, from the same working directory.
+   * has it too). Runtime flags (`--v8-flags`, `--config`, `--import-map`,
+   * `--unstable-*`, `--location`, `--seed`, `--lock`, `--cached-only`, …)
+   * are carried over on Linux when this process holds every permission
+   * (Deno tells them to no API; its command line needs them all), else not;
+   * a `deno.json` (and its import map) is found as here either way, from
+   * the same working directory.
    *
    * This process listens (`hostname`, `port`, `path`, `tls`, `ws`,
    * `signal`), authenticates (`authenticator`, `handshakeTimeout`, whose
