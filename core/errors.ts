@@ -71,7 +71,13 @@ export function completeRemoteError(
     Object.defineProperty(error, "cause", { value: cause, writable: true, configurable: true });
   }
   for (const [key, value] of Object.entries(props)) {
-    if (!RESERVED_ERROR_KEYS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+    if (RESERVED_ERROR_KEYS.has(key)) continue;
+    if (key === "errors" && Array.isArray(value)) {
+      // As an AggregateError holds it: own, not enumerable.
+      Object.defineProperty(error, key, { value, writable: true, configurable: true });
+    } else {
+      (error as unknown as Record<string, unknown>)[key] = value;
+    }
   }
 }
 
@@ -89,7 +95,10 @@ export interface RemoteErrorFields {
   hasCause: boolean;
   /** The unboxed `cause`, when `hasCause`. */
   cause: unknown;
-  /** Own enumerable properties other than name, message, stack and cause. */
+  /**
+   * Own enumerable properties other than name, message, stack and cause,
+   * and an `AggregateError`'s `errors`.
+   */
   props: Record<string, unknown>;
 }
 

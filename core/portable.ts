@@ -21,6 +21,7 @@ export {
   type WorkerConnectionOptions,
 } from "./net/message_port.ts";
 export type { MessageEndpoint } from "./wire/message_channel.ts";
+export type { BeforeClose } from "./session/before_close.ts";
 export {
   type Connection,
   type ConnectionOptions,
@@ -32,6 +33,7 @@ export { DEFAULT_LIMITS, type Limits, type ResolvedLimits } from "./wire/limits.
 export {
   Service,
   type ServiceConnection,
+  type ServiceFactory,
   type ServiceLike,
   VoidService,
 } from "./session/service.ts";
@@ -39,10 +41,18 @@ export { exposed, PERMISSIVE, type Policy, Restricted, restricted } from "./sess
 export { ByReference, ByValue, byValue, ref } from "./wire/markers.ts";
 export type { CopyFilter } from "./wire/values.ts";
 export { deleteMember, hasMember, isRemote, setMember } from "./netref/proxy.ts";
-export { obtain, timed } from "./netref/helpers.ts";
-export { type CallContext, currentCall } from "./session/dispatch.ts";
+export { dispose, obtain, timed } from "./netref/helpers.ts";
+export { type CallContext, currentCall, type CurrentCallOptions } from "./session/dispatch.ts";
 export type { CallOptions } from "./session/engine.ts";
-export type { Remote, RemoteMember, RemotePromise, Resolved, Unprefixed } from "./netref/types.ts";
+export type {
+  ExposedKeys,
+  ExposedNames,
+  Remote,
+  RemoteMember,
+  RemotePromise,
+  Resolved,
+  Unprefixed,
+} from "./netref/types.ts";
 export {
   AccessError,
   AuthenticationError,

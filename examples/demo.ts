@@ -87,11 +87,13 @@ const sumOfSquares = await conn.teleport(function sumOfSquares(n: number) {
 });
 show("await sumOfSquares(1000)", await sumOfSquares(1000));
 show('await conn.eval("sumOfSquares(3).sum")', await conn.eval("sumOfSquares(3).sum"));
+// Names are looked up there when the function runs: a local variable of ours is not.
 const secret = 42;
+const leaky = await conn.teleport(() => secret + 1);
 try {
-  await conn.teleport(() => secret + 1);
+  await leaky();
 } catch (error) {
-  show("teleport(() => secret + 1)", `refused: ${(error as Error).message.split(";")[0]}`);
+  show("teleport(() => secret + 1)()", `fails: ${(error as Error).message.split(":")[0]}`);
 }
 
 step("5. A callback: the server calls a function of ours");

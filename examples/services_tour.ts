@@ -82,7 +82,7 @@ class BankService extends Service {
 
   /** Waits `ms`, unless the caller gives up first (its timeout aborts our signal). */
   async exposed_sleep(ms: number): Promise<string> {
-    const { signal } = currentCall()!; // read before the first await
+    const { signal } = currentCall(); // read before the first await
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       signal.addEventListener("abort", () => {

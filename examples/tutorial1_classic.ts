@@ -241,14 +241,29 @@ async function teleport(conn: classic.ClassicConnection, remotePid: number): Pro
   show("await whereAmI()", where);
   check(where.startsWith(`pid ${remotePid} on `), "the teleported function ran remotely");
 
-  // A function that closes over local variables cannot travel: its source is not enough.
+  // Names are looked up when the function runs, so functions may call each other
+  // whatever the order they travel in (isEven is teleported before isOdd exists).
+  const isEven = await conn.teleport(function isEven(n: number): boolean {
+    return n === 0 ? true : isOdd(n - 1);
+  });
+  const isOdd = await conn.teleport(function isOdd(n: number): boolean {
+    return n === 0 ? false : isEven(n - 1);
+  });
+  show("await isEven(10)", await isEven(10), "isEven calls isOdd, teleported after it");
+  check(await isOdd(3), "mutual recursion works");
+
+  // A local variable of ours is not there: the source travels, not the closure.
   const secret = 42;
+  const leaky = await conn.teleport(() => secret + 1);
   try {
-    await conn.teleport(() => secret + 1);
-    check(false, "teleporting a closure is refused");
+    await leaky();
+    check(false, "a closure's variables do not travel");
   } catch (error) {
-    check(error instanceof TypeError, "a TypeError");
-    tell("conn.teleport(() => secret + 1)", `refused: ${error.message.split(";")[0]}`);
+    check(error instanceof ReferenceError, "a ReferenceError");
+    tell(
+      "await (await conn.teleport(() => secret + 1))()",
+      `fails: ${error.message.split(":")[0]}`,
+    );
   }
 }
 

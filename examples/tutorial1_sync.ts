@@ -244,14 +244,26 @@ function teleport(conn: classic.SyncClassicConnection, remotePid: number): void 
   show("[1, 2, 3].map((n) => fn(n))", squares, "three calls, each blocking");
   check(JSON.stringify(squares) === "[1,4,9]", "a remote function in local code");
 
-  // A function that closes over local variables cannot travel: its source is not enough.
+  // Names are looked up when the function runs, so functions may call each other
+  // whatever the order they travel in (isEven is teleported before isOdd exists).
+  const isEven = conn.teleport(function isEven(n: number): boolean {
+    return n === 0 ? true : isOdd(n - 1);
+  });
+  const isOdd = conn.teleport(function isOdd(n: number): boolean {
+    return n === 0 ? false : isEven(n - 1);
+  });
+  show("isEven(10)", isEven(10), "isEven calls isOdd, teleported after it");
+  check(isOdd(3), "mutual recursion works");
+
+  // A local variable of ours is not there: the source travels, not the closure.
   const secret = 42;
+  const leaky = conn.teleport(() => secret + 1);
   try {
-    conn.teleport(() => secret + 1);
-    check(false, "teleporting a closure is refused");
+    leaky();
+    check(false, "a closure's variables do not travel");
   } catch (error) {
-    check(error instanceof TypeError, "a TypeError");
-    tell("conn.teleport(() => secret + 1)", `refused: ${error.message.split(";")[0]}`);
+    check(error instanceof ReferenceError, "a ReferenceError");
+    tell("conn.teleport(() => secret + 1)()", `fails: ${error.message.split(":")[0]}`);
   }
 }
 

@@ -3,7 +3,7 @@
  * frames by hand, without the library's connection engine, so a test can send
  * anything at all and see exactly what comes back. The wire numbers below are
  * written out here on purpose (not imported from core/) so the tests check the
- * protocol as core/PROTOCOL.md (version 3) describes it. Messages are encoded
+ * protocol as core/PROTOCOL.md (version 4) describes it. Messages are encoded
  * with @msgpack/msgpack, an encoder independent of ours.
  *
  * The second half is the hostile-peer harness shared by hostile_test.ts and
@@ -30,7 +30,7 @@ import { joinBlocks } from "../core/wire/channel.ts";
 // ---- wire numbers (core/PROTOCOL.md) -------------------------------------------------------
 
 /** The protocol version these tests speak. */
-export const VERSION = 3;
+export const VERSION = 4;
 /** Message types: the first element of every message. */
 export const MSG = {
   HELLO: 0,
@@ -574,7 +574,7 @@ export class EvilTargetService extends Service {
   /** Never answers until the call is cancelled or the connection closes. */
   @exposed
   hang(): Promise<string> {
-    const { signal } = currentCall()!;
+    const { signal } = currentCall();
     return new Promise((resolve) => {
       if (signal.aborted) resolve("aborted");
       signal.addEventListener("abort", () => resolve("aborted"), { once: true });

@@ -246,7 +246,7 @@ Deno.test("deno task demo tours a classic server in another process", async () =
     /await conn\.namespace\.visits\s+1\n/,
     /await sumOfSquares\(1000\)\s+\{ sum: 333833500, pid: \d+ \}/,
     /await conn\.eval\("sumOfSquares\(3\)\.sum"\)\s+14\n/,
-    /teleport\(\(\) => secret \+ 1\)\s+refused: cannot teleport the function: it closes over local variables \(secret\)/,
+    /teleport\(\(\) => secret \+ 1\)\(\)\s+fails: secret is not defined\n/,
     /the client heard\s+3 \(from pid \d+\), 2 \(from pid \d+\), 1 \(from pid \d+\)/,
     /await countdown\(3, report\)\s+lift-off/,
     /server stdout says\s+hello from the server, pid \d+/,
@@ -295,8 +295,8 @@ const TUTORIAL1_LINES: (string | RegExp)[] = [
   'await conn.eval("square(3)") -> 9',
   '(await conn.eval("square")) === fn -> true',
   /await whereAmI\(\) -> "pid \d+ on \w+"/,
-  "conn.teleport(() => secret + 1) -> refused: cannot teleport the function: it closes over " +
-  "local variables (secret)",
+  "await isEven(10) -> true   (isEven calls isOdd, teleported after it)",
+  "await (await conn.teleport(() => secret + 1))() -> fails: secret is not defined",
   `[server stdout] server runs deno ${Deno.version.deno}`,
   "[server stderr] a warning, on the server's stderr",
   "tutorial 1 finished",
@@ -434,8 +434,8 @@ const TUTORIAL1_SYNC_LINES: (string | RegExp)[] = [
   '\n  conn.eval("square") === fn -> true',
   /\n {2}whereAmI\(\) -> "pid \d+ on \w+"/,
   "[1, 2, 3].map((n) => fn(n)) -> [ 1, 4, 9 ]",
-  "conn.teleport(() => secret + 1) -> refused: cannot teleport the function: it closes over " +
-  "local variables (secret)",
+  "isEven(10) -> true   (isEven calls isOdd, teleported after it)",
+  "conn.teleport(() => secret + 1)() -> fails: secret is not defined",
   "tutorial 1 (synchronous) finished",
 ];
 

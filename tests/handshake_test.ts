@@ -74,7 +74,7 @@ function withoutLimit(name: string): Record<string, number> {
 }
 
 Deno.test("handshake: version mismatch fails on both ends, naming both versions", async (t) => {
-  await t.step("server speaks version 3, client version 1", async () => {
+  await t.step(`server speaks version ${VERSION}, client version 1`, async () => {
     const { server, lines, port } = startServer(EchoService);
     try {
       const error = await connect("127.0.0.1", port, {
@@ -88,10 +88,16 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
         (e) => e,
       );
       assert.ok(error instanceof ProtocolError, `client got ${error}`);
-      assert.match(error.message, /this end speaks version 1, the peer speaks version 3/);
+      assert.match(
+        error.message,
+        new RegExp(`this end speaks version 1, the peer speaks version ${VERSION}`),
+      );
       await waitFor(() => lines.some((l) => /version/.test(l)), 3000, "the server's log line");
       const line = lines.find((l) => /version/.test(l))!;
-      assert.match(line, /this end speaks version 3, the peer speaks version 1/);
+      assert.match(
+        line,
+        new RegExp(`this end speaks version ${VERSION}, the peer speaks version 1`),
+      );
       assert.equal(server.connections.size, 0);
       await assertServerWorks(port);
     } finally {
@@ -99,18 +105,22 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
     }
   });
 
-  await t.step("client speaks version 3, server version 4", async () => {
-    const { server, lines, port } = startServer(EchoService, { protocolVersion: 4 });
+  await t.step(`client speaks version ${VERSION}, server version ${VERSION + 1}`, async () => {
+    const { server, lines, port } = startServer(EchoService, { protocolVersion: VERSION + 1 });
     try {
       await assert.rejects(
         connect("127.0.0.1", port, { logger: quietLogger() }),
         (e: Error) =>
           e instanceof ProtocolError &&
-          /this end speaks version 3, the peer speaks version 4/.test(e.message),
+          new RegExp(`this end speaks version ${VERSION}, the peer speaks version ${VERSION + 1}`)
+            .test(e.message),
       );
       await waitFor(() => lines.some((l) => /version/.test(l)), 3000, "the server's log line");
       assert.ok(
-        lines.some((l) => /this end speaks version 4, the peer speaks version 3/.test(l)),
+        lines.some((l) =>
+          new RegExp(`this end speaks version ${VERSION + 1}, the peer speaks version ${VERSION}`)
+            .test(l)
+        ),
         lines.join("\n"),
       );
     } finally {
@@ -118,7 +128,7 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
     }
   });
 
-  await t.step("the server's HELLO has version 3 and announces every limit", async () => {
+  await t.step("the server's HELLO has this version and announces every limit", async () => {
     const { server, port } = startServer(EchoService, { maxDepth: 100 });
     const peer = await RawPeer.connect(port);
     try {
@@ -142,7 +152,10 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
       const messages = await peer.readToEnd();
       const reason = closeReason(messages);
       assert.ok(reason, `no CLOSE in ${Deno.inspect(messages)}`);
-      assert.match(reason, /this end speaks version 3, the peer speaks version 1/);
+      assert.match(
+        reason,
+        new RegExp(`this end speaks version ${VERSION}, the peer speaks version 1`),
+      );
       await waitFor(() => lines.some((l) => /version 1/.test(l)), 3000, "the server's log line");
       await assertServerWorks(port);
     } finally {
@@ -160,7 +173,10 @@ Deno.test("handshake: version mismatch fails on both ends, naming both versions"
       const messages = await peer.readToEnd();
       const reason = closeReason(messages);
       assert.ok(reason, `no CLOSE in ${Deno.inspect(messages)}`);
-      assert.match(reason, /this end speaks version 3, the peer speaks version 7/);
+      assert.match(
+        reason,
+        new RegExp(`this end speaks version ${VERSION}, the peer speaks version 7`),
+      );
       await waitFor(() => lines.some((l) => /version 7/.test(l)), 3000, "the server's log line");
     } finally {
       peer.close();

@@ -41,7 +41,7 @@ function lifetimeService(state: { held?: unknown; aborted: number }) {
       state.held = undefined;
     }
     exposed_wait(): Promise<never> {
-      const { signal } = currentCall()!;
+      const { signal } = currentCall();
       return new Promise((_, reject) => {
         signal.addEventListener("abort", () => {
           state.aborted++;

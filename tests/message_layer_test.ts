@@ -15,6 +15,7 @@ import {
   currentCall,
   LimitError,
   obtain,
+  PROTOCOL_VERSION,
   ref,
   serve,
   Service,
@@ -57,7 +58,7 @@ class BulkService extends Service {
     return callbacks.length;
   }
   exposed_hang(): Promise<string> {
-    const { signal } = currentCall()!;
+    const { signal } = currentCall();
     return new Promise((resolve) => {
       if (signal.aborted) return resolve("aborted");
       signal.addEventListener("abort", () => resolve("aborted"), { once: true });
@@ -341,7 +342,7 @@ const encoder = new Encoder();
 
 /** A HELLO of protocol version 2 with default limits (see core/PROTOCOL.md). */
 function hello(): unknown[] {
-  return [0, "rdc", 3, "Raw", ["Raw"], [], {
+  return [0, "rdc", PROTOCOL_VERSION, "Raw", ["Raw"], [], {
     maxMessageSize: 1024 * MiB,
     maxFrameSize: 2 * MiB,
     maxDepth: 256,

@@ -148,7 +148,7 @@ function gapService(state: GapState) {
       return state.gate.promise.then(() => ({ value: 5 }));
     }
     async exposed_slow(ms: number): Promise<string> {
-      const { signal } = currentCall()!;
+      const { signal } = currentCall();
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, ms);
         signal.addEventListener("abort", () => {

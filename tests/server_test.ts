@@ -41,7 +41,7 @@ function hookedService(events: Events) {
       return this.instance;
     }
     exposed_wait(): Promise<never> {
-      const { signal } = currentCall()!;
+      const { signal } = currentCall();
       return new Promise((_, reject) => {
         signal.addEventListener("abort", () => reject(signal.reason), { once: true });
       });
@@ -378,11 +378,11 @@ Deno.test("server: close() aborts the signals of running calls, not of calls tha
   const signals = new Map<string, AbortSignal>();
   class Signals extends Service {
     exposed_quick(name: string): string {
-      signals.set(name, currentCall()!.signal);
+      signals.set(name, currentCall().signal);
       return name;
     }
     exposed_wait(): Promise<never> {
-      const { signal } = currentCall()!;
+      const { signal } = currentCall();
       signals.set("running", signal);
       return new Promise((_, reject) => {
         signal.addEventListener("abort", () => reject(signal.reason), { once: true });

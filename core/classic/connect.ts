@@ -41,8 +41,8 @@ export const DEFAULT_PORT = 18812;
 export const DEFAULT_TLS_PORT = 18821;
 
 /** Classic mode's connection defaults: the permissive policy, and a peer that must be classic. */
-function classicOptions<T extends ConnectionOptions>(options: T): T {
-  return { ...PERMISSIVE, expectService: "Classic", ...options };
+function classicOptions<T extends ConnectionOptions>(options: T | undefined): T {
+  return { ...PERMISSIVE, expectService: "Classic", ...options } as T;
 }
 
 /**
@@ -54,25 +54,39 @@ function classicOptions<T extends ConnectionOptions>(options: T): T {
  * await using conn = await classic.connect("127.0.0.1", 18812);
  * console.log(await conn.modules["node:os"].hostname());
  * ```
+ *
+ * @param [host="127.0.0.1"] The server's host name or address.
+ * @param [port=18812] The server's port.
+ * @param options The connection's options; classic mode adds the permissive
+ *   policy and expects a classic server.
  */
 export async function connect(
-  host = "127.0.0.1",
-  port: number = DEFAULT_PORT,
-  options: ConnectionOptions = {},
+  host?: string,
+  port?: number,
+  options?: ConnectionOptions,
 ): Promise<ClassicConnection> {
-  return new ClassicConnection(await connectTcp(host, port, classicOptions(options)));
+  return new ClassicConnection(
+    await connectTcp(host ?? "127.0.0.1", port ?? DEFAULT_PORT, classicOptions(options)),
+  );
 }
 
 /**
  * Connects to a classic server over TLS (RPyC's `classic.ssl_connect`), on
  * port 18821 by default; see the top-level `connectTls` for the options.
+ *
+ * @param [host="127.0.0.1"] The server's host name or address.
+ * @param [port=18821] The server's port.
+ * @param options The connection's options; classic mode adds the permissive
+ *   policy and expects a classic server.
  */
 export async function connectTls(
-  host = "127.0.0.1",
-  port: number = DEFAULT_TLS_PORT,
-  options: ConnectionOptions & TlsClientOptions = {},
+  host?: string,
+  port?: number,
+  options?: ConnectionOptions & TlsClientOptions,
 ): Promise<ClassicConnection> {
-  return new ClassicConnection(await connectOverTls(host, port, classicOptions(options)));
+  return new ClassicConnection(
+    await connectOverTls(host ?? "127.0.0.1", port ?? DEFAULT_TLS_PORT, classicOptions(options)),
+  );
 }
 
 /** Connects to a classic server on a unix socket. */
@@ -120,22 +134,38 @@ export async function connectStream(
  * using conn = classic.connectSync("127.0.0.1", 18812);
  * console.log(conn.modules["node:os"].hostname(), conn.eval("1 + 1"));
  * ```
+ *
+ * @param [host="127.0.0.1"] The server's host name or address.
+ * @param [port=18812] The server's port.
+ * @param options The connection's options; classic mode adds the permissive
+ *   policy and expects a classic server.
  */
 export function connectSync(
-  host = "127.0.0.1",
-  port: number = DEFAULT_PORT,
-  options: SyncConnectionOptions = {},
+  host?: string,
+  port?: number,
+  options?: SyncConnectionOptions,
 ): SyncClassicConnection {
-  return new SyncClassicConnection(connectTcpSync(host, port, classicOptions(options)));
+  return new SyncClassicConnection(
+    connectTcpSync(host ?? "127.0.0.1", port ?? DEFAULT_PORT, classicOptions(options)),
+  );
 }
 
-/** {@linkcode connectSync} over TLS, on port 18821 by default. */
+/**
+ * {@linkcode connectSync} over TLS, on port 18821 by default.
+ *
+ * @param [host="127.0.0.1"] The server's host name or address.
+ * @param [port=18821] The server's port.
+ * @param options The connection's options; classic mode adds the permissive
+ *   policy and expects a classic server.
+ */
 export function connectTlsSync(
-  host = "127.0.0.1",
-  port: number = DEFAULT_TLS_PORT,
-  options: SyncConnectionOptions & TlsClientOptions = {},
+  host?: string,
+  port?: number,
+  options?: SyncConnectionOptions & TlsClientOptions,
 ): SyncClassicConnection {
-  return new SyncClassicConnection(connectOverTlsSync(host, port, classicOptions(options)));
+  return new SyncClassicConnection(
+    connectOverTlsSync(host ?? "127.0.0.1", port ?? DEFAULT_TLS_PORT, classicOptions(options)),
+  );
 }
 
 /** {@linkcode connectSync} to a classic server on a unix socket. */

@@ -10,6 +10,7 @@ import { obtain } from "../netref/helpers.ts";
 import type { Connection, ConnectionStats } from "../session/connection.ts";
 import type { CallOptions } from "../session/engine.ts";
 import type { ConsoleStream } from "./console_capture.ts";
+import { isBuiltinModule } from "./builtin_modules.ts";
 import { teleportable } from "./source.ts";
 import { checkDownloadChunk, download, type TransferOptions, upload } from "./transfer.ts";
 
@@ -60,10 +61,17 @@ export class ClassicConnection implements Connection {
    * Remote modules by specifier: a remote dynamic `import()` of `node:`
    * builtins, `npm:` and `jsr:` specifiers, URLs, and file paths (relative to
    * the server's working directory). `conn.modules["node:os"].hostname()`.
+   *
+   * `specifier in conn.modules` must answer at once, so it holds for Node's
+   * built-ins (`"node:os" in conn.modules`) and for modules this connection
+   * has imported; for any other, try `await conn.modules[specifier]`.
    */
   // deno-lint-ignore no-explicit-any
   get modules(): Record<string, any> {
     return new Proxy(Object.create(null), {
+      has: (_, specifier) =>
+        typeof specifier === "string" &&
+        (isBuiltinModule(specifier) || this.#modules.has(specifier)),
       get: (_, specifier) => {
         // Not a thenable: `await conn.modules` must not import a module named "then".
         if (typeof specifier !== "string" || specifier === "then") return undefined;
@@ -111,17 +119,23 @@ export class ClassicConnection implements Connection {
   }
 
   /**
-   * Ships a self-contained function's source to the server and returns the
-   * remote function (a netref); a named function is also defined in the
-   * namespace. It may use its parameters, globals and namespace names.
+   * Ships a function's source to the server and returns the remote function
+   * (a netref), RPyC's `teleport_function(func, globals)`. Names the function
+   * does not declare are looked up when it runs: in `globals`, then in the
+   * server's `globalThis`. `globals` defaults to the namespace; pass a plain
+   * object (copied to the server) or a remote object of the server
+   * (`await conn.eval("({})")`) to give the function names of its own. A
+   * named function is also defined in `globals`, so functions that call each
+   * other may be teleported in any order. A function that closes over local
+   * variables of this end fails when it runs, with a `ReferenceError` naming
+   * the variable.
    *
-   * @throws {TypeError} for a native, bound or remote function (a netref), or one that
-   * closes over local variables (the error names them).
+   * @throws {TypeError} for a native, bound or remote function (a netref).
    */
   // deno-lint-ignore no-explicit-any ban-types
-  async teleport(fn: Function): Promise<any> {
+  async teleport(fn: Function, globals?: object): Promise<any> {
     const { source, free } = teleportable(fn);
-    return await this.connection.root.teleport(source, free);
+    return await this.connection.root.teleport(source, free, globals);
   }
 
   /** Copies a local file or directory tree to the server. See {@linkcode TransferOptions}. */

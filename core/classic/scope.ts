@@ -3,10 +3,12 @@
  * `execute` and teleported functions run (RPyC's `conn.namespace`).
  *
  * Code runs inside `with (scope) { … }` in a sloppy-mode function, where
- * `scope` is a proxy over the namespace object: every name the code assigns
- * without declaring lands in the namespace, names it reads come from the
- * namespace first, then from `globalThis`, then `rdc` (rdc's helpers), and a
- * name found nowhere is a `ReferenceError`. Since the scope claims every name
+ * `scope` is a proxy over the namespace object (or, for a teleported
+ * function, the globals object it was given): every name the code assigns
+ * without declaring lands there, names it reads come from there first, then
+ * from `globalThis`, then `rdc` (rdc's helpers), and a name found nowhere is a
+ * `ReferenceError` — when the code runs, so a function may use names defined
+ * after it. Since the scope claims every name
  * (to catch assignments), `typeof NAME` is rewritten to ask it first, so it
  * still gives `"undefined"` for a name defined nowhere. Top-level `let`, `const`, `class` and `function`
  * declarations are rewritten (see `source.ts`) so they persist in the
@@ -94,30 +96,7 @@ export class Scope {
   readonly #proxy: object;
 
   constructor() {
-    const namespace = this.namespace;
-    this.#proxy = new Proxy(namespace, {
-      // Claiming every name sends assignments to undeclared names here, not to globalThis.
-      has: (_, key) => typeof key === "string" && !RESERVED.has(key),
-      get: (_, key) => {
-        if (typeof key !== "string") return undefined; // Symbol.unscopables, among others
-        if (key in namespace) return namespace[key];
-        if (key in globalThis) return globalValue(key);
-        if (key === "rdc") return HELPERS;
-        const error = new ReferenceError(`${key} is not defined`);
-        undefinedName.add(error);
-        throw error;
-      },
-      set: (_, key, value) => {
-        // Sloppy code may assign to `undefined`, `NaN` or `Infinity`: nothing happens.
-        if (
-          typeof key === "string" &&
-          Object.getOwnPropertyDescriptor(globalThis, key)?.writable === false
-        ) {
-          return true;
-        }
-        return Reflect.set(namespace, key, value);
-      },
-    });
+    this.#proxy = scopeOver(this.namespace, (key) => `${key} is not defined`);
   }
 
   /**
@@ -172,19 +151,36 @@ export class Scope {
 
   /**
    * Compiles the source of one function (a declaration, an expression, an
-   * arrow function or a method) in this scope, so names it does not declare
-   * resolve in the namespace and then in `globalThis`.
+   * arrow function or a method) so that the names it does not declare
+   * resolve when it runs: in `globals` (default: the namespace), then in
+   * `globalThis` (RPyC's `teleport_function(func, globals)`). Undeclared
+   * names it assigns land in `globals`. A name found nowhere is a
+   * `ReferenceError`; for one of `freeNames` (names the sender saw the
+   * function use without declaring), it adds that a teleported function
+   * cannot see the sender's local variables.
    *
    * @throws {SyntaxError} when `source` is not a function.
    */
-  compileFunction(source: string): (...args: unknown[]) => unknown {
+  compileFunction(
+    source: string,
+    globals: object = this.namespace,
+    freeNames: readonly string[] = [],
+  ): (...args: unknown[]) => unknown {
+    const scope = scopeOver(
+      globals,
+      (key) =>
+        freeNames.includes(key)
+          ? `${key} is not defined: neither the teleported function's globals nor globalThis ` +
+            "define it (a teleported function cannot see the sender's local variables)"
+          : `${key} is not defined`,
+    );
     let fn: unknown;
     try {
-      fn = this.#compile(Function, `return (\n${source}\n);`)(this.#proxy, typeOf);
+      fn = this.#compile(Function, `return (\n${source}\n);`)(scope, typeOf);
     } catch (error) {
       if (!(error instanceof SyntaxError)) throw error;
       // Method shorthand (`name(a) { … }`) is only valid inside an object literal.
-      const holder = this.#compile(Function, `return ({\n${source}\n});`)(this.#proxy, typeOf);
+      const holder = this.#compile(Function, `return ({\n${source}\n});`)(scope, typeOf);
       const [descriptor] = Object.values(Object.getOwnPropertyDescriptors(holder as object));
       fn = descriptor?.value ?? descriptor?.get ?? descriptor?.set;
     }
@@ -206,13 +202,47 @@ export class Scope {
     const Kind = kind as new (...source: string[]) => Compiled;
     return new Kind(SCOPE, TYPEOF, ...extra, `with (${SCOPE}) {${guardTypeof(body, TYPEOF)}\n}`);
   }
+}
 
-  /** The names among `names` that neither the namespace nor `globalThis` defines. */
-  undefinedNames(names: readonly string[]): string[] {
-    return names.filter((name) =>
-      !(name in this.namespace) && !(name in globalThis) && name !== "rdc"
-    );
-  }
+/**
+ * The scope proxy of code whose names live in `names`: it claims every name
+ * (so assignments to undeclared names land in `names`, not in `globalThis`),
+ * reads them from `names` first, then from `globalThis`, then `rdc`, and
+ * throws a `ReferenceError` with `undefinedMessage` for a name found nowhere.
+ */
+function scopeOver(names: object, undefinedMessage: (key: string) => string): object {
+  const target = names as Record<string, unknown>;
+  return new Proxy(target, {
+    has: (_, key) => typeof key === "string" && !RESERVED.has(key),
+    get: (_, key) => {
+      if (typeof key !== "string") return undefined; // Symbol.unscopables, among others
+      if (defines(target, key)) return target[key];
+      if (key in globalThis) return globalValue(key);
+      if (key === "rdc") return HELPERS;
+      const error = new ReferenceError(undefinedMessage(key));
+      undefinedName.add(error);
+      throw error;
+    },
+    set: (_, key, value) => {
+      // Sloppy code may assign to `undefined`, `NaN` or `Infinity`: nothing happens.
+      if (
+        typeof key === "string" &&
+        Object.getOwnPropertyDescriptor(globalThis, key)?.writable === false
+      ) {
+        return true;
+      }
+      return Reflect.set(target, key, value);
+    },
+  });
+}
+
+/**
+ * Whether `names` defines `key`: own or inherited, but not from
+ * `Object.prototype` (a plain object passed as globals does not define
+ * `toString` for the code; the namespace has no prototype at all).
+ */
+function defines(names: object, key: string): boolean {
+  return Object.hasOwn(names, key) || (key in names && !(key in Object.prototype));
 }
 
 /**

@@ -77,27 +77,28 @@ export class ClassicService extends Service {
   }
 
   /**
-   * Compiles a function's source in the namespace and returns it; a named
-   * function is also defined there. `freeNames` are the names the function
-   * uses without declaring them: each must be a global or a namespace name.
+   * Compiles a function's source and returns it (RPyC's `teleport_function`).
+   * Names it does not declare resolve when it runs, in `globals` (default:
+   * this connection's namespace), then in `globalThis`; so a function may
+   * call one teleported after it. A named function is also defined in
+   * `globals`. `freeNames` are the names the sender saw it use without
+   * declaring: should one be defined nowhere when it runs, the error says
+   * that a teleported function cannot see the sender's local variables.
    *
-   * @throws {TypeError} naming the ones that are neither (the function
-   * closes over local variables of the sender).
+   * @throws {TypeError} when `globals` is given and is not an object.
+   * @throws {SyntaxError} when `source` is not a function.
    */
-  exposed_teleport(source: string, freeNames: string[]): (...args: unknown[]) => unknown {
-    const fn = this.#scope.compileFunction(source);
-    const missing = this.#scope.undefinedNames(freeNames);
-    if (missing.length > 0) {
-      const what = fn.name ? `'${fn.name}'` : "the function";
-      throw new TypeError(
-        `cannot teleport ${what}: it closes over local variables (${missing.join(", ")}); ` +
-          "a teleported function may use only its parameters, globals and names in the " +
-          "remote namespace",
-      );
+  exposed_teleport(
+    source: string,
+    freeNames: string[] = [],
+    globals?: Record<string, unknown>,
+  ): (...args: unknown[]) => unknown {
+    if (globals !== undefined && (typeof globals !== "object" || globals === null)) {
+      throw new TypeError(`a teleported function's globals must be an object, not ${globals}`);
     }
-    if (fn.name && /^[\p{L}_$][\p{L}\p{N}_$]*$/u.test(fn.name)) {
-      this.#scope.namespace[fn.name] = fn;
-    }
+    const names = globals ?? this.#scope.namespace;
+    const fn = this.#scope.compileFunction(source, names, freeNames);
+    if (fn.name && /^[\p{L}_$][\p{L}\p{N}_$]*$/u.test(fn.name)) names[fn.name] = fn;
     return fn;
   }
 

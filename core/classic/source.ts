@@ -3,9 +3,9 @@
  * `with (namespace) { ... }` in a sloppy async function, so top-level `let`,
  * `const` and `class` would vanish with the block: {@linkcode persistTopLevel}
  * rewrites them into `var` forms that land in the per-connection namespace.
- * `teleport` must refuse a function that closes over local variables:
- * {@linkcode freeIdentifiers} lists the names its source uses but does not
- * declare. Neither is a parser: both are heuristics over one small tokenizer.
+ * A teleported function that closes over local variables fails when it
+ * runs: {@linkcode freeIdentifiers} lists the names its source uses but does
+ * not declare, so that the error can say so. Neither is a parser: both are heuristics over one small tokenizer.
  *
  * @module
  */
@@ -523,7 +523,8 @@ export function freeIdentifiers(source: string): string[] {
 
 /**
  * What `teleport` sends of `fn`: its source, and the free names it uses
- * that are not globals (which the server must find in the namespace).
+ * that are not globals here (the server looks them up when the function
+ * runs, and names them if it finds them nowhere).
  *
  * @throws {TypeError} for a netref, a native or bound function, or anything
  *   that is not a function.

@@ -8,6 +8,8 @@
 
 import type { ConnectionStats } from "../session/connection.ts";
 import type { SyncConnection } from "../sync/connection.ts";
+import { RemoteError } from "../errors.ts";
+import { isBuiltinModule } from "./builtin_modules.ts";
 import { teleportable } from "./source.ts";
 import { checkDownloadChunk, downloadSync, type TransferOptions, uploadSync } from "./transfer.ts";
 
@@ -36,20 +38,33 @@ export class SyncClassicConnection implements Disposable {
 
   /**
    * The server's modules, imported on first use (RPyC's `conn.modules`):
-   * `conn.modules["node:path"].join("a", "b")`.
+   * `conn.modules["node:path"].join("a", "b")`. `specifier in conn.modules`
+   * imports it and says whether that worked, as RPyC's `in` does.
    */
   // deno-lint-ignore no-explicit-any
   get modules(): Record<string, any> {
+    // deno-lint-ignore no-explicit-any
+    const load = (specifier: string): any => {
+      let module = this.#modules.get(specifier);
+      if (module === undefined) {
+        module = this.connection.root.import(specifier);
+        this.#modules.set(specifier, module);
+      }
+      return module;
+    };
     return new Proxy(Object.create(null), {
-      get: (_, specifier) => {
-        if (typeof specifier !== "string") return undefined;
-        let module = this.#modules.get(specifier);
-        if (module === undefined) {
-          module = this.connection.root.import(specifier);
-          this.#modules.set(specifier, module);
+      has: (_, specifier) => {
+        if (typeof specifier !== "string") return false;
+        if (isBuiltinModule(specifier)) return true;
+        try {
+          load(specifier);
+          return true;
+        } catch (error) {
+          if (error instanceof RemoteError) return false;
+          throw error; // The connection failed: not an answer about the module.
         }
-        return module;
       },
+      get: (_, specifier) => typeof specifier === "string" ? load(specifier) : undefined,
     });
   }
 
@@ -78,15 +93,17 @@ export class SyncClassicConnection implements Disposable {
 
   /**
    * Sends `fn`'s source to the server and returns the server's copy of it,
-   * a synchronous netref (RPyC's `teleport_function`).
+   * a synchronous netref (RPyC's `teleport_function(func, globals)`); names
+   * it does not declare are looked up when it runs, in `globals` (default:
+   * the namespace), then the server's `globalThis`. See
+   * `ClassicConnection.teleport`.
    *
-   * @throws {TypeError} for a netref, a native or bound function, or one that
-   *   uses local variables of its own scope.
+   * @throws {TypeError} for a netref, a native or bound function.
    */
   // deno-lint-ignore no-explicit-any ban-types
-  teleport(fn: Function): any {
+  teleport(fn: Function, globals?: object): any {
     const { source, free } = teleportable(fn);
-    return this.connection.root.teleport(source, free);
+    return this.connection.root.teleport(source, free, globals);
   }
 
   /** Copies a local file or directory tree to the server. */

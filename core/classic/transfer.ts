@@ -23,12 +23,18 @@ import {
 
 /** Options of `upload` and `download`. */
 export interface TransferOptions {
-  /** Bytes per chunk, a whole number from 1 to 16 MiB. Default 1 MiB. */
+  /**
+   * Bytes per chunk, a whole number from 1 to 16 MiB.
+   *
+   * @default {1 MiB}
+   */
   chunkSize?: number;
   /**
    * Decides which paths are copied (RPyC's `filter`): called with each source
    * path under a directory being copied; false skips it (and a directory's
-   * contents). Default: everything.
+   * contents).
+   *
+   * @default {undefined} (everything)
    */
   filter?: (path: string) => boolean;
 }

@@ -21,7 +21,7 @@ import { AUTHENTICATION_FAILED, refuse } from "../wire/handshake.ts";
 import type { Incoming } from "./incoming.ts";
 import { Admission, checkMaxConnections } from "./admission.ts";
 import { checkIdleTimeout, IdleSweeper } from "./idle.ts";
-import type { Service } from "../session/service.ts";
+import type { ServiceLike } from "../session/service.ts";
 
 /** What every server's connections share: the connection options, the budgets, the checks. */
 export interface HostOptions extends Omit<ConnectionOptions, "service" | "token">, ServerLimits {
@@ -64,7 +64,7 @@ export interface HostOptions extends Omit<ConnectionOptions, "service" | "token"
 export class Hosting {
   /** Connections currently open. */
   readonly connections: Set<Connection> = new Set();
-  readonly #service: Service | (new () => Service);
+  readonly #service: ServiceLike;
   readonly #options: HostOptions;
   readonly #logger: Logger;
   readonly #stopping = new AbortController();
@@ -82,7 +82,7 @@ export class Hosting {
    *
    * @throws {RangeError} for a bad limit, `maxConnections` or `idleTimeout`.
    */
-  constructor(service: Service | (new () => Service), options: HostOptions, what: string) {
+  constructor(service: ServiceLike, options: HostOptions, what: string) {
     this.#service = service;
     this.#options = options;
     this.#logger = options.logger ?? defaultLogger;

@@ -6,12 +6,12 @@
  */
 
 import { type Connection, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../session/connection.ts";
-import { defaultLogger } from "../log.ts";
+import { defaultLogger, type Logger } from "../log.ts";
 import { Hosting, type HostOptions } from "./hosting.ts";
 import { Listening, type ListenOptions } from "./listening.ts";
 import { acceptWebSocket } from "./websocket.ts";
 import { registrarOf, type RegistrationOptions } from "../registry/registration.ts";
-import { type Service, serviceAliases } from "../session/service.ts";
+import { serviceAliases, type ServiceLike } from "../session/service.ts";
 import { ServerRegistration } from "./server_registration.ts";
 import { attendPool, poolSeat } from "./pool_member.ts";
 import { servePooled } from "./pool_serve.ts";
@@ -96,8 +96,9 @@ export interface Server extends AsyncDisposable {
 }
 
 /**
- * Serves `service` — a class (an instance per connection) or a shared
- * instance — on TCP, TLS or a unix socket; with `ws`, over WebSocket (an
+ * Serves `service` — a class (an instance per connection), a shared
+ * instance, a factory or a plain object (see {@linkcode ServiceLike}) — on
+ * TCP, TLS or a unix socket; with `ws`, over WebSocket (an
  * HTTP server on the port, HTTPS with `tls`; `ws.fallback` answers the
  * other requests).
  *
@@ -111,17 +112,12 @@ export interface Server extends AsyncDisposable {
  * console.log("listening on", server.addr);
  * ```
  */
-export function serve(service: Service | (new () => Service), options: ServeOptions): Server {
+export function serve(service: ServiceLike, options: ServeOptions): Server {
   if (options.pool !== undefined) return servePool(service, options.pool, options);
   const logger = options.logger ?? defaultLogger;
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const registration = registrationOf(service, options, logger);
   const hosting = new Hosting(service, options, "serve");
-  const registration = new ServerRegistration(
-    registrarOf(options),
-    serviceAliases(service),
-    options,
-    logger,
-  );
   const listening = new Listening(options, "serve", logger, handshakeTimeout, async () => {
     await Promise.all([hosting.stop(), registration.stop()]);
   });
@@ -145,11 +141,7 @@ export function serve(service: Service | (new () => Service), options: ServeOpti
  * `serve` in pool mode: in the primary, a pool of workers running this
  * program; in a worker, the service served on its unix socket.
  */
-function servePool(
-  service: Service | (new () => Service),
-  workers: number,
-  options: ServeOptions,
-): Server {
+function servePool(service: ServiceLike, workers: number, options: ServeOptions): Server {
   if (options.oneShot) throw new TypeError("serve: a pool cannot be oneShot");
   const seat = poolSeat();
   if (seat !== null) {
@@ -167,13 +159,7 @@ function servePool(
     attendPool(server);
     return server;
   }
-  const logger = options.logger ?? defaultLogger;
-  const registration = new ServerRegistration(
-    registrarOf(options),
-    serviceAliases(service),
-    options,
-    logger,
-  );
+  const registration = registrationOf(service, options, options.logger ?? defaultLogger);
   const pool = servePooled({ ...options, workers }, registration);
   return {
     addr: pool.addr,
@@ -184,6 +170,18 @@ function servePool(
     close: pool.close,
     [Symbol.asyncDispose]: pool.close,
   };
+}
+
+/** The registration with a registry that `options` ask of a server of `service`. */
+function registrationOf(
+  service: ServiceLike,
+  options: ServeOptions,
+  logger: Logger,
+): ServerRegistration {
+  const registrar = registrarOf(options);
+  // Known now, so that a factory without names fails here rather than once listening.
+  const aliases = registrar ? serviceAliases(service) : [];
+  return new ServerRegistration(registrar, aliases, options, logger);
 }
 
 /** Options of {@linkcode serveWebSocket}: the connection's, and how to check the client. */
@@ -225,7 +223,7 @@ export interface WebSocketServeOptions
  */
 export function serveWebSocket(
   request: Request,
-  service: Service | (new () => Service),
+  service: ServiceLike,
   options: WebSocketServeOptions = {},
 ): Response {
   const url = new URL(request.url);

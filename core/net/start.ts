@@ -13,7 +13,7 @@ import type { ReadableFrameChannel } from "../wire/channel.ts";
 import { type ResolvedLimits, resolveLimits } from "../wire/limits.ts";
 import { makeProxy } from "../netref/proxy.ts";
 import type { Connection, ConnectionOptions } from "../session/connection.ts";
-import { serviceAliases, serviceInstance, VoidService } from "../session/service.ts";
+import { serviceInstance, VoidService } from "../session/service.ts";
 import type { Transport } from "../wire/transport.ts";
 import { openChannel } from "./byte_channel.ts";
 
@@ -59,16 +59,23 @@ export async function startSession(
   credentials: unknown = null,
   serverPending?: Budget,
 ): Promise<Connection> {
-  const service = options.service ?? VoidService;
+  let made: ReturnType<typeof serviceInstance>;
+  try {
+    made = serviceInstance(options.service ?? VoidService);
+  } catch (error) {
+    channel.close(); // A factory that failed: this connection has no service to offer.
+    throw error;
+  }
+  const { root, aliases } = made;
   const connection = new Session({
     channel,
-    service: serviceInstance(service),
+    service: root,
     makeProxy,
     options,
     limits,
     credentials,
     serverPending,
   });
-  await connection.start(options, serviceAliases(service));
+  await connection.start(options, aliases);
   return connection;
 }

@@ -1,6 +1,6 @@
 /**
- * Helpers on netrefs: `timed` and `obtain` (RPyC's `rpyc.timed` and
- * `rpyc.classic.obtain`).
+ * Helpers on netrefs: `timed`, `obtain` and `dispose` (RPyC's `rpyc.timed`,
+ * `rpyc.classic.obtain`, and a remote context manager's `__exit__`).
  *
  * @module
  */
@@ -8,6 +8,7 @@
 import { callWith, perform } from "./proxy.ts";
 import { type CallOptions, remoteState } from "../session/engine.ts";
 import { Op } from "../wire/messages.ts";
+import { runDisposer } from "../session/dispatch.ts";
 
 /**
  * Wraps a remote function so each call uses a timeout (milliseconds) or an
@@ -41,4 +42,31 @@ export async function obtain<T = unknown>(remote: unknown): Promise<T> {
   const state = remoteState(remote);
   if (!state) return remote as T;
   return await perform(Op.Copy, state.engine, state.base, state.path, [], undefined).promise as T;
+}
+
+/**
+ * Disposes `value` telling its disposer why (RPyC's remote `__exit__` with
+ * the exception): for a netref to a remote disposable, the owner's
+ * `[Symbol.asyncDispose]` (else `[Symbol.dispose]`) runs with `error` as its
+ * argument, and the netref is released. `await using` does the same without
+ * an error (the language does not pass one). Resolves once the disposer has
+ * run; rejects with what it threw. Works on synchronous netrefs too (the
+ * disposer has run when the call returns) and on local disposables.
+ *
+ * @throws {TypeError} when `value` has neither `Symbol.asyncDispose` nor `Symbol.dispose`.
+ * @example
+ * ```ts
+ * import { dispose } from "@rdc/rdc";
+ * // const tx = await conn.root.begin();   // the server's object has [Symbol.asyncDispose]
+ * // try {
+ * //   await tx.insert(row);
+ * // } catch (error) {
+ * //   await dispose(tx, error);            // its disposer hears of the failure: rolls back
+ * //   throw error;
+ * // }
+ * // await dispose(tx);                    // commits
+ * ```
+ */
+export async function dispose(value: unknown, error?: unknown): Promise<void> {
+  await runDisposer(value, error);
 }

@@ -17,6 +17,7 @@ import type { ImportEntry } from "../session/imports.ts";
 import {
   openIterator,
   type PrimitiveHint,
+  runDisposer,
   stepIterator,
   toPrimitive,
 } from "../session/dispatch.ts";
@@ -185,6 +186,8 @@ function localOperation(
       return Question.fulfilled(args[0] instanceof value);
     case Op.Keys:
       return Question.fulfilled(Object(value) === value ? Object.keys(value as object) : []);
+    case Op.Dispose:
+      return Question.of(Promise.resolve(runDisposer(value, args[0])));
     default:
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
@@ -203,19 +206,50 @@ export function callWith(remote: unknown, args: unknown[], options: CallOptions)
   return call(Op.Call, state, args, options);
 }
 
-function dispose(state: RemoteState): void {
+/**
+ * Disposes a netref: releases it and, when its owner said the object is
+ * disposable, runs the object's disposer there with `error` (DISPOSE).
+ * Resolves once the disposer has run (at once when there is none), and
+ * rejects with what it threw. A netref of an answer not here yet is disposed
+ * once the answer arrives; a netref with a path (a member not yet read) has
+ * nothing of its own to dispose.
+ */
+function dispose(state: RemoteState, error: unknown): Promise<void> {
   const base = state.base;
   if (base instanceof Question) {
-    if (base.state === "fulfilled") disposeValue(base.value);
-    else base.promise.then(disposeValue, () => {});
-  } else if (state.path.length === 0) {
-    state.engine.dispose(base);
+    if (base.state === "fulfilled") return disposeValue(base.value, error);
+    return base.promise.then((value) => disposeValue(value, error), () => {});
+  }
+  if (state.path.length > 0) return Promise.resolve();
+  const disposing = base.disposable && !base.released && !state.engine.closed
+    ? perform(Op.Dispose, state.engine, base, [], [error], undefined).promise
+    : null;
+  // DISPOSE names the object when it is read: the RELEASE that follows cannot take it away.
+  state.engine.dispose(base);
+  return disposing ? disposing.then(() => {}, rethrowWithCallerStack) : Promise.resolve();
+}
+
+function disposeValue(value: unknown, error: unknown): Promise<void> {
+  const state = remoteState(value);
+  return state ? dispose(state, error) : Promise.resolve();
+}
+
+/** Releases the netref `value` (if it is a bare one) without running any disposer. */
+function releaseValue(value: unknown): void {
+  const state = remoteState(value);
+  if (state && !(state.base instanceof Question) && state.path.length === 0) {
+    state.engine.dispose(state.base);
   }
 }
 
-function disposeValue(value: unknown): void {
-  const state = remoteState(value);
-  if (state) dispose(state);
+/**
+ * `using`: nothing can wait for the disposer, so a failure of it is
+ * reported through the connection's logger.
+ */
+function disposeNow(state: RemoteState, error: unknown): void {
+  dispose(state, error).catch((failure) =>
+    state.engine.report(`disposing ${describe(state)} failed: ${failure}`)
+  );
 }
 
 /** An async iterator over a remote (async) iterable; each step is one round trip. */
@@ -224,7 +258,8 @@ function remoteIterator(state: RemoteState): AsyncIterator<unknown> & AsyncItera
   const step = async (op: OpCode, value: unknown): Promise<IteratorResult<unknown>> => {
     const result = await perform(op, state.engine, iterator, [], [value], undefined).promise;
     const { done, value: item } = result as IteratorResult<unknown>;
-    if (done || op === Op.Return) disposeValue(iterator.value);
+    // Done, the iterator needs no disposing (that would be one more `return()`): only releasing.
+    if (done || op === Op.Return) releaseValue(iterator.value);
     return { done: Boolean(done), value: item };
   };
   return {
@@ -302,9 +337,9 @@ function readMember(target: Record<symbol, unknown>, key: string | symbol): unkn
       case STATE:
         return state;
       case Symbol.dispose:
-        return () => dispose(state);
+        return (error?: unknown) => disposeNow(state, error);
       case Symbol.asyncDispose:
-        return () => Promise.resolve(dispose(state));
+        return (error?: unknown) => dispose(state, error);
       case Symbol.asyncIterator:
         return () => remoteIterator(state);
       case Symbol.iterator:

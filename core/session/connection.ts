@@ -6,6 +6,8 @@
  */
 
 import type { Policy } from "./policy.ts";
+import type { ServiceLike } from "./service.ts";
+import type { BeforeClose } from "./before_close.ts";
 import type { CallOptions } from "./engine.ts";
 import type { Logger } from "../log.ts";
 import type { Limits, ResolvedLimits } from "../wire/limits.ts";
@@ -31,22 +33,62 @@ export interface RootObject {
 export interface ConnectionOptions extends Policy, Limits {
   /**
    * The service this end offers the peer: a class (an instance per
-   * connection) or a shared instance. Default: `VoidService` when connecting.
+   * connection), a shared instance, a factory or a plain object (see
+   * `ServiceLike`).
+   *
+   * @default {VoidService}
    */
-  service?: RootObject | (new () => RootObject);
-  /** Milliseconds before an outgoing request fails with `TimeoutError` (0 = never). Default 30 000. */
+  service?: ServiceLike;
+  /**
+   * Milliseconds before an outgoing request fails with `TimeoutError` (0 = never).
+   *
+   * @default {30_000}
+   */
   timeout?: number;
-  /** Milliseconds to wait for the peer's handshake. Default 10 000. */
+  /**
+   * Milliseconds to wait for the peer's handshake.
+   *
+   * @default {10_000}
+   */
   handshakeTimeout?: number;
   /** Refuse a peer whose service has neither this name nor this alias (case-insensitive). */
   expectService?: string;
-  /** Where log lines go. Default: warnings and errors on stderr. */
+  /**
+   * Where log lines go.
+   *
+   * @default {defaultLogger} (warnings and errors on stderr)
+   */
   logger?: Logger;
   /**
    * A shared secret to present before the protocol starts, for a server that
-   * uses `tokenAuthenticator` (connecting side only). Default: none.
+   * uses `tokenAuthenticator` (connecting side only).
+   *
+   * @default {undefined} (none)
    */
   token?: string;
+  /**
+   * Called when this end closes the connection (`close()`, `await using`, its
+   * server closing), with the peer's root, before anything is torn down: the
+   * connection still works, so it may make last calls (RPyC's
+   * `before_closed`). Closing waits for it, at most `timeout` ms, logs what
+   * it throws and goes on. It is not called when the peer closed the
+   * connection or the transport failed: there is no one to talk to. A
+   * synchronous connection's hook must not return a promise (nothing could
+   * wait for it). It must not wait for `close()` itself.
+   *
+   * @default {undefined} (no hook)
+   */
+  beforeClose?: BeforeClose;
+  /**
+   * Whether errors this end sends carry their stack (RPyC's
+   * `include_local_traceback`). Set it to `false` on a service that faces
+   * peers who should not learn its file paths and lines: errors then carry
+   * their class, name, message, cause, `errors` and own properties, and an
+   * empty stack (so does every error nested in them).
+   *
+   * @default {true}
+   */
+  includeLocalStack?: boolean;
   /** The protocol version to announce; only tests of version checks change it. */
   protocolVersion?: number;
 }
@@ -102,7 +144,7 @@ export interface Connection extends AsyncDisposable {
    * nothing was checked. On a client: null.
    */
   readonly credentials: unknown;
-  /** The service instance serving this connection (a `Service`). */
+  /** The service instance serving this connection (a `Service`; for a plain object, its view). */
   readonly service: RootObject;
   /** What the transport is connected to (`tcp 127.0.0.1:18812`). */
   readonly description: string;
@@ -125,7 +167,8 @@ export interface Connection extends AsyncDisposable {
   readonly limits: Readonly<ResolvedLimits>;
   /**
    * Closes the connection, telling the peer why (`reason`, default
-   * "connection closed by this end"); resolves once cleaned up. Idempotent.
+   * "connection closed by this end"); resolves once cleaned up. Runs the
+   * `beforeClose` hook first, if there is one. Idempotent.
    */
   close(reason?: string): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { ByValue, unwrapMarker } from "../wire/markers.ts";
 import type { CopyFilter } from "../wire/values.ts";
 import { remoteState } from "./engine.ts";
 import { Op, type OpCode } from "../wire/messages.ts";
+import type { Connection } from "./connection.ts";
 
 /**
  * What a served call may know about itself. Read it with {@linkcode currentCall}
@@ -26,19 +27,19 @@ export interface CallContext {
   /** Fires when the caller cancels the call, times out, or the connection closes. */
   readonly signal: AbortSignal;
   /** The connection the call came in on. */
-  readonly connection: unknown;
+  readonly connection: Connection;
 }
 
 /** A served call's context; the signal is made only if someone asks for it. */
 export class IncomingCall implements CallContext {
   /** The connection the call came in on. */
-  readonly connection: unknown;
+  readonly connection: Connection;
   #controller: AbortController | null = null;
   #reason: unknown = undefined;
   #aborted = false;
 
   /** One per incoming request. */
-  constructor(connection: unknown) {
+  constructor(connection: Connection) {
     this.connection = connection;
   }
 
@@ -64,24 +65,48 @@ const isRemote = (value: unknown): boolean => remoteState(value) !== undefined;
 
 let active: CallContext | undefined;
 
+/** Options of {@linkcode currentCall}. */
+export interface CurrentCallOptions {
+  /**
+   * Give `undefined` outside a served call instead of throwing.
+   *
+   * @default {false}
+   */
+  optional?: boolean;
+}
+
 /**
- * The context of the remote call being served, when called synchronously
- * from a function the peer invoked (that is, before its first `await`).
+ * The context of the remote call being served, called synchronously from a
+ * function the peer invoked (that is, before its first `await`).
  *
+ * @throws {Error} when no remote call is being served here (called from
+ *   local code, or after the function's first `await`); pass
+ *   `{ optional: true }` to get `undefined` instead.
  * @example
  * ```ts
  * import { currentCall, Service } from "@rdc/rdc";
  * class SlowService extends Service {
  *   async exposed_wait(ms: number): Promise<string> {
- *     const { signal } = currentCall()!;
+ *     const { signal } = currentCall();
  *     await new Promise((resolve) => setTimeout(resolve, ms, { signal }));
  *     return signal.aborted ? "cancelled" : "done";
  *   }
  * }
  * ```
  */
-export function currentCall(): CallContext | undefined {
-  return active;
+export function currentCall(): CallContext;
+/** {@linkcode currentCall}, or `undefined` outside a served call. */
+export function currentCall(
+  options: CurrentCallOptions & { optional: true },
+): CallContext | undefined;
+/** {@linkcode currentCall}, throwing outside a served call unless `optional`. */
+export function currentCall(options: CurrentCallOptions): CallContext | undefined;
+export function currentCall(options: CurrentCallOptions = {}): CallContext | undefined {
+  if (active || options.optional) return active;
+  throw new Error(
+    "currentCall() is only available while a remote call is being served, before the " +
+      "function's first await (pass { optional: true } to get undefined instead)",
+  );
 }
 
 /** Follows `path` from `base` for reading; returns the last holder and value. */
@@ -229,10 +254,44 @@ export function execute(
       const holder = unwrapMarker(walk(base, path, policy).value);
       return Object(holder) === holder ? readableKeys(holder as object, policy) : [];
     }
+    case Op.Dispose:
+      if (path.length > 0) throw new TypeError("DISPOSE takes no path: it disposes its target");
+      return invoke(() => disposeTarget(base, args[0]), context);
     default:
       op satisfies never;
       throw new TypeError(`unknown operation ${op}`);
   }
+}
+
+/**
+ * Runs the disposer of an object the peer held a netref to and disposed
+ * (RPyC's remote `__exit__`): its `Symbol.asyncDispose`, else its
+ * `Symbol.dispose`, with the error the peer passed (undefined when none).
+ * Any policy allows it, as RPyC allows `__exit__`: a disposer is part of
+ * what the object was handed out with. A service and a `restricted()` view
+ * are never disposed by the peer.
+ *
+ * @throws {AccessError} for a service or a restricted view; {@linkcode TypeError}
+ *   for an object without a disposer; whatever the disposer throws.
+ */
+function disposeTarget(target: unknown, error: unknown): unknown {
+  if (isService(target) || target instanceof Restricted) {
+    throw new AccessError("cannot dispose a service or a restricted view");
+  }
+  return runDisposer(target, error);
+}
+
+/**
+ * Calls `target`'s `Symbol.asyncDispose`, else its `Symbol.dispose`, with
+ * `error` as the argument.
+ *
+ * @throws {TypeError} when it has neither; whatever the disposer throws.
+ */
+export function runDisposer(target: unknown, error: unknown): unknown {
+  const holder = Object(target) as Record<symbol, unknown>;
+  const disposer = holder[Symbol.asyncDispose] ?? holder[Symbol.dispose];
+  if (typeof disposer !== "function") throw new TypeError("the target has no disposer");
+  return disposer.call(target, error);
 }
 
 /**

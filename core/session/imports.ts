@@ -20,6 +20,8 @@ export class ImportEntry {
   readonly name: string;
   /** The members the peer said we may reach on it (answers `name in netref`); null if unsaid. */
   members: ReadonlySet<string> | null;
+  /** Whether the peer said it is disposable: disposing its netref runs its disposer there. */
+  disposable = false;
   /** References received and not yet released. */
   count = 0;
   /** Set once released (disposed, collected, or the connection closed). */
@@ -90,6 +92,7 @@ export class ImportTable {
     members: ReadonlySet<string> | null,
     makeProxy: (entry: ImportEntry) => object,
     collectable = true,
+    disposable = false,
   ): object {
     let entry = this.#entries.get(id);
     if (!entry) {
@@ -97,6 +100,7 @@ export class ImportTable {
       this.#entries.set(id, entry);
     }
     entry.members = members; // The newest list wins: members may have come or gone.
+    entry.disposable = disposable; // So does the newest word on its disposer.
     entry.count++;
     const alive = entry.proxy?.deref();
     if (alive) return alive;

@@ -29,7 +29,7 @@ import {
 import { ExportTable } from "./exports.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
 import { MAX_LIST_NAMES, MemberLists, type SentList } from "./member_lists.ts";
-import { reachableNames, type ResolvedPolicy } from "./policy.ts";
+import { reachableNames, type ResolvedPolicy, Restricted } from "./policy.ts";
 
 /** What the object space needs of its session. */
 export interface SpaceOwner {
@@ -223,6 +223,7 @@ export class OutgoingRefs implements ReferenceWriter {
       id,
       shape,
       name: entry ? entry.name : state ? describe(state) : refName(value),
+      disposable: entry ? entry.disposable : !state && isDisposable(value),
     };
     return { kind: "export", descriptor };
   }
@@ -308,7 +309,7 @@ export class IncomingRefs implements ReferenceReader {
   importReference(descriptor: ExportDescriptor): unknown {
     const space = this.#space;
     const members = space.lists.incoming(descriptor.shape);
-    const { id, kind, name } = descriptor;
+    const { id, kind, name, disposable } = descriptor;
     const imports = space.imports;
     if (id !== 0 && imports.size >= this.#maxImports && !imports.has(id)) {
       throw new LimitError(
@@ -316,7 +317,8 @@ export class IncomingRefs implements ReferenceReader {
       );
     }
     if (id === 0) return space.root(name, members ?? new Set());
-    const proxy = imports.obtain(id, kind, name, members, (entry) => space.netref(entry));
+    const netref = (entry: ImportEntry) => space.netref(entry);
+    const proxy = imports.obtain(id, kind, name, members, netref, true, disposable);
     (this.#imported ??= []).push(imports.entry(id)!);
     return proxy;
   }
@@ -356,6 +358,15 @@ function refKind(value: object): RefKindCode {
   return typeof (value as { then?: unknown }).then === "function"
     ? RefKind.Promise
     : RefKind.Object;
+}
+
+/**
+ * Whether the peer may dispose `value` (DISPOSE): it has a disposer, and is
+ * not a `restricted()` view (which reaches exactly its lists).
+ */
+function isDisposable(value: object): boolean {
+  return !(value instanceof Restricted) &&
+    (Symbol.asyncDispose in value || Symbol.dispose in value);
 }
 
 /** What a netref is labelled: a function's name, else a class name or a string tag. */

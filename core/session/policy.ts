@@ -26,22 +26,41 @@ export interface Policy {
   /**
    * Allow members whose names do not start with `_` (RPyC `allow_public_attrs`),
    * except what functions inherit from `Function.prototype` (`call`, `apply`,
-   * `bind`, …). Default false.
+   * `bind`, …).
+   *
+   * @default {false}
    */
   allowPublicAttrs?: boolean;
   /**
    * Allow every member but the always-blocked names (RPyC `allow_all_attrs`),
    * `Function.prototype`'s `call`, `apply` and `bind` included: full trust.
-   * Default false.
+   *
+   * @default {false}
    */
   allowAllAttrs?: boolean;
-  /** Allow property writes on reachable members (RPyC `allow_setattr`). Default false. */
+  /**
+   * Allow property writes on reachable members (RPyC `allow_setattr`).
+   *
+   * @default {false}
+   */
   allowSetAttr?: boolean;
-  /** Allow property deletes on reachable members (RPyC `allow_delattr`). Default false. */
+  /**
+   * Allow property deletes on reachable members (RPyC `allow_delattr`).
+   *
+   * @default {false}
+   */
   allowDelAttr?: boolean;
-  /** Allow `new` on exported classes. Default false. */
+  /**
+   * Allow `new` on exported classes.
+   *
+   * @default {false}
+   */
   allowConstruct?: boolean;
-  /** The prefix that exposes a member. Default `"exposed_"`. */
+  /**
+   * The prefix that exposes a member.
+   *
+   * @default {"exposed_"}
+   */
   exposedPrefix?: string;
 }
 
@@ -235,7 +254,11 @@ export function resolveMember(
     if (exposedName in holder) return { holder, name: exposedName };
   }
   if (policy.allowAllAttrs) return { holder, name };
-  if (prefix && name.startsWith(prefix)) return { holder, name };
+  // An exposed name that does not exist is refused like any other (RPyC's AttributeError),
+  // not read as `undefined` and then called ("is not a function").
+  if (prefix && name.startsWith(prefix) && (access !== "read" || name in holder)) {
+    return { holder, name };
+  }
   if (isDecorated(holder, name)) return { holder, name };
   if (policy.allowPublicAttrs && !name.startsWith("_") && !isFunctionPlumbing(holder, name)) {
     return { holder, name };

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Boxer, type BoxLimits, writePrimitive, writePrimitives } from "../wire/boxing.ts";
+import { Boxer, type BoxSettings, writePrimitive, writePrimitives } from "../wire/boxing.ts";
 import type { Budget } from "../wire/budget.ts";
 import type {
   FrameChannel,
@@ -64,6 +64,7 @@ import {
 import { defaultLogger, type Logger } from "../log.ts";
 import { unrefTimer } from "../platform.ts";
 import { type Answer, AnswerTable } from "./answers.ts";
+import { type BeforeClose, runBeforeClose } from "./before_close.ts";
 import {
   type Connection,
   type ConnectionOptions,
@@ -176,7 +177,7 @@ export class Session implements Connection, Engine, SpaceOwner {
   #finished: number[] = [];
   #housekeeping: Timer | undefined;
   #peer: PeerInfo | null = null;
-  #sendLimits: BoxLimits;
+  #sendLimits: BoxSettings;
   readonly #readLimits: UnboxLimits;
   #root: object | null = null;
   #closed = false;
@@ -184,6 +185,9 @@ export class Session implements Connection, Engine, SpaceOwner {
   #closeListeners = new Set<(reason: Error) => void>();
   #done = Promise.withResolvers<void>();
   #requestGate: Promise<void> | null = null;
+  readonly #beforeClose: BeforeClose | null;
+  /** Set by the first `close()`: what every call of it returns. */
+  #closing: Promise<void> | null = null;
 
   /** Use `connect*` or `serve`; this wires a channel that is already open. */
   constructor(parts: SessionParts) {
@@ -199,6 +203,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.#policy = resolvePolicy(options);
     this.#timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
     this.#logger = options.logger ?? defaultLogger;
+    this.#beforeClose = options.beforeClose ?? null;
     this.#pending = new QuestionTable((seq, reason) => this.#abandon(seq, reason), this.#timeout);
     this.#answers = new AnswerTable(
       new BudgetClass(
@@ -214,7 +219,11 @@ export class Session implements Connection, Engine, SpaceOwner {
       maxBigIntBytes: limits.maxBigIntBytes,
     };
     // Until the peer's HELLO says otherwise, send as little as the handshake needs.
-    this.#sendLimits = { ...this.#readLimits, maxMessageSize: limits.maxMessageSize };
+    this.#sendLimits = {
+      ...this.#readLimits,
+      maxMessageSize: limits.maxMessageSize,
+      includeLocalStack: options.includeLocalStack ?? true,
+    };
   }
 
   /**
@@ -370,6 +379,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       maxElements: peer.limits.maxElements,
       maxBigIntBytes: peer.limits.maxBigIntBytes,
       maxMessageSize: peer.limits.maxMessageSize,
+      includeLocalStack: this.#sendLimits.includeLocalStack,
     };
     this.#root = this.#space.root(peer.service, peer.members);
   }
@@ -454,10 +464,30 @@ export class Session implements Connection, Engine, SpaceOwner {
     };
   }
 
-  /** Closes the connection, telling the peer why; resolves once cleaned up. Idempotent. */
+  /**
+   * Closes the connection, telling the peer why; resolves once cleaned up.
+   * Runs the `beforeClose` hook first, while the connection still works.
+   * Idempotent.
+   */
   close(reason = "connection closed by this end"): Promise<void> {
-    this.#shutdown(new ConnectionClosedError(reason), true);
-    return this.#done.promise;
+    if (this.#closing) return this.#closing;
+    const shutdown = () => this.#shutdown(new ConnectionClosedError(reason), true);
+    const hook = this.#beforeClose && !this.#closed && this.#root
+      ? runBeforeClose(
+        this.#beforeClose,
+        this.#root,
+        this.#driver !== null,
+        this.#timeout,
+        (message) => this.#logger("warn", `${this.description}: ${message}`),
+      )
+      : null;
+    if (hook) {
+      this.#closing = hook.then(shutdown).then(() => this.#done.promise);
+    } else {
+      shutdown();
+      this.#closing = this.#done.promise;
+    }
+    return this.#closing;
   }
 
   /** Closes the connection (`await using conn = await connect(...)`). */

@@ -13,7 +13,7 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
 } from "../session/connection.ts";
-import { serviceAliases, serviceInstance, VoidService } from "../session/service.ts";
+import { serviceInstance, VoidService } from "../session/service.ts";
 import { Session } from "../session/session.ts";
 import { resolveLimits } from "../wire/limits.ts";
 import { peerFault } from "../errors.ts";
@@ -28,7 +28,8 @@ export interface SyncConnectionOptions extends ConnectionOptions {
   /**
    * Bytes of each shared-memory pipe between this thread and the I/O worker
    * (a power of two from 4 KiB). Larger messages go through in pieces.
-   * Default 1 MiB.
+   *
+   * @default {1 MiB}
    */
   pipeSize?: number;
 }
@@ -79,7 +80,11 @@ export function connectUnixSync(path: string, options: SyncConnectionOptions = {
 
 /** Options of {@linkcode connectSubprocessSync}. */
 export interface SubprocessSyncOptions extends SyncConnectionOptions {
-  /** The child's working directory. Default: ours. */
+  /**
+   * The child's working directory.
+   *
+   * @default {Deno.cwd()}
+   */
   cwd?: string;
   /** Extra environment variables for the child. */
   env?: Record<string, string>;
@@ -126,10 +131,10 @@ export function openSync(
       throw peerFault(`no connection to ${channel.description} within ${handshakeTimeout} ms`);
     }
     // Made once open: the session takes the channel's description, which now names the peer.
-    const service = options.service ?? VoidService;
+    const { root, aliases } = serviceInstance(options.service ?? VoidService);
     session = new Session({
       channel,
-      service: serviceInstance(service),
+      service: root,
       makeProxy: makeSyncProxy,
       options,
       limits,
@@ -142,7 +147,7 @@ export function openSync(
       worker,
       options.timeout ?? DEFAULT_TIMEOUT_MS,
     );
-    session.startDriven(options, serviceAliases(service), () => {
+    session.startDriven(options, aliases, () => {
       const left = Math.max(1, deadline - performance.now());
       const arrived = () => channel.pending || channel.ended;
       if (!waitUntil(worker, arrived, left)) {

@@ -138,6 +138,24 @@ function* iterate(state: RemoteState): Generator<unknown, void, undefined> {
   }
 }
 
+/**
+ * Disposes a synchronous netref: runs the remote object's disposer with
+ * `error` when its owner said it has one (DISPOSE, blocking), and releases
+ * the netref whatever the disposer does.
+ *
+ * @throws what the disposer threw.
+ */
+function disposeSync(state: RemoteState, error: unknown): void {
+  const base = state.base as ImportEntry;
+  try {
+    if (base.disposable && !base.released && !state.engine.closed) {
+      syncOperation(state, Op.Dispose, [], [error]);
+    }
+  } finally {
+    state.engine.dispose(base);
+  }
+}
+
 const OBJECT_PROTOTYPE = Object.prototype as unknown as Record<string, unknown>;
 
 function readMember(
@@ -152,7 +170,7 @@ function readMember(
       case STATE:
         return state;
       case Symbol.dispose:
-        return () => state.engine.dispose(base);
+        return (error?: unknown) => disposeSync(state, error);
       case Symbol.iterator:
         return () => iterate(state);
       case Symbol.toPrimitive:

@@ -48,6 +48,15 @@ export interface BoxLimits {
   maxMessageSize: number;
 }
 
+/** How a connection boxes what it sends: the limits, and what errors reveal. */
+export interface BoxSettings extends BoxLimits {
+  /**
+   * Whether errors carry their stack (RPyC's `include_local_traceback`);
+   * without it they carry an empty one, so file paths and lines stay here.
+   */
+  includeLocalStack: boolean;
+}
+
 /** The most attachments one message carries. */
 export const MAX_ATTACHMENTS = 65_535;
 
@@ -124,7 +133,7 @@ const pooled = (size: number): Uint8Array => attachmentBuffers.take(size);
 export class Boxer implements Sliced {
   readonly #writer: ByteWriter;
   readonly #refs: ReferenceWriter;
-  readonly #limits: BoxLimits;
+  readonly #limits: BoxSettings;
   /** The first {@linkcode TRACKED_OBJECTS} copied objects, by identity, and their indexes. */
   readonly #seen = new Map<object, number>();
   /** Copied objects met so far: the next one's index. */
@@ -146,7 +155,7 @@ export class Boxer implements Sliced {
   constructor(
     writer: ByteWriter,
     refs: ReferenceWriter,
-    limits: BoxLimits,
+    limits: BoxSettings,
     value: unknown,
     allocate: (size: number) => Uint8Array = pooled,
   ) {
@@ -551,6 +560,9 @@ export class Boxer implements Sliced {
         props[key] = (error as unknown as Record<string, unknown>)[key];
       }
     }
+    // An AggregateError's own `errors` is not enumerable, yet it is what the error is about.
+    const errors = Object.getOwnPropertyDescriptor(error, "errors")?.value;
+    if (Array.isArray(errors)) props.errors = errors;
     const hasCause = Object.hasOwn(error, "cause");
     const w = this.#writer;
     w.array(8);
@@ -559,7 +571,7 @@ export class Boxer implements Sliced {
     w.string(error.constructor?.name ?? "Error");
     w.string(String(error.name));
     w.string(String(error.message));
-    w.string(String(error.stack ?? ""));
+    w.string(this.#limits.includeLocalStack ? String(error.stack ?? "") : "");
     w.bool(hasCause);
     const rest = this.#push(
       Kind.ErrorRest,

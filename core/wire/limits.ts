@@ -22,56 +22,80 @@ export interface Limits {
    * Largest message accepted, in bytes: a value's encoding plus the byte
    * arrays it carries. Announced to the peer, whose call (or reply) fails
    * with a `LimitError` before anything is sent when it would be larger; the
-   * connection stays open. Default 1 GiB.
+   * connection stays open.
+   *
+   * @default {1 GiB}
    */
   maxMessageSize?: number;
   /**
    * Largest frame accepted, in bytes. Messages larger than a frame travel in
    * chunks of at most 1 MiB; the peer chunks under this limit. At least 64 KiB.
-   * Default 2 MiB.
+   *
+   * @default {2 MiB}
    */
   maxFrameSize?: number;
-  /** Deepest nesting of a value. Default 256. */
+  /**
+   * Deepest nesting of a value.
+   *
+   * @default {256}
+   */
   maxDepth?: number;
   /**
    * Most values (array items, object entries, map and set items, each
-   * counted once) in one message. Default 10 000 000.
+   * counted once) in one message.
+   *
+   * @default {10_000_000}
    */
   maxElements?: number;
-  /** Largest bigint, in bytes of magnitude. Default 1 MiB (about 2.5 million decimal digits). */
+  /**
+   * Largest bigint, in bytes of magnitude.
+   *
+   * @default {1 MiB} (about 2.5 million decimal digits)
+   */
   maxBigIntBytes?: number;
   /**
    * Requests from the peer being served at once, plus answers kept for its
    * pipelining (until it sends FINISH). A request beyond it is refused with a
-   * `LimitError`. Default 65 536.
+   * `LimitError`.
+   *
+   * @default {65_536}
    */
   maxPendingRequests?: number;
   /**
    * Objects exported to the peer at once. A call or reply that would export
-   * more fails with a `LimitError`. Default 1 000 000.
+   * more fails with a `LimitError`.
+   *
+   * @default {1_000_000}
    */
   maxExports?: number;
   /**
    * Netrefs to the peer's objects held at once. A message that would bring
    * more is refused with a `LimitError` (its references are given back).
-   * Default 100 000.
+   *
+   * @default {100_000}
    */
   maxImports?: number;
   /**
    * Bytes of partly received messages held at once. A message that does not
    * fit waits, and the connection reads nothing more until it does (the peer
-   * is slowed, not buffered). At least `maxMessageSize`. Default 1 GiB.
+   * is slowed, not buffered). At least `maxMessageSize`.
+   *
+   * @default {1 GiB}
    */
   maxInboundBytes?: number;
   /**
    * Bytes queued for the peer before this end stops reading the peer's
-   * requests, until the queue drains below half. Default 64 MiB.
+   * requests, until the queue drains below half.
+   *
+   * @default {64 MiB}
    */
   maxOutboundBytes?: number;
   /**
    * Milliseconds the peer may leave queued bytes unread (no write
    * progress), or leave a message half sent, before the connection is
-   * closed; 0 waits forever. Default 60 000.
+   * closed; 0 waits forever.
+   *
+   * @default {60_000}
    */
   drainTimeout?: number;
 }
@@ -159,20 +183,25 @@ export interface ServerLimits {
    * their handshake. A client beyond it is refused before the handshake with
    * a CLOSE naming the reason ("too many connections", which the client's
    * `connect` rejects with), logged at most once a second; the others are
-   * not disturbed. Default 1 024.
+   * not disturbed.
+   *
+   * @default {1_024}
    */
   maxConnections?: number;
   /**
    * Bytes of partly received messages held across every connection. A
    * message that does not fit waits, and its connection reads nothing more
    * until it does. Each connection announces no larger `maxMessageSize`
-   * than this. Default 1 GiB.
+   * than this.
+   *
+   * @default {1 GiB}
    */
   maxTotalInboundBytes?: number;
   /**
    * Requests being served (and answers kept for pipelining) across every
    * connection. A request beyond it is refused with a `LimitError`.
-   * Default 262 144.
+   *
+   * @default {262_144}
    */
   maxTotalPendingRequests?: number;
 }

@@ -14,7 +14,7 @@ import { ANNOUNCED, type AnnouncedLimits, MIN_LIMITS } from "./limits.ts";
 import { type ByteReader, type ByteWriter, Token, type TokenKind, tokenName } from "./msgpack.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The first field of every handshake, so a stranger on the port is recognised at once. */
 export const PROTOCOL_MAGIC = "rdc";
@@ -50,6 +50,7 @@ export const Op = {
   Primitive: 12,
   InstanceOf: 13,
   Keys: 14,
+  Dispose: 15,
 } as const;
 /** One of {@linkcode Op}. */
 export type OpCode = typeof Op[keyof typeof Op];
@@ -79,6 +80,12 @@ export const Ext = {
 export const RefKind = { Object: 0, Function: 1, Promise: 2, Array: 3 } as const;
 /** One of {@linkcode RefKind}. */
 export type RefKindCode = typeof RefKind[keyof typeof RefKind];
+/**
+ * The bit of an EXPORT's kind byte that says the object is disposable (it
+ * has `Symbol.asyncDispose` or `Symbol.dispose`): disposing its netref sends
+ * DISPOSE.
+ */
+export const DISPOSABLE_FLAG = 0x10;
 
 /**
  * A REQUEST target: a non-negative number is one of the receiver's exports;

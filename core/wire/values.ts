@@ -7,7 +7,7 @@
  */
 
 import { peerFault } from "../errors.ts";
-import { RefKind, type RefKindCode, type Target } from "./messages.ts";
+import { DISPOSABLE_FLAG, RefKind, type RefKindCode, type Target } from "./messages.ts";
 
 /**
  * What an EXPORT says: the sender's object `id`, what it is, its class or
@@ -22,6 +22,8 @@ export interface ExportDescriptor {
   shape: number;
   /** The class or function name, for display. */
   name: string;
+  /** Whether the object has `Symbol.asyncDispose` or `Symbol.dispose` (see DISPOSE). */
+  disposable: boolean;
 }
 
 /** How a value that does not travel by copy goes instead. */
@@ -141,11 +143,11 @@ export function writeU32(into: Uint8Array, at: number, n: number): void {
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
-/** An EXPORT payload: kind, id, shape, then the name (at most 64 characters). */
+/** An EXPORT payload: kind (and flags), id, shape, then the name (at most 64 characters). */
 export function encodeExport(descriptor: ExportDescriptor): Uint8Array {
   const name = utf8.encode(descriptor.name.slice(0, 64));
   const out = new Uint8Array(9 + name.length);
-  out[0] = descriptor.kind;
+  out[0] = descriptor.kind | (descriptor.disposable ? DISPOSABLE_FLAG : 0);
   writeU32(out, 1, descriptor.id);
   writeU32(out, 5, descriptor.shape);
   out.set(name, 9);
@@ -154,11 +156,13 @@ export function encodeExport(descriptor: ExportDescriptor): Uint8Array {
 
 /** Decodes an EXPORT payload. */
 export function decodeExport(data: Uint8Array): ExportDescriptor {
-  if (data.length < 9 || data.length > 9 + 64 * 3 || data[0] > RefKind.Array) {
+  const kind = data[0] & ~DISPOSABLE_FLAG;
+  if (data.length < 9 || data.length > 9 + 64 * 3 || kind > RefKind.Array) {
     throw peerFault("malformed reference");
   }
   return {
-    kind: data[0] as RefKindCode,
+    kind: kind as RefKindCode,
+    disposable: (data[0] & DISPOSABLE_FLAG) !== 0,
     id: readU32(data, 1, "reference"),
     shape: readU32(data, 5, "reference"),
     name: fromUtf8.decode(data.subarray(9)),

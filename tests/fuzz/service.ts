@@ -76,7 +76,7 @@ export function fuzzService(probe: ServiceProbe, hold?: unknown[]): new () => Se
     }
 
     exposed_hang(purpose?: unknown): Promise<string> {
-      const call = currentCall()!; // read before the first await, as it must be
+      const call = currentCall(); // read before the first await, as it must be
       const signal = call.signal;
       // The budget check's own calls are tracked like the others, but not counted.
       const id = purpose === BUDGET_HANG ? -++probe.budgetHangs : probe.hangs++;
