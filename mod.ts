@@ -52,6 +52,7 @@ export {
   serveIsolated,
 } from "./core/net/isolated.ts";
 export { type PoolServeOptions, type PoolServer, servePool } from "./core/net/pool.ts";
+export { isPoolWorker } from "./core/net/pool_member.ts";
 export {
   connectSubprocess,
   serveStdio,
