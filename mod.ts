@@ -52,6 +52,7 @@ export {
   serveIsolated,
 } from "./core/net/isolated.ts";
 export { type PoolServeOptions, type PoolServer, servePool } from "./core/net/pool.ts";
+export { isPoolWorker } from "./core/net/pool_member.ts";
 export {
   connectSubprocess,
   serveStdio,
@@ -75,6 +76,14 @@ export {
   listServices,
 } from "./core/registry/discovery.ts";
 export { DiscoveryError } from "./core/registry/errors.ts";
+export type { ServiceDirectory } from "./core/registry/directory.ts";
+export type { Secret } from "./core/registry/signature.ts";
+export {
+  EtcdRegistrar,
+  etcdRegistrar,
+  type EtcdRegistrarOptions,
+  type ServiceEvent,
+} from "./core/registry/etcd_registrar.ts";
 export { REGISTRY_PORT, type RegistryMode, type ServerAddress } from "./core/registry/messages.ts";
 export {
   defaultRegistryHost,

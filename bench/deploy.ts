@@ -13,18 +13,25 @@
  *   (`deploy_rpyc.py`); it copies its package every time, so it has no
  *   warm case. Skipped, with a message, without plumbum or rpyc.
  *
+ * - rdc fleet: `MultiServerDeployment` to 20 warm hosts (20 sshd on
+ *   loopback, default concurrency), to the first classic call on each,
+ *   against one warm host; rounds interleaved, the median of per-round ratios.
+ *
  * Targets (issue 5): warm ≤ 250 ms and ≥ 5× faster than RPyC; cold ≤ 2× warm.
+ * Issue 17: 20 warm hosts ≤ 3× one warm host on this 2-core machine.
  *
  * @module
  */
 
-import { DeployedServer, SshMachine } from "../deploy/mod.ts";
+import { DeployedServer, MultiServerDeployment, SshMachine } from "../deploy/mod.ts";
 import { Sshd } from "../tests/_sshd.ts";
-import { median, round, spread } from "./stats.ts";
+import { median, ratios, round, spread } from "./stats.ts";
 
 const WARM_ROUNDS = 10;
 const COLD_ROUNDS = 5;
 const RPYC_ROUNDS = 5;
+const FLEET_SIZE = 20;
+const FLEET_ROUNDS = 5;
 const PYTHON = "/usr/bin/python3";
 const RPYC_DRIVER = new URL("./deploy_rpyc.py", import.meta.url).pathname;
 
@@ -38,6 +45,37 @@ async function rdcRound(sshd: Sshd): Promise<number> {
   const elapsed = performance.now() - start;
   if (typeof pid !== "number") throw new Error(`unexpected remote pid ${pid}`);
   return elapsed;
+}
+
+/** One fleet round: deploy to every host, first classic call on each; milliseconds. */
+async function fleetRound(fleet: readonly Sshd[]): Promise<number> {
+  const start = performance.now();
+  await using deployment = await MultiServerDeployment.start(
+    fleet.map((sshd) => sshd.machineOptions()),
+    { progress: false },
+  );
+  const failure = deployment.failures[0];
+  if (failure) throw new Error(`${failure.host}: ${failure.error.message}`);
+  const conns = await deployment.classicConnectAll();
+  await Promise.all(conns.map((conn) => conn.globals.Deno.pid));
+  return performance.now() - start;
+}
+
+/** Warm one host against `FLEET_SIZE` hosts, interleaved; each round's figures. */
+async function fleetRounds(): Promise<{ one: number[]; fleet: number[] }> {
+  const fleet = await Promise.all(Array.from({ length: FLEET_SIZE }, () => Sshd.start()));
+  try {
+    await fleetRound(fleet); // fills every host's cache, untimed
+    const one: number[] = [];
+    const many: number[] = [];
+    for (let round = 0; round < FLEET_ROUNDS; round++) {
+      one.push(await rdcRound(fleet[0]!));
+      many.push(await fleetRound(fleet));
+    }
+    return { one, fleet: many };
+  } finally {
+    await Promise.all(fleet.map((sshd) => sshd[Symbol.asyncDispose]()));
+  }
 }
 
 /** RPyC's rounds, or null (with a message) when /usr/bin/python3 lacks plumbum or rpyc. */
@@ -92,6 +130,8 @@ if (import.meta.main) {
     warm.push(await rdcRound(sshd));
   }
   const rpyc = await rpycRounds(sshd);
+  const fleet = await fleetRounds();
+  const fleetRatio = median(ratios(fleet.fleet, fleet.one));
 
   const warmMs = median(warm);
   const rows = [
@@ -109,6 +149,11 @@ if (import.meta.main) {
         `RPyC/rdc warm ${round(median(rpyc) / warmMs)}× (target ≥ 5×)`,
       ]]
       : []),
+    [
+      `rdc fleet, ${FLEET_SIZE} warm hosts (one round: all of them)`,
+      ms(fleet.fleet),
+      `fleet/one warm host ${round(fleetRatio)}× (target ≤ 3×; one: ${ms(fleet.one)})`,
+    ],
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: string[]) =>
@@ -119,4 +164,7 @@ if (import.meta.main) {
   for (const row of rows.slice(1)) console.log(line(row));
   console.log("");
   console.log(`warm target ≤ 250 ms: ${warmMs <= 250 ? "met" : "missed"} (${round(warmMs)} ms)`);
+  console.log(
+    `fleet target ≤ 3× one host: ${fleetRatio <= 3 ? "met" : "missed"} (${round(fleetRatio)}×)`,
+  );
 }

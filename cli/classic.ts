@@ -176,7 +176,7 @@ export async function runClassic(argv: string[]): Promise<number> {
     ? undefined
     : parsePositiveInteger(values.workers, "--workers");
   const listening = mode !== "stdio" && values.unix === undefined;
-  const registrar = registrarFromFlags(values, listening && ws === undefined, hostname);
+  const registrar = await registrarFromFlags(values, listening && ws === undefined, hostname);
   // TLS or a token keeps strangers out; without either, only loopback is safe.
   const guarded = tls !== undefined || token !== undefined;
   if (listening && !isLoopback(hostname) && !guarded && !values["insecure-remote"]) {
@@ -264,7 +264,9 @@ export async function runClassic(argv: string[]): Promise<number> {
   // for it.
   await using _registration = (mode === "isolated" || mode === "pool") && registrar &&
       "port" in addr
-    ? new Registration(registrar, serviceAliases(classic.ClassicService), addr.port, {}, log)
+    ? new Registration(registrar, serviceAliases(classic.ClassicService), addr.port, {
+      hostname,
+    }, log)
     : undefined;
   await server.finished;
   log("info", "stopped");

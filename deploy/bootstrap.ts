@@ -19,7 +19,8 @@ import { DeployError } from "./errors.ts";
 import { ProgressBar } from "./progress.ts";
 import { MARKER, READY } from "./remote_protocol.ts";
 import type { RemoteOutput } from "./remote_output.ts";
-import { compressedRuntime, localRuntime, runtimeRunsOn } from "./runtime.ts";
+import type { RuntimePlatform } from "./platforms.ts";
+import { compressedRuntime, localRuntime, runtimeSource } from "./runtime.ts";
 import type { RemoteProcess } from "./ssh_streams.ts";
 
 /** What a deployment may have to upload. */
@@ -41,7 +42,7 @@ export interface BootstrapContext {
   bundle: Bundle;
   /** `user@host:port`, for messages. */
   destination: string;
-  /** Whether to ship the local runtime to a host without deno. */
+  /** Whether to ship a runtime to a host without deno. */
   shipRuntime: boolean;
   /** Whether to draw the progress bar of a runtime upload. */
   progress: boolean;
@@ -58,6 +59,7 @@ export async function runBootstrap(
 ): Promise<BootstrapOutcome> {
   const { destination } = context;
   const outcome: BootstrapOutcome = { socketPath: "", platform: "", uploaded: [] };
+  let runtimePlatform: RuntimePlatform | undefined;
   for (;;) {
     const next = await within(output.nextLine(), context.timeoutMs);
     if (next.timedOut) {
@@ -87,14 +89,16 @@ export async function runBootstrap(
     switch (word) {
       case "STATUS":
         outcome.platform = args.slice(0, 2).join(" ");
-        if (args.includes("runtime")) checkRuntimeFits(context, args[0] ?? "", args[1] ?? "");
+        if (args.includes("runtime")) {
+          runtimePlatform = runtimeFor(context, args[0] ?? "", args[1] ?? "");
+        }
         break;
       case "SEND": {
         const item = args[0];
         if (item !== "bundle" && item !== "runtime") {
           throw new DeployError(destination, `the remote side asked for '${item}'`);
         }
-        await send(item, stdin, context);
+        await send(item, stdin, context, runtimePlatform);
         outcome.uploaded.push(item);
         break;
       }
@@ -107,9 +111,8 @@ export async function runBootstrap(
   }
 }
 
-/** Throws unless the local runtime may be and can be shipped to an `os`/`arch` host. */
-function checkRuntimeFits(context: BootstrapContext, os: string, arch: string): void {
-  const local = localRuntime();
+/** The platform of the runtime to ship to an `os`/`arch` host; throws unless it may be and can be. */
+function runtimeFor(context: BootstrapContext, os: string, arch: string): RuntimePlatform {
   if (!context.shipRuntime) {
     throw new DeployError(
       context.destination,
@@ -117,14 +120,16 @@ function checkRuntimeFits(context: BootstrapContext, os: string, arch: string): 
         "rdc's cache; install Deno there, pass denoPath, or let rdc ship its runtime",
     );
   }
-  if (!runtimeRunsOn(os, arch)) {
+  const source = runtimeSource(os, arch);
+  if (source === undefined) {
     throw new DeployError(
       context.destination,
       `the remote host runs ${os} ${arch} and has no deno (looked on PATH, in ~/.deno/bin and ` +
-        `in rdc's cache); rdc can ship only its own runtime, which is for ${local.platform}: ` +
+        `in rdc's cache); rdc ships Deno to glibc Linux and macOS on x86_64 and arm64 only: ` +
         "install Deno there or pass denoPath",
     );
   }
+  return source.platform;
 }
 
 /** Sends one item: a size line, then the bytes. */
@@ -132,6 +137,7 @@ async function send(
   item: Upload,
   stdin: WritableStreamDefaultWriter<Uint8Array>,
   context: BootstrapContext,
+  platform: RuntimePlatform | undefined,
 ): Promise<void> {
   const encoder = new TextEncoder();
   switch (item) {
@@ -142,10 +148,19 @@ async function send(
       return;
     }
     case "runtime": {
-      const file = await compressedRuntime();
+      if (platform === undefined) {
+        throw new DeployError(context.destination, "the remote side asked for a runtime it lacks");
+      }
+      let file: string;
+      try {
+        file = await compressedRuntime(platform);
+      } catch (error) {
+        throw new DeployError(context.destination, (error as Error).message);
+      }
       using source = await Deno.open(file);
       const size = (await source.stat()).size;
-      const label = `rdc: shipping deno ${localRuntime().version} to ${context.destination}`;
+      const label = `rdc: shipping deno ${localRuntime().version} (${platform.target}) to ` +
+        context.destination;
       const bar = new ProgressBar(label, size, context.progress);
       await stdin.write(encoder.encode(`${size}\n`));
       for await (const chunk of source.readable) {

@@ -23,6 +23,7 @@
  */
 
 import { MARKER } from "./remote_protocol.ts";
+import { targetCase } from "./platforms.ts";
 
 /** What the script needs to know. */
 export interface BootstrapPlan {
@@ -32,8 +33,8 @@ export interface BootstrapPlan {
   session: string;
   /** The remote deno to use, if the user named one. */
   denoPath?: string;
-  /** The shipped runtime's name in the remote cache. */
-  runtimeName: string;
+  /** The Deno version to ship: a shipped runtime is `deno-<version>-<target>` in the remote cache. */
+  denoVersion: string;
   /** Deno permission flags for the server. */
   permissions: readonly string[];
 }
@@ -54,7 +55,8 @@ export function bootstrapCommand(plan: BootstrapPlan): string {
     `b="$d/${plan.bundleSha256}.mjs"`,
     `s="$d/${plan.session}.sock"`,
     `p="$d/.${plan.session}.part"`,
-    `r="$d/${plan.runtimeName}"`,
+    targetCase(),
+    `r="$d/deno-${plan.denoVersion}-$t"`,
     `trap 'rm -f "$s" "$p"' EXIT`,
     "trap 'exit 129' HUP",
     "trap 'exit 130' INT",

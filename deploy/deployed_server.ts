@@ -45,9 +45,10 @@ export interface DeployOptions {
    */
   denoPath?: string;
   /**
-   * Ship this process's Deno runtime (gzip-compressed, cached on the host
-   * by version) when the host has none. It must match the host's OS and
-   * architecture. Default true.
+   * Ship a Deno runtime of this process's version (gzip-compressed, cached
+   * on the host by version and platform) when the host has none: this
+   * process's executable for a host of the same OS and architecture, else
+   * Deno's official build for the host's, fetched through npm. Default true.
    */
   shipRuntime?: boolean;
   /** Draw a progress bar on stderr while shipping the runtime. Default true. */
@@ -134,7 +135,7 @@ export class DeployedServer implements AsyncDisposable {
       bundleSha256: bundle.sha256,
       session: randomSession(),
       denoPath: options.denoPath,
-      runtimeName: localRuntime().remoteName,
+      denoVersion: localRuntime().version,
       permissions: options.permissions ?? ["--allow-all"],
     });
     let process: RemoteProcess;

@@ -25,7 +25,12 @@ export type { RemoteProcess, RemoteStatus, SshStream } from "./ssh_streams.ts";
 export { DeployedServer, type DeployOptions } from "./deployed_server.ts";
 export type { Upload } from "./bootstrap.ts";
 export type { DeployableModule } from "./remote_server.ts";
-export { MultiServerDeployment } from "./multi_server.ts";
+export {
+  type DeployTarget,
+  type HostResult,
+  type MultiDeployOptions,
+  MultiServerDeployment,
+} from "./multi_server.ts";
 export {
   type ConnectFailure,
   DeployError,

@@ -1,6 +1,7 @@
 /**
  * `MultiServerDeployment` (RPyC's, which deploys one host after another):
- * servers on several hosts, deployed in parallel.
+ * servers on many hosts, deployed a bounded number at a time, each host's
+ * outcome reported on its own.
  *
  * @module
  */
@@ -8,70 +9,121 @@
 import type * as classic from "../core/classic/mod.ts";
 import type { Connection, ConnectionOptions } from "../core/session/connection.ts";
 import { DeployedServer, type DeployOptions } from "./deployed_server.ts";
+import { FleetBoard } from "./fleet_board.ts";
+import { settleBounded } from "./settle_bounded.ts";
 import { SshMachine } from "./ssh_machine.ts";
 import type { SshMachineOptions } from "./ssh_options.ts";
 
+/** Options of {@linkcode MultiServerDeployment.start}: each host's, and how many at once. */
+export interface MultiDeployOptions extends DeployOptions {
+  /**
+   * How many hosts are connected to and deployed to at once.
+   * @default {16}
+   */
+  concurrency?: number;
+  /**
+   * Show one line per host (waiting, connecting, deploying, ready or failed)
+   * on stderr while deploying, when stderr is a terminal. It replaces the
+   * per-host runtime upload bar.
+   * @default {true}
+   */
+  progress?: boolean;
+}
+
+/** What became of one host: its server, or the error that stopped it. */
+export type HostResult =
+  | { host: string; status: "fulfilled"; server: DeployedServer }
+  | { host: string; status: "rejected"; error: Error };
+
+/** What a machine to deploy to may be given as. */
+export type DeployTarget = SshMachine | string | SshMachineOptions;
+
+const DEFAULT_CONCURRENCY = 16;
+
 /**
- * One deployment per host, all started at once.
+ * Deployments to many hosts.
  *
  * Contract: machines given as connected `SshMachine`s stay the caller's;
  * those given as destinations or options are connected here and closed by
- * `close()`. `start` succeeds for all hosts or for none: if any host fails,
- * what was started is closed and an `AggregateError` lists every failure.
- * `close()` is idempotent and closes every server (and owned machine) in
- * parallel.
+ * `close()` (or at once, when their deployment fails). `start` settles every
+ * host on its own, `Promise.allSettled`-style: one unreachable or refusing
+ * host does not fail the others, and `results` keeps each failure's own
+ * error (`SshConnectError`, `HostKeyError`, `DeployError`, …). `close()` is
+ * idempotent and closes every server (and owned machine) in parallel.
  *
  * @example
  * ```ts
  * import { MultiServerDeployment } from "@rdc/rdc/deploy";
- * await using cluster = await MultiServerDeployment.start(["me@node-1", "me@node-2"]);
- * const conns = await cluster.classicConnectAll();
- * console.log(await Promise.all(conns.map((c) => c.modules["node:os"].hostname())));
+ * await using fleet = await MultiServerDeployment.start(["me@node-1", "me@node-2"], {
+ *   concurrency: 4,
+ * });
+ * for (const result of fleet.results) {
+ *   if (result.status === "rejected") console.error(result.host, result.error.message);
+ * }
+ * const conns = await fleet.classicConnectAll();
  * ```
  */
 export class MultiServerDeployment implements AsyncDisposable {
-  /** The servers, in the order of the machines given. */
+  /** Each host's outcome, in the order of the machines given. */
+  readonly results: readonly HostResult[];
+  /** The servers that started, in the order of the machines given. */
   readonly servers: readonly DeployedServer[];
   readonly #owned: readonly SshMachine[];
   #closing: Promise<void> | undefined;
 
-  private constructor(servers: DeployedServer[], owned: SshMachine[]) {
-    this.servers = servers;
+  private constructor(results: HostResult[], owned: SshMachine[]) {
+    this.results = results;
+    this.servers = results.flatMap((r) => r.status === "fulfilled" ? [r.server] : []);
     this.#owned = owned;
   }
 
+  /** The results that failed. */
+  get failures(): Extract<HostResult, { status: "rejected" }>[] {
+    return this.results.filter((r) => r.status === "rejected");
+  }
+
   /**
-   * Deploys to every machine in parallel (see {@linkcode DeployOptions}).
+   * Deploys to every machine, `concurrency` at a time (see
+   * {@linkcode MultiDeployOptions}). Never rejects for a host's failure:
+   * see `results`.
    *
-   * @throws {AggregateError} one error per host that failed.
+   * @throws {RangeError} for a `concurrency` that is not a whole number from 1 up.
    */
   static async start(
-    machines: readonly (SshMachine | string | SshMachineOptions)[],
-    options: DeployOptions = {},
+    machines: readonly DeployTarget[],
+    options: MultiDeployOptions = {},
   ): Promise<MultiServerDeployment> {
+    const { concurrency = DEFAULT_CONCURRENCY, progress = true, ...deployOptions } = options;
+    const hosts = machines.map(describeTarget);
+    const board = progress ? new FleetBoard(hosts) : undefined;
     const owned: SshMachine[] = [];
-    const results = await Promise.allSettled(machines.map(async (target) => {
-      let machine: SshMachine;
-      if (target instanceof SshMachine) {
-        machine = target;
-      } else {
-        machine = await SshMachine.connect(target);
-        owned.push(machine);
+    const settled = await settleBounded(machines, concurrency, async (target, index) => {
+      const started = performance.now();
+      board?.set(index, "connecting");
+      let machine: SshMachine | undefined;
+      try {
+        machine = target instanceof SshMachine ? target : await SshMachine.connect(target);
+        board?.set(index, "deploying");
+        const server = await DeployedServer.start(machine, {
+          ...deployOptions,
+          progress: progress && board?.terminal !== true,
+        });
+        if (machine !== target) owned.push(machine);
+        board?.set(index, "ready", `(${Math.round(performance.now() - started)} ms)`);
+        return server;
+      } catch (error) {
+        if (machine !== target) await machine?.close();
+        board?.set(index, "failed", (error as Error).message);
+        throw error;
       }
-      return await DeployedServer.start(machine, options);
-    }));
-    const servers = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
-    const errors = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
-    const deployment = new MultiServerDeployment(servers, owned);
-    if (errors.length > 0) {
-      await deployment.close();
-      const reasons = errors.map((e) => e instanceof Error ? e.message : String(e));
-      throw new AggregateError(
-        errors,
-        `${errors.length} of ${machines.length} deployments failed: ${reasons.join("; ")}`,
-      );
-    }
-    return deployment;
+    });
+    board?.done();
+    const results = settled.map((outcome, index): HostResult =>
+      outcome.status === "fulfilled"
+        ? { host: hosts[index]!, status: "fulfilled", server: outcome.value }
+        : { host: hosts[index]!, status: "rejected", error: asError(outcome.reason) }
+    );
+    return new MultiServerDeployment(results, owned);
   }
 
   /** Opens one connection to each server, in order. */
@@ -97,4 +149,14 @@ export class MultiServerDeployment implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** How a target is named in results and progress lines. */
+function describeTarget(target: DeployTarget): string {
+  if (target instanceof SshMachine) return target.destination;
+  return typeof target === "string" ? target : target.host;
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }

@@ -60,6 +60,8 @@ export interface RdcProcessOptions {
   stdin?: "null" | "piped";
   /** Run this program instead of `rdc` (`args` is then the whole command after it). */
   command?: string[];
+  /** Variables added to its environment. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -81,6 +83,7 @@ export class RdcProcess implements AsyncDisposable {
     this.child = new Deno.Command(program!, {
       args: rest,
       cwd: ROOT,
+      env: options.env,
       stdin: options.stdin ?? "null",
       stdout: "piped",
       stderr: "piped",
@@ -209,4 +212,15 @@ export function privateNetns(): string[] | undefined {
     if (canRun(prefix[0]!, [...prefix.slice(1), "true"])) return [...prefix, ...inside];
   }
   return undefined;
+}
+
+/** Whether something exists at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }

@@ -56,6 +56,8 @@ export interface SshdOptions {
   pathWithoutDeno?: boolean;
   /** Extra programs for that PATH: name → the file to link (a fake `uname`, say). */
   extraTools?: Record<string, string>;
+  /** More environment variables for sessions: name → value. */
+  env?: Record<string, string>;
   /** More sshd_config lines; they come first, so they win over the defaults. */
   config?: string[];
   /**
@@ -141,7 +143,11 @@ export class Sshd implements AsyncDisposable {
 
   static async #spawn(dir: string, port: number, path: string, options: SshdOptions) {
     const config = join(dir, "sshd_config");
-    const environment = [`HOME=${join(dir, "home")}`, ...(path ? [`PATH=${path}`] : [])];
+    const environment = [
+      `HOME=${join(dir, "home")}`,
+      ...(path ? [`PATH=${path}`] : []),
+      ...Object.entries(options.env ?? {}).map(([name, value]) => `${name}=${value}`),
+    ];
     await Deno.writeTextFile(
       config,
       [
@@ -346,7 +352,8 @@ async function shadowWithPassword(dir: string, user: string, password: string): 
   return file;
 }
 
-function exists(file: string): boolean {
+/** Whether `file` exists. */
+export function exists(file: string): boolean {
   try {
     Deno.statSync(file);
     return true;

@@ -10,6 +10,7 @@ import { classic, ConnectionClosedError } from "../mod.ts";
 import { quietLogger } from "./_helpers.ts";
 import {
   canRun,
+  exists,
   freePort,
   isAlive,
   oneshotAddress,
@@ -204,16 +205,6 @@ Deno.test("rdc classic --unix PATH: serves concurrently; SIGTERM exits 0 and rem
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 // --- logging ---------------------------------------------------------------------------------
 

@@ -52,7 +52,14 @@ function exampleAt(home: string, file: string, args: string[]): RdcProcess {
 Deno.test("rdc deploy --help and usage mistakes (exit 2, one line)", async () => {
   const help = await runRdc("deploy", "--help");
   assert.equal(help.code, 0, help.stderr);
-  for (const text of ["USER@HOST[:PORT]", "-i, --identity", "--known-hosts", "-e, --eval"]) {
+  const flags = [
+    "USER@HOST[:PORT]...",
+    "-i, --identity",
+    "--known-hosts",
+    "-e, --eval",
+    "-c, --concurrency",
+  ];
+  for (const text of flags) {
     assert.ok(help.stdout.includes(text), `deploy --help lacks ${text}`);
   }
   assert.match((await runRdc("--help")).stdout, /\n {2}deploy {4}/);
@@ -62,7 +69,8 @@ Deno.test("rdc deploy --help and usage mistakes (exit 2, one line)", async () =>
       [["me@"], /invalid SSH destination 'me@'/],
       [["box", "--known-hosts", "sometimes"], /invalid --known-hosts 'sometimes'/],
       [["box", "--bogus"], /unknown option '--bogus'/],
-      [["a", "b"], /unexpected argument 'b'/],
+      [["a", "b"], /several hosts need --eval CODE/],
+      [["a", "b", "-e", "1", "-c", "0"], /--concurrency/],
     ] as const
   ) {
     const { code, stderr } = await runRdc("deploy", ...args);
@@ -173,7 +181,7 @@ sshdTest("rdc deploy against a real sshd", async (t) => {
     assert.match(single.stdout, /restricted: reading \/tmp fails: NotCapable\n/);
     await using many = exampleAt(home, "deploy_many.ts", ["box", sshd.target]);
     assert.equal((await many.wait()).code, 0, many.output());
-    assert.match(many.stdout, /^deployed to 2 hosts in \d+ ms\n/);
+    assert.match(many.stdout, /^deployed to 2 of 2 hosts in \d+ ms\n/);
     assert.match(many.stdout, new RegExp(`\\n${sshd.target.replaceAll(".", "\\.")}: .*, pid \\d+`));
     assert.match(many.stdout, /uptimes \(s\): [\d.]+, [\d.]+\n/);
   });
@@ -207,7 +215,7 @@ sshdTest("rdc deploy ships the runtime to a host without deno, with a progress b
   const bar = new RegExp(
     `^rdc: shipping deno ${
       Deno.version.deno.replaceAll(".", "\\.")
-    } to ${sshd.user}@127\\.0\\.0\\.1:` +
+    } \\(${Deno.build.target}\\) to ${sshd.user}@127\\.0\\.0\\.1:` +
       `${sshd.port} \\[#{30}\\] 100% ([\\d.]+)/\\1 MB$`,
     "m",
   );

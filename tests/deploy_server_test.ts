@@ -9,7 +9,13 @@
 
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
-import { DeployedServer, DeployError, MultiServerDeployment, SshMachine } from "../deploy/mod.ts";
+import {
+  DeployedServer,
+  DeployError,
+  HostKeyError,
+  MultiServerDeployment,
+  SshMachine,
+} from "../deploy/mod.ts";
 import { ProtocolError, RemoteError } from "../mod.ts";
 import { poll } from "./_cli.ts";
 import { rejection } from "./_helpers.ts";
@@ -191,12 +197,17 @@ sshdTest("MultiServerDeployment: two sshd instances in parallel", async () => {
   assert.deepEqual(await second.leftovers(sessions[1]!), []);
   assert.equal(own.closed, false, "a machine given connected stays the caller's");
 
-  const failed = await rejection(MultiServerDeployment.start(
+  // One refusing host fails alone, with its own typed error; the other deploys.
+  await using partial = await MultiServerDeployment.start(
     [first.machineOptions(), second.machineOptions({ knownHostsFiles: [] })],
     { progress: false },
-  ));
-  assert.ok(failed instanceof AggregateError, String(failed));
-  assert.match(failed.message, /^1 of 2 deployments failed: the host key of/);
+  );
+  assert.deepEqual(partial.results.map((r) => r.status), ["fulfilled", "rejected"]);
+  const [failure] = partial.failures;
+  assert.ok(failure?.error instanceof HostKeyError, String(failure?.error));
+  assert.equal(failure.host, second.target);
+  assert.match(failure.error.message, /^the host key of/);
+  assert.equal(partial.servers.length, 1);
 });
 
 sshdTest("a host without deno gets the local runtime shipped", async (t) => {
@@ -228,17 +239,17 @@ sshdTest("a host without deno gets the local runtime shipped", async (t) => {
   });
 });
 
-sshdTest("another OS or architecture gets a clear error", async () => {
+sshdTest("a platform Deno has no build for gets a clear error", async () => {
   const uname = await Deno.makeTempFile({ prefix: "rdc_fake_uname_" });
   try {
-    await Deno.writeTextFile(uname, "#!/bin/sh\necho Darwin arm64\n");
+    await Deno.writeTextFile(uname, "#!/bin/sh\necho FreeBSD amd64\n");
     await Deno.chmod(uname, 0o755);
     await using sshd = await Sshd.start({ pathWithoutDeno: true, extraTools: { uname } });
     await using machine = await SshMachine.connect(sshd.machineOptions());
     const error = await rejection(DeployedServer.start(machine));
     assert.ok(error instanceof DeployError, String(error));
-    assert.match(error.message, /the remote host runs Darwin arm64 and has no deno/);
-    assert.match(error.message, /only its own runtime, which is for Linux/);
+    assert.match(error.message, /the remote host runs FreeBSD amd64 and has no deno/);
+    assert.match(error.message, /ships Deno to glibc Linux and macOS on x86_64 and arm64 only/);
     assert.deepEqual(await sshd.leftovers("no session"), []);
   } finally {
     await Deno.remove(uname);

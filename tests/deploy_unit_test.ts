@@ -17,7 +17,8 @@ import {
   parseKnownHosts,
 } from "../deploy/known_hosts.ts";
 import { bootstrapCommand, quote, socketGrants } from "../deploy/bootstrap_script.ts";
-import { runtimeRunsOn } from "../deploy/runtime.ts";
+import { runtimeSource } from "../deploy/runtime.ts";
+import { targetCase } from "../deploy/platforms.ts";
 
 Deno.test("destinations: [user@]host[:port], IPv6 in brackets, clear errors", () => {
   assert.deepEqual(parseDestination("build-01"), { host: "build-01" });
@@ -125,7 +126,7 @@ Deno.test("bootstrap script: valid sh, every value quoted, socket grants only wh
     bundleSha256: "ab".repeat(32),
     session: "cd".repeat(16),
     denoPath: "/opt/it's deno",
-    runtimeName: "deno-2.9.6-x86_64-unknown-linux-gnu",
+    denoVersion: "2.9.6",
     permissions: ["--allow-read=/data dir", "--allow-env"],
   };
   const command = bootstrapCommand(plan);
@@ -156,11 +157,30 @@ Deno.test("bootstrap script: valid sh, every value quoted, socket grants only wh
   assert.deepEqual(socketGrants([]), { read: true, write: true, net: true });
 });
 
-Deno.test("runtime: ships only to the same OS and architecture", () => {
-  const os = { linux: "Linux", darwin: "Darwin" }[Deno.build.os as "linux"] ?? Deno.build.os;
-  assert.ok(runtimeRunsOn(os, Deno.build.arch === "x86_64" ? "x86_64" : "aarch64"));
-  assert.ok(!runtimeRunsOn(os === "Linux" ? "Darwin" : "Linux", Deno.build.arch));
-  assert.ok(!runtimeRunsOn(os, Deno.build.arch === "x86_64" ? "arm64" : "x86_64"));
+Deno.test("runtime: the local build for this platform, Deno's npm build for the others", async () => {
+  const expected = [
+    ["Linux", "x86_64", "x86_64-unknown-linux-gnu", "@deno/linux-x64-glibc"],
+    ["Linux", "amd64", "x86_64-unknown-linux-gnu", "@deno/linux-x64-glibc"],
+    ["Linux", "aarch64", "aarch64-unknown-linux-gnu", "@deno/linux-arm64-glibc"],
+    ["Linux", "arm64", "aarch64-unknown-linux-gnu", "@deno/linux-arm64-glibc"],
+    ["Darwin", "arm64", "aarch64-apple-darwin", "@deno/darwin-arm64"],
+    ["Darwin", "x86_64", "x86_64-apple-darwin", "@deno/darwin-x64"],
+  ];
+  for (const [os, arch, target, npmPackage] of expected) {
+    const source = runtimeSource(os!, arch!);
+    assert.equal(source?.platform.target, target, `${os} ${arch}`);
+    assert.equal(source.platform.npmPackage, npmPackage);
+    assert.equal(source.kind, target === Deno.build.target ? "local" : "npm", `${os} ${arch}`);
+    // The remote script names the cached runtime by the same target, from its own uname.
+    const fakeUname = `uname() { if [ "$1" = -s ]; then echo ${os}; else echo ${arch}; fi; }`;
+    const { stdout } = await new Deno.Command("sh", {
+      args: ["-c", `${fakeUname}; ${targetCase()}; echo "$t"`],
+    }).output();
+    assert.equal(new TextDecoder().decode(stdout), `${target}\n`);
+  }
+  for (const [os, arch] of [["Linux", "armv7l"], ["FreeBSD", "amd64"], ["Linux", "riscv64"]]) {
+    assert.equal(runtimeSource(os!, arch!), undefined, `${os} ${arch}: no build to ship`);
+  }
 });
 
 /** A fake public key blob: the type as an SSH string, then `size` bytes. */

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { classic, ConnectionClosedError } from "../mod.ts";
 import { quietLogger, rejection, waitFor } from "./_helpers.ts";
-import { isAlive, poll, RdcProcess, WAIT_MS, within } from "./_cli.ts";
+import { exists, isAlive, poll, RdcProcess, WAIT_MS, within } from "./_cli.ts";
 
 function connectTo(port: number) {
   return classic.connect("127.0.0.1", port, { logger: quietLogger() });
@@ -96,12 +96,3 @@ Deno.test("rdc classic -m pool --workers 2: logs the worker of each connection; 
   assert.equal((await proc.stop("SIGTERM")).code, 0, proc.output());
   await poll(() => pids.every((pid) => !isAlive(pid)), WAIT_MS, () => "workers outlived rdc");
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

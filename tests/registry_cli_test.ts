@@ -16,6 +16,11 @@ function registeringClassic(...flags: string[]): RdcProcess {
   return new RdcProcess(["classic", "-p", "0", "--register", ...flags]);
 }
 
+/** `registeringClassic` with the registry on 127.0.0.1:`port`, and `more` flags. */
+function registeringClassicAt(port: string, ...more: string[]): RdcProcess {
+  return registeringClassic("--registry-host", "127.0.0.1", "--registry-port", port, ...more);
+}
+
 /** Waits until a classic server logs where it serves; returns its port. */
 async function classicPort(proc: RdcProcess, mode = "concurrent"): Promise<number> {
   return Number(
@@ -57,12 +62,7 @@ Deno.test("rdc registry and rdc classic --register (UDP): found by name, gone af
     /serving the UDP registry on 127\.0\.0\.1:(\d+) \(pruning after 240 s, listing on\)/,
   );
   const client = registryClient("UDP", Number(match[1]));
-  await using server = registeringClassic(
-    "--registry-host",
-    "127.0.0.1",
-    "--registry-port",
-    match[1]!,
-  );
+  await using server = registeringClassicAt(match[1]!);
   const port = await classicPort(server);
   await waitFor(async () => (await client.discover("classic")).length > 0, 10_000, "registration");
   assert.deepEqual(await client.discover("CLASSIC"), [{ host: "127.0.0.1", port }]);
@@ -187,4 +187,30 @@ Deno.test("rdc registry and --register usage errors: exit 2, one line naming the
     assert.equal(stdout, "", shown);
     assert.match(stderr, new RegExp(`^rdc ${args[0]}: [^\n]*${pattern.source}[^\n]*\n$`), shown);
   });
+});
+
+Deno.test("rdc registry --secret-file: rdc classic --registry-secret-file registers, strangers cannot", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const secretFile = `${dir}/secret`;
+    await Deno.writeTextFile(secretFile, "s3cret\n");
+    await using registry = new RdcProcess(["registry", "-p", "0", "--secret-file", secretFile]);
+    const match = await registry.waitStderr(
+      /serving the UDP registry on 127\.0\.0\.1:(\d+) \(.*, signed registrations only\)/,
+    );
+    const client = registryClient("UDP", Number(match[1]));
+    await using server = registeringClassicAt(match[1]!, "--registry-secret-file", secretFile);
+    const port = await classicPort(server);
+    await waitFor(
+      async () => (await client.discover("classic")).length > 0,
+      10_000,
+      "registration",
+    );
+    assert.deepEqual(await client.discover("classic"), [{ host: "127.0.0.1", port }]);
+    await assert.rejects(client.register(["classic"], 1), /signed registrations only/);
+    assert.equal((await server.stop("SIGTERM")).code, 0, server.output());
+    assert.deepEqual(await client.discover("classic"), [], "its signed UNREGISTER was accepted");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -32,6 +32,7 @@ import {
   type SyncConnectionOptions,
 } from "../sync/connect.ts";
 import { SyncClassicConnection } from "./sync_connection.ts";
+import { permissionFlags } from "../net/permission_flags.ts";
 import { ClassicService } from "./service.ts";
 
 /** RPyC's classic port. */
@@ -212,18 +213,6 @@ export async function connectSubprocess(
 export function defaultServerCommand(): string[] {
   const entry = new URL("./server_main.ts", import.meta.url).href;
   return [Deno.execPath(), "run", ...permissionFlags(), "--no-prompt", "--quiet", entry];
-}
-
-const PERMISSIONS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as const;
-
-/** `--allow-…` flags for the permissions this process holds in full. */
-function permissionFlags(): string[] {
-  const held = PERMISSIONS.filter((name) =>
-    Deno.permissions.querySync({ name }).state === "granted"
-  );
-  return held.length === PERMISSIONS.length
-    ? ["--allow-all"]
-    : held.map((name) => `--allow-${name}`);
 }
 
 /**

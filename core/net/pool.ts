@@ -17,9 +17,9 @@ import { defaultLogger, type Logger } from "../log.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../session/connection.ts";
 import { DEFAULT_SERVER_LIMITS } from "../wire/limits.ts";
 import { exitStatusText, stopChild } from "./stdio.ts";
-import { letIn, logLines } from "./isolated.ts";
+import { letIn } from "./isolated.ts";
 import type { Transport } from "../wire/transport.ts";
-import { PoolWorker } from "./pool_worker.ts";
+import { PoolWorker, type WorkerLaunch } from "./pool_worker.ts";
 
 /** How long workers get to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3_000;
@@ -72,11 +72,13 @@ export interface PoolServer extends AsyncDisposable {
  * `command` with one more argument: the path of a unix socket on which it
  * must serve rdc to many connections at once, printing a line on stdout once
  * it listens, and exiting when its stdin ends or on SIGTERM
- * (`classic.servePool` gives the classic one). Each connection is
+ * (`classic.servePool` gives the classic one; `serve(service, { pool })`
+ * pools a service of your own). Each connection is
  * authenticated here, then relayed to the worker serving the fewest
  * connections (the first such after the last one chosen); a worker's
  * clients share its globals. A worker that dies takes its connections with
- * it and is replaced. Each line a worker writes on stderr, and on stdout
+ * it and is replaced; one that ends before it listens closes the pool
+ * (`ready` rejects, with what it wrote). Each line a worker writes on stderr, and on stdout
  * after its first, is logged at level info, naming it. The workers' sockets
  * live in a temporary directory, removed on close.
  *
@@ -86,15 +88,33 @@ export interface PoolServer extends AsyncDisposable {
  */
 export function servePool(command: readonly string[], options: PoolServeOptions): PoolServer {
   if (command.length === 0) throw new TypeError("servePool needs a command to run");
+  return startPool((path) => ({ command: [...command, path] }), options, "servePool");
+}
+
+/**
+ * Starts a pool server whose workers are started as `launch` says, each
+ * serving on the unix socket `path` in its place `slot` of the pool; `onStop` runs as it begins to close.
+ * See {@linkcode servePool}.
+ *
+ * @param what the caller's name, for errors.
+ */
+export function startPool(
+  launch: (path: string, slot: number) => WorkerLaunch,
+  options: PoolServeOptions,
+  what: string,
+  onStop?: () => Promise<void>,
+): PoolServer {
   const size = options.workers ?? navigator.hardwareConcurrency;
   if (!Number.isSafeInteger(size) || size < 1) {
-    throw new RangeError(`servePool: workers must be a positive whole number, not ${size}`);
+    throw new RangeError(
+      `${what}: the number of workers must be a positive whole number, not ${size}`,
+    );
   }
   const logger = options.logger ?? defaultLogger;
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const maxConnections = checkMaxConnections(
     options.maxConnections ?? DEFAULT_SERVER_LIMITS.maxConnections,
-    "servePool",
+    what,
   );
   const socketDir = Deno.makeTempDirSync({ prefix: "rdc-pool-" });
   let closing = false;
@@ -106,19 +126,24 @@ export function servePool(command: readonly string[], options: PoolServeOptions)
     // A fresh path each time: a worker that died may have left its socket file behind.
     let pid = 0;
     const log = (line: string) => logger("info", `worker ${pid}: ${line}`);
-    const worker = new PoolWorker(command, `${socketDir}/worker-${started++}.sock`, log);
+    const path = `${socketDir}/worker-${started++}.sock`;
+    const worker = new PoolWorker(launch(path, slot), path, log);
     pool[slot] = worker;
     pid = worker.child.pid;
-    void logLines(worker.child.stderr, log);
     worker.child.status.then((status) => {
       if (closing) return;
       Deno.remove(worker.path).catch(() => {});
+      if (!worker.listening) {
+        // Another would most likely fail the same way: the pool gives up (see `ready`).
+        worker.ready.catch((error) => logger("error", `${what}: ${error.message}`));
+        void listening.close();
+        return;
+      }
       logger("warn", `worker ${pid} ${exitStatusText(status)}; starting another`);
       start(slot);
     });
     return worker;
   };
-  for (let slot = 0; slot < size; slot++) start(slot);
 
   /** The worker with the fewest connections, the first such after the last one chosen. */
   const choose = (): PoolWorker => {
@@ -134,10 +159,12 @@ export function servePool(command: readonly string[], options: PoolServeOptions)
   const stop = async () => {
     closing = true;
     for (const worker of pool) stopChild(worker.child, 0, KILL_GRACE_MS);
-    await Promise.all(pool.map((worker) => worker.child.status));
+    await Promise.all([...pool.map((worker) => worker.child.status), onStop?.()]);
     await Deno.remove(socketDir, { recursive: true }).catch(() => {});
   };
-  const listening = new Listening(options, "servePool", logger, handshakeTimeout, stop);
+  const listening = listen(options, what, logger, handshakeTimeout, stop, socketDir);
+  // Started once listening is set up, so that bad listening options leave no worker behind.
+  for (let slot = 0; slot < size; slot++) start(slot);
   const admission = new Admission(maxConnections, listening.description, logger);
   const ready = Promise.all([listening.ready, ...pool.map((worker) => worker.ready)])
     .then(() => {});
@@ -187,6 +214,23 @@ export function servePool(command: readonly string[], options: PoolServeOptions)
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A {@linkcode Listening}; if it cannot be, the workers' `socketDir` is removed. */
+function listen(
+  options: ListenOptions,
+  what: string,
+  logger: Logger,
+  handshakeTimeout: number,
+  stop: () => Promise<void>,
+  socketDir: string,
+): Listening {
+  try {
+    return new Listening(options, what, logger, handshakeTimeout, stop);
+  } catch (error) {
+    Deno.removeSync(socketDir);
+    throw error;
+  }
 }
 
 /** Copies `from` into `to` until `from` ends or either fails. */

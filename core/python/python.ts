@@ -64,3 +64,5 @@ export type { RegistryMode, ServerAddress } from "../registry/messages.ts";
 export { DiscoveryError } from "../registry/errors.ts";
 export type { DiscoveryOptions } from "../registry/discovery.ts";
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../wire/limits.ts";
+export type { ServiceDirectory } from "../registry/directory.ts";
+export type { Secret } from "../registry/signature.ts";

@@ -8,6 +8,7 @@ import { DiscoveryError } from "./errors.ts";
 import {
   checkMode,
   encodeMessage,
+  padded,
   parseReply,
   REGISTRY_PORT,
   type RegistryMode,
@@ -18,6 +19,7 @@ import {
   type ServerAddress,
 } from "./messages.ts";
 import { tcpRoundTrip, udpRoundTrip } from "./round_trip.ts";
+import { type Secret, sign } from "./signature.ts";
 import { encodeRpycRequest, parseRpycReply, rpycTcpRoundTrip } from "./rpyc_messages.ts";
 
 /** The UDP client's default host: a broadcast to the local network. */
@@ -38,9 +40,15 @@ export interface RegistryClientOptions {
   /** Milliseconds to wait for each reply. Default 2 000. */
   timeout?: number;
   /**
+   * The registry's shared secret (`rdc registry --secret-file`): REGISTER
+   * and UNREGISTER are signed with it. Default: none (unsigned, which a
+   * registry with a secret refuses).
+   */
+  secret?: Secret;
+  /**
    * The registry's protocol: `"rdc"` (rdc's JSON registry, `rdc registry`)
-   * or `"rpyc"` (Python's `rpyc_registry`, brine; discovery then finds
-   * Python servers, and servers registered with it are found by Python
+   * or `"rpyc"` (Python's `rpyc_registry`, brine, unsigned; discovery then
+   * finds Python servers, and servers registered with it are found by Python
    * clients). Default `"rdc"`.
    */
   protocol?: "rdc" | "rpyc";
@@ -54,7 +62,9 @@ export interface RegistryClientOptions {
  * client holds nothing between calls and needs no closing. Every failure —
  * no reply within `timeout`, no connection, a refusal — rejects with a
  * {@linkcode DiscoveryError} that names the registry. Over UDP the first
- * registry to reply answers the call.
+ * registry to reply answers the call; UDP requests are padded (see
+ * core/registry/PROTOCOL.md, "Abuse"), and a reply marked `truncated` is
+ * asked for again over TCP, from the registry that sent it.
  *
  * @example
  * ```ts
@@ -72,6 +82,7 @@ export class RegistryClient {
   readonly port: number;
   /** Milliseconds to wait for each reply. */
   readonly timeout: number;
+  readonly #secret: Secret | undefined;
   /** The registry's protocol. */
   readonly protocol: "rdc" | "rpyc";
 
@@ -88,9 +99,13 @@ export class RegistryClient {
     this.host = options.host ?? BROADCAST;
     this.port = options.port ?? REGISTRY_PORT;
     this.timeout = options.timeout ?? 2_000;
+    this.#secret = options.secret;
     this.protocol = options.protocol ?? "rdc";
     if (this.protocol !== "rdc" && this.protocol !== "rpyc") {
       throw new TypeError(`unknown registry protocol '${this.protocol}': expected rdc or rpyc`);
+    }
+    if (this.protocol === "rpyc" && this.#secret !== undefined) {
+      throw new TypeError("Python's rpyc_registry takes no secret: drop it, or use protocol rdc");
     }
   }
 
@@ -128,10 +143,12 @@ export class RegistryClient {
   }
 
   async #request<B extends RequestBody>(body: B): Promise<Replies[B["command"]]> {
-    const request = { ...body, id: crypto.getRandomValues(new Uint32Array(1))[0]! } as Request;
-    const message = this.protocol === "rpyc"
-      ? encodeRpycRequest(body)
-      : encodeMessage(request.id, body);
+    const id = crypto.getRandomValues(new Uint32Array(1))[0]!;
+    const signed = this.#secret !== undefined &&
+      (body.command === "REGISTER" || body.command === "UNREGISTER");
+    const sent = signed ? { ...body, ...sign(this.#secret!, body, id) } : body;
+    const request = { ...sent, id } as Request;
+    const message = this.protocol === "rpyc" ? encodeRpycRequest(body) : encodeMessage(id, sent);
     const reply = await this.#roundTrip(request, message);
     if ("error" in reply) {
       throw new DiscoveryError(
@@ -143,32 +160,40 @@ export class RegistryClient {
 
   /** Sends `message` (which is `request`) and waits for its reply. */
   async #roundTrip(request: Request, message: Uint8Array): Promise<Reply> {
-    const accept = (bytes: Uint8Array) =>
-      this.protocol === "rpyc" ? parseRpycReply(bytes, request) : parseReply(bytes, request);
-    let reply;
+    const rpyc = this.protocol === "rpyc";
+    const parse = (bytes: Uint8Array) =>
+      rpyc ? parseRpycReply(bytes, request) : parseReply(bytes, request);
+    const tcp = async (host: string) => {
+      const roundTrip = rpyc ? rpycTcpRoundTrip : tcpRoundTrip;
+      const reply = parse(await roundTrip(host, this.port, message, this.timeout));
+      if (reply === undefined) {
+        throw new DiscoveryError(`the registry at ${this.description} sent a malformed reply`);
+      }
+      return reply;
+    };
     try {
       switch (this.mode) {
-        case "UDP":
-          reply = await udpRoundTrip(this.host, this.port, message, accept, this.timeout);
-          if (reply === undefined) {
+        case "UDP": {
+          const answer = await udpRoundTrip(
+            this.host,
+            this.port,
+            rpyc ? message : padded(message),
+            (bytes, from) => {
+              const reply = parse(bytes);
+              return reply === undefined ? undefined : { reply, from };
+            },
+            this.timeout,
+          );
+          if (answer === undefined) {
             throw new DiscoveryError(
               `no registry answered at ${this.description} within ${this.timeout} ms`,
             );
           }
-          return reply;
+          // Too large for a datagram to an address it has not verified: ask that registry over TCP.
+          return "truncated" in answer.reply ? await tcp(answer.from) : answer.reply;
+        }
         case "TCP":
-          reply = accept(
-            await (this.protocol === "rpyc" ? rpycTcpRoundTrip : tcpRoundTrip)(
-              this.host,
-              this.port,
-              message,
-              this.timeout,
-            ),
-          );
-          if (reply === undefined) {
-            throw new DiscoveryError(`the registry at ${this.description} sent a malformed reply`);
-          }
-          return reply;
+          return await tcp(this.host);
         default:
           this.mode satisfies never;
           throw new TypeError(`unknown registry mode '${this.mode}'`);

@@ -9,13 +9,17 @@ import { sleep } from "../net/backoff.ts";
 import { connect } from "../net/connect.ts";
 import type { Connection, ConnectionOptions } from "../session/connection.ts";
 import { RegistryClient } from "./client.ts";
+import type { ServiceDirectory } from "./directory.ts";
 import { DiscoveryError } from "./errors.ts";
 import type { ServerAddress } from "./messages.ts";
 
 /** Options of {@linkcode discover} and {@linkcode listServices}. */
 export interface DiscoveryOptions {
-  /** The registry to ask. Default: a UDP {@linkcode RegistryClient} that broadcasts to port 18811. */
-  registrar?: RegistryClient;
+  /**
+   * The registry to ask: a {@linkcode RegistryClient}, or an `EtcdRegistrar`.
+   * Default: a UDP {@linkcode RegistryClient} that broadcasts to port 18811.
+   */
+  registrar?: ServiceDirectory;
   /**
    * Milliseconds to keep asking while no server of the name is registered
    * (or the registry does not answer), for a server that registers in the

@@ -8,8 +8,13 @@
 
 /** How a transport hands requests to the registry. */
 export interface RequestHandler {
-  /** The reply to `request` from `host`, or `undefined` to send none (it was malformed). */
-  respond(request: Uint8Array, host: string): Uint8Array | undefined;
+  /**
+   * The reply to `request` from `host`, or `undefined` to send none (it was
+   * malformed). `verified` says whether `host` is known to be the sender (a
+   * TCP peer, after its handshake) rather than a claim (a UDP datagram's
+   * source address, which anyone may forge).
+   */
+  respond(request: Uint8Array, host: string, verified: boolean): Uint8Array | undefined;
   /** Notes something from `host` that never became a request (a broken frame, a timeout). */
   ignore(host: string, reason: string): void;
 }

@@ -48,8 +48,19 @@ export type RequestBody =
   | { command: "QUERY"; name: string }
   | { command: "LIST" };
 
-/** A request as it travels: its body and the id its reply echoes. */
-export type Request = RequestBody & { id: number };
+/**
+ * What proves a REGISTER or UNREGISTER comes from a holder of the registry's
+ * secret: when it was signed (ms since the epoch) and the signature.
+ */
+export interface Signature {
+  /** Milliseconds since the epoch when the client signed the request. */
+  time: number;
+  /** HMAC-SHA256 of the request's signed text under the secret, in hex. */
+  auth: string;
+}
+
+/** A request as it travels: its body, the id its reply echoes, and a signature when it has one. */
+export type Request = RequestBody & { id: number } & Partial<Signature>;
 
 /** The registry's answer to each command, when it grants the request. */
 export interface Replies {
@@ -59,15 +70,39 @@ export interface Replies {
   LIST: { names: string[] };
 }
 
-/** The registry's answer to a request: what the command asked for, or why it was refused. */
-export type Reply = Replies[keyof Replies] | { error: string };
+/**
+ * The registry's answer to a request: what the command asked for, why it
+ * was refused, or `truncated` when the answer is too large for a datagram
+ * to that sender (ask again over TCP).
+ */
+export type Reply = Replies[keyof Replies] | { error: string } | { truncated: true };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** A message as it travels: UTF-8 JSON with the magic key and the request's id. */
-export function encodeMessage(id: number, body: RequestBody | Reply): Uint8Array {
+export function encodeMessage(
+  id: number,
+  body: RequestBody | Reply | (RequestBody & Signature),
+): Uint8Array {
   return encoder.encode(JSON.stringify({ [MAGIC]: VERSION, id, ...body }));
+}
+
+/**
+ * The smallest UDP request a client sends: it pads shorter ones, so that a
+ * registry may answer up to {@linkcode AMPLIFICATION_FACTOR} times as much
+ * (QUIC's rule for an unverified address) and still fit most answers.
+ */
+export const PADDED_REQUEST_SIZE = 1_200;
+/** How many times larger than its request a reply to an unverified UDP source may be. */
+export const AMPLIFICATION_FACTOR = 3;
+
+/** `message` (encoded JSON), padded with spaces to {@linkcode PADDED_REQUEST_SIZE} bytes. */
+export function padded(message: Uint8Array): Uint8Array {
+  if (message.length >= PADDED_REQUEST_SIZE) return message;
+  const bytes = new Uint8Array(PADDED_REQUEST_SIZE).fill(0x20); // JSON allows trailing spaces
+  bytes.set(message);
+  return bytes;
 }
 
 /**
@@ -82,6 +117,10 @@ export function parseRequest(bytes: Uint8Array): Request {
     throw new TypeError(`malformed ${message.command} request: ${what}`);
   };
   const command = message.command as Request["command"];
+  if (message.time !== undefined || message.auth !== undefined) {
+    if (!Number.isFinite(message.time)) fail("bad time");
+    if (typeof message.auth !== "string" || !/^[0-9a-f]{64}$/.test(message.auth)) fail("bad auth");
+  }
   switch (command) {
     case "REGISTER":
       if (!Array.isArray(message.names) || message.names.length === 0) fail("no names");
@@ -114,6 +153,7 @@ export function parseReply(bytes: Uint8Array, request: Request): Reply | undefin
   const message = parseMessage(bytes);
   if (message?.id !== request.id) return undefined;
   if (typeof message.error === "string") return { error: message.error };
+  if (message.truncated === true) return { truncated: true };
   switch (request.command) {
     case "REGISTER":
     case "UNREGISTER":

@@ -12,8 +12,12 @@ import { BROADCAST, RegistryClient } from "./client.ts";
 export interface Registrar {
   /** `udp 127.0.0.1:18811`, for log lines. */
   readonly description: string;
-  /** Registers the server on `port` under `names`; rejects when the registry does not acknowledge. */
-  register(names: readonly string[], port: number): Promise<void>;
+  /**
+   * Registers the server on `port` under `names`; rejects when the registry
+   * does not acknowledge. `hostname` is the address the server binds, when
+   * known (a registry that records the request's source address ignores it).
+   */
+  register(names: readonly string[], port: number, hostname?: string): Promise<void>;
   /** Withdraws the server on `port`. */
   unregister(port: number): Promise<void>;
 }
@@ -97,6 +101,7 @@ export class Registration implements AsyncDisposable {
   readonly #registrar: Registrar;
   readonly #names: readonly string[];
   readonly #port: number;
+  readonly #hostname: string | undefined;
   readonly #interval: number;
   readonly #logger: Logger;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -114,17 +119,21 @@ export class Registration implements AsyncDisposable {
     return this.#firstSuccess.promise;
   }
 
-  /** Starts registering `names` with `registrar` for the server on `port`. */
+  /**
+   * Starts registering `names` with `registrar` for the server on `port`
+   * that binds `options.hostname`.
+   */
   constructor(
     registrar: Registrar,
     names: readonly string[],
     port: number,
-    options: Pick<RegistrationOptions, "reregisterInterval">,
+    options: Pick<RegistrationOptions, "reregisterInterval"> & { hostname?: string },
     logger: Logger,
   ) {
     this.#registrar = registrar;
     this.#names = names;
     this.#port = port;
+    this.#hostname = options.hostname;
     this.#interval = options.reregisterInterval ?? REREGISTER_INTERVAL;
     this.#logger = logger;
     // Awaiting `registered` is optional: its rejection must not count as unhandled.
@@ -135,7 +144,7 @@ export class Registration implements AsyncDisposable {
   async #register(): Promise<void> {
     let next = this.#interval;
     try {
-      await this.#registrar.register(this.#names, this.#port);
+      await this.#registrar.register(this.#names, this.#port, this.#hostname);
       if (!this.#registered) {
         this.#logger("info", `registered ${this.#describe()} with ${this.#registrar.description}`);
       }

@@ -15,7 +15,7 @@ const SENDS = 4;
  * Sends `message` in a datagram from a fresh socket, {@linkcode SENDS} times
  * spread over `timeoutMs` until an answer comes, and resolves with the first
  * datagram `accept` takes (returns something other than `undefined` for), or
- * `undefined` after `timeoutMs`. Every request is idempotent, so a registry
+ * `undefined` after `timeoutMs`. `accept` is told the address each datagram came from. Every request is idempotent, so a registry
  * that gets two copies answers both the same. The socket may broadcast: a
  * broadcast address reaches every registry on the local network, and the
  * first to answer wins (RPyC's `UDPRegistryClient`).
@@ -24,7 +24,7 @@ export async function udpRoundTrip<T>(
   host: string,
   port: number,
   message: Uint8Array,
-  accept: (datagram: Uint8Array) => T | undefined,
+  accept: (datagram: Uint8Array, from: string) => T | undefined,
   timeoutMs: number,
 ): Promise<T | undefined> {
   const ipv6 = host.includes(":");
@@ -39,8 +39,8 @@ export async function udpRoundTrip<T>(
       });
     });
     socket.on("error", reply.reject);
-    socket.on("message", (datagram: Uint8Array) => {
-      const accepted = accept(datagram);
+    socket.on("message", (datagram: Uint8Array, sender: dgram.RemoteInfo) => {
+      const accepted = accept(datagram, sender.address);
       if (accepted !== undefined) reply.resolve(accepted);
     });
     if (!ipv6) socket.setBroadcast(true);

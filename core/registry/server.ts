@@ -10,6 +10,7 @@ import { defaultLogger, type Logger } from "../log.ts";
 import type { Endpoint, RequestHandler } from "./endpoint.ts";
 import { registryHandler } from "./handler.ts";
 import { checkMode, REGISTRY_PORT, type RegistryMode } from "./messages.ts";
+import { type Secret, SignatureCheck } from "./signature.ts";
 import { listenTcp } from "./tcp_endpoint.ts";
 import { listenUdp } from "./udp_endpoint.ts";
 
@@ -32,11 +33,35 @@ export interface RegistryServerOptions {
   pruningTimeout?: number;
   /** Whether `LIST` is answered (it tells anyone every service name). Default false. */
   allowListing?: boolean;
+  /**
+   * A shared secret: when set, only REGISTER and UNREGISTER requests signed
+   * with it (a {@linkcode RegistryClient} given the same `secret`) are
+   * accepted. Queries stay open to all. Default: none (anyone who reaches
+   * the registry may register and unregister, as with RPyC's).
+   */
+  secret?: Secret;
+  /**
+   * The most servers (ports) one source address may have registered.
+   * @default {32}
+   */
+  maxServersPerSource?: number;
+  /**
+   * The most service names one source address's servers may hold together.
+   * @default {128}
+   */
+  maxNamesPerSource?: number;
   /** Where log lines go: registrations at info, ignored requests at warn. Default: stderr. */
   logger?: Logger;
   /** Aborting it closes the registry. */
   signal?: AbortSignal;
 }
+
+/** The default of {@linkcode RegistryServerOptions.maxServersPerSource}. */
+const MAX_SERVERS_PER_SOURCE = 32;
+/** The default of {@linkcode RegistryServerOptions.maxNamesPerSource}. */
+const MAX_NAMES_PER_SOURCE = 128;
+/** How many times a UDP registry on port 0 tries for a port free for TCP too. */
+const PORT_ATTEMPTS = 5;
 
 /** A running registry; `close()` stops it. */
 export interface RegistryServer extends AsyncDisposable {
@@ -54,7 +79,9 @@ export interface RegistryServer extends AsyncDisposable {
  * Starts a registry.
  *
  * Malformed requests are ignored (no reply) and logged, at most a line a
- * second however many arrive.
+ * second however many arrive. A UDP registry also answers over TCP on the
+ * same port: a client whose reply did not fit a datagram (see
+ * core/registry/PROTOCOL.md, "Abuse") asks again there.
  *
  * @throws {TypeError} for an unknown mode or a pruning timeout that is not positive;
  * the runtime's error, naming the address, when listening fails.
@@ -72,7 +99,16 @@ export async function serveRegistry(options: RegistryServerOptions = {}): Promis
     throw new TypeError(`the pruning timeout must be positive, got ${pruningTimeout}`);
   }
   const logger = options.logger ?? defaultLogger;
-  const handler = registryHandler(pruningTimeout, options.allowListing ?? false, logger);
+  const handler = registryHandler({
+    pruningTimeout,
+    allowListing: options.allowListing ?? false,
+    signatures: options.secret === undefined ? undefined : new SignatureCheck(options.secret),
+    limits: {
+      servers: options.maxServersPerSource ?? MAX_SERVERS_PER_SOURCE,
+      names: options.maxNamesPerSource ?? MAX_NAMES_PER_SOURCE,
+    },
+    logger,
+  });
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? REGISTRY_PORT;
   const endpoint = await listen(mode, hostname, port, handler, logger);
@@ -104,7 +140,20 @@ async function listen(
 ): Promise<Endpoint> {
   switch (mode) {
     case "UDP":
-      return await listenUdp(hostname, port, handler, logger);
+      for (let attempt = 1;; attempt++) {
+        const udp = await listenUdp(hostname, port, handler, logger);
+        try {
+          const tcp = listenTcp(hostname, udp.addr.port, handler, logger);
+          return {
+            addr: udp.addr,
+            close: async () => void await Promise.all([udp, tcp].map((e) => e.close())),
+          };
+        } catch (error) {
+          await udp.close();
+          // Port 0 gave a UDP port whose TCP twin is taken: draw another.
+          if (port !== 0 || attempt === PORT_ATTEMPTS) throw error;
+        }
+      }
     case "TCP":
       return listenTcp(hostname, port, handler, logger);
     default:

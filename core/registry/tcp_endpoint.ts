@@ -44,7 +44,7 @@ export function listenTcp(
     open.add(transport);
     using timer = deadline(REQUEST_TIMEOUT_MS, () => transport.close());
     try {
-      const reply = handler.respond(await readFrame(transport), host);
+      const reply = handler.respond(await readFrame(transport), host, true);
       if (reply !== undefined) await writeFrame(transport, reply);
     } catch (error) {
       if (listening.closing) return;

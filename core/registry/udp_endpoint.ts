@@ -7,7 +7,7 @@
 
 import dgram from "node:dgram";
 import { withContext } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, ThrottledLog } from "../log.ts";
 import type { Endpoint, RequestHandler } from "./endpoint.ts";
 
 /**
@@ -37,12 +37,13 @@ export async function listenUdp(
     throw withContext(error, `cannot listen on udp ${host}:${port}`);
   }
   socket.on("error", (error) => logger("error", `registry socket: ${error.message}`));
+  const sendFailures = new ThrottledLog(logger);
   socket.on("message", (datagram: Uint8Array, sender: dgram.RemoteInfo) => {
-    const reply = handler.respond(datagram, sender.address);
+    const reply = handler.respond(datagram, sender.address, false);
     if (reply === undefined) return;
     socket.send(reply, sender.port, sender.address, (error) => {
       if (error) {
-        logger("warn", `cannot reply to ${sender.address}:${sender.port}: ${error.message}`);
+        sendFailures.warn(`cannot reply to ${sender.address}:${sender.port}: ${error.message}`);
       }
     });
   });
