@@ -151,3 +151,13 @@ export async function logged(log: { lines: string[] }, pattern: RegExp): Promise
     .catch(() => assert.fail(`no log line matches ${pattern}:\n${log.lines.join("\n")}`));
   return log.lines.find((line) => pattern.test(line))!;
 }
+
+/** Whether `file` exists. */
+export function fileExists(file: string): boolean {
+  try {
+    Deno.statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -8,11 +8,20 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { fileExists } from "./_helpers.ts";
 
 /** The interpreter the tests drive (Debian's, where python3-rpyc installs). */
 export const PYTHON = "/usr/bin/python3";
-/** Where RPyC 6.0.2 is vendored (override with RDC_RPYC6_PATH). */
+/**
+ * Where RPyC 6.0.2 is vendored: RDC_RPYC6_PATH, else `shared/vendor/` beside
+ * this checkout, else the workplace's own copy (a clone made elsewhere on the
+ * same machine still finds it).
+ */
 export const RPYC6_PATH = Deno.env.get("RDC_RPYC6_PATH") ??
+  [
+    fromFileUrl(new URL("../../shared/vendor/rpyc-6.0.2", import.meta.url)),
+    "/work/shared/vendor/rpyc-6.0.2",
+  ].find((path) => fileExists(`${path}/rpyc/__init__.py`)) ??
   fromFileUrl(new URL("../../shared/vendor/rpyc-6.0.2", import.meta.url));
 const IN_CI = Deno.env.get("CI") === "true";
 

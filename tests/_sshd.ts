@@ -17,6 +17,7 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { SshMachineOptions } from "../deploy/mod.ts";
 import { freePort, poll, within } from "./_cli.ts";
+import { fileExists } from "./_helpers.ts";
 
 /** Where Debian's openssh-server puts the daemon. */
 export const SSHD = "/usr/sbin/sshd";
@@ -24,7 +25,7 @@ export const SSHD = "/usr/sbin/sshd";
 const START_MS = 15_000;
 
 /** Whether sshd and ssh-keygen are installed. */
-export const HAVE_SSHD: boolean = exists(SSHD) && runs("ssh-keygen", ["-?"]);
+export const HAVE_SSHD: boolean = fileExists(SSHD) && runs("ssh-keygen", ["-?"]);
 const IN_CI = Deno.env.get("CI") === "true";
 let warned = false;
 
@@ -314,7 +315,7 @@ async function toolDir(dir: string, extra: Record<string, string>): Promise<stri
 async function which(program: string): Promise<string> {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     const file = join(dir, program);
-    if (exists(file)) return await Deno.realPath(file);
+    if (fileExists(file)) return await Deno.realPath(file);
   }
   throw new Error(`${program} is not on the PATH`);
 }
@@ -350,16 +351,6 @@ async function shadowWithPassword(dir: string, user: string, password: string): 
   const file = join(dir, "shadow");
   await Deno.writeTextFile(file, lines.join("\n"), { mode: 0o600 });
   return file;
-}
-
-/** Whether `file` exists. */
-export function exists(file: string): boolean {
-  try {
-    Deno.statSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function runs(program: string, args: string[]): boolean {

@@ -13,8 +13,8 @@
 import assert from "node:assert/strict";
 import { DeployedServer, DeployError, SshMachine } from "../deploy/mod.ts";
 import { localCacheDir } from "../deploy/local_cache.ts";
-import { rejection } from "./_helpers.ts";
-import { exists, Sshd, sshdTest } from "./_sshd.ts";
+import { fileExists as exists, rejection } from "./_helpers.ts";
+import { Sshd, sshdTest } from "./_sshd.ts";
 
 /** Where Debian's libc6-arm64-cross puts the arm64 C library (qemu-user's QEMU_LD_PREFIX). */
 const ARM64_ROOT = "/usr/aarch64-linux-gnu";
