@@ -1109,20 +1109,9 @@ export class Session implements Connection, Engine, SpaceOwner {
       const question = this.#pending.take(seq);
       // Nobody waits any more (the call timed out meanwhile): give back its references.
       if (!question) return refs.giveBack();
-      if (!unboxer.hasDeferred) return this.#deliver(seq, question, failed, unboxer.value);
-      unboxer.settle().then(
-        () => this.#deliver(seq, question, failed, unboxer.value),
-        (error) => this.#deliver(seq, question, true, error),
-      );
+      whenSettled(unboxer, failed, (failed, value) => this.#deliver(seq, question, failed, value));
     };
-    if (unboxing === null) return deliver();
-    unboxing.then(() => {
-      try {
-        deliver();
-      } catch (error) {
-        this.#failed(error);
-      }
-    }, () => {}); // #unbox dealt with the failure.
+    this.#afterUnboxing(unboxing, deliver);
   }
 
   #onPush(head: PushHead, reader: ByteReader, message: ReceivedMessage): void {
@@ -1144,15 +1133,19 @@ export class Session implements Connection, Engine, SpaceOwner {
       const pending = this.#pushes.has(id) ? [] : [...this.#unboxings];
       const settle = () => {
         if (!this.#pushes.has(id)) return refs.giveBack(); // Its EXPORT was refused.
-        if (!unboxer.hasDeferred) return this.#pushes.settle(id, failed, value);
-        unboxer.settle().then(
-          () => this.#pushes.settle(id, failed, value),
-          (error) => this.#pushes.settle(id, true, error),
-        );
+        whenSettled(unboxer, failed, (failed, value) => this.#pushes.settle(id, failed, value));
       };
       if (pending.length === 0) return settle();
       Promise.allSettled(pending).then(settle);
     };
+    this.#afterUnboxing(unboxing, deliver);
+  }
+
+  /**
+   * Runs `deliver` once a message's value is unboxed (at once when it was);
+   * what it throws then (the peer's fault) closes the connection.
+   */
+  #afterUnboxing(unboxing: Promise<void> | null, deliver: () => void): void {
     if (unboxing === null) return deliver();
     unboxing.then(() => {
       try {
@@ -1245,6 +1238,19 @@ export class Session implements Connection, Engine, SpaceOwner {
 function describeRequest(op: OpCode, path: readonly string[]): string {
   const name = (Object.keys(Op) as (keyof typeof Op)[]).find((key) => Op[key] === op) ?? "request";
   return `the ${name.toLowerCase()} of ${path.join(".") || "the target"}`;
+}
+
+/**
+ * Hands `use` an unboxed outcome once its lazy paths are resolved (at once
+ * when it has none); a path that fails makes it a failure with that error.
+ */
+function whenSettled(
+  unboxer: Unboxer,
+  failed: boolean,
+  use: (failed: boolean, value: unknown) => void,
+): void {
+  if (!unboxer.hasDeferred) return use(failed, unboxer.value);
+  unboxer.settle().then(() => use(failed, unboxer.value), (error) => use(true, error));
 }
 
 /**
