@@ -172,7 +172,7 @@ Deno.test("iteration: a raw peer's BATCH on what no ITER opened, or for a bad co
     assert.equal(refused.name, "AccessError");
     assert.match(
       refused.message,
-      /BATCH work only on an iterator opened by ITER or a stream this end pushed/,
+      /BATCH work only on an iterator opened by ITER or a ReadableStream handed over/,
     );
     // An iterator opened by ITER (pipelined on the CALL's answer), asked for too much, then right.
     await peer.send(request(1, OP.CALL, 0, ["range"], [3]));

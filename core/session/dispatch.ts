@@ -20,7 +20,7 @@ import { Op, type OpCode } from "../wire/messages.ts";
 import type { Connection } from "./connection.ts";
 import { stepBatch, stepIterator } from "./iteration.ts";
 import { writeToStream } from "./streams.ts";
-import { steppedIterator } from "./pushes.ts";
+import { steppedIterator, streamIterator } from "./pushes.ts";
 
 /**
  * What a served call may know about itself. Read it with {@linkcode currentCall}
@@ -213,11 +213,10 @@ export function execute(
     }
     case Op.Iter: {
       const { value } = walk(base, path, policy);
-      const iterator = openIterator(
-        value,
-        path.join(".") || "the target",
-        (run) => invoke(run, context),
-      );
+      // A stream handed over has one iterator, whoever steps it (see pushes.ts).
+      const iterator = value instanceof ReadableStream
+        ? streamIterator(value)
+        : openIterator(value, path.join(".") || "the target", (run) => invoke(run, context));
       if (typeof iterator === "object" && iterator !== null) openedIterators.add(iterator);
       return iterator;
     }

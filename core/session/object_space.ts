@@ -41,6 +41,12 @@ export interface SpaceOwner {
   resolvePath(target: Target, path: readonly string[]): Promise<unknown>;
   /** Asks for the batched RELEASE (and FINISH) to be sent soon. */
   scheduleHousekeeping(): void;
+  /**
+   * Whether `ReadableStream`s this end exports are pushed: not by a driven
+   * session (its thread may be blocked when their first chunks should go),
+   * nor to one (it announces a `streamWindow` of 0: it reads with ITER).
+   */
+  readonly pushesStreams: boolean;
   /** Starts pushing `stream`, exported as `id`, to the peer (its EXPORT is in line). */
   push(id: number, stream: ReadableStream): void;
   /** The peer's export `id` is a stream whose PUSH is on its way. */
@@ -213,7 +219,8 @@ export class OutgoingRefs implements ReferenceWriter {
       throw new LimitError(`cannot export more than ${this.#maxExports} objects (maxExports)`);
     }
     // A stream exported anew starts flowing once this message is in line (see `placed`).
-    const pushed = value instanceof ReadableStream && !state && !exports.has(value);
+    const pushed = value instanceof ReadableStream && !state && this.#owner.pushesStreams &&
+      !exports.has(value);
     const id = exports.add(value);
     (this.#exported ??= []).push(id);
     if (pushed) (this.#pushed ??= []).push({ id, stream: value });

@@ -6,10 +6,14 @@
  * with BATCH on the stream itself, as its reader consumes (core/PROTOCOL.md,
  * "Streams").
  *
- * Contract: the owner opens one async iterator per stream it pushes (which
- * locks the stream) and keeps it for the BATCH and RETURN requests on that
- * stream; it sends exactly one PUSH per push it started, unless the
- * connection closes first. The receiver waits for each PUSH an EXPORT
+ * Contract: the owner opens one async iterator per stream it hands over
+ * (which locks the stream) and keeps it for the PUSH and the BATCH and
+ * RETURN requests on that stream; it sends exactly one PUSH per push it
+ * started, unless the connection closes first. A driven session (the
+ * synchronous mode) pushes nothing (its thread may be blocked when the
+ * chunks should go: its peer asks with BATCH from the start), and is pushed
+ * nothing (it announces a window of 0: it reads a stream with ITER, which
+ * gets the same iterator). The receiver waits for each PUSH an EXPORT
  * announced until it arrives or the connection closes, even once its reader
  * is gone, so a PUSH never finds its stream unknown.
  *
@@ -19,8 +23,23 @@
 import { AccessError } from "../errors.ts";
 import { type BatchAnswer, stepBatch } from "./iteration.ts";
 
-/** The iterator of each stream this end pushes, for the peer's BATCH and RETURN on the stream. */
-const pushedIterators = new WeakMap<ReadableStream, object>();
+/** The iterator of each stream handed over, for the PUSH and the peer's BATCH and RETURN on it. */
+const streamIterators = new WeakMap<ReadableStream, object>();
+
+/**
+ * The iterator this end reads `stream` with for the peer: opened (which
+ * locks the stream) the first time.
+ *
+ * @throws {TypeError} when the stream is locked by a reader of this end's own.
+ */
+export function streamIterator(stream: ReadableStream): object {
+  let iterator = streamIterators.get(stream);
+  if (!iterator) {
+    iterator = stream[Symbol.asyncIterator]();
+    streamIterators.set(stream, iterator);
+  }
+  return iterator;
+}
 
 /**
  * Opens `stream`'s iterator for the peer and reads its first `count` chunks
@@ -34,14 +53,11 @@ export function readFirstChunks(
   count: number,
   run?: (f: () => unknown) => unknown,
 ): Promise<BatchAnswer> {
-  let iterator = pushedIterators.get(stream);
-  if (!iterator) {
-    try {
-      iterator = stream[Symbol.asyncIterator]();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    pushedIterators.set(stream, iterator);
+  let iterator: object;
+  try {
+    iterator = streamIterator(stream);
+  } catch (error) {
+    return Promise.reject(error);
   }
   return stepBatch(iterator, count, run);
 }
@@ -49,19 +65,16 @@ export function readFirstChunks(
 /**
  * The iterator a NEXT, RETURN or BATCH on `target` steps: `target` itself
  * when this end opened it for an ITER (`opened`), or the iterator of a
- * stream this end pushes.
+ * `ReadableStream` this end handed over (the capability to read it).
  *
  * @throws {AccessError} for anything else: stepping is no way around the policy.
+ * @throws {TypeError} for a stream locked by a reader of this end's own.
  */
 export function steppedIterator(target: unknown, opened: WeakSet<object>): object {
-  if (target instanceof ReadableStream) {
-    const iterator = pushedIterators.get(target);
-    if (iterator) return iterator;
-  } else if (opened.has(target as object)) {
-    return target as object;
-  }
+  if (target instanceof ReadableStream) return streamIterator(target);
+  if (opened.has(target as object)) return target as object;
   throw new AccessError(
-    "NEXT, RETURN and BATCH work only on an iterator opened by ITER or a stream this end pushed",
+    "NEXT, RETURN and BATCH work only on an iterator opened by ITER or a ReadableStream handed over",
   );
 }
 

@@ -359,7 +359,8 @@ export class Session implements Connection, Engine, SpaceOwner {
     const members = reachableNames(this.service, this.#policy);
     const compression = this.#compression();
     this.#writeMessage((w) =>
-      writeHello(w, version, aliases, members, this.#announced(), this.streamWindow, compression)
+      // A driven session takes no PUSH: its proxies read a stream with ITER and NEXT.
+      writeHello(w, version, aliases, members, this.#announced(), this.#pushWindow(), compression)
     );
     return {
       version,
@@ -647,9 +648,19 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.#housekeeping = timer;
   }
 
+  /** Whether streams this end hands over are pushed; see {@linkcode SpaceOwner.pushesStreams}. */
+  get pushesStreams(): boolean {
+    return this.#driver === null && (this.#peer?.streamWindow ?? 0) > 0;
+  }
+
+  /** The `streamWindow` this end announces: 0 (no PUSH) for a driven session. */
+  #pushWindow(): number {
+    return this.#driver ? 0 : this.streamWindow;
+  }
+
   /** Reads the first window of `stream` (the peer's `streamWindow`) and sends it in a PUSH. */
   push(id: number, stream: ReadableStream): void {
-    const count = this.#peer?.streamWindow ?? DEFAULT_STREAM_WINDOW;
+    const count = this.#peer!.streamWindow;
     const send = (failed: boolean, value: unknown) =>
       this.#sendOutcome(
         (w, failed) => writePushHead(w, id, failed),
@@ -1128,7 +1139,7 @@ export class Session implements Connection, Engine, SpaceOwner {
     const deliver = () => {
       this.#end(reader, message);
       const value = unboxer.value;
-      if (!failed) checkPush(value, this.streamWindow);
+      if (!failed) checkPush(value, this.#pushWindow());
       // The EXPORT announcing it may be in a value still being unboxed: look once it is.
       const pending = this.#pushes.has(id) ? [] : [...this.#unboxings];
       const settle = () => {

@@ -30,7 +30,10 @@ export interface PeerInfo {
   members: ReadonlySet<string>;
   /** What the peer accepts: our messages must fit. */
   limits: AnnouncedLimits;
-  /** Chunks of a `ReadableStream` the peer takes ahead of its reader: how many to push it first. */
+  /**
+   * Chunks of a `ReadableStream` the peer takes ahead of its reader: how
+   * many to push it first; 0 when it takes no PUSH.
+   */
   streamWindow: number;
   /** What the peer offers of compression. */
   compression: CompressionOffer;

@@ -132,7 +132,10 @@ export interface Hello {
   readonly members: string[];
   /** Null in a HELLO of another shape (another version's), which is refused for its version. */
   readonly limits: AnnouncedLimits | null;
-  /** Chunks of a `ReadableStream` it takes ahead of its reader: the first PUSH's size. */
+  /**
+   * Chunks of a `ReadableStream` it takes ahead of its reader: the first
+   * PUSH's size; 0 when it takes no PUSH (the synchronous mode).
+   */
   readonly streamWindow: number;
   /** What it offers of compression (core/wire/compression.ts). */
   readonly compression: CompressionOffer;
@@ -391,14 +394,18 @@ class FieldReader {
     const out: Partial<Record<string, number>> = {};
     for (let i = 0; i < entries; i++) {
       const name = this.string("a limit's name");
-      const value = this.int(`limit ${name}`, 1, Number.MAX_SAFE_INTEGER);
+      const value = this.int(
+        `limit ${name}`,
+        name === STREAM_WINDOW ? 0 : 1,
+        Number.MAX_SAFE_INTEGER,
+      );
       if ((ANNOUNCED as readonly string[]).includes(name) || name === STREAM_WINDOW) {
         out[name] = value;
       }
     }
     const streamWindow = out[STREAM_WINDOW];
     if (streamWindow === undefined || streamWindow > MAX_BATCH) {
-      this.fail(`${STREAM_WINDOW} must be from 1 to ${MAX_BATCH}, not ${streamWindow}`);
+      this.fail(`${STREAM_WINDOW} must be from 0 to ${MAX_BATCH}, not ${streamWindow}`);
     }
     for (const name of ANNOUNCED) {
       const value = out[name];
