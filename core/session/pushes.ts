@@ -51,7 +51,6 @@ export function streamIterator(stream: ReadableStream): object {
 export function readFirstChunks(
   stream: ReadableStream,
   count: number,
-  run?: (f: () => unknown) => unknown,
 ): Promise<BatchAnswer> {
   let iterator: object;
   try {
@@ -59,7 +58,7 @@ export function readFirstChunks(
   } catch (error) {
     return Promise.reject(error);
   }
-  return stepBatch(iterator, count, run);
+  return stepBatch(iterator, count);
 }
 
 /**
