@@ -41,6 +41,7 @@ export const MSG = {
   CANCEL: 5,
   FINISH: 6,
   CLOSE: 7,
+  PUSH: 9,
 } as const;
 /** Request operations. */
 export const OP = {
@@ -100,6 +101,8 @@ export interface AnnouncedLimits {
   maxDepth: number;
   maxElements: number;
   maxBigIntBytes: number;
+  /** Chunks of a stream taken ahead of the reader: the size of the peer's first PUSH. */
+  streamWindow: number;
 }
 
 /** The default announced limits (core/PROTOCOL.md, "HELLO"). */
@@ -109,6 +112,7 @@ export const DEFAULT_LIMITS: Readonly<AnnouncedLimits> = Object.freeze({
   maxDepth: 256,
   maxElements: 10_000_000,
   maxBigIntBytes: MiB,
+  streamWindow: 64,
 });
 
 // ---- building messages ---------------------------------------------------------------------

@@ -131,6 +131,10 @@ export class SyncTestService extends Service {
     for (const b of bytes) total += b;
     return total;
   }
+  /** A stream of `0 … count - 1`, handed over (a synchronous client takes no PUSH of it). */
+  numbers(count: number): ReadableStream<number> {
+    return ReadableStream.from(Array.from({ length: count }, (_, i) => i));
+  }
 }
 
 if (import.meta.main) {

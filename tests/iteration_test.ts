@@ -170,7 +170,10 @@ Deno.test("iteration: a raw peer's BATCH on what no ITER opened, or for a bad co
     await peer.send(request(0, OP.BATCH, 0, [], [10]));
     const refused = thrownError(await peer.next());
     assert.equal(refused.name, "AccessError");
-    assert.match(refused.message, /BATCH works only on an iterator opened by ITER/);
+    assert.match(
+      refused.message,
+      /BATCH work only on an iterator opened by ITER or a ReadableStream handed over/,
+    );
     // An iterator opened by ITER (pipelined on the CALL's answer), asked for too much, then right.
     await peer.send(request(1, OP.CALL, 0, ["range"], [3]));
     await peer.send(request(2, OP.ITER, -2, [], []));

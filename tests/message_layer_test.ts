@@ -355,6 +355,7 @@ function hello(): unknown[] {
       maxDepth: 256,
       maxElements: 10_000_000,
       maxBigIntBytes: MiB,
+      streamWindow: 64,
     },
     [],
     false,

@@ -9,12 +9,15 @@
 import assert from "node:assert/strict";
 import { RemoteError, Service } from "../mod.ts";
 import { pair, rejection, waitFor } from "./_helpers.ts";
+import { exportedId, exportExt, hello, MSG, NO_SHAPE, OP, RawPeer, request } from "./_raw_peer.ts";
 
 /** What the owner's side of the streams saw (the service runs in this process). */
 interface Seen {
   pulled: number;
   cancelReason: unknown;
   written: number;
+  /** Streams handed over and held unread. */
+  held: ReadableStream<unknown>[];
   received: unknown[];
   closed: boolean;
 }
@@ -82,6 +85,14 @@ function streamService(seen: Seen) {
       await reader.cancel(reason);
       return value;
     }
+    /** Keeps a stream handed over without reading it. */
+    exposed_hold(stream: ReadableStream<unknown>): void {
+      seen.held.push(stream);
+    }
+    /** Cancels the streams held, with `reason`. */
+    async exposed_cancelHeld(reason: string): Promise<void> {
+      for (const stream of seen.held.splice(0)) await stream.cancel(reason);
+    }
     /** Writes one chunk, then aborts with `reason`. */
     async exposed_abortAfterOne(sink: WritableStream<number>, reason: string): Promise<void> {
       const writer = sink.getWriter();
@@ -92,7 +103,7 @@ function streamService(seen: Seen) {
 }
 
 function freshSeen(): Seen {
-  return { pulled: 0, cancelReason: undefined, written: 0, received: [], closed: false };
+  return { pulled: 0, cancelReason: undefined, written: 0, received: [], closed: false, held: [] };
 }
 
 /** A sink that records what it is given; `gate` (when set) holds every write until it resolves. */
@@ -230,4 +241,85 @@ Deno.test("streams: a returned WritableStream is written here; a cancel travels 
   assert.ok(mine.pulled <= 1 + 64 + 2, `pulled ${mine.pulled} of 1000: the default window is 64`);
   await waitFor(() => p.client.stats().exports === 1, 3000, "the streams' release");
   await waitFor(() => p.serverConn().stats().exports === 1, 3000, "the streams' release");
+});
+
+Deno.test("streams: a stream handed over is pushed: its reader asks nothing for the first window", async () => {
+  await using p = await pair(streamService(freshSeen()));
+  const server = p.serverConn();
+  const before = server.stats().framesSent;
+  assert.deepEqual(await p.client.root.collect(numbers(20, freshSeen())), [...Array(20).keys()]);
+  await waitFor(() => p.client.stats().exports === 1, 3000, "the stream's release");
+  // The reply and the release of the stream: no ITER, no BATCH.
+  const sent = server.stats().framesSent - before;
+  assert.ok(sent <= 2, `the reader sent ${sent} frames for a stream within one window`);
+});
+
+Deno.test("streams: a reader that never reads holds its owner to the window; its cancel travels back", async () => {
+  const seen = freshSeen();
+  await using p = await pair(streamService(seen), { streamWindow: 4 });
+  await p.client.root.hold(numbers(1000, seen));
+  for (let i = 0; i < 5; i++) await p.client.ping(); // Time for an owner that does not wait to run on.
+  assert.ok(seen.pulled <= 4 + 1, `the owner was pulled ${seen.pulled} times for a window of 4`);
+  await p.client.root.cancelHeld("not interested");
+  await waitFor(() => seen.cancelReason === "not interested", 3000, "the owner's cancel");
+  await waitFor(() => p.client.stats().exports === 1, 3000, "the stream's release");
+});
+
+Deno.test("streams: a raw peer is pushed the window it announced, then asks with BATCH on the stream", async () => {
+  const seen = freshSeen();
+  await using p = await pair(streamService(seen));
+  const peer = await RawPeer.connect(p.port);
+  try {
+    await peer.next(); // The server's HELLO.
+    await peer.send(hello("Raw", { streamWindow: 4 }));
+    await peer.send(request(0, OP.CALL, 0, ["numbers"], [1000]));
+    const reply = await peer.next();
+    assert.equal(reply[0], MSG.REPLY);
+    const kindByte = (reply[2] as { data: Uint8Array }).data[0];
+    assert.equal(kindByte, 0x20 | 4, "a ReadableStream, its PUSH announced");
+    const id = exportedId(reply[2]);
+    const [type, pushedId, failed, [items, done]] = await peer.next() as [
+      number,
+      number,
+      boolean,
+      unknown[],
+    ];
+    assert.deepEqual([type, pushedId, failed, items, done], [
+      MSG.PUSH,
+      id,
+      false,
+      [0, 1, 2, 3],
+      false,
+    ]);
+    // Nothing more comes unasked, and the owner's stream was read no further.
+    await peer.send(request(1, OP.PING, 0, [], ["still"]));
+    assert.deepEqual(await peer.next(), [MSG.REPLY, 1, "still"]);
+    assert.ok(seen.pulled <= 4 + 1, `pulled ${seen.pulled} times`);
+    await peer.send(request(2, OP.BATCH, id, [], [3]));
+    const [, seq, [more, end]] = await peer.next() as [number, number, unknown[]];
+    assert.deepEqual([seq, more, end], [2, [4, 5, 6], false]);
+    await peer.send(request(3, OP.RETURN, id, [], ["done here"]));
+    assert.equal((await peer.next())[1], 3);
+    await waitFor(() => seen.cancelReason === "done here", 3000, "the owner's cancel");
+  } finally {
+    peer.close();
+  }
+});
+
+Deno.test("streams: a PUSH beyond the receiver's window closes that connection, naming it", async () => {
+  await using p = await pair(streamService(freshSeen()), { streamWindow: 4 });
+  const peer = await RawPeer.connect(p.port);
+  try {
+    await peer.next(); // The server's HELLO.
+    await peer.send(hello());
+    const stream = exportExt(1, NO_SHAPE, "ReadableStream", 0x20 | 4);
+    await peer.send(request(0, OP.CALL, 0, ["collect"], [stream]));
+    await peer.send([MSG.PUSH, 1, false, [[1, 2, 3, 4, 5], false, null]]);
+    const messages = await peer.readToEnd();
+    const close = messages.find((m) => m[0] === MSG.CLOSE);
+    assert.match(String(close?.[1]), /a PUSH of 5 chunks, more than the streamWindow \(4\)/);
+  } finally {
+    peer.close();
+  }
+  await p.client.ping(); // The other connections go on.
 });

@@ -128,6 +128,14 @@ Deno.test("sync: iteration: generators stream, break runs the remote finally, in
   assert.equal(root.finallyRan, before + 1);
 });
 
+Deno.test("sync: a ReadableStream handed over is iterated, none of it pushed past the reader", async () => {
+  await using server = await startSyncServer();
+  using conn = connectSync("127.0.0.1", server.port);
+  const root = conn.root;
+  assert.deepEqual([...root.numbers(100)], Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual([...root.numbers(0)], []);
+});
+
 Deno.test("sync: the server calls back into the client while a call blocks, ten levels deep", async () => {
   await using server = await startSyncServer();
   using conn = connectSync("127.0.0.1", server.port);

@@ -40,6 +40,8 @@ type Ending = { done: true; value: unknown } | { done: false; error: unknown } |
 export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
   readonly #steps: RemoteSteps;
   readonly #window: number;
+  /** One NEXT per item, asked for when the consumer asks (window 1, nothing pushed). */
+  readonly #lockStep: boolean;
   #buffer: unknown[] = [];
   #head = 0;
   #inFlight: Promise<void> | null = null;
@@ -48,15 +50,21 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
   /** Calls to `next` and `return` run one after another, in the order made. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  /** Iterates the remote iterator `steps` reach, `window` items ahead at most. */
-  constructor(steps: RemoteSteps, window: number) {
+  /**
+   * Iterates the remote iterator `steps` reach, `window` items ahead at most.
+   * `first` is a batch of `window` items the producer sends unasked (a
+   * pushed stream's first chunks), if one is on its way.
+   */
+  constructor(steps: RemoteSteps, window: number, first: Promise<unknown> | null = null) {
     this.#steps = steps;
     this.#window = window;
+    this.#lockStep = window === 1 && first === null;
+    if (first) this.#inFlight = this.#receive(first);
   }
 
   /** The next item; `value` reaches the remote generator only in lock-step (window 1). */
   next(value?: unknown): Promise<IteratorResult<unknown>> {
-    return this.#inTurn(() => this.#window === 1 ? this.#stepOnce(value) : this.#take(value));
+    return this.#inTurn(() => this.#lockStep ? this.#stepOnce(value) : this.#take(value));
   }
 
   /** Leaves the iteration: the remote generator's `finally` runs, unless it has finished. */
@@ -123,7 +131,14 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
 
   #ask(): Promise<void> {
     const count = this.#window - (this.#buffer.length - this.#head);
-    const batch = this.#steps.step(Op.Batch, count).then(
+    const batch = this.#receive(this.#steps.step(Op.Batch, count));
+    this.#inFlight = batch;
+    return batch;
+  }
+
+  /** Takes in a batch on its way (asked for or pushed); it is in flight until it comes. */
+  #receive(answer: Promise<unknown>): Promise<void> {
+    return answer.then(
       (answer) => {
         const [items, done, returned] = answer as [unknown[], boolean, unknown];
         if (this.#ending) return; // Left meanwhile.
@@ -137,8 +152,6 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
     ).finally(() => {
       this.#inFlight = null;
     });
-    this.#inFlight = batch;
-    return batch;
   }
 
   /** What follows the last item: the end (every time), or its error (once, then the end). */

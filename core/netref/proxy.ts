@@ -60,7 +60,14 @@ export function makeProxy(state: RemoteState): object {
     // A web stream handed over is a capability: it arrives as a local stream of its kind.
     const release = () => state.engine.dispose(base);
     if (base.kind === RefKind.ReadableStream) {
-      return readableFrom(remoteIterator(state, state.engine.streamWindow), release);
+      const { engine } = state;
+      const steps = {
+        step: (op: OpCode, arg: unknown) => perform(op, engine, base, [], [arg], undefined).promise,
+        release,
+      };
+      // Its first chunks are on their way, pushed; BATCH on the stream asks for more.
+      const chunks = new PrefetchingIterator(steps, engine.streamWindow, engine.pushed(base));
+      return readableFrom(chunks, release);
     }
     if (base.kind === RefKind.WritableStream) {
       const send: StreamSend = (op, args) =>

@@ -1,13 +1,15 @@
 /**
  * Web streams the peer handed over, as local streams of the same kind: a
- * remote `ReadableStream` is read through batched iteration (ITER, BATCH,
- * RETURN to cancel), a remote `WritableStream` is written with WRITE, CLOSE
- * and ABORT (core/PROTOCOL.md, "Streams").
+ * remote `ReadableStream` is read through batched iteration (its first
+ * chunks pushed by the peer, then BATCH, RETURN to cancel), a remote
+ * `WritableStream` is written with WRITE, CLOSE and ABORT (core/PROTOCOL.md,
+ * "Streams").
  *
  * Contract: backpressure holds end to end within `window` chunks. A local
- * readable asks for a batch as soon as it is made (so the first chunks are
- * on their way while the code that received it starts), then only as it is
- * read: the peer's stream is read at most `window` chunks ahead. A local
+ * readable starts with the window the peer pushes unasked (its first chunks
+ * are on their way with the message that carried the stream), then asks for
+ * more only as it is read: the peer's stream is read at most `window` chunks
+ * ahead. A local
  * writable keeps at most `window` writes unacknowledged: a write waits while
  * that many are, so a slow sink slows the writer. Cancel and abort go to the
  * peer's stream, with their reason; the peer's errors error the local stream.

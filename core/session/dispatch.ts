@@ -20,6 +20,7 @@ import { Op, type OpCode } from "../wire/messages.ts";
 import type { Connection } from "./connection.ts";
 import { stepBatch, stepIterator } from "./iteration.ts";
 import { writeToStream } from "./streams.ts";
+import { steppedIterator, streamIterator } from "./pushes.ts";
 
 /**
  * What a served call may know about itself. Read it with {@linkcode currentCall}
@@ -212,26 +213,22 @@ export function execute(
     }
     case Op.Iter: {
       const { value } = walk(base, path, policy);
-      const iterator = openIterator(
-        value,
-        path.join(".") || "the target",
-        (run) => invoke(run, context),
-      );
+      // A stream handed over has one iterator, whoever steps it (see pushes.ts).
+      const iterator = value instanceof ReadableStream
+        ? streamIterator(value)
+        : openIterator(value, path.join(".") || "the target", (run) => invoke(run, context));
       if (typeof iterator === "object" && iterator !== null) openedIterators.add(iterator);
       return iterator;
     }
     case Op.Next:
-    case Op.Return:
-      // Only iterators this end opened for an ITER: NEXT is no way around the policy.
-      if (!openedIterators.has(base as object)) {
-        throw new AccessError("NEXT and RETURN work only on an iterator opened by ITER");
-      }
-      return stepIterator(base, op, args[0], (run) => invoke(run, context));
-    case Op.Batch:
-      if (!openedIterators.has(base as object)) {
-        throw new AccessError("BATCH works only on an iterator opened by ITER");
-      }
-      return stepBatch(base as object, args[0], (run) => invoke(run, context));
+    case Op.Return: {
+      const iterator = steppedIterator(base, openedIterators);
+      return stepIterator(iterator, op, args[0], (run) => invoke(run, context));
+    }
+    case Op.Batch: {
+      const iterator = steppedIterator(base, openedIterators);
+      return stepBatch(iterator, args[0], (run) => invoke(run, context));
+    }
     case Op.Write:
     case Op.Close:
     case Op.Abort:

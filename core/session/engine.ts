@@ -102,6 +102,13 @@ export interface Engine {
   readonly iterationWindow: number;
   /** Chunks a web stream handed over has in flight at most (the connection's `streamWindow`). */
   readonly streamWindow: number;
+  /**
+   * The first chunks the peer pushes of its stream `entry` (a window's
+   * worth: `[items, done, returned]`, as a BATCH answers), or null when no
+   * PUSH is on its way for it (it came, or the EXPORT announced none). Once
+   * per stream; rejects when the peer's first read failed or the connection closes.
+   */
+  pushed(entry: ImportEntry): Promise<unknown> | null;
   /** Whether the connection has closed (its `send` then rejects with `ConnectionClosedError`). */
   readonly closed: boolean;
   /** Logs a failure nobody can await (a write through assignment syntax). */

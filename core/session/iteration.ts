@@ -12,7 +12,7 @@
  * @module
  */
 
-import { Op } from "../wire/messages.ts";
+import { MAX_BATCH, Op } from "../wire/messages.ts";
 
 /**
  * One NEXT or RETURN step of `iterator`, as the wire carries it: a promise of
@@ -37,8 +37,7 @@ export function stepIterator(
   });
 }
 
-/** The most items one BATCH may ask for (and so the largest window). */
-export const MAX_BATCH = 65_536;
+export { MAX_BATCH };
 
 /** Items a remote iteration may prefetch, unless the connection or the call says otherwise. */
 export const DEFAULT_ITERATION_WINDOW = 256;

@@ -41,6 +41,16 @@ export interface SpaceOwner {
   resolvePath(target: Target, path: readonly string[]): Promise<unknown>;
   /** Asks for the batched RELEASE (and FINISH) to be sent soon. */
   scheduleHousekeeping(): void;
+  /**
+   * Whether `ReadableStream`s this end exports are pushed: not by a driven
+   * session (its thread may be blocked when their first chunks should go),
+   * nor to one (it announces a `streamWindow` of 0: it reads with ITER).
+   */
+  readonly pushesStreams: boolean;
+  /** Starts pushing `stream`, exported as `id`, to the peer (its EXPORT is in line). */
+  push(id: number, stream: ReadableStream): void;
+  /** The peer's export `id` is a stream whose PUSH is on its way. */
+  expectPush(id: number): void;
 }
 
 /**
@@ -183,6 +193,7 @@ export class OutgoingRefs implements ReferenceWriter {
   #exported: number[] | null = null;
   #described: Map<number, { list: SentList; members: string[] }> | null = null;
   #after: InTransit[] | null = null;
+  #pushed: { id: number; stream: ReadableStream }[] | null = null;
 
   constructor(space: ObjectSpace, owner: SpaceOwner, policy: ResolvedPolicy, maxExports: number) {
     this.#space = space;
@@ -207,8 +218,12 @@ export class OutgoingRefs implements ReferenceWriter {
     if (exports.size >= this.#maxExports && !exports.has(value)) {
       throw new LimitError(`cannot export more than ${this.#maxExports} objects (maxExports)`);
     }
+    // A stream exported anew starts flowing once this message is in line (see `placed`).
+    const pushed = value instanceof ReadableStream && !state && this.#owner.pushesStreams &&
+      !exports.has(value);
     const id = exports.add(value);
     (this.#exported ??= []).push(id);
+    if (pushed) (this.#pushed ??= []).push({ id, stream: value });
     // A netref of another connection is forwarded: describe it from its state,
     // never by reading its members (each read would be a remote call).
     const entry = state && !(state.base instanceof Question) && state.path.length === 0
@@ -224,6 +239,7 @@ export class OutgoingRefs implements ReferenceWriter {
       shape,
       name: entry ? entry.name : state ? describe(state) : refName(value),
       disposable: entry ? entry.disposable : !state && isDisposable(value),
+      pushed,
     };
     return { kind: "export", descriptor };
   }
@@ -276,9 +292,14 @@ export class OutgoingRefs implements ReferenceWriter {
     return writer.bytes();
   }
 
-  /** The message is in line: the lists it describes are known to the peer from now on. */
+  /**
+   * The message is in line: the lists it describes are known to the peer
+   * from now on, and the streams it exported anew start flowing.
+   */
   placed(): void {
     if (this.#described) { for (const { list } of this.#described.values()) list.confirmed = true; }
+    if (this.#pushed) { for (const { id, stream } of this.#pushed) this.#owner.push(id, stream); }
+    this.#pushed = null;
   }
 
   /** The message was never sent (or was aborted before the peer had all of it): take back its exports. */
@@ -286,6 +307,7 @@ export class OutgoingRefs implements ReferenceWriter {
     const exports = this.#space.exports;
     if (this.#exported) { for (const id of this.#exported) if (id !== 0) exports.release(id, 1); }
     this.#exported = null;
+    this.#pushed = null;
   }
 }
 
@@ -317,6 +339,7 @@ export class IncomingRefs implements ReferenceReader {
       );
     }
     if (id === 0) return space.root(name, members ?? new Set());
+    if (descriptor.pushed) this.#owner.expectPush(id);
     const netref = (entry: ImportEntry) => space.netref(entry);
     const proxy = imports.obtain(id, kind, name, members, netref, true, disposable);
     (this.#imported ??= []).push(imports.entry(id)!);

@@ -34,6 +34,7 @@ import {
   Op,
   type OpCode,
   PROTOCOL_VERSION,
+  type PushHead,
   questionTarget,
   readMessage,
   type RequestHead,
@@ -41,6 +42,7 @@ import {
   writeAnswerHead,
   writeClose,
   writeHello,
+  writePushHead,
   writeRelease,
   writeRequestHead,
   writeSeqs,
@@ -94,6 +96,7 @@ import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } 
 import { Outgoing } from "./outgoing.ts";
 import { checkWindow, DEFAULT_ITERATION_WINDOW, DEFAULT_STREAM_WINDOW } from "./iteration.ts";
 import { QuestionTable } from "./questions.ts";
+import { PushTable, readFirstChunks } from "./pushes.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
 
 const HOUSEKEEPING_DELAY_MS = 5;
@@ -177,6 +180,10 @@ export class Session implements Connection, Engine, SpaceOwner {
   readonly #logger: Logger;
   readonly #pending: QuestionTable;
   readonly #answers: AnswerTable;
+  /** The PUSHes of the peer's streams this end waits for. */
+  readonly #pushes = new PushTable();
+  /** Values being unboxed in slices: a PUSH may overtake the EXPORT of its stream in one. */
+  readonly #unboxings = new Set<Promise<void>>();
   /** Where small messages are written; a message that outlives the call takes it along. */
   #writer = new ByteWriter();
   #nextSeq = 0;
@@ -352,7 +359,8 @@ export class Session implements Connection, Engine, SpaceOwner {
     const members = reachableNames(this.service, this.#policy);
     const compression = this.#compression();
     this.#writeMessage((w) =>
-      writeHello(w, version, aliases, members, this.#announced(), compression)
+      // A driven session takes no PUSH: its proxies read a stream with ITER and NEXT.
+      writeHello(w, version, aliases, members, this.#announced(), this.#pushWindow(), compression)
     );
     return {
       version,
@@ -602,6 +610,11 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.#logger("warn", `${this.description}: ${message}`);
   }
 
+  /** The first chunks of the peer's stream; see {@linkcode Engine.pushed}. */
+  pushed(entry: ImportEntry): Promise<unknown> | null {
+    return this.#pushes.take(entry.id);
+  }
+
   /** Releases an import now; see {@linkcode Engine.dispose}. */
   dispose(entry: ImportEntry): void {
     if (entry.id === 0) return; // The root lives as long as the connection.
@@ -633,6 +646,37 @@ export class Session implements Connection, Engine, SpaceOwner {
     }, HOUSEKEEPING_DELAY_MS);
     unrefTimer(timer);
     this.#housekeeping = timer;
+  }
+
+  /** Whether streams this end hands over are pushed; see {@linkcode SpaceOwner.pushesStreams}. */
+  get pushesStreams(): boolean {
+    return this.#driver === null && (this.#peer?.streamWindow ?? 0) > 0;
+  }
+
+  /** The `streamWindow` this end announces: 0 (no PUSH) for a driven session. */
+  #pushWindow(): number {
+    return this.#driver ? 0 : this.streamWindow;
+  }
+
+  /** Reads the first window of `stream` (the peer's `streamWindow`) and sends it in a PUSH. */
+  push(id: number, stream: ReadableStream): void {
+    const count = this.#peer!.streamWindow;
+    const send = (failed: boolean, value: unknown) =>
+      this.#sendOutcome(
+        (w, failed) => writePushHead(w, id, failed),
+        `the first chunks of stream #${id}`,
+        failed,
+        value,
+      );
+    readFirstChunks(stream, count).then(
+      (first) => send(false, first),
+      (error) => send(true, error),
+    );
+  }
+
+  /** A PUSH of the peer's stream `id` is on its way. */
+  expectPush(id: number): void {
+    this.#pushes.expect(id);
   }
 
   // ---- sending ------------------------------------------------------------------------------
@@ -717,15 +761,32 @@ export class Session implements Connection, Engine, SpaceOwner {
     this.#sendAnswer(seq, failed, value);
   }
 
+  /** Sends request `seq`'s outcome (REPLY or THROW). */
+  #sendAnswer(seq: number, failed: boolean, value: unknown): void {
+    this.#sendOutcome(
+      (w, failed) => writeAnswerHead(w, failed, seq),
+      `request #${seq}`,
+      failed,
+      value,
+    );
+  }
+
   /**
-   * Sends request `seq`'s outcome. A value that cannot be sent becomes an
-   * error saying why; an error that cannot be sent either (`lastResort`)
-   * becomes its message alone.
+   * Sends a message whose fixed fields `head` writes, followed by `value`
+   * (of `subject`, for errors). A value that cannot be sent becomes an error
+   * saying why; an error that cannot be sent either (`lastResort`) becomes
+   * its message alone.
    */
-  #sendAnswer(seq: number, failed: boolean, value: unknown, lastResort = false): void {
+  #sendOutcome(
+    head: (w: ByteWriter, failed: boolean) => void,
+    subject: string,
+    failed: boolean,
+    value: unknown,
+    lastResort = false,
+  ): void {
     if (this.#closed) return;
     const w = this.#writer;
-    writeAnswerHead(w, failed, seq);
+    head(w, failed);
     if (writePrimitive(w, value)) {
       this.#hand(w, w.blocks(), NO_ATTACHMENTS);
       return;
@@ -736,13 +797,14 @@ export class Session implements Connection, Engine, SpaceOwner {
       refs.rollback();
       if (isPeerFault(error)) return this.#violation(error);
       if (lastResort) {
-        return this.#sendAnswer(seq, true, `${(value as Error)?.message}`.slice(0, 1000));
+        const message = `${(value as Error)?.message}`.slice(0, 1000);
+        return this.#sendOutcome(head, subject, true, message);
       }
       const what = failed ? "error" : "result";
       const replacement = error instanceof LimitError ? error : new TypeError(
-        `cannot send the ${what} of request #${seq}: ${(error as Error).message}`,
+        `cannot send the ${what} of ${subject}: ${(error as Error).message}`,
       );
-      this.#sendAnswer(seq, true, replacement, true);
+      this.#sendOutcome(head, subject, true, replacement, true);
     };
     let boxing: Promise<void> | null;
     try {
@@ -825,6 +887,8 @@ export class Session implements Connection, Engine, SpaceOwner {
       case Msg.Reply:
       case Msg.Throw:
         return this.#onAnswer(head, reader, message);
+      case Msg.Push:
+        return this.#onPush(head, reader, message);
       case Msg.Release:
         this.#end(reader, message);
         return this.#space.release(head.ids, head.counts);
@@ -903,6 +967,9 @@ export class Session implements Connection, Engine, SpaceOwner {
         refuse(error);
         throw error;
       });
+      const unboxings = this.#unboxings;
+      const tracked = unboxing.then(() => {}, () => {}).finally(() => unboxings.delete(tracked));
+      unboxings.add(tracked);
     }
     return { unboxer, unboxing };
   }
@@ -1053,12 +1120,43 @@ export class Session implements Connection, Engine, SpaceOwner {
       const question = this.#pending.take(seq);
       // Nobody waits any more (the call timed out meanwhile): give back its references.
       if (!question) return refs.giveBack();
-      if (!unboxer.hasDeferred) return this.#deliver(seq, question, failed, unboxer.value);
-      unboxer.settle().then(
-        () => this.#deliver(seq, question, failed, unboxer.value),
-        (error) => this.#deliver(seq, question, true, error),
-      );
+      whenSettled(unboxer, failed, (failed, value) => this.#deliver(seq, question, failed, value));
     };
+    this.#afterUnboxing(unboxing, deliver);
+  }
+
+  #onPush(head: PushHead, reader: ByteReader, message: ReceivedMessage): void {
+    const { id, failed } = head;
+    const refs = this.#space.incoming();
+    const unboxed = this.#unbox(
+      reader,
+      refs,
+      message,
+      (error) => this.#pushes.settle(id, true, error),
+    );
+    if (!unboxed) return;
+    const { unboxer, unboxing } = unboxed;
+    const deliver = () => {
+      this.#end(reader, message);
+      const value = unboxer.value;
+      if (!failed) checkPush(value, this.#pushWindow());
+      // The EXPORT announcing it may be in a value still being unboxed: look once it is.
+      const pending = this.#pushes.has(id) ? [] : [...this.#unboxings];
+      const settle = () => {
+        if (!this.#pushes.has(id)) return refs.giveBack(); // Its EXPORT was refused.
+        whenSettled(unboxer, failed, (failed, value) => this.#pushes.settle(id, failed, value));
+      };
+      if (pending.length === 0) return settle();
+      Promise.allSettled(pending).then(settle);
+    };
+    this.#afterUnboxing(unboxing, deliver);
+  }
+
+  /**
+   * Runs `deliver` once a message's value is unboxed (at once when it was);
+   * what it throws then (the peer's fault) closes the connection.
+   */
+  #afterUnboxing(unboxing: Promise<void> | null, deliver: () => void): void {
     if (unboxing === null) return deliver();
     unboxing.then(() => {
       try {
@@ -1115,6 +1213,7 @@ export class Session implements Connection, Engine, SpaceOwner {
       : new ConnectionClosedError(`connection closed: ${reason.message}`, { cause: reason });
     this.#pending.failAll(closedError);
     this.#answers.clear(closedError);
+    this.#pushes.clear(closedError);
     this.#space.clear();
     this.#finished = [];
     (async () => {
@@ -1150,6 +1249,40 @@ export class Session implements Connection, Engine, SpaceOwner {
 function describeRequest(op: OpCode, path: readonly string[]): string {
   const name = (Object.keys(Op) as (keyof typeof Op)[]).find((key) => Op[key] === op) ?? "request";
   return `the ${name.toLowerCase()} of ${path.join(".") || "the target"}`;
+}
+
+/**
+ * Hands `use` an unboxed outcome once its lazy paths are resolved (at once
+ * when it has none); a path that fails makes it a failure with that error.
+ */
+function whenSettled(
+  unboxer: Unboxer,
+  failed: boolean,
+  use: (failed: boolean, value: unknown) => void,
+): void {
+  if (!unboxer.hasDeferred) return use(failed, unboxer.value);
+  unboxer.settle().then(() => use(failed, unboxer.value), (error) => use(true, error));
+}
+
+/**
+ * Checks a PUSH's value: a BATCH's answer of at most `window` chunks.
+ *
+ * @throws {ProtocolError} for anything else.
+ */
+function checkPush(value: unknown, window: number): void {
+  if (
+    !Array.isArray(value) || value.length !== 3 || !Array.isArray(value[0]) ||
+    typeof value[1] !== "boolean"
+  ) {
+    throw peerFault("malformed PUSH message: the value must be [items, done, returned]");
+  }
+  if (value[0].length > window) {
+    throw peerFault(
+      `a PUSH of ${
+        value[0].length
+      } chunks, more than the streamWindow (${window}) this end announced`,
+    );
+  }
 }
 
 /** A REQUEST's arguments: an array, or the peer broke the protocol. */

@@ -1,8 +1,8 @@
 /**
  * The owner's side of a `WritableStream` handed to the peer: WRITE, CLOSE
  * and ABORT requests on it, through one writer per stream. (A
- * `ReadableStream` handed over needs nothing here: the peer iterates it with
- * ITER and BATCH, and RETURN cancels it.)
+ * `ReadableStream` handed over is pushed, then stepped with BATCH and RETURN:
+ * see pushes.ts.)
  *
  * Contract: only a `WritableStream` this end exported is a target (the
  * netref is the capability: no policy is asked). Writes are applied in the

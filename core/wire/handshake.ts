@@ -30,6 +30,11 @@ export interface PeerInfo {
   members: ReadonlySet<string>;
   /** What the peer accepts: our messages must fit. */
   limits: AnnouncedLimits;
+  /**
+   * Chunks of a `ReadableStream` the peer takes ahead of its reader: how
+   * many to push it first; 0 when it takes no PUSH.
+   */
+  streamWindow: number;
   /** What the peer offers of compression. */
   compression: CompressionOffer;
 }
@@ -124,6 +129,7 @@ export function checkHello(message: ReceivedMessage | null, expect: HelloExpecta
     aliases: hello.aliases,
     members: new Set(hello.members),
     limits: hello.limits,
+    streamWindow: hello.streamWindow,
     compression: hello.compression,
   };
 }

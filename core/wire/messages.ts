@@ -12,7 +12,7 @@
 import { peerFault } from "../errors.ts";
 import { ANNOUNCED, type AnnouncedLimits, MIN_LIMITS } from "./limits.ts";
 import { type ByteReader, type ByteWriter, Token, type TokenKind, tokenName } from "./msgpack.ts";
-import type { CompressionOffer } from "./compression.ts";
+import { COMPRESSED, type CompressionOffer } from "./compression.ts";
 
 /** The protocol version this build speaks; exchanged in the handshake. */
 export const PROTOCOL_VERSION = 4;
@@ -30,6 +30,8 @@ export const Msg = {
   Cancel: 5,
   Finish: 6,
   Close: 7,
+  // 8 is COMPRESSED, an envelope the channel unwraps (core/wire/compression.ts).
+  Push: 9,
 } as const;
 /** One of {@linkcode Msg}. */
 export type MsgType = typeof Msg[keyof typeof Msg];
@@ -101,6 +103,14 @@ export type RefKindCode = typeof RefKind[keyof typeof RefKind];
  * DISPOSE.
  */
 export const DISPOSABLE_FLAG = 0x10;
+/**
+ * The bit of an EXPORT's kind byte that says a PUSH of the stream's first
+ * chunks follows (set only on a `ReadableStream` exported anew).
+ */
+export const PUSHED_FLAG = 0x20;
+
+/** The most items one BATCH may ask for (and so the largest window, and the largest PUSH). */
+export const MAX_BATCH = 65_536;
 
 /**
  * A REQUEST target: a non-negative number is one of the receiver's exports;
@@ -122,6 +132,11 @@ export interface Hello {
   readonly members: string[];
   /** Null in a HELLO of another shape (another version's), which is refused for its version. */
   readonly limits: AnnouncedLimits | null;
+  /**
+   * Chunks of a `ReadableStream` it takes ahead of its reader: the first
+   * PUSH's size; 0 when it takes no PUSH (the synchronous mode).
+   */
+  readonly streamWindow: number;
   /** What it offers of compression (core/wire/compression.ts). */
   readonly compression: CompressionOffer;
 }
@@ -140,6 +155,13 @@ export interface RequestHead {
 export interface AnswerHead {
   readonly type: typeof Msg.Reply | typeof Msg.Throw;
   readonly seq: number;
+}
+
+/** A PUSH's stream (export id) and whether it failed; the value follows in the reader. */
+export interface PushHead {
+  readonly type: typeof Msg.Push;
+  readonly id: number;
+  readonly failed: boolean;
 }
 
 /** A RELEASE. */
@@ -168,16 +190,27 @@ export interface Close {
 }
 
 /** Every message, as {@linkcode readMessage} returns it. */
-export type MessageHead = Hello | RequestHead | AnswerHead | Release | Cancel | Finish | Close;
+export type MessageHead =
+  | Hello
+  | RequestHead
+  | AnswerHead
+  | PushHead
+  | Release
+  | Cancel
+  | Finish
+  | Close;
 
-const MSG_NAMES: readonly string[] = Object.keys(Msg);
+const MSG_NAMES = new Map<number, string>(Object.entries(Msg).map(([name, type]) => [type, name]));
 
 /** The name of a message type, for errors and logs. */
 export function msgName(type: number): string {
-  return MSG_NAMES[type] ?? `#${type}`;
+  return MSG_NAMES.get(type) ?? `#${type}`;
 }
 
 const MAX_SEQ = 0xffffffff;
+
+/** The HELLO's entry (in its limits map) for the chunks of a stream an end takes ahead of its reader. */
+const STREAM_WINDOW = "streamWindow";
 
 /**
  * Reads one message's fixed fields, checking each. For REQUEST, REPLY and
@@ -189,7 +222,9 @@ const MAX_SEQ = 0xffffffff;
 export function readMessage(reader: ByteReader): MessageHead {
   const fields = expect(reader, Token.Array, "a message");
   if (fields === 0) throw peerFault("malformed message: an empty array");
-  const kind = int(reader, 0, 7, "message type") as MsgType;
+  const type = int(reader, 0, Msg.Push, "message type");
+  if (type === COMPRESSED) throw peerFault("malformed message: a COMPRESSED inside one");
+  const kind = type as MsgType;
   const field = new FieldReader(reader, kind, fields);
   switch (kind) {
     case Msg.Hello: {
@@ -205,16 +240,22 @@ export function readMessage(reader: ByteReader): MessageHead {
           aliases: [],
           members: [],
           limits: null,
+          streamWindow: 0,
           compression: { accepts: [], wanted: false },
         };
       }
+      const service = field.string("service name");
+      const aliases = field.strings("aliases");
+      const members = field.strings("root member list");
+      const { limits, streamWindow } = field.limits();
       return {
         type: kind,
         version,
-        service: field.string("service name"),
-        aliases: field.strings("aliases"),
-        members: field.strings("root member list"),
-        limits: field.limits(),
+        service,
+        aliases,
+        members,
+        limits,
+        streamWindow,
         compression: { accepts: field.strings("compression list"), wanted: field.bool("wanted") },
       };
     }
@@ -232,6 +273,9 @@ export function readMessage(reader: ByteReader): MessageHead {
     case Msg.Throw:
       field.count(3, 3);
       return { type: kind, seq: field.int("sequence number", 0, MAX_SEQ) };
+    case Msg.Push:
+      field.count(4, 4);
+      return { type: kind, id: field.int("stream", 1, MAX_SEQ), failed: field.bool("failed") };
     case Msg.Release: {
       field.count(3, 3);
       const ids = field.ints("ids");
@@ -340,15 +384,28 @@ class FieldReader {
     return out;
   }
 
-  /** The announced limits: a map of names to positive whole numbers, every one present. */
-  limits(): AnnouncedLimits {
+  /**
+   * The announced limits, and the stream window beside them: a map of names
+   * to positive whole numbers, every one present.
+   */
+  limits(): { limits: AnnouncedLimits; streamWindow: number } {
     this.#next(Token.Map, "limits");
     const entries = this.#reader.count;
     const out: Partial<Record<string, number>> = {};
     for (let i = 0; i < entries; i++) {
       const name = this.string("a limit's name");
-      const value = this.int(`limit ${name}`, 1, Number.MAX_SAFE_INTEGER);
-      if ((ANNOUNCED as readonly string[]).includes(name)) out[name] = value;
+      const value = this.int(
+        `limit ${name}`,
+        name === STREAM_WINDOW ? 0 : 1,
+        Number.MAX_SAFE_INTEGER,
+      );
+      if ((ANNOUNCED as readonly string[]).includes(name) || name === STREAM_WINDOW) {
+        out[name] = value;
+      }
+    }
+    const streamWindow = out[STREAM_WINDOW];
+    if (streamWindow === undefined || streamWindow > MAX_BATCH) {
+      this.fail(`${STREAM_WINDOW} must be from 0 to ${MAX_BATCH}, not ${streamWindow}`);
     }
     for (const name of ANNOUNCED) {
       const value = out[name];
@@ -357,7 +414,8 @@ class FieldReader {
         this.fail(`${name} ${value} is below the least any end accepts (${MIN_LIMITS[name]})`);
       }
     }
-    return out as unknown as AnnouncedLimits;
+    delete out[STREAM_WINDOW];
+    return { limits: out as unknown as AnnouncedLimits, streamWindow };
   }
 }
 
@@ -368,6 +426,7 @@ export function writeHello(
   aliases: readonly string[],
   members: readonly string[],
   limits: AnnouncedLimits,
+  streamWindow: number,
   compression: CompressionOffer,
 ): void {
   writer.array(9);
@@ -377,11 +436,13 @@ export function writeHello(
   writer.string(aliases[0]);
   writeStrings(writer, aliases);
   writeStrings(writer, members);
-  writer.map(ANNOUNCED.length);
+  writer.map(ANNOUNCED.length + 1);
   for (const name of ANNOUNCED) {
     writer.string(name);
     writer.number(limits[name]);
   }
+  writer.string(STREAM_WINDOW);
+  writer.number(streamWindow);
   writeStrings(writer, compression.accepts);
   writer.bool(compression.wanted);
 }
@@ -409,6 +470,14 @@ export function writeAnswerHead(writer: ByteWriter, failed: boolean, seq: number
   writer.array(3);
   writer.number(failed ? Msg.Throw : Msg.Reply);
   writer.number(seq);
+}
+
+/** Writes a PUSH's fixed fields; the caller writes its value next. */
+export function writePushHead(writer: ByteWriter, id: number, failed: boolean): void {
+  writer.array(4);
+  writer.number(Msg.Push);
+  writer.number(id);
+  writer.bool(failed);
 }
 
 /** Writes a RELEASE. */

@@ -7,7 +7,13 @@
  */
 
 import { peerFault } from "../errors.ts";
-import { DISPOSABLE_FLAG, RefKind, type RefKindCode, type Target } from "./messages.ts";
+import {
+  DISPOSABLE_FLAG,
+  PUSHED_FLAG,
+  RefKind,
+  type RefKindCode,
+  type Target,
+} from "./messages.ts";
 
 /**
  * What an EXPORT says: the sender's object `id`, what it is, its class or
@@ -24,6 +30,8 @@ export interface ExportDescriptor {
   name: string;
   /** Whether the object has `Symbol.asyncDispose` or `Symbol.dispose` (see DISPOSE). */
   disposable: boolean;
+  /** Whether a PUSH of its first chunks follows (a `ReadableStream` exported anew). */
+  pushed: boolean;
 }
 
 /** How a value that does not travel by copy goes instead. */
@@ -147,7 +155,8 @@ const fromUtf8 = new TextDecoder();
 export function encodeExport(descriptor: ExportDescriptor): Uint8Array {
   const name = utf8.encode(descriptor.name.slice(0, 64));
   const out = new Uint8Array(9 + name.length);
-  out[0] = descriptor.kind | (descriptor.disposable ? DISPOSABLE_FLAG : 0);
+  out[0] = descriptor.kind | (descriptor.disposable ? DISPOSABLE_FLAG : 0) |
+    (descriptor.pushed ? PUSHED_FLAG : 0);
   writeU32(out, 1, descriptor.id);
   writeU32(out, 5, descriptor.shape);
   out.set(name, 9);
@@ -156,13 +165,18 @@ export function encodeExport(descriptor: ExportDescriptor): Uint8Array {
 
 /** Decodes an EXPORT payload. */
 export function decodeExport(data: Uint8Array): ExportDescriptor {
-  const kind = data[0] & ~DISPOSABLE_FLAG;
-  if (data.length < 9 || data.length > 9 + 64 * 3 || kind > RefKind.WritableStream) {
+  const kind = data[0] & ~(DISPOSABLE_FLAG | PUSHED_FLAG);
+  const pushed = (data[0] & PUSHED_FLAG) !== 0;
+  if (
+    data.length < 9 || data.length > 9 + 64 * 3 || kind > RefKind.WritableStream ||
+    (pushed && kind !== RefKind.ReadableStream)
+  ) {
     throw peerFault("malformed reference");
   }
   return {
     kind: kind as RefKindCode,
     disposable: (data[0] & DISPOSABLE_FLAG) !== 0,
+    pushed,
     id: readU32(data, 1, "reference"),
     shape: readU32(data, 5, "reference"),
     name: fromUtf8.decode(data.subarray(9)),
