@@ -83,6 +83,10 @@ export class PySession implements Engine {
   readonly iterationWindow: number = DEFAULT_ITERATION_WINDOW;
   /** Chunks in flight for a web stream (Python objects are not streams; the Engine asks). */
   readonly streamWindow: number = DEFAULT_STREAM_WINDOW;
+  /** RPyC has no PUSH: a Python object is never a stream whose first chunks come unasked. */
+  pushed(_entry: ImportEntry): null {
+    return null;
+  }
   /** The object Python reaches with GETROOT. */
   readonly rootObject: object;
   #channel: PyChannel;
