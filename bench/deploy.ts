@@ -17,6 +17,13 @@
  *   loopback, default concurrency), to the first classic call on each,
  *   against one warm host; rounds interleaved, the median of per-round ratios.
  *
+ * Where the time goes: the warm rounds' phases (SSH connect and
+ * authentication; the bootstrap, from the exec to the server's READY; the
+ * tunnel, rdc handshake and first call), and the fleet rounds' CPU per host,
+ * this process's against the "remote" side's (the sessions' sshd, shell and
+ * Deno server, which here share this machine's cores: on a real fleet each
+ * host pays its own).
+ *
  * Targets (issue 5): warm ≤ 250 ms and ≥ 5× faster than RPyC; cold ≤ 2× warm.
  * Issue 17: 20 warm hosts ≤ 3× one warm host on this 2-core machine.
  *
@@ -25,6 +32,8 @@
 
 import { DeployedServer, MultiServerDeployment, SshMachine } from "../deploy/mod.ts";
 import { Sshd } from "../tests/_sshd.ts";
+import process from "node:process";
+import { poll } from "../tests/_cli.ts";
 import { median, ratios, round, spread } from "./stats.ts";
 
 const WARM_ROUNDS = 10;
@@ -35,16 +44,34 @@ const FLEET_ROUNDS = 5;
 const PYTHON = "/usr/bin/python3";
 const RPYC_DRIVER = new URL("./deploy_rpyc.py", import.meta.url).pathname;
 
-/** One rdc round: connect, deploy, first classic call; milliseconds. */
-async function rdcRound(sshd: Sshd): Promise<number> {
+/** One rdc round's milliseconds: in all, and per phase. */
+interface Phases {
+  total: number;
+  /** `SshMachine.connect`: TCP, key exchange, host key check, authentication. */
+  connect: number;
+  /** `DeployedServer.start`: the exec, the cache check, the server's start-up to READY. */
+  start: number;
+  /** The stream-local channel, the rdc handshake and the first classic call. */
+  firstCall: number;
+}
+
+/** One rdc round: connect, deploy, first classic call. */
+async function rdcRound(sshd: Sshd): Promise<Phases> {
   const start = performance.now();
   await using machine = await SshMachine.connect(sshd.machineOptions());
+  const connected = performance.now();
   await using server = await DeployedServer.start(machine, { progress: false });
+  const started = performance.now();
   const conn = await server.classicConnect();
   const pid = await conn.globals.Deno.pid;
-  const elapsed = performance.now() - start;
+  const end = performance.now();
   if (typeof pid !== "number") throw new Error(`unexpected remote pid ${pid}`);
-  return elapsed;
+  return {
+    total: end - start,
+    connect: connected - start,
+    start: started - connected,
+    firstCall: end - started,
+  };
 }
 
 /** One fleet round: deploy to every host, first classic call on each; milliseconds. */
@@ -61,18 +88,53 @@ async function fleetRound(fleet: readonly Sshd[]): Promise<number> {
   return performance.now() - start;
 }
 
+/** What a round of `fleet` cost in CPU, per host: this process's and the sessions'. */
+async function cpuPerHost(
+  fleet: readonly Sshd[],
+  round: () => Promise<void>,
+): Promise<{ local: number; remote: number }> {
+  // A session's CPU is counted once sshd has reaped it: wait for every session to end.
+  const sessionsCpu = async () => {
+    await poll(
+      async () => (await Promise.all(fleet.map((sshd) => sshd.sessionPids()))).flat().length === 0,
+      10_000,
+      () => "the sessions did not end",
+    );
+    return (await Promise.all(fleet.map((sshd) => sshd.sessionsCpuMs()))).reduce((a, b) => a + b);
+  };
+  const remoteBefore = await sessionsCpu();
+  const localBefore = process.cpuUsage();
+  await round();
+  const local = process.cpuUsage(localBefore);
+  return {
+    local: (local.user + local.system) / 1000 / fleet.length,
+    remote: (await sessionsCpu() - remoteBefore) / fleet.length,
+  };
+}
+
+/** The fleet rounds' figures: wall time, and CPU per host of the fleet rounds. */
+interface FleetFigures {
+  one: number[];
+  fleet: number[];
+  localCpu: number[];
+  remoteCpu: number[];
+}
+
 /** Warm one host against `FLEET_SIZE` hosts, interleaved; each round's figures. */
-async function fleetRounds(): Promise<{ one: number[]; fleet: number[] }> {
+async function fleetRounds(): Promise<FleetFigures> {
   const fleet = await Promise.all(Array.from({ length: FLEET_SIZE }, () => Sshd.start()));
   try {
     await fleetRound(fleet); // fills every host's cache, untimed
-    const one: number[] = [];
-    const many: number[] = [];
+    const figures: FleetFigures = { one: [], fleet: [], localCpu: [], remoteCpu: [] };
     for (let round = 0; round < FLEET_ROUNDS; round++) {
-      one.push(await rdcRound(fleet[0]!));
-      many.push(await fleetRound(fleet));
+      figures.one.push((await rdcRound(fleet[0]!)).total);
+      const cpu = await cpuPerHost(fleet, async () => {
+        figures.fleet.push(await fleetRound(fleet));
+      });
+      figures.localCpu.push(cpu.local);
+      figures.remoteCpu.push(cpu.remote);
     }
-    return { one, fleet: many };
+    return figures;
   } finally {
     await Promise.all(fleet.map((sshd) => sshd[Symbol.asyncDispose]()));
   }
@@ -120,15 +182,17 @@ if (import.meta.main) {
     `zero-deploy start-up to a loopback sshd (${Deno.build.target}, Deno ${Deno.version.deno})`,
   );
   await rdcRound(sshd); // builds the local bundle once, untimed
-  const warm: number[] = [];
+  const warmPhases: Phases[] = [];
   const cold: number[] = [];
   for (let round = 0; round < Math.max(WARM_ROUNDS, COLD_ROUNDS); round++) {
     if (round < COLD_ROUNDS) {
       await Deno.remove(sshd.remoteCache, { recursive: true });
-      cold.push(await rdcRound(sshd));
+      cold.push((await rdcRound(sshd)).total);
     }
-    warm.push(await rdcRound(sshd));
+    warmPhases.push(await rdcRound(sshd));
   }
+  const warm = warmPhases.map((phases) => phases.total);
+  const phase = (name: keyof Phases) => round(median(warmPhases.map((phases) => phases[name])));
   const rpyc = await rpycRounds(sshd);
   const fleet = await fleetRounds();
   const fleetRatio = median(ratios(fleet.fleet, fleet.one));
@@ -166,5 +230,14 @@ if (import.meta.main) {
   console.log(`warm target ≤ 250 ms: ${warmMs <= 250 ? "met" : "missed"} (${round(warmMs)} ms)`);
   console.log(
     `fleet target ≤ 3× one host: ${fleetRatio <= 3 ? "met" : "missed"} (${round(fleetRatio)}×)`,
+  );
+  console.log(
+    `one warm host, medians: SSH connect ${phase("connect")} ms, start to READY ` +
+      `${phase("start")} ms, tunnel + handshake + first call ${phase("firstCall")} ms`,
+  );
+  console.log(
+    `fleet CPU per host, medians: this process ${round(median(fleet.localCpu))} ms, ` +
+      `the host's sessions (sshd, shell, Deno server) ${round(median(fleet.remoteCpu))} ms ` +
+      `(load average ${Deno.loadavg().map((load) => round(load, 2)).join(" ")})`,
   );
 }

@@ -47,7 +47,7 @@ Options:
                           which may use await, or statements) and print its value
                           (unless undefined) as console.log would, instead of
                           opening the REPL; a remote error is printed, exit 1
-  -c, --concurrency N     hosts deployed to at once (default 16)
+  -c, --concurrency N     hosts deployed to at once (default 32)
   -h, --help              show this help
 `;
 

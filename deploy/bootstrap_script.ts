@@ -4,7 +4,9 @@
  * and runs the server.
  *
  * What it does, in order:
- * 1. `umask 077`; creates `$HOME/.cache/rdc` with mode 0700.
+ * 1. `umask 077`; creates `$HOME/.cache/rdc` if missing and sets its mode
+ *    to 0700. A warm start forks as few programs as it can (`uname` twice,
+ *    `chmod`, deno): on a fleet each fork is paid on every host.
  * 2. Finds deno: `denoPath`, else `deno` on PATH, else `~/.deno/bin/deno`,
  *    else a runtime rdc shipped before (`deno-<version>-<target>` in the cache).
  * 3. Prints `RDC1 STATUS <uname -s> <uname -m> [bundle] [runtime]`: the
@@ -55,13 +57,14 @@ export function bootstrapCommand(plan: BootstrapPlan): string {
     `b="$d/${plan.bundleSha256}.mjs"`,
     `s="$d/${plan.session}.sock"`,
     `p="$d/.${plan.session}.part"`,
+    'u="$(uname -s) $(uname -m)"',
     targetCase(),
     `r="$d/deno-${plan.denoVersion}-$t"`,
     `trap 'rm -f "$s" "$p"' EXIT`,
     "trap 'exit 129' HUP",
     "trap 'exit 130' INT",
     "trap 'exit 143' TERM",
-    `mkdir -p "$d" && chmod 700 "$d" || ${fail(90, "cannot create $d")}`,
+    `{ [ -d "$d" ] || mkdir -p "$d"; } && chmod 700 "$d" || ${fail(90, "cannot create $d")}`,
     `x=${quote(plan.denoPath ?? "")}`,
     'if [ -z "$x" ]; then x=$(command -v deno 2>/dev/null) || x=; fi',
     'if [ -z "$x" ] && [ -x "$HOME/.deno/bin/deno" ]; then x="$HOME/.deno/bin/deno"; fi',
@@ -70,7 +73,7 @@ export function bootstrapCommand(plan: BootstrapPlan): string {
     "n=",
     '[ -f "$b" ] || n=bundle',
     '[ -n "$x" ] || n="$n runtime"',
-    `echo "${MARKER} STATUS $(uname -s) $(uname -m) $n"`,
+    `echo "${MARKER} STATUS $u $n"`,
     "for i in $n; do " + [
       `echo "${MARKER} SEND $i"`,
       `read -r z || ${fail(91, "the launcher went away")}`,

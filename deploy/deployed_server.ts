@@ -13,7 +13,7 @@ import type { Connection, ConnectionOptions } from "../core/session/connection.t
 import { within } from "./bounded.ts";
 import { type BootstrapOutcome, runBootstrap, type Upload } from "./bootstrap.ts";
 import { bootstrapCommand } from "./bootstrap_script.ts";
-import { CLASSIC_MODULE, serverBundle } from "./bundle.ts";
+import { type Bundle, CLASSIC_MODULE, serverBundle } from "./bundle.ts";
 import { DeployError } from "./errors.ts";
 import { RemoteOutput } from "./remote_output.ts";
 import { localRuntime } from "./runtime.ts";
@@ -127,10 +127,7 @@ export class DeployedServer implements AsyncDisposable {
    * platform, a failed upload, a server that did not start), naming why.
    */
   static async start(machine: SshMachine, options: DeployOptions = {}): Promise<DeployedServer> {
-    const module = options.service === undefined
-      ? CLASSIC_MODULE
-      : new URL(options.service, pathToFileURL(`${Deno.cwd()}/`));
-    const bundle = await serverBundle(module, options.config);
+    const bundle = await (sharedBundles.get(options) ?? bundleOf(options));
     const command = bootstrapCommand({
       bundleSha256: bundle.sha256,
       session: randomSession(),
@@ -227,6 +224,33 @@ export class DeployedServer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * Bundles looked up once for many hosts: {@linkcode shareBundle} registers
+ * them, keyed by the options object every host's `start` is then given.
+ */
+const sharedBundles = new WeakMap<DeployOptions, Promise<Bundle>>();
+
+/** The bundle `options` deploy (see {@linkcode DeployOptions.service}). */
+function bundleOf(options: DeployOptions): Promise<Bundle> {
+  const module = options.service === undefined
+    ? CLASSIC_MODULE
+    : new URL(options.service, pathToFileURL(`${Deno.cwd()}/`));
+  return serverBundle(module, options.config);
+}
+
+/**
+ * Looks up the bundle of `options` now, once, for every `DeployedServer.start`
+ * given this very `options` object (a fleet's hosts): finding a bundle in the
+ * local cache reads and hashes the module's sources, which would otherwise be
+ * done again on each host, and is done here while the hosts connect. A lookup
+ * that fails is not kept: each `start` then tries again and reports its error.
+ */
+export function shareBundle(options: DeployOptions): void {
+  const bundle = bundleOf(options);
+  sharedBundles.set(options, bundle);
+  bundle.catch(() => sharedBundles.delete(options));
 }
 
 /**

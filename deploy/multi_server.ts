@@ -8,7 +8,7 @@
 
 import type * as classic from "../core/classic/mod.ts";
 import type { Connection, ConnectionOptions } from "../core/session/connection.ts";
-import { DeployedServer, type DeployOptions } from "./deployed_server.ts";
+import { DeployedServer, type DeployOptions, shareBundle } from "./deployed_server.ts";
 import { FleetBoard } from "./fleet_board.ts";
 import { settleBounded } from "./settle_bounded.ts";
 import { SshMachine } from "./ssh_machine.ts";
@@ -17,8 +17,12 @@ import type { SshMachineOptions } from "./ssh_options.ts";
 /** Options of {@linkcode MultiServerDeployment.start}: each host's, and how many at once. */
 export interface MultiDeployOptions extends DeployOptions {
   /**
-   * How many hosts are connected to and deployed to at once.
-   * @default {16}
+   * How many hosts are connected to and deployed to at once. Most of a
+   * host's start is spent waiting on it (its sshd, its Deno starting), not
+   * on this process (about 10 ms of CPU per host), so this need not follow
+   * the local core count; a fleet larger than it waits for whole starts to
+   * finish before the rest begin.
+   * @default {32}
    */
   concurrency?: number;
   /**
@@ -38,7 +42,7 @@ export type HostResult =
 /** What a machine to deploy to may be given as. */
 export type DeployTarget = SshMachine | string | SshMachineOptions;
 
-const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_CONCURRENCY = 32;
 
 /**
  * Deployments to many hosts.
@@ -97,6 +101,11 @@ export class MultiServerDeployment implements AsyncDisposable {
     const hosts = machines.map(describeTarget);
     const board = progress ? new FleetBoard(hosts) : undefined;
     const owned: SshMachine[] = [];
+    const hostOptions: DeployOptions = {
+      ...deployOptions,
+      progress: progress && board?.terminal !== true,
+    };
+    shareBundle(hostOptions);
     const settled = await settleBounded(machines, concurrency, async (target, index) => {
       const started = performance.now();
       board?.set(index, "connecting");
@@ -104,10 +113,7 @@ export class MultiServerDeployment implements AsyncDisposable {
       try {
         machine = target instanceof SshMachine ? target : await SshMachine.connect(target);
         board?.set(index, "deploying");
-        const server = await DeployedServer.start(machine, {
-          ...deployOptions,
-          progress: progress && board?.terminal !== true,
-        });
+        const server = await DeployedServer.start(machine, hostOptions);
         if (machine !== target) owned.push(machine);
         board?.set(index, "ready", `(${Math.round(performance.now() - started)} ms)`);
         return server;

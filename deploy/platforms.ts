@@ -53,12 +53,13 @@ export function platformOf(os: string, arch: string): RuntimePlatform | undefine
 
 /**
  * A `sh` statement that sets `t` to the target triple of the host it runs
- * on (`unknown` elsewhere), from {@linkcode RUNTIME_PLATFORMS}: the remote
- * cache names a shipped runtime by it.
+ * on (`unknown` elsewhere), from {@linkcode RUNTIME_PLATFORMS} and `$u`
+ * (which must hold `"$(uname -s) $(uname -m)"`, asked once per deployment):
+ * the remote cache names a shipped runtime by it.
  */
 export function targetCase(): string {
   const arms = RUNTIME_PLATFORMS.map((p) =>
     `${p.arches.map((arch) => `'${p.os} ${arch}'`).join("|")}) t=${p.target} ;;`
   );
-  return `case "$(uname -s) $(uname -m)" in ${arms.join(" ")} *) t=unknown ;; esac`;
+  return `case "$u" in ${arms.join(" ")} *) t=unknown ;; esac`;
 }

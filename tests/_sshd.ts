@@ -21,6 +21,8 @@ import { fileExists } from "./_helpers.ts";
 
 /** Where Debian's openssh-server puts the daemon. */
 export const SSHD = "/usr/sbin/sshd";
+/** `getconf CLK_TCK`: the unit of CPU times in /proc (100 on every Linux Deno runs on). */
+const CLOCK_TICKS_PER_SECOND = 100;
 /** How long sshd may take to listen, a key to be generated, and so on. */
 const START_MS = 15_000;
 
@@ -213,6 +215,22 @@ export class Sshd implements AsyncDisposable {
       return parent === this.#process.pid || (parent !== undefined && below(parent));
     };
     return [...parents.keys()].filter(below);
+  }
+
+  /**
+   * CPU time (user and system, milliseconds) of every session this sshd has
+   * finished serving so far: each connection's sshd processes, the shell and
+   * whatever it ran (a deployed Deno server). Linux only: the listener's
+   * `cutime` and `cstime` in /proc, which count the descendants it and they
+   * have waited for, so a session still running is not counted yet (see
+   * {@linkcode sessionPids}).
+   */
+  async sessionsCpuMs(): Promise<number> {
+    const stat = await Deno.readTextFile(`/proc/${this.#process.pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 16 and 17 of proc(5) (cutime, cstime), counted from field 3 (state).
+    const ticks = Number(fields[13]) + Number(fields[14]);
+    return ticks * 1000 / CLOCK_TICKS_PER_SECOND;
   }
 
   /** `user@127.0.0.1:port`. */

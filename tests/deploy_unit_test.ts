@@ -174,7 +174,7 @@ Deno.test("runtime: the local build for this platform, Deno's npm build for the 
     // The remote script names the cached runtime by the same target, from its own uname.
     const fakeUname = `uname() { if [ "$1" = -s ]; then echo ${os}; else echo ${arch}; fi; }`;
     const { stdout } = await new Deno.Command("sh", {
-      args: ["-c", `${fakeUname}; ${targetCase()}; echo "$t"`],
+      args: ["-c", `${fakeUname}; u="$(uname -s) $(uname -m)"; ${targetCase()}; echo "$t"`],
     }).output();
     assert.equal(new TextDecoder().decode(stdout), `${target}\n`);
   }

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { Console } from "node:console";
-import { Writable } from "node:stream";
+import type * as NodeConsole from "node:console";
+import type * as NodeStream from "node:stream";
+import { nodeBuiltin } from "../node_builtin.ts";
 
 /** Which console stream a piece of output was written to. */
 export type ConsoleStream = "stdout" | "stderr";
@@ -40,6 +41,9 @@ export function captureConsole(sink: ConsoleSink): Disposable {
 }
 
 function makeCapturingConsole(): Console {
+  // Loaded here, not with the module: see core/node_builtin.ts.
+  const { Console } = nodeBuiltin<typeof NodeConsole>("node:console");
+  const { Writable } = nodeBuiltin<typeof NodeStream>("node:stream");
   const stream = (name: ConsoleStream) =>
     new Writable({
       write(chunk: Uint8Array | string, _encoding, done) {

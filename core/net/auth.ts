@@ -6,7 +6,8 @@
  * @module
  */
 
-import { timingSafeEqual } from "node:crypto";
+import type * as Crypto from "node:crypto";
+import { nodeBuiltin } from "../node_builtin.ts";
 import { AuthenticationError } from "../errors.ts";
 import { AddressBackoff, addressKey, type BackoffOptions } from "./backoff.ts";
 import type { Incoming } from "./incoming.ts";
@@ -80,6 +81,7 @@ export function tokenAuthenticator(
     if (token === null) throw new AuthenticationError("wrong token");
     const turn = await backoff.turn(addressKey(remoteHost), signal);
     // Compare fixed-length digests so neither content nor length leaks through timing.
+    const { timingSafeEqual } = nodeBuiltin<typeof Crypto>("node:crypto");
     if (!timingSafeEqual(await digest(token), await expectedDigest)) {
       turn.failed();
       throw new AuthenticationError("wrong token");

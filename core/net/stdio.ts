@@ -5,8 +5,9 @@
  * @module
  */
 
-import { Console } from "node:console";
-import process from "node:process";
+import type * as NodeConsole from "node:console";
+import type NodeProcess from "node:process";
+import { nodeBuiltin } from "../node_builtin.ts";
 import { startConnection } from "./start.ts";
 import { ConnectionClosedError, withContext } from "../errors.ts";
 import type { Connection, ConnectionOptions } from "../session/connection.ts";
@@ -57,7 +58,9 @@ export async function serveStdio(
 function keepStdoutForFrames(): void {
   if (stdoutKept) return;
   stdoutKept = true;
-  globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
+  const { Console } = nodeBuiltin<typeof NodeConsole>("node:console");
+  const { stderr } = nodeBuiltin<typeof NodeProcess>("node:process");
+  globalThis.console = new Console({ stdout: stderr, stderr });
   Deno.stdout.write = (bytes) => Deno.stderr.write(bytes);
   Deno.stdout.writeSync = (bytes) => Deno.stderr.writeSync(bytes);
 }

@@ -9,7 +9,8 @@
  * @module
  */
 
-import tls from "node:tls";
+import type * as tls from "node:tls";
+import { nodeBuiltin } from "../node_builtin.ts";
 import { withContext } from "../errors.ts";
 import { refusalFrame } from "../wire/handshake.ts";
 import type { Transport } from "../wire/transport.ts";
@@ -78,7 +79,7 @@ export async function openTls(
   handshakeTimeout: number,
 ): Promise<Transport> {
   const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const socket = tls.connect({
+  const socket = nodeTls().connect({
     host,
     port,
     // SNI carries names only, never addresses (node:tls refuses one).
@@ -86,7 +87,7 @@ export async function openTls(
     ca: options.caCerts,
     cert: options.cert,
     key: options.key,
-    checkServerIdentity: (_, cert) => tls.checkServerIdentity(options.hostname ?? host, cert),
+    checkServerIdentity: (_, cert) => nodeTls().checkServerIdentity(options.hostname ?? host, cert),
   });
   socket.setNoDelay(true);
   try {
@@ -147,7 +148,7 @@ export class TlsListener {
   ): TlsListener {
     const askForCertificate = options.ca !== undefined;
     const required = askForCertificate && (options.requireClientCert ?? true);
-    const server = tls.createServer({
+    const server = nodeTls().createServer({
       cert: options.cert,
       key: options.key,
       ca: options.ca,
@@ -291,4 +292,9 @@ function describeCertificate(cert: tls.PeerCertificate): PeerCertificate {
     validFrom: cert.valid_from,
     validTo: cert.valid_to,
   };
+}
+
+/** `node:tls`, loaded by the first TLS connection or listener (see core/node_builtin.ts). */
+function nodeTls(): typeof tls {
+  return nodeBuiltin<typeof tls>("node:tls");
 }

@@ -7,7 +7,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHmac, timingSafeEqual } from "node:crypto";
+import type * as Crypto from "node:crypto";
+import { nodeBuiltin } from "../node_builtin.ts";
 import type { Request, RequestBody, Signature } from "./messages.ts";
 
 /** How far a signed request's time may be from the registry's clock, either way. */
@@ -33,7 +34,7 @@ function signedText(body: RequestBody, id: number, time: number): string {
 }
 
 function hmac(secret: Secret, text: string): Buffer {
-  return createHmac("sha256", secret).update(text).digest();
+  return nodeCrypto().createHmac("sha256", secret).update(text).digest();
 }
 
 /** The signature of `body` (with `id`) under `secret`, made now. */
@@ -74,7 +75,7 @@ export class SignatureCheck {
       return "the signature is too old or too new (are the clocks in sync?)";
     }
     const expected = hmac(this.#secret, signedText(request, request.id, request.time));
-    if (!timingSafeEqual(expected, Buffer.from(request.auth, "hex"))) {
+    if (!nodeCrypto().timingSafeEqual(expected, Buffer.from(request.auth, "hex"))) {
       return "bad signature (a different secret?)";
     }
     for (const [auth, { until }] of this.#seen) {
@@ -89,4 +90,9 @@ export class SignatureCheck {
     }
     return undefined;
   }
+}
+
+/** `node:crypto`, loaded by the first signature made or checked (see core/node_builtin.ts). */
+function nodeCrypto(): typeof Crypto {
+  return nodeBuiltin<typeof Crypto>("node:crypto");
 }
