@@ -49,6 +49,8 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
   #released = false;
   /** Calls to `next` and `return` run one after another, in the order made. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** Calls to `next` and `return` made and not finished (the queue's length). */
+  #turns = 0;
 
   /**
    * Iterates the remote iterator `steps` reach, `window` items ahead at most.
@@ -64,6 +66,10 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
 
   /** The next item; `value` reaches the remote generator only in lock-step (window 1). */
   next(value?: unknown): Promise<IteratorResult<unknown>> {
+    // The usual case, an item here and no call before this one still running: no turn to wait.
+    if (this.#turns === 0 && !this.#lockStep && value === undefined && this.#hasBuffered()) {
+      return Promise.resolve(this.#takeBuffered());
+    }
     return this.#inTurn(() => this.#lockStep ? this.#stepOnce(value) : this.#take(value));
   }
 
@@ -87,7 +93,8 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
   }
 
   #inTurn<T>(work: () => Promise<T>): Promise<T> {
-    const turn = this.#queue.then(work);
+    this.#turns++;
+    const turn = this.#queue.then(work).finally(() => this.#turns--);
     this.#queue = turn.catch(() => {});
     return turn;
   }
@@ -111,11 +118,19 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
         "a prefetching remote iteration cannot pass values to next(); iterate with window 1",
       );
     }
-    while (this.#head === this.#buffer.length) {
+    while (!this.#hasBuffered()) {
       const ending = this.#ending;
       if (ending) return this.#finish(ending);
       await (this.#inFlight ?? this.#ask());
     }
+    return this.#takeBuffered();
+  }
+
+  #hasBuffered(): boolean {
+    return this.#head < this.#buffer.length;
+  }
+
+  #takeBuffered(): IteratorResult<unknown> {
     const item = this.#buffer[this.#head];
     this.#buffer[this.#head++] = undefined;
     this.#refill();

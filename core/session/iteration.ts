@@ -25,16 +25,48 @@ export function stepIterator(
   arg: unknown,
   run = (f: () => unknown) => f(),
 ): Promise<IteratorResult<unknown>> {
+  try {
+    return Promise.resolve(step(iterator, op, arg, run));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * One step, awaiting only what is a promise: a synchronous iterator's step
+ * of a plain value comes back as it is, with no microtask (a batch of
+ * thousands of items would otherwise spend most of its time in them).
+ *
+ * @throws what the iterator's method threw, synchronously.
+ */
+function step(
+  iterator: unknown,
+  op: typeof Op.Next | typeof Op.Return,
+  arg: unknown,
+  run: (f: () => unknown) => unknown,
+): IteratorResult<unknown> | Promise<IteratorResult<unknown>> {
   const it = Object(iterator) as Partial<AsyncIterator<unknown>>;
   const method = op === Op.Next ? it.next : it.return;
   if (typeof method !== "function") {
-    if (op === Op.Return) return Promise.resolve({ done: true, value: arg });
-    return Promise.reject(new TypeError("the target is not an iterator"));
+    if (op === Op.Return) return { done: true, value: arg };
+    throw new TypeError("the target is not an iterator");
   }
-  return Promise.resolve(run(() => method.call(iterator, arg))).then(async (result) => {
-    const { done, value } = (result ?? {}) as Partial<IteratorResult<unknown>>;
-    return { done: Boolean(done), value: await value } as IteratorResult<unknown>;
-  });
+  const result = run(() => method.call(iterator, arg));
+  return isThenable(result) ? Promise.resolve(result).then(settleStep) : settleStep(result);
+}
+
+/** A step's `{done, value}`, its value awaited only when it is a promise. */
+function settleStep(result: unknown): IteratorResult<unknown> | Promise<IteratorResult<unknown>> {
+  const { done, value } = (result ?? {}) as Partial<IteratorResult<unknown>>;
+  if (!isThenable(value)) return { done: Boolean(done), value } as IteratorResult<unknown>;
+  return Promise.resolve(value).then((settled) =>
+    ({ done: Boolean(done), value: settled }) as IteratorResult<unknown>
+  );
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 export { MAX_BATCH };
@@ -68,7 +100,7 @@ const deferredErrors = new WeakMap<object, { error: unknown }>();
 
 /**
  * Runs up to `count` NEXT steps of `iterator` (one after another, each item
- * awaited), stopping at the end or at an error.
+ * awaited when it is a promise), stopping at the end or at an error.
  *
  * @throws {TypeError} when `count` is not an integer from 1 to {@linkcode MAX_BATCH}.
  * @throws whatever the iterator threw: at once when no item came before it,
@@ -89,16 +121,17 @@ export async function stepBatch(
   }
   const items: unknown[] = [];
   while (items.length < (count as number)) {
-    let step: IteratorResult<unknown>;
+    let next: IteratorResult<unknown>;
     try {
-      step = await stepIterator(iterator, Op.Next, undefined, run);
+      const stepped = step(iterator, Op.Next, undefined, run);
+      next = stepped instanceof Promise ? await stepped : stepped;
     } catch (error) {
       if (items.length === 0) throw error;
       deferredErrors.set(iterator, { error });
       break;
     }
-    if (step.done) return [items, true, step.value];
-    items.push(step.value);
+    if (next.done) return [items, true, next.value];
+    items.push(next.value);
   }
   return [items, false, undefined];
 }
