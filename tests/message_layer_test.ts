@@ -15,15 +15,14 @@ import {
   currentCall,
   LimitError,
   obtain,
-  PROTOCOL_VERSION,
   ref,
   serve,
   Service,
   timed,
   TimeoutError,
 } from "../mod.ts";
-import { Encoder } from "@msgpack/msgpack";
-import { pair, quietLogger, rejection, waitFor, writeAll } from "./_helpers.ts";
+import { pair, quietLogger, rawFrame, rejection, waitFor, writeAll } from "./_helpers.ts";
+import { concat, hello } from "./_raw_peer.ts";
 
 const MiB = 1024 * 1024;
 
@@ -320,7 +319,7 @@ Deno.test("message layer: a peer that stops reading is slowed, then cut off; oth
   const greedy = await Deno.connect({ hostname: "127.0.0.1", port });
   const requests = [hello()];
   for (let seq = 0; seq < 256; seq++) requests.push([1, seq, 1, 0, ["bytes"], [], [MiB]]);
-  await writeAll(greedy, concat(requests.map(frame)));
+  await writeAll(greedy, concat(...requests.map((message) => rawFrame(message))));
   let mostBuffered = 0;
   await waitFor(
     () => {
@@ -337,49 +336,6 @@ Deno.test("message layer: a peer that stops reading is slowed, then cut off; oth
   assert.equal(await honest.root.echo("ok"), "ok");
   greedy.close();
 });
-
-const encoder = new Encoder();
-
-/** A HELLO of protocol version 4 with default limits, accepting no compression (see core/PROTOCOL.md). */
-function hello(): unknown[] {
-  return [
-    0,
-    "rdc",
-    PROTOCOL_VERSION,
-    "Raw",
-    ["Raw"],
-    [],
-    {
-      maxMessageSize: 1024 * MiB,
-      maxFrameSize: 2 * MiB,
-      maxDepth: 256,
-      maxElements: 10_000_000,
-      maxBigIntBytes: MiB,
-      streamWindow: 64,
-    },
-    [],
-    false,
-  ];
-}
-
-/** One message in a whole frame. */
-function frame(message: unknown): Uint8Array {
-  const body = encoder.encode(message);
-  const out = new Uint8Array(4 + body.length);
-  new DataView(out.buffer).setUint32(0, body.length);
-  out.set(body, 4);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 Deno.test("message layer: limits below what any message needs are refused when set", () => {
   for (
@@ -415,7 +371,7 @@ Deno.test("message layer: peers holding the server's inbound budget with half-se
   // Two raw peers each announce a 4 MiB message, send a byte of it, and stop.
   const tricklers = await Promise.all([0, 1].map(async () => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    await writeAll(conn, frame(hello()));
+    await writeAll(conn, rawFrame(hello()));
     await writeAll(conn, firstChunk(0, 4 * MiB, new Uint8Array(1)));
     return conn;
   }));
@@ -558,7 +514,7 @@ Deno.test("message layer: requests read after a connection closed take no budget
   const raw = await Deno.connect({ hostname: "127.0.0.1", port });
   const traffic = [hello(), [1, 5, 9, -8, [], [], []]];
   for (let seq = 0; seq < 5; seq++) traffic.push([1, seq, 1, 0, ["echo"], [], [seq]]);
-  await writeAll(raw, concat(traffic.map(frame)));
+  await writeAll(raw, concat(...traffic.map((message) => rawFrame(message))));
   await waitFor(() => server.connections.size === 0, 5_000, "the raw connection to close");
   raw.close();
   // Every unit came back: as many hanging calls as the budget holds are all taken.
