@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isThenable } from "../wire/thenable.ts";
+
 /** The hook: it gets the peer's root, as a netref of the connection's mode. */
 // deno-lint-ignore no-explicit-any
 export type BeforeClose = (root: any) => void | Promise<void>;
@@ -51,10 +53,4 @@ export function runBeforeClose(
     }, timeout);
   });
   return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
-}
-
-/** Whether `value` can be awaited: a promise, or a netref of a call's answer (a function). */
-function isThenable(value: unknown): value is PromiseLike<void> {
-  return (typeof value === "object" || typeof value === "function") && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
 }

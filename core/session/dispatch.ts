@@ -21,6 +21,7 @@ import type { Connection } from "./connection.ts";
 import { stepBatch, stepIterator } from "./iteration.ts";
 import { writeToStream } from "./streams.ts";
 import { steppedIterator, streamIterator } from "./pushes.ts";
+import { isThenable } from "../wire/thenable.ts";
 
 /**
  * What a served call may know about itself. Read it with {@linkcode currentCall}
@@ -417,9 +418,4 @@ function copyFilter(policy: ResolvedPolicy): CopyFilter {
       return instance instanceof Restricted ? null : readableKeys(instance, policy);
     },
   };
-}
-
-function isThenable(value: unknown): boolean {
-  return typeof value === "object" && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
 }

@@ -13,6 +13,7 @@
  */
 
 import { MAX_BATCH, Op } from "../wire/messages.ts";
+import { isThenable } from "../wire/thenable.ts";
 
 /**
  * One NEXT or RETURN step of `iterator`, as the wire carries it: a promise of
@@ -62,11 +63,6 @@ function settleStep(result: unknown): IteratorResult<unknown> | Promise<Iterator
   return Promise.resolve(value).then((settled) =>
     ({ done: Boolean(done), value: settled }) as IteratorResult<unknown>
   );
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === "object" || typeof value === "function") && value !== null &&
-    typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 export { MAX_BATCH };

@@ -30,6 +30,7 @@ import { ExportTable } from "./exports.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
 import { MAX_LIST_NAMES, MemberLists, type SentList } from "./member_lists.ts";
 import { reachableNames, type ResolvedPolicy, Restricted } from "./policy.ts";
+import { isThenable } from "../wire/thenable.ts";
 
 /** What the object space needs of its session. */
 export interface SpaceOwner {
@@ -380,9 +381,7 @@ function refKind(value: object): RefKindCode {
   if (Array.isArray(value)) return RefKind.Array;
   if (value instanceof ReadableStream) return RefKind.ReadableStream;
   if (value instanceof WritableStream) return RefKind.WritableStream;
-  return typeof (value as { then?: unknown }).then === "function"
-    ? RefKind.Promise
-    : RefKind.Object;
+  return isThenable(value) ? RefKind.Promise : RefKind.Object;
 }
 
 /**

@@ -98,6 +98,7 @@ import { checkWindow, DEFAULT_ITERATION_WINDOW, DEFAULT_STREAM_WINDOW } from "./
 import { QuestionTable } from "./questions.ts";
 import { PushTable, readFirstChunks } from "./pushes.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
+import { isThenable } from "../wire/thenable.ts";
 
 const HOUSEKEEPING_DELAY_MS = 5;
 const NO_ATTACHMENTS: readonly Uint8Array[] = Object.freeze([]);
@@ -1289,9 +1290,4 @@ function checkPush(value: unknown, window: number): void {
 function argumentsOf(value: unknown): unknown[] {
   if (!Array.isArray(value)) throw peerFault("malformed Request message: args must be an array");
   return value;
-}
-
-function isThenable(value: unknown): boolean {
-  return (typeof value === "object" || typeof value === "function") && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
 }

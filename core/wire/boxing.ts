@@ -25,6 +25,7 @@ import { ByReference, ByValue, Transferred } from "./markers.ts";
 import { Ext } from "./messages.ts";
 import type { ByteWriter } from "./msgpack.ts";
 import { checkDeadline, type Sliced } from "./slicing.ts";
+import { isThenable } from "./thenable.ts";
 import {
   ARRAY_BUFFER_KIND,
   ATTACHMENT_MIN,
@@ -726,10 +727,6 @@ export function writePrimitives(writer: ByteWriter, values: readonly unknown[]):
   writer.array(values.length);
   for (const value of values) writePrimitive(writer, value);
   return true;
-}
-
-function isThenable(value: object): boolean {
-  return typeof (value as { then?: unknown }).then === "function";
 }
 
 function isHighSurrogate(code: number): boolean {
