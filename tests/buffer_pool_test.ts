@@ -1,6 +1,8 @@
 /**
- * The pool of send buffers on its own: what it keeps idle, and that a large
- * buffer (the costliest to fault in again) displaces smaller idle ones.
+ * The pool of send buffers on its own: what it keeps idle, that a large
+ * buffer (the costliest to fault in again) displaces smaller idle ones, and
+ * that buffers handed over with `transfer()` come back whole, for arriving
+ * byte arrays of their exact size.
  */
 
 import assert from "node:assert/strict";
@@ -42,4 +44,43 @@ Deno.test("buffer pool: a large buffer displaces smaller idle ones, never the re
   other.give(little);
   assert.equal(other.take(100e6).buffer, big.buffer);
   assert.notEqual(other.take(16 * MiB).buffer, little.buffer);
+});
+
+Deno.test("buffer pool: an adopted buffer comes back whole, for its exact size only", () => {
+  const pool = new BufferPool();
+  const moved = new Uint8Array(new ArrayBuffer(3 * MiB + 5).transfer(), 100, MiB);
+  assert.equal(pool.adopt(moved), moved);
+  assert.ok(pool.lent(moved));
+  pool.give(moved);
+  assert.equal(pool.idleBytes, 3 * MiB + 5, "the whole buffer is kept, not the view");
+  // Sends never get it (it is no power of two), and no other size does.
+  assert.notEqual(pool.take(3 * MiB + 5).buffer, moved.buffer);
+  assert.notEqual(pool.takeWhole(3 * MiB + 4).buffer, moved.buffer);
+  const whole = pool.takeWhole(3 * MiB + 5);
+  assert.equal(whole.buffer, moved.buffer);
+  assert.equal(whole.byteOffset, 0);
+  assert.equal(whole.length, 3 * MiB + 5, "the view covers the whole buffer: nothing old shows");
+  assert.equal(pool.idleBytes, 0);
+  assert.ok(!pool.lent(whole), "taken whole, it is the caller's for good");
+  pool.give(whole);
+  assert.equal(pool.idleBytes, 0);
+});
+
+Deno.test("buffer pool: buffers lent for copies are never taken whole", () => {
+  const pool = new BufferPool();
+  const copy = pool.take(4 * MiB);
+  pool.give(copy);
+  assert.notEqual(pool.takeWhole(4 * MiB).buffer, copy.buffer);
+  assert.equal(pool.take(4 * MiB).buffer, copy.buffer, "it stays for the next send");
+});
+
+Deno.test("buffer pool: adopted buffers count against the allowance and make way too", () => {
+  const pool = new BufferPool();
+  const adopted = [0, 1, 2].map(() => pool.adopt(new Uint8Array(40 * MiB)));
+  for (const view of adopted) pool.give(view);
+  assert.equal(pool.idleBytes, 120 * MiB);
+  const large = pool.take(100e6);
+  pool.give(large);
+  assert.ok(pool.idleBytes <= BufferPool.MAX_KEPT);
+  assert.equal(pool.take(100e6).buffer, large.buffer, "the large one displaced adopted ones");
 });

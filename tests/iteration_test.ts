@@ -1,10 +1,11 @@
 /**
  * Batched remote iteration over real TCP connections: items arrive in
- * batches within the credit window (round trips counted in frames), and the
- * semantics stay those of one NEXT per item: `break` runs the remote
- * `finally`, errors arrive at their item, an infinite generator is not
- * drained, side effects run no further ahead than the window, lock-step
- * passes values to `next`.
+ * batches within the credit window (round trips counted in frames), the
+ * credit grows only for a loop that keeps waiting, a batch of large items
+ * ends early, and the semantics stay those of one NEXT per item: `break`
+ * runs the remote `finally`, errors arrive at their item, an infinite
+ * generator is not drained, side effects run no further ahead than the
+ * window, lock-step passes values to `next`.
  */
 
 import assert from "node:assert/strict";
@@ -23,6 +24,13 @@ function iterationService(seen: Seen) {
   return class IterationService extends Service {
     *exposed_range(n: number): Generator<number> {
       for (let i = 0; i < n; i++) yield i;
+    }
+    *exposed_megabytes(): Generator<string> {
+      const text = "x".repeat(1024 * 1024);
+      for (;;) {
+        seen.produced++;
+        yield text;
+      }
     }
     async *exposed_counting(): AsyncGenerator<number> {
       try {
@@ -52,15 +60,16 @@ function freshSeen(): Seen {
   return { produced: 0, finallyRan: false, received: [] };
 }
 
-Deno.test("iteration: 10 000 items arrive in a few dozen round trips", async () => {
+Deno.test("iteration: 10 000 items arrive in a handful of round trips", async () => {
   await using p = await pair(iterationService(freshSeen()));
   const before = p.client.stats().framesSent;
   const items = await Array.fromAsync(p.client.root.range(10_000));
   const requests = p.client.stats().framesSent - before;
   assert.equal(items.length, 10_000);
   assert.ok(items.every((item, i) => item === i), "the items, in order");
-  // A CALL, an ITER, then a BATCH per half window of 256: about 80 requests, not 10 000.
-  assert.ok(requests < 120, `${requests} requests`);
+  // A CALL, an ITER, then BATCHes of 256, 128, 896, 3 200 and the rest: the loop keeps
+  // waiting, so the credit quadruples each time, up to the window (16 384).
+  assert.ok(requests <= 10, `${requests} requests, not 10 000 (nor 80 at a fixed 256)`);
   await waitFor(() => p.serverConn().stats().exports === 1, 2000, "the iterator's release");
 });
 
@@ -99,6 +108,33 @@ Deno.test("iteration: side effects run at most the window ahead of the loop", as
   }
   await waitFor(() => seen.finallyRan, 5000, "the generator's finally");
   assert.ok(seen.produced <= 40 + window, `produced ${seen.produced}`);
+});
+
+Deno.test("iteration: a loop that works on each item keeps the producer 256 ahead at most", async () => {
+  const seen = freshSeen();
+  await using p = await pair(iterationService(seen));
+  let taken = 0;
+  for await (const _ of p.client.root.counting()) {
+    taken++;
+    // A round trip per item: each batch arrives long before the loop needs it.
+    const produced = await p.client.root.produced();
+    assert.ok(produced <= taken + 256, `after ${taken} items ${produced} were produced`);
+    if (taken === 600) break;
+  }
+  await waitFor(() => seen.finallyRan, 5000, "the generator's finally");
+  assert.ok(seen.produced <= 600 + 256, `produced ${seen.produced}`);
+});
+
+Deno.test("iteration: a batch of large items ends at 4 MiB, whatever the window", async () => {
+  const seen = freshSeen();
+  await using p = await pair(iterationService(seen));
+  for await (const text of iterate<string>(p.client.root.megabytes(), { window: 1000 })) {
+    assert.equal(text.length, 1024 * 1024);
+    break;
+  }
+  await waitFor(() => p.serverConn().stats().exports === 1, 2000, "the iterator's release");
+  // Its first batch of 4 items and, at most, the next two asked for meanwhile (not 256).
+  assert.ok(seen.produced <= 12, `produced ${seen.produced} items of 1 MiB`);
 });
 
 Deno.test("iteration: an error arrives at the item where it happened", async () => {

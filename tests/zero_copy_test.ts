@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { connectInProcess, DEFAULT_LIMITS, Service, transfer } from "../mod.ts";
 import { Boxer } from "../core/wire/boxing.ts";
+import { attachmentBuffers } from "../core/wire/buffer_pool.ts";
 import { ByteWriter } from "../core/wire/msgpack.ts";
 import { pair, rejection } from "./_helpers.ts";
 
@@ -133,3 +134,51 @@ Deno.test("transfer: what cannot be handed over is refused clearly", async () =>
   assert.match(String(refusal), /detached/);
   assert.deepEqual(await p.client.root.describe(new Uint8Array(3)), [3, 0, "Uint8Array"]);
 });
+
+Deno.test("transfer: bytes echoed back and forth reuse the memory handed over (TCP)", async () => {
+  class Echo extends Service {
+    exposed_echo(bytes: Uint8Array): ReturnType<typeof transfer<Uint8Array>> {
+      return transfer(bytes);
+    }
+  }
+  await using p = await pair(Echo);
+  const size = 2 * 1024 * 1024 + 3; // no power of two: no buffer lent for copies has this size
+  const reused = countReuse();
+  try {
+    let bytes = pattern(size);
+    const sum = checksum(bytes);
+    for (let i = 0; i < 6; i++) {
+      const back = await p.client.root.echo(transfer(bytes)) as Uint8Array;
+      assert.equal(back.length, size);
+      assert.equal(back.buffer.byteLength, size, "an arriving buffer shows nothing but its bytes");
+      assert.equal(checksum(back), sum, `echo ${i}: the bytes`);
+      bytes = back;
+    }
+    // Each echo receives twice (here and there), into memory handed over before, once
+    // that memory's send is written: only the first arrivals may find nothing kept yet.
+    assert.ok(reused.count >= 10, `${reused.count} of ${reused.takes} arrivals reused memory`);
+  } finally {
+    reused.restore();
+  }
+});
+
+/** Counts arrivals of large byte arrays read into memory the pool had kept. */
+function countReuse(): { count: number; takes: number; restore(): void } {
+  const pool = attachmentBuffers;
+  const takeWhole = pool.takeWhole;
+  const counts = {
+    count: 0,
+    takes: 0,
+    restore: () => {
+      pool.takeWhole = takeWhole;
+    },
+  };
+  pool.takeWhole = function (size: number): Uint8Array {
+    const idle = pool.idleBytes;
+    const view = takeWhole.call(pool, size);
+    counts.takes++;
+    if (pool.idleBytes < idle) counts.count++;
+    return view;
+  };
+  return counts;
+}

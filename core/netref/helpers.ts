@@ -77,8 +77,9 @@ export async function dispose(value: unknown, error?: unknown): Promise<void> {
 /**
  * Iterates a remote iterable (or async iterable) with its own prefetch
  * window: the remote iterator runs at most `window` items ahead of the loop,
- * and items arrive in batches. `for await` on a netref does the same with the
- * connection's `iterationWindow` (default 256). With `window: 1` each item
+ * and items arrive in batches (256 ahead at first, more only while the loop
+ * keeps waiting for items). `for await` on a netref does the same with the
+ * connection's `iterationWindow` (default 16 384). With `window: 1` each item
  * costs a round trip and is produced only when the loop asks for it, and
  * values passed to `next(value)` reach a remote generator. A local iterable
  * is iterated as it is.

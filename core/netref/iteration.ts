@@ -5,15 +5,23 @@
  * Contract: the remote iterator never runs more than `window` items ahead of
  * what this iterator has handed out (items buffered here plus items asked for
  * never exceed the window), so a generator's side effects run at most that
- * far ahead. A window of 1 is lock-step: one NEXT per item, asked for only
- * when the consumer asks, and values passed to `next(value)` reach the
- * remote generator. Errors arrive at the item where they happened; `return()`
- * (a `break`) runs the remote generator's `finally` unless it has finished.
+ * far ahead. A growing iterator starts with a credit of
+ * {@linkcode FIRST_CREDIT} items (or the window, if smaller) and quadruples
+ * it, up to the window, each time the consumer has caught up with the
+ * batches and waits for one: a consumer that works on each item keeps the
+ * producer close, one that only collects gets the round trips a large window
+ * saves. A window of 1 is lock-step: one NEXT per item, asked for only when
+ * the consumer asks, and values passed to `next(value)` reach the remote
+ * generator. Errors arrive at the item where they happened; `return()` (a
+ * `break`) runs the remote generator's `finally` unless it has finished.
  *
  * @module
  */
 
 import { Op } from "../wire/messages.ts";
+
+/** The credit a growing iteration starts with: what it asks for first. */
+export const FIRST_CREDIT = 256;
 
 /** How a prefetching iterator reaches its remote iterator (which the caller opened). */
 export interface RemoteSteps {
@@ -27,8 +35,10 @@ export interface RemoteSteps {
 export interface IterateOptions {
   /**
    * Items the producer may run ahead of the consumer, from 1 (lock-step: one
-   * round trip per item) to 65 536.
-   * @default {256} (or the connection's `iterationWindow`)
+   * round trip per item) to 65 536. The iteration starts 256 items ahead (or
+   * the window, if smaller) and goes further, up to the window, only while
+   * the loop keeps waiting for items.
+   * @default {16_384} (or the connection's `iterationWindow`)
    */
   window?: number;
 }
@@ -40,6 +50,8 @@ type Ending = { done: true; value: unknown } | { done: false; error: unknown } |
 export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
   readonly #steps: RemoteSteps;
   readonly #window: number;
+  /** Items buffered plus asked for may reach this: the window, or less while growing. */
+  #credit: number;
   /** One NEXT per item, asked for when the consumer asks (window 1, nothing pushed). */
   readonly #lockStep: boolean;
   #buffer: unknown[] = [];
@@ -53,13 +65,19 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
   #turns = 0;
 
   /**
-   * Iterates the remote iterator `steps` reach, `window` items ahead at most.
-   * `first` is a batch of `window` items the producer sends unasked (a
-   * pushed stream's first chunks), if one is on its way.
+   * Iterates the remote iterator `steps` reach, `window` items ahead at most:
+   * from the start when `growing` is false, else growing into it. `first` is
+   * a batch of `window` items the producer sends unasked (a pushed stream's
+   * first chunks), if one is on its way.
    */
-  constructor(steps: RemoteSteps, window: number, first: Promise<unknown> | null = null) {
+  constructor(
+    steps: RemoteSteps,
+    window: number,
+    { growing = false, first = null }: { growing?: boolean; first?: Promise<unknown> | null } = {},
+  ) {
     this.#steps = steps;
     this.#window = window;
+    this.#credit = growing ? Math.min(window, FIRST_CREDIT) : window;
     this.#lockStep = window === 1 && first === null;
     if (first) this.#inFlight = this.#receive(first);
   }
@@ -121,7 +139,13 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
     while (!this.#hasBuffered()) {
       const ending = this.#ending;
       if (ending) return this.#finish(ending);
-      await (this.#inFlight ?? this.#ask());
+      if (this.#inFlight) {
+        // Caught up with the producer: a larger credit would have spared this wait.
+        this.#credit = Math.min(this.#window, this.#credit * 4);
+        await this.#inFlight;
+      } else {
+        await this.#ask();
+      }
     }
     return this.#takeBuffered();
   }
@@ -137,15 +161,15 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
     return { done: false, value: item };
   }
 
-  /** Asks for more when the buffer has run down to half the window. */
+  /** Asks for more when the buffer has run down to half the credit. */
   #refill(): void {
     const buffered = this.#buffer.length - this.#head;
-    if (this.#ending || this.#inFlight || buffered > this.#window >> 1) return;
+    if (this.#ending || this.#inFlight || buffered > this.#credit >> 1) return;
     void this.#ask().catch(() => {});
   }
 
   #ask(): Promise<void> {
-    const count = this.#window - (this.#buffer.length - this.#head);
+    const count = this.#credit - (this.#buffer.length - this.#head);
     const batch = this.#receive(this.#steps.step(Op.Batch, count));
     this.#inFlight = batch;
     return batch;
@@ -157,7 +181,7 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
       (answer) => {
         const [items, done, returned] = answer as [unknown[], boolean, unknown];
         if (this.#ending) return; // Left meanwhile.
-        this.#buffer = this.#buffer.slice(this.#head).concat(items);
+        this.#buffer = this.#hasBuffered() ? this.#buffer.slice(this.#head).concat(items) : items;
         this.#head = 0;
         if (done) this.#end({ done: true, value: returned });
       },

@@ -66,7 +66,9 @@ export function makeProxy(state: RemoteState): object {
         release,
       };
       // Its first chunks are on their way, pushed; BATCH on the stream asks for more.
-      const chunks = new PrefetchingIterator(steps, engine.streamWindow, engine.pushed(base));
+      const chunks = new PrefetchingIterator(steps, engine.streamWindow, {
+        first: engine.pushed(base),
+      });
       return readableFrom(chunks, release);
     }
     if (base.kind === RefKind.WritableStream) {
@@ -278,18 +280,23 @@ function disposeNow(state: RemoteState, error: unknown): void {
 
 /**
  * An async iterator over a remote (async) iterable, prefetching items in
- * batches of up to `window` (the connection's `iterationWindow` unless given).
+ * batches, growing up to `window` ahead (the connection's `iterationWindow`
+ * unless given).
  */
 export function remoteIterator(
   state: RemoteState,
   window: number = state.engine.iterationWindow,
 ): PrefetchingIterator {
   const iterator = perform(Op.Iter, state.engine, state.base, state.path, [], undefined);
-  return new PrefetchingIterator({
-    step: (op, arg) => perform(op, state.engine, iterator, [], [arg], undefined).promise,
-    // Done or left, the iterator needs no disposing (that would be one more `return()`).
-    release: () => releaseValue(iterator.value),
-  }, window);
+  return new PrefetchingIterator(
+    {
+      step: (op, arg) => perform(op, state.engine, iterator, [], [arg], undefined).promise,
+      // Done or left, the iterator needs no disposing (that would be one more `return()`).
+      release: () => releaseValue(iterator.value),
+    },
+    window,
+    { growing: true },
+  );
 }
 
 /**

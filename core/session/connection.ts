@@ -48,10 +48,13 @@ export interface ConnectionOptions extends Policy, Limits {
   /**
    * Items a `for await` over a remote iterable may prefetch: the remote
    * iterator runs at most this many items ahead of the loop (its side effects
-   * too), and they arrive in batches, a round trip per half window. 1 is
-   * lock-step: one round trip per item, each produced when asked for. From 1
-   * to 65 536; `iterate(remote, { window })` sets it for one iteration.
-   * @default {256}
+   * too), and they arrive in batches. An iteration starts 256 items ahead (or
+   * this, if smaller) and quadruples that, up to this, each time the loop has
+   * caught up and waits for items; a loop that works on each item keeps the
+   * producer 256 ahead. 1 is lock-step: one round trip per item, each
+   * produced when asked for. From 1 to 65 536; `iterate(remote, { window })`
+   * sets it for one iteration.
+   * @default {16_384}
    */
   iterationWindow?: number;
   /**

@@ -5,7 +5,8 @@
  *
  * Contract: the iterator runs no further than the count the consumer granted
  * (its credit), so a generator's side effects stay within the consumer's
- * window. A step that throws after some items were produced is kept for the
+ * window, and a batch ends early once its strings and byte arrays pass
+ * {@linkcode BATCH_BYTES}, so a window of large items stays a few MiB a reply. A step that throws after some items were produced is kept for the
  * consumer's next BATCH, which throws it: the items before it arrive first,
  * and the error reaches the consumer at the item where it happened.
  *
@@ -67,8 +68,12 @@ function settleStep(result: unknown): IteratorResult<unknown> | Promise<Iterator
 
 export { MAX_BATCH };
 
-/** Items a remote iteration may prefetch, unless the connection or the call says otherwise. */
-export const DEFAULT_ITERATION_WINDOW = 256;
+/**
+ * Items a remote iteration may prefetch, unless the connection or the call
+ * says otherwise: it starts 256 ahead and grows into this only while the
+ * consumer keeps waiting for items (`core/netref/iteration.ts`).
+ */
+export const DEFAULT_ITERATION_WINDOW = 16_384;
 
 /** Chunks a web stream handed over may have in flight, unless the connection says otherwise. */
 export const DEFAULT_STREAM_WINDOW = 64;
@@ -91,12 +96,16 @@ export function checkWindow(window: number, what: string): number {
  */
 export type BatchAnswer = [items: unknown[], done: boolean, returned: unknown];
 
+/** A batch's strings and byte arrays past this many bytes (UTF-16 units for strings) end it. */
+export const BATCH_BYTES = 4 * 1024 * 1024;
+
 /** Errors thrown by a step after some items of its batch were produced, per iterator. */
 const deferredErrors = new WeakMap<object, { error: unknown }>();
 
 /**
  * Runs up to `count` NEXT steps of `iterator` (one after another, each item
- * awaited when it is a promise), stopping at the end or at an error.
+ * awaited when it is a promise), stopping at the end, at an error, or once
+ * the items' strings and byte arrays pass {@linkcode BATCH_BYTES}.
  *
  * @throws {TypeError} when `count` is not an integer from 1 to {@linkcode MAX_BATCH}.
  * @throws whatever the iterator threw: at once when no item came before it,
@@ -116,7 +125,8 @@ export async function stepBatch(
     throw deferred.error;
   }
   const items: unknown[] = [];
-  while (items.length < (count as number)) {
+  let bytes = 0;
+  while (items.length < (count as number) && bytes < BATCH_BYTES) {
     let next: IteratorResult<unknown>;
     try {
       const stepped = step(iterator, Op.Next, undefined, run);
@@ -128,6 +138,15 @@ export async function stepBatch(
     }
     if (next.done) return [items, true, next.value];
     items.push(next.value);
+    bytes += sizeOf(next.value);
   }
   return [items, false, undefined];
+}
+
+/** The bytes a string or byte array will take on the wire, about; 0 for anything else. */
+function sizeOf(item: unknown): number {
+  if (typeof item === "string") return item.length;
+  if (typeof item !== "object" || item === null) return 0;
+  if (item instanceof ArrayBuffer || ArrayBuffer.isView(item)) return item.byteLength;
+  return 0;
 }

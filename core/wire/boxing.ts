@@ -538,7 +538,7 @@ export class Boxer implements Sliced {
     this.#attach(
       new Uint8Array(buffer, offset, length),
       kind,
-      () => new Uint8Array(buffer.transfer(), offset, length),
+      () => attachmentBuffers.adopt(new Uint8Array(buffer.transfer(), offset, length)),
     );
   }
 

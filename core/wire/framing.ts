@@ -637,7 +637,7 @@ export class ByteFrameChannel implements ReadableFrameChannel {
         id,
         // The body is only read while decoding: its buffer comes back to the pool.
         parts: sizes.map((size, i) =>
-          i === 0 ? attachmentBuffers.take(size) : new Uint8Array(size)
+          i === 0 ? attachmentBuffers.take(size) : attachmentBuffers.takeWhole(size)
         ),
         part: 0,
         offset: 0,
