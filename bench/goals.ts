@@ -125,7 +125,7 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
     },
     {
       what: "5 rdc 16 MiB echo with transfer() ÷ raw",
-      ...ratio("echo16-transfer/rdc", "echo16/raw"),
+      ...ratio("echo16-transfer/rdc", "echo16-transfer/raw"),
       op: ">=",
       target: 0.9,
     },

@@ -74,13 +74,21 @@ Deno.test("buffer pool: buffers lent for copies are never taken whole", () => {
   assert.equal(pool.take(4 * MiB).buffer, copy.buffer, "it stays for the next send");
 });
 
-Deno.test("buffer pool: adopted buffers count against the allowance and make way too", () => {
+Deno.test("buffer pool: copies and adopted buffers have an allowance each", () => {
   const pool = new BufferPool();
-  const adopted = [0, 1, 2].map(() => pool.adopt(new Uint8Array(40 * MiB)));
-  for (const view of adopted) pool.give(view);
-  assert.equal(pool.idleBytes, 120 * MiB);
+  // A 100 MB copy idle (its shelf's whole allowance) does not keep an adopted buffer out.
   const large = pool.take(100e6);
   pool.give(large);
-  assert.ok(pool.idleBytes <= BufferPool.MAX_KEPT);
-  assert.equal(pool.take(100e6).buffer, large.buffer, "the large one displaced adopted ones");
+  const adopted = pool.adopt(new Uint8Array(40 * MiB));
+  pool.give(adopted);
+  assert.equal(pool.idleBytes, 128 * MiB + 40 * MiB);
+  assert.equal(pool.takeWhole(40 * MiB).buffer, adopted.buffer);
+  assert.equal(pool.take(100e6).buffer, large.buffer, "and the copy is still there");
+  // Adopted buffers displace smaller adopted ones past their own allowance.
+  const small = [0, 1, 2].map(() => pool.adopt(new Uint8Array(40 * MiB)));
+  for (const view of small) pool.give(view);
+  const big = pool.adopt(new Uint8Array(100 * MiB));
+  pool.give(big);
+  assert.ok(pool.idleBytes <= 128 * MiB, `${pool.idleBytes} bytes idle`);
+  assert.equal(pool.takeWhole(100 * MiB).buffer, big.buffer);
 });

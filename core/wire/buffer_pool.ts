@@ -3,43 +3,93 @@
  * every connection of the process: reusing them spares each large send a
  * fresh allocation, and the page faults of touching it. Buffers handed over
  * with `transfer()` join the pool once written, and a large byte array that
- * arrives is read into an idle buffer of exactly its size when there is one,
+ * arrives is read into an idle one of exactly its size when there is one,
  * so bytes echoed back and forth with `transfer()` reuse the same memory.
  *
  * @module
  */
 
 /**
- * Idle buffers by capacity (powers of two), and adopted ones by their size.
+ * Idle buffers by size, at most {@linkcode Shelf.MAX_KEPT} bytes of them:
+ * a buffer that does not fit displaces smaller idle ones, never larger ones
+ * (a large buffer is worth more than the small ones it displaces, its pages
+ * cost the most to fault in again); what is not kept is left to the garbage
+ * collector.
+ */
+class Shelf {
+  /** The most bytes kept idle. */
+  static readonly MAX_KEPT = 128 * 1024 * 1024;
+  #idle = new Map<number, ArrayBuffer[]>();
+  #kept = 0;
+
+  /** Bytes kept idle now. */
+  get kept(): number {
+    return this.#kept;
+  }
+
+  /** An idle buffer of `size` bytes, if one is kept; the shelf forgets it. */
+  take(size: number): ArrayBuffer | undefined {
+    const buffer = this.#idle.get(size)?.pop();
+    if (buffer) this.#kept -= size;
+    return buffer;
+  }
+
+  /** Keeps `buffer` idle, if it fits or smaller ones can make way for it. */
+  put(buffer: ArrayBuffer): void {
+    const size = buffer.byteLength;
+    if (size > Shelf.MAX_KEPT) return;
+    if (this.#kept + size > Shelf.MAX_KEPT) this.#makeRoom(size);
+    if (this.#kept + size > Shelf.MAX_KEPT) return;
+    this.#kept += size;
+    const idle = this.#idle.get(size);
+    if (idle) idle.push(buffer);
+    else this.#idle.set(size, [buffer]);
+  }
+
+  /** Drops idle buffers smaller than `size`, smallest first, until one of `size` fits. */
+  #makeRoom(size: number): void {
+    for (const smaller of [...this.#idle.keys()].sort((a, b) => a - b)) {
+      if (smaller >= size) return;
+      const idle = this.#idle.get(smaller)!;
+      while (idle.length > 0 && this.#kept + size > Shelf.MAX_KEPT) {
+        idle.pop();
+        this.#kept -= smaller;
+      }
+      if (idle.length === 0) this.#idle.delete(smaller);
+      if (this.#kept + size <= Shelf.MAX_KEPT) return;
+    }
+  }
+}
+
+/**
+ * Buffers lent for copies (by capacity, powers of two), and buffers adopted
+ * from `transfer()` (by their exact size), on a shelf each: a 100 MB copy
+ * kept idle does not keep a transferred buffer from coming back, nor the
+ * reverse.
  *
  * Contract: `take` hands out a view nobody else holds, and `adopt` takes a
  * buffer nobody else can reach any more (its owner transferred it); `give`
  * takes either back once nothing reads it any more (its bytes were written).
- * `takeWhole` hands a buffer out for good: the pool forgets it. At most
- * {@linkcode BufferPool.MAX_KEPT} bytes are kept idle, smaller buffers
- * making way for a larger one; the rest is left to the garbage collector.
+ * `takeWhole` hands an adopted buffer out for good: the pool forgets it. At
+ * most {@linkcode BufferPool.MAX_KEPT} bytes are kept idle on each shelf.
  */
 export class BufferPool {
-  /** The most bytes kept idle. */
-  static readonly MAX_KEPT = 128 * 1024 * 1024;
-  #idle = new Map<number, ArrayBuffer[]>();
-  /** Idle adopted buffers by their exact size: they are taken whole, for good. */
-  #idleAdopted = new Map<number, ArrayBuffer[]>();
-  #adopted = new WeakSet<ArrayBuffer>();
-  #kept = 0;
+  /** The most bytes kept idle on each shelf (copies, adopted). */
+  static readonly MAX_KEPT = Shelf.MAX_KEPT;
+  #copies = new Shelf();
+  #adoptedShelf = new Shelf();
   #lent = new WeakSet<ArrayBuffer>();
+  #adopted = new WeakSet<ArrayBuffer>();
 
-  /** Bytes kept idle now, for the next sends (at most {@linkcode BufferPool.MAX_KEPT}). */
+  /** Bytes kept idle now, on both shelves. */
   get idleBytes(): number {
-    return this.#kept;
+    return this.#copies.kept + this.#adoptedShelf.kept;
   }
 
   /** A view of `size` bytes on a buffer of the next power-of-two capacity. */
   take(size: number): Uint8Array {
     const capacity = 2 ** Math.ceil(Math.log2(Math.max(size, 1)));
-    let buffer = this.#idle.get(capacity)?.pop();
-    if (buffer) this.#kept -= capacity;
-    else buffer = new ArrayBuffer(capacity);
+    const buffer = this.#copies.take(capacity) ?? new ArrayBuffer(capacity);
     this.#lent.add(buffer);
     return new Uint8Array(buffer, 0, size);
   }
@@ -50,10 +100,8 @@ export class BufferPool {
    * are the caller's to overwrite, all of them, before anyone else sees it.
    */
   takeWhole(size: number): Uint8Array {
-    const buffer = this.#idleAdopted.get(size)?.pop();
-    if (!buffer) return new Uint8Array(size);
-    this.#kept -= size;
-    return new Uint8Array(buffer);
+    const buffer = this.#adoptedShelf.take(size);
+    return buffer ? new Uint8Array(buffer) : new Uint8Array(size);
   }
 
   /**
@@ -77,35 +125,8 @@ export class BufferPool {
   give(view: Uint8Array): void {
     const buffer = view.buffer as ArrayBuffer;
     if (!this.#lent.delete(buffer)) return;
-    if (buffer.byteLength > BufferPool.MAX_KEPT) return;
-    if (this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) this.#makeRoom(buffer.byteLength);
-    if (this.#kept + buffer.byteLength > BufferPool.MAX_KEPT) return;
-    this.#kept += buffer.byteLength;
-    const pool = this.#adopted.delete(buffer) ? this.#idleAdopted : this.#idle;
-    const idle = pool.get(buffer.byteLength);
-    if (idle) idle.push(buffer);
-    else pool.set(buffer.byteLength, [buffer]);
-  }
-
-  /**
-   * Drops idle buffers smaller than `capacity`, smallest first, until one of
-   * `capacity` fits: a large buffer is worth more than the small ones it
-   * displaces, its pages cost the most to fault in again.
-   */
-  #makeRoom(capacity: number): void {
-    const sizes = [...this.#idle.keys(), ...this.#idleAdopted.keys()].sort((a, b) => a - b);
-    for (const size of sizes) {
-      if (size >= capacity) return;
-      for (const pool of [this.#idle, this.#idleAdopted]) {
-        const idle = pool.get(size);
-        while (idle && idle.length > 0 && this.#kept + capacity > BufferPool.MAX_KEPT) {
-          idle.pop();
-          this.#kept -= size;
-        }
-        if (idle?.length === 0) pool.delete(size);
-      }
-      if (this.#kept + capacity <= BufferPool.MAX_KEPT) return;
-    }
+    if (this.#adopted.delete(buffer)) this.#adoptedShelf.put(buffer);
+    else this.#copies.put(buffer);
   }
 }
 
