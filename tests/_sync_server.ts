@@ -68,6 +68,8 @@ export class SyncTestService extends Service {
   running = 0;
   mostRunning = 0;
   finallyRan = 0;
+  /** Items `counting()` has produced, in all. */
+  produced = 0;
   conn: Connection | null = null;
 
   override onConnect(conn: Connection): void {
@@ -88,6 +90,12 @@ export class SyncTestService extends Service {
       for (let i = 0; i < n; i++) yield i * i;
     } finally {
       this.finallyRan++;
+    }
+  }
+  *counting(): Generator<number> {
+    for (let i = 0;; i++) {
+      this.produced++;
+      yield i;
     }
   }
   *forever(): Generator<number> {

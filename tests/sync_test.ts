@@ -128,6 +128,46 @@ Deno.test("sync: iteration: generators stream, break runs the remote finally, in
   assert.equal(root.finallyRan, before + 1);
 });
 
+Deno.test("sync: iteration comes in batches that grow while the loop only collects", async () => {
+  await using server = await startSyncServer();
+  using conn = connectSync("127.0.0.1", server.port);
+  const squares = conn.root.squares;
+  const before = conn.stats().framesSent;
+  const items = [...squares(10_000)] as number[];
+  const requests = conn.stats().framesSent - before;
+  assert.equal(items.length, 10_000);
+  assert.ok(items.every((item, i) => item === i * i), "the items, in order");
+  // A CALL, an ITER, then BATCHes of 256, 1 024, 4 096 and 16 384 at most: not 10 001 NEXTs.
+  assert.ok(requests <= 10, `${requests} requests`);
+});
+
+Deno.test("sync: a loop that works on each item keeps the producer one batch of 256 ahead", async () => {
+  await using server = await startSyncServer();
+  using conn = connectSync("127.0.0.1", server.port);
+  const root = conn.root;
+  let taken = 0;
+  for (const _ of root.counting()) {
+    taken++;
+    // A round trip per item: each batch takes far longer to use than to fetch.
+    const produced = root.produced as number;
+    assert.ok(produced <= taken + 255, `after ${taken} items ${produced} were produced`);
+    if (taken === 600) break;
+  }
+  assert.ok(root.produced <= 600 + 255, `produced ${root.produced}`);
+});
+
+Deno.test("sync: with an iterationWindow of 1 each item is produced when the loop asks", async () => {
+  await using server = await startSyncServer();
+  using conn = connectSync("127.0.0.1", server.port, { iterationWindow: 1 });
+  const root = conn.root;
+  let taken = 0;
+  for (const _ of root.counting()) {
+    taken++;
+    assert.equal(root.produced, taken);
+    if (taken === 20) break;
+  }
+});
+
 Deno.test("sync: a ReadableStream handed over is iterated, none of it pushed past the reader", async () => {
   await using server = await startSyncServer();
   using conn = connectSync("127.0.0.1", server.port);

@@ -53,7 +53,8 @@ export interface ConnectionOptions extends Policy, Limits {
    * caught up and waits for items; a loop that works on each item keeps the
    * producer 256 ahead. 1 is lock-step: one round trip per item, each
    * produced when asked for. From 1 to 65 536; `iterate(remote, { window })`
-   * sets it for one iteration.
+   * sets it for one iteration. A synchronous connection's `for…of` fetches
+   * batches of up to this many items too (see README "Synchronous mode").
    * @default {16_384}
    */
   iterationWindow?: number;

@@ -17,8 +17,10 @@
  */
 
 import { rethrowWithCallerStack } from "../errors.ts";
+import { FIRST_CREDIT } from "../netref/iteration.ts";
 import { proxyTarget } from "../netref/proxy.ts";
 import type { ImportEntry } from "../session/imports.ts";
+import type { BatchAnswer } from "../session/iteration.ts";
 import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
   describe,
@@ -118,24 +120,45 @@ function remoteKeys(state: RemoteState): Set<string> {
   return keys;
 }
 
-/** Iterates a remote iterable: ITER once, NEXT per item, RETURN when left early. */
+/**
+ * Iterates a remote iterable: ITER once, then BATCH, blocking, whenever the
+ * items fetched are used up (NEXT per item with an `iterationWindow` of 1),
+ * and RETURN when left early. The remote iterator never runs further ahead
+ * than the batch being used. A batch asks for 256 items (or the window, if
+ * smaller) and the next for four times as many, up to the window, whenever
+ * the loop used a batch up faster than it took to fetch: a loop that works
+ * on each item keeps its batches small, one that only collects soon needs
+ * few round trips.
+ */
 function* iterate(state: RemoteState): Generator<unknown, void, undefined> {
   const iterator = remoteState(syncOperation(state, Op.Iter, [], []))!;
+  const window = state.engine.iterationWindow;
+  let credit = Math.min(window, FIRST_CREDIT);
   let finished = false;
   try {
     while (true) {
-      const step = syncOperation(iterator, Op.Next, [], [undefined]) as IteratorResult<unknown>;
-      if (step.done) {
-        finished = true;
-        return;
-      }
-      yield step.value;
+      const asked = performance.now();
+      const [items, done] = window === 1
+        ? nextAsBatch(syncOperation(iterator, Op.Next, [], [undefined]))
+        : syncOperation(iterator, Op.Batch, [], [credit]) as BatchAnswer;
+      const fetched = performance.now();
+      // Done, the remote iterator has nothing left to run: RETURN would be one request too many.
+      finished = done;
+      yield* items;
+      if (done) return;
+      if (performance.now() - fetched < fetched - asked) credit = Math.min(window, credit * 4);
     }
   } finally {
     // `break`, `return` or a throw in the loop: the remote `finally` runs now.
     if (!finished && !state.engine.closed) syncOperation(iterator, Op.Return, [], [undefined]);
     state.engine.dispose(iterator.base as ImportEntry);
   }
+}
+
+/** A NEXT's answer as a BATCH's: its one item, or none at the end. */
+function nextAsBatch(step: unknown): BatchAnswer {
+  const { done, value } = step as IteratorResult<unknown>;
+  return done ? [[], true, value] : [[value], false, undefined];
 }
 
 /**
