@@ -68,8 +68,9 @@ Deno.test("iteration: 10 000 items arrive in a handful of round trips", async ()
   assert.equal(items.length, 10_000);
   assert.ok(items.every((item, i) => item === i), "the items, in order");
   // A CALL, an ITER, then BATCHes of 256, 128, 896, 3 200 and the rest: the loop keeps
-  // waiting, so the credit quadruples each time, up to the window (16 384).
-  assert.ok(requests <= 10, `${requests} requests, not 10 000 (nor 80 at a fixed 256)`);
+  // waiting, so the credit quadruples each time, up to the window (16 384). (The bound leaves
+  // room for a wait or two a loaded machine may not show.)
+  assert.ok(requests <= 16, `${requests} requests, not 10 000 (nor 80 at a fixed 256)`);
   await waitFor(() => p.serverConn().stats().exports === 1, 2000, "the iterator's release");
 });
 

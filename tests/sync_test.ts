@@ -137,8 +137,9 @@ Deno.test("sync: iteration comes in batches that grow while the loop only collec
   const requests = conn.stats().framesSent - before;
   assert.equal(items.length, 10_000);
   assert.ok(items.every((item, i) => item === i * i), "the items, in order");
-  // A CALL, an ITER, then BATCHes of 256, 1 024, 4 096 and 16 384 at most: not 10 001 NEXTs.
-  assert.ok(requests <= 10, `${requests} requests`);
+  // A CALL, an ITER, then BATCHes of 256, 1 024, 4 096 and the rest (a loaded machine may
+  // need a batch or two more): not 10 001 NEXTs.
+  assert.ok(requests <= 16, `${requests} requests`);
 });
 
 Deno.test("sync: a loop that works on each item keeps the producer one batch of 256 ahead", async () => {
