@@ -28,6 +28,14 @@ class Counter {
   }
 }
 
+/** A resource Python uses with `with`: its disposer logs the exception the block raised. */
+class Resource {
+  constructor(readonly name: string, readonly log: [string, string | null][]) {}
+  async [Symbol.asyncDispose](error?: unknown): Promise<void> {
+    this.log.push([this.name, error === undefined ? null : await python.repr(error)]);
+  }
+}
+
 class DemoService {
   #conn: PythonConnection | undefined;
   onConnect(conn: PythonConnection): void {
@@ -61,6 +69,10 @@ class DemoService {
   }
   async exposed_bounce(fn: (n: number) => Promise<number>, n: number): Promise<number> {
     return n === 0 ? 0 : 1 + await fn(n - 1);
+  }
+  exposed_disposals: [string, string | null][] = [];
+  exposed_resource(name: string): Resource {
+    return new Resource(name, this.exposed_disposals);
   }
   exposed_exports(): number {
     return this.#conn!.stats().exports;
@@ -99,6 +111,17 @@ pythonTest("a Python client uses a Deno service", async (_t, v) => {
   assert.deepEqual(seen.eq, [true, true]);
   assert.equal(seen.chain, 10);
   assert.deepEqual(seen.frames, [3000, 3001, 64000, 64001, 1 << 20]);
+  // `with` on a Deno object with a disposer: the disposer runs, with the block's exception.
+  assert.equal(seen.with_inside, "quiet");
+  assert.equal(seen.with_raised, "boom");
+  // RPyC sends `__exit__`'s first argument only: the exception's class.
+  assert.deepEqual(seen.disposals, [["quiet", null], ["loud", "<class 'ValueError'>"]]);
+  // An object without a disposer is no context manager (Python's own words for it).
+  assert.deepEqual(seen.with_plain, [
+    "TypeError",
+    "'deno.Counter' object does not support the context manager protocol",
+  ]);
+  assert.equal(seen.exit_plain, "'deno.Counter' object has no attribute '__exit__'");
   // The root, and the bound method `exports` while Python calls it: every other reference
   // Python held came back with its DELs.
   assert.equal(seen.exports, 2);

@@ -2,7 +2,8 @@
  * Deno values as a Python peer sees them: the type name each is labelled
  * with, the attributes Python may reach (under rdc's policy), and the
  * emulation that makes a JS array passed with `ref()` behave as a `list`, a
- * `Map` as a `dict` and an iterator as an iterator.
+ * `Map` as a `dict`, an iterator as an iterator, and an object with a
+ * disposer as a context manager (`with`).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   type ResolvedPolicy,
   resolveMember,
 } from "../session/policy.ts";
+import { disposableByPeer, disposeTarget } from "../session/dispatch.ts";
 import { ByReference } from "../wire/markers.ts";
 import { AccessError, peerFault } from "../errors.ts";
 import { NOT_IMPLEMENTED, Slice, Tuple } from "./values.ts";
@@ -163,6 +165,35 @@ function emulation(value: unknown): Record<string, Method<never>> | null {
   return null;
 }
 
+/**
+ * What a Deno object with a disposer (`Symbol.asyncDispose` or
+ * `Symbol.dispose`) shows Python so that `with` works on it, as on any RPyC
+ * netref: `__enter__` returns the object, and `__exit__` (RPyC's CTXEXIT)
+ * runs the disposer with the exception the block raised, if any. Services
+ * and `restricted()` views have neither, as rdc's own peers may not dispose
+ * them.
+ */
+const CONTEXT_METHODS = ["__enter__", "__exit__"];
+
+function contextMethod(value: unknown, name: string): ((...args: unknown[]) => unknown) | null {
+  if (!CONTEXT_METHODS.includes(name) || !disposableByPeer(value)) return null;
+  return name === "__enter__" ? () => value : (_type, error) => exitContext(value, error);
+}
+
+/**
+ * Leaves a `with` block on `value`: runs its disposer with `error` (the
+ * exception the block raised, a netref to it; none when it raised nothing).
+ * Resolves with None, so the block's exception, if any, goes on.
+ *
+ * @throws {PythonError} AttributeError when `value` is no context manager;
+ *   whatever its disposer throws.
+ */
+export async function exitContext(value: unknown, error: unknown): Promise<null> {
+  if (!disposableByPeer(value)) throw noAttribute(value, "__exit__");
+  await disposeTarget(value, error ?? undefined);
+  return null;
+}
+
 /** Python's AttributeError for a name `value` lacks. */
 function noAttribute(value: unknown, name: string): PythonError {
   const type = typeof value === "object" && value !== null ? namePack(value) : typeof value;
@@ -179,6 +210,8 @@ function noAttribute(value: unknown, name: string): PythonError {
  * policy refuses it (Python's `hasattr` depends on that type).
  */
 export function getAttribute(value: unknown, name: string, policy: ResolvedPolicy): unknown {
+  const context = contextMethod(value, name);
+  if (context) return context;
   const emulated = emulation(value);
   if (emulated) {
     const method = emulated[name];
@@ -243,7 +276,8 @@ export function attributeNames(value: unknown, policy: ResolvedPolicy): string[]
   const emulated = emulation(value);
   if (emulated) return Object.keys(emulated).sort();
   if (typeof value !== "object" && typeof value !== "function" || value === null) return [];
-  return reachableNames(value, policy);
+  const names = reachableNames(value, policy);
+  return disposableByPeer(value) ? [...CONTEXT_METHODS, ...names] : names;
 }
 
 /**
@@ -259,7 +293,7 @@ export function methodList(value: unknown, policy: ResolvedPolicy): Tuple {
 }
 
 function isMethod(value: unknown, name: string, policy: ResolvedPolicy): boolean {
-  if (emulation(value)) return true;
+  if (emulation(value) || contextMethod(value, name)) return true;
   const member = reach(value, name, "read", policy);
   for (let o: object | null = member.holder; o; o = Object.getPrototypeOf(o)) {
     const descriptor = Object.getOwnPropertyDescriptor(o, member.name);

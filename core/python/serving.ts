@@ -9,6 +9,7 @@ import type { PyBoxer } from "./boxing.ts";
 import {
   attributeNames,
   callFromPython,
+  exitContext,
   getAttribute,
   LentIterator,
   methodList,
@@ -114,8 +115,9 @@ async function handle(s: ServingSession, handler: HandleCode, args: unknown[]): 
     }
     case Handle.Pickle:
       throw new PythonError("builtins.ValueError", ["pickling is disabled"]);
-    case Handle.OldSlicing:
     case Handle.CtxExit:
+      return await exitContext(args[0], args[1]);
+    case Handle.OldSlicing:
     case Handle.InstanceCheck:
       throw new PythonError("builtins.NotImplementedError", [
         `RPyC handler ${handler} is not served by Deno`,

@@ -283,11 +283,21 @@ export function execute(
  * @throws {AccessError} for a service or a restricted view; {@linkcode TypeError}
  *   for an object without a disposer; whatever the disposer throws.
  */
-function disposeTarget(target: unknown, error: unknown): unknown {
+export function disposeTarget(target: unknown, error: unknown): unknown {
   if (isService(target) || target instanceof Restricted) {
     throw new AccessError("cannot dispose a service or a restricted view");
   }
   return runDisposer(target, error);
+}
+
+/**
+ * Whether the peer may dispose `target` ({@linkcode disposeTarget} runs its
+ * disposer rather than refusing).
+ */
+export function disposableByPeer(target: unknown): boolean {
+  if (typeof target !== "object" || target === null) return false;
+  if (isService(target) || target instanceof Restricted) return false;
+  return Symbol.asyncDispose in target || Symbol.dispose in target;
 }
 
 /**

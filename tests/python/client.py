@@ -56,6 +56,24 @@ def service(port):
         return root.bounce(again, n)
     out["chain"] = root.bounce(again, 10)
     out["frames"] = [len(root.echo(os.urandom(n))) for n in (3000, 3001, 64000, 64001, 1 << 20)]
+    with root.resource("quiet") as r:
+        out["with_inside"] = r.name
+    try:
+        with root.resource("loud"):
+            raise ValueError("boom")
+    except ValueError as e:
+        out["with_raised"] = e.args[0]
+    out["disposals"] = [list(d) for d in root.disposals]
+    try:
+        with root.counter:
+            pass
+    except Exception as e:
+        out["with_plain"] = [type(e).__name__, str(e)]
+    try:
+        root.counter.__exit__(None, None, None)  # CTXEXIT itself
+    except AttributeError as e:
+        out["exit_plain"] = e.args[0]
+    del r
     del counter, items, mapping
     gc.collect()
     out["exports"] = root.exports()
