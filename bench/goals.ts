@@ -152,6 +152,21 @@ export function goals({ samples, failures }: Rounds, names: GoalNames): Check[] 
       op: "info",
     },
     {
+      what: "15 rdc bytes on the wire with deflate ÷ with zstd, same echo",
+      ...ratio("wire-text-deflate/rdc", "wire-text/rdc"),
+      op: "info",
+    },
+    {
+      what: "15 rdc echo time with zstd ÷ uncompressed, loopback",
+      ...ratio("text-echo-zstd/rdc", "text-echo-off/rdc"),
+      op: "info",
+    },
+    {
+      what: "15 rdc echo time with deflate ÷ uncompressed, loopback",
+      ...ratio("text-echo-deflate/rdc", "text-echo-off/rdc"),
+      op: "info",
+    },
+    {
       what: "16 Deno → RPyC os.getpid() ÷ RPyC's own client, same server",
       ...ratio("py-getpid/deno", "py-getpid/rpyc"),
       op: "<=",

@@ -29,9 +29,11 @@
  * 13 iterating 10 000 remote items (rdc's batched `for await`, RPyC's
  * `buffiter`) beside copying them by value; 14 a 20-chunk `ReadableStream`
  * passed to a remote reader over a link adding 25 ms each way; the 16 MiB
- * echo handed over with `transfer()` (scenario 5); 15 the bytes on the wire
- * for an echo of a 1 MB repetitive string, rdc with `compression: true`,
- * RPyC with its default zlib; 16 rdc's Python interop: `py.modules.os.getpid()`
+ * echo handed over with `transfer()` (scenario 5), beside the raw echo
+ * measured again; 15 the bytes on the wire for an echo of a 1 MB repetitive
+ * string, rdc with `compression: true` (zstd) and with deflate, RPyC with its
+ * default zlib, and the time of that echo over loopback with each of rdc's
+ * algorithms and without; 16 rdc's Python interop: `py.modules.os.getpid()`
  * from Deno beside Python's own client on the same RPyC server, and the round
  * trips of a classic connect to Python (`python_interop.ts`).
  *
@@ -97,6 +99,8 @@ const STREAM_CHUNKS = 20;
 const STREAM_DELAY_MS = 25;
 const STREAM_COUNT = flags.smoke ? 1 : 3;
 /** Scenario 14: a string of about 1 MB that compresses well. */
+/** Echoes of the repetitive string a compression timing takes. */
+const TEXT_ECHOES = flags.smoke ? 1 : 5;
 const REPETITIVE = "All work and no play makes Jack a dull boy. ".repeat(
   flags.smoke ? 100 : 22_728,
 );
@@ -286,6 +290,18 @@ add(
     ...each((p) => p.wireBytes && (() => p.wireBytes!(REPETITIVE))),
   ],
 );
+// Both algorithms rdc compresses with, on the same text: the bytes each saves, the time each costs.
+add("wire-text-deflate", "15 bytes on the wire, the same echo with deflate", "B", [
+  ["rdc", () => rdc.wireBytes(REPETITIVE, "deflate")],
+]);
+for (const compression of [false, "deflate", "zstd"] as const) {
+  add(
+    `text-echo-${compression || "off"}`,
+    `15 echo of the same string over loopback, compression ${compression || "off"}`,
+    "µs",
+    [["rdc", () => rdc.textEcho(REPETITIVE, compression, TEXT_ECHOES)]],
+  );
+}
 // 16: rdc's Python interop on the RPyC peer's own classic server, beside Python's client.
 const rpycPeer = peers.find((p): p is RpycPeer => p instanceof RpycPeer);
 await using interop = rpycPeer

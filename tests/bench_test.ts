@@ -68,17 +68,20 @@ Deno.test("bench: every scenario runs for rdc and each peer (smoke mode)", async
     // echo has a third size and the ping-under-pull gives three rows; the call over the other
     // transports (11) has a row for each of Worker, MessagePort and WebSocket. Bulk data adds
     // iteration and its copy baseline (13), the stream (14), the echo with transfer() and the
-    // bytes on the wire (15). With RPyC, the Python interop adds two (16).
-    assert.equal(result.measured.length, rpyc ? 26 : 24, text);
-    /** The peers beside rdc in a bulk-data row, by its title; undefined for the other rows. */
+    // bytes on the wire with zstd and with deflate, and the echo's time with each and without
+    // (15). With RPyC, the Python interop adds two (16).
+    assert.equal(result.measured.length, rpyc ? 30 : 28, text);
+    /** The subjects beside rdc in a bulk-data row, by its title; undefined for the other rows. */
     const bulkPeers = (title: string): string[] | undefined =>
       /^13 iterate/.test(title)
         ? ["rpyc"]
         : /^14 /.test(title)
         ? ["capnweb"]
-        : /^15 /.test(title)
+        : /^15 bytes on the wire: /.test(title)
         ? ["rpyc"]
-        : /copied by value|with transfer\(\)/.test(title)
+        : /with transfer\(\)/.test(title)
+        ? ["raw"]
+        : /^15 |copied by value/.test(title)
         ? []
         : undefined;
     for (const scenario of result.measured) {

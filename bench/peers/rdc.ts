@@ -134,12 +134,26 @@ export class RdcPeer implements Peer {
     return timeItems(() => itemList(n), n, count);
   }
 
-  async wireBytes(text: string): Promise<number> {
-    await using conn = await connect("127.0.0.1", this.port, { compression: true });
+  /** Bytes an echo of `text` puts on the wire both ways, with `compression` (the best: zstd). */
+  async wireBytes(text: string, compression: boolean | string = true): Promise<number> {
+    await using conn = await connect("127.0.0.1", this.port, { compression });
     const before = conn.stats();
     if (await conn.root.echoText(text) !== text) throw new Error("echo text: wrong result");
     const after = conn.stats();
     return after.bytesSent - before.bytesSent + after.bytesReceived - before.bytesReceived;
+  }
+
+  /** Microseconds per echo of `text` over loopback with `compression` (its cost in time). */
+  async textEcho(text: string, compression: boolean | string, count: number): Promise<number> {
+    await using conn = await connect("127.0.0.1", this.port, { compression });
+    const echoText = conn.root.echoText;
+    return await timeBatch(
+      async () => {
+        if (await echoText(text) !== text) throw new Error("echo text: wrong result");
+      },
+      0,
+      count,
+    );
   }
 
   async streamDelayed(port: number, chunks: number, count: number): Promise<number> {
