@@ -312,6 +312,13 @@ class Lock {
   }
 }
 
+class InnerService extends Service {
+  static disposed = 0;
+  [Symbol.dispose](): void {
+    InnerService.disposed++;
+  }
+}
+
 class StoreService extends Service {
   exposed_begin(name: string): Transaction {
     return new Transaction(name);
@@ -319,6 +326,11 @@ class StoreService extends Service {
 
   exposed_lock(): Lock {
     return new Lock();
+  }
+
+  /** A service with a disposer of its own, handed out by reference. */
+  exposed_inner(): InnerService {
+    return new InnerService();
   }
 
   exposed_plain(): { size: number; grow(): void } {
@@ -360,6 +372,13 @@ Deno.test("remote disposables: `await using` runs the owner's disposer; dispose(
   await dispose(box);
   assert.equal(p.client.stats().framesSent, sent, "nothing sent at once");
   assert.ok(await rejection(box.grow()) instanceof ReferenceError);
+
+  // Nor is a service, even with a disposer: the peer may not dispose one, so it is not offered.
+  const inner = await p.client.root.inner();
+  const sentBefore = p.client.stats().framesSent;
+  await dispose(inner);
+  assert.equal(p.client.stats().framesSent, sentBefore, "no DISPOSE for a service");
+  assert.equal(InnerService.disposed, 0);
 });
 
 Deno.test("remote disposables, synchronous: `using` blocks until the owner's disposer ran", async () => {

@@ -10,13 +10,14 @@
 
 import {
   BLOCKED_NAMES,
+  disposableByPeer,
   isService,
   type Member,
   reachableNames,
   type ResolvedPolicy,
   resolveMember,
 } from "../session/policy.ts";
-import { disposableByPeer, disposeTarget } from "../session/dispatch.ts";
+import { disposeTarget } from "../session/dispatch.ts";
 import { ByReference } from "../wire/markers.ts";
 import { AccessError, peerFault } from "../errors.ts";
 import { NOT_IMPLEMENTED, Slice, Tuple } from "./values.ts";

@@ -291,16 +291,6 @@ export function disposeTarget(target: unknown, error: unknown): unknown {
 }
 
 /**
- * Whether the peer may dispose `target` ({@linkcode disposeTarget} runs its
- * disposer rather than refusing).
- */
-export function disposableByPeer(target: unknown): boolean {
-  if (typeof target !== "object" || target === null) return false;
-  if (isService(target) || target instanceof Restricted) return false;
-  return Symbol.asyncDispose in target || Symbol.dispose in target;
-}
-
-/**
  * Calls `target`'s `Symbol.asyncDispose`, else its `Symbol.dispose`, with
  * `error` as the argument.
  *

@@ -29,7 +29,7 @@ import {
 import { ExportTable } from "./exports.ts";
 import { type ImportEntry, ImportTable } from "./imports.ts";
 import { MAX_LIST_NAMES, MemberLists, type SentList } from "./member_lists.ts";
-import { reachableNames, type ResolvedPolicy, Restricted } from "./policy.ts";
+import { disposableByPeer, reachableNames, type ResolvedPolicy } from "./policy.ts";
 import { isThenable } from "../wire/thenable.ts";
 
 /** What the object space needs of its session. */
@@ -239,7 +239,7 @@ export class OutgoingRefs implements ReferenceWriter {
       id,
       shape,
       name: entry ? entry.name : state ? describe(state) : refName(value),
-      disposable: entry ? entry.disposable : !state && isDisposable(value),
+      disposable: entry ? entry.disposable : !state && disposableByPeer(value),
       pushed,
     };
     return { kind: "export", descriptor };
@@ -382,15 +382,6 @@ function refKind(value: object): RefKindCode {
   if (value instanceof ReadableStream) return RefKind.ReadableStream;
   if (value instanceof WritableStream) return RefKind.WritableStream;
   return isThenable(value) ? RefKind.Promise : RefKind.Object;
-}
-
-/**
- * Whether the peer may dispose `value` (DISPOSE): it has a disposer, and is
- * not a `restricted()` view (which reaches exactly its lists).
- */
-function isDisposable(value: object): boolean {
-  return !(value instanceof Restricted) &&
-    (Symbol.asyncDispose in value || Symbol.dispose in value);
 }
 
 /** What a netref is labelled: a function's name, else a class name or a string tag. */

@@ -179,6 +179,18 @@ export class Restricted {
 }
 
 /**
+ * Whether the peer may dispose `value`: it has a disposer
+ * (`Symbol.asyncDispose` or `Symbol.dispose`) and is neither a service nor
+ * a `restricted()` view. Its EXPORT says so, and DISPOSE (or Python's
+ * CTXEXIT) runs the disposer; any other target is refused.
+ */
+export function disposableByPeer(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (isService(value) || value instanceof Restricted) return false;
+  return Symbol.asyncDispose in value || Symbol.dispose in value;
+}
+
+/**
  * Hands out `target` with only `names` reachable (and `writable` writable).
  *
  * @example
