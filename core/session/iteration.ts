@@ -6,7 +6,8 @@
  * Contract: the iterator runs no further than the count the consumer granted
  * (its credit), so a generator's side effects stay within the consumer's
  * window, and a batch ends early once its strings and byte arrays pass
- * {@linkcode BATCH_BYTES}, so a window of large items stays a few MiB a reply. A step that throws after some items were produced is kept for the
+ * {@linkcode BATCH_BYTES}, so a window of large items stays a few MiB a
+ * reply. A step that throws after some items were produced is kept for the
  * consumer's next BATCH, which throws it: the items before it arrive first,
  * and the error reaches the consumer at the item where it happened.
  *
@@ -146,7 +147,5 @@ export async function stepBatch(
 /** The bytes a string or byte array will take on the wire, about; 0 for anything else. */
 function sizeOf(item: unknown): number {
   if (typeof item === "string") return item.length;
-  if (typeof item !== "object" || item === null) return 0;
-  if (item instanceof ArrayBuffer || ArrayBuffer.isView(item)) return item.byteLength;
-  return 0;
+  return item instanceof ArrayBuffer || ArrayBuffer.isView(item) ? item.byteLength : 0;
 }
