@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { iterate, RemoteError, Service } from "../mod.ts";
+import { PrefetchingIterator } from "../core/netref/iteration.ts";
 import { pair, rejection, waitFor } from "./_helpers.ts";
 import { exportedId, hello, OP, RawPeer, request, thrownError } from "./_raw_peer.ts";
 
@@ -229,5 +230,23 @@ Deno.test("iteration: a raw peer's BATCH on what no ITER opened, or for a bad co
     assert.deepEqual(await peer.next(), [2, 6, "still here"]);
   } finally {
     peer.close();
+  }
+});
+
+Deno.test("iteration: a producer's malformed or oversized batch ends the loop with a clear error", async () => {
+  const answers: [unknown, RegExp][] = [
+    [{ items: [1] }, /the peer's answer to BATCH is not \[items, done, returned\]/],
+    [[[...Array(300).keys()], false, undefined], /the peer answered a BATCH of 256 with 300 items/],
+  ];
+  for (const [answer, expected] of answers) {
+    let released = 0;
+    const iterator = new PrefetchingIterator({
+      step: () => Promise.resolve(answer),
+      release: () => void released++,
+    }, 256);
+    const error = await rejection(Array.fromAsync(iterator));
+    assert.ok(error instanceof TypeError, String(error));
+    assert.match(error.message, expected);
+    assert.equal(released, 1, "the remote iterator is let go");
   }
 });

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { checkBatchAnswer } from "../session/iteration.ts";
 import { Op } from "../wire/messages.ts";
 
 /** The credit a growing iteration starts with: what it asks for first. */
@@ -79,7 +80,7 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
     this.#window = window;
     this.#credit = growing ? Math.min(window, FIRST_CREDIT) : window;
     this.#lockStep = window === 1 && first === null;
-    if (first) this.#inFlight = this.#receive(first);
+    if (first) this.#inFlight = this.#receive(first, window);
   }
 
   /** The next item; `value` reaches the remote generator only in lock-step (window 1). */
@@ -170,16 +171,20 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
 
   #ask(): Promise<void> {
     const count = this.#credit - (this.#buffer.length - this.#head);
-    const batch = this.#receive(this.#steps.step(Op.Batch, count));
+    const batch = this.#receive(this.#steps.step(Op.Batch, count), count);
     this.#inFlight = batch;
     return batch;
   }
 
-  /** Takes in a batch on its way (asked for or pushed); it is in flight until it comes. */
-  #receive(answer: Promise<unknown>): Promise<void> {
-    return answer.then(
+  /**
+   * Takes in a batch of at most `count` items on its way (asked for or
+   * pushed); it is in flight until it comes. A malformed one ends the
+   * iteration with its error.
+   */
+  #receive(answer: Promise<unknown>, count: number): Promise<void> {
+    return answer.then((answer) => checkBatchAnswer(answer, count)).then(
       (answer) => {
-        const [items, done, returned] = answer as [unknown[], boolean, unknown];
+        const [items, done, returned] = answer;
         if (this.#ending) return; // Left meanwhile.
         this.#buffer = this.#hasBuffered() ? this.#buffer.slice(this.#head).concat(items) : items;
         this.#head = 0;

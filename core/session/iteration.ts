@@ -97,6 +97,28 @@ export function checkWindow(window: number, what: string): number {
  */
 export type BatchAnswer = [items: unknown[], done: boolean, returned: unknown];
 
+/** Whether `value` has a BATCH answer's shape: `[items, done, returned]`. */
+export function isBatchAnswer(value: unknown): value is BatchAnswer {
+  return Array.isArray(value) && value.length === 3 && Array.isArray(value[0]) &&
+    typeof value[1] === "boolean";
+}
+
+/**
+ * `answer`, checked as the peer's answer to a BATCH of `count`.
+ *
+ * @throws {TypeError} naming what is wrong: another shape, or more items than asked for (a
+ *   producer that ignores its credit).
+ */
+export function checkBatchAnswer(answer: unknown, count: number): BatchAnswer {
+  if (!isBatchAnswer(answer)) {
+    throw new TypeError("the peer's answer to BATCH is not [items, done, returned]");
+  }
+  if (answer[0].length > count) {
+    throw new TypeError(`the peer answered a BATCH of ${count} with ${answer[0].length} items`);
+  }
+  return answer;
+}
+
 /** A batch's strings and byte arrays past this many bytes (UTF-16 units for strings) end it. */
 export const BATCH_BYTES = 4 * 1024 * 1024;
 

@@ -94,7 +94,12 @@ import {
 } from "./object_space.ts";
 import { checkPathSegment, reachableNames, type ResolvedPolicy, resolvePolicy } from "./policy.ts";
 import { Outgoing } from "./outgoing.ts";
-import { checkWindow, DEFAULT_ITERATION_WINDOW, DEFAULT_STREAM_WINDOW } from "./iteration.ts";
+import {
+  checkWindow,
+  DEFAULT_ITERATION_WINDOW,
+  DEFAULT_STREAM_WINDOW,
+  isBatchAnswer,
+} from "./iteration.ts";
 import { QuestionTable } from "./questions.ts";
 import { PushTable, readFirstChunks } from "./pushes.ts";
 import { Budget as BudgetClass } from "../wire/budget.ts";
@@ -1271,10 +1276,7 @@ function whenSettled(
  * @throws {ProtocolError} for anything else.
  */
 function checkPush(value: unknown, window: number): void {
-  if (
-    !Array.isArray(value) || value.length !== 3 || !Array.isArray(value[0]) ||
-    typeof value[1] !== "boolean"
-  ) {
+  if (!isBatchAnswer(value)) {
     throw peerFault("malformed PUSH message: the value must be [items, done, returned]");
   }
   if (value[0].length > window) {

@@ -20,7 +20,7 @@ import { rethrowWithCallerStack } from "../errors.ts";
 import { FIRST_CREDIT } from "../netref/iteration.ts";
 import { proxyTarget } from "../netref/proxy.ts";
 import type { ImportEntry } from "../session/imports.ts";
-import type { BatchAnswer } from "../session/iteration.ts";
+import { type BatchAnswer, checkBatchAnswer } from "../session/iteration.ts";
 import { BLOCKED_NAMES } from "../session/policy.ts";
 import {
   describe,
@@ -140,7 +140,7 @@ function* iterate(state: RemoteState): Generator<unknown, void, undefined> {
       const asked = performance.now();
       const [items, done] = window === 1
         ? nextAsBatch(syncOperation(iterator, Op.Next, [], [undefined]))
-        : syncOperation(iterator, Op.Batch, [], [credit]) as BatchAnswer;
+        : checkBatchAnswer(syncOperation(iterator, Op.Batch, [], [credit]), credit);
       const fetched = performance.now();
       // Done, the remote iterator has nothing left to run: RETURN would be one request too many.
       finished = done;
