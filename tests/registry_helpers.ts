@@ -47,24 +47,42 @@ export function registryClient(mode: RegistryMode, port: number): RegistryClient
   return new RegistryClient({ mode, host: "127.0.0.1", port, timeout: 500 });
 }
 
-/** A loopback port that was free a moment ago for `mode`'s transport. */
+/**
+ * A loopback port that was free a moment ago for `mode`'s transport (for
+ * UDP, for TCP too: a UDP registry also listens on TCP). It is drawn below
+ * Linux's range of ephemeral ports (32768 and up), so no connection of this
+ * or another process takes it while a test waits before listening on it.
+ */
 export async function freeRegistryPort(mode: RegistryMode): Promise<number> {
-  switch (mode) {
-    case "TCP": {
-      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = listener.addr.port;
-      listener.close();
-      return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await isFree(port, mode)) return port;
+  }
+  throw new Error("no free loopback port below the ephemeral range");
+}
+
+async function isFree(port: number, mode: RegistryMode): Promise<boolean> {
+  let listener: Deno.Listener | undefined;
+  const socket = dgram.createSocket("udp4");
+  try {
+    listener = Deno.listen({ hostname: "127.0.0.1", port });
+    if (mode === "UDP") {
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(port, "127.0.0.1", resolve);
+      });
     }
-    case "UDP": {
-      const socket = dgram.createSocket("udp4");
-      await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
-      const port = socket.address().port;
-      await new Promise<void>((resolve) => socket.close(resolve));
-      return port;
-    }
-    default:
-      mode satisfies never;
-      throw new TypeError(`unknown mode ${mode}`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    listener?.close();
+    await new Promise<void>((resolve) => {
+      try {
+        socket.close(() => resolve());
+      } catch {
+        resolve(); // Never bound.
+      }
+    });
   }
 }
