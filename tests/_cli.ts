@@ -176,12 +176,22 @@ export async function oneshotAddress(proc: RdcProcess): Promise<string> {
   return match[1]!;
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1. It is drawn below
+ * Linux's range of ephemeral ports (32768 and up), so no connection of this
+ * or another process takes it before the test's server listens on it.
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // Taken: draw another.
+    }
+  }
+  throw new Error("no free loopback port below the ephemeral range");
 }
 
 /** Whether a process with this pid is alive (Linux: present in /proc and not a zombie). */

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { poll, WAIT_MS } from "./_cli.ts";
+import { freePort, poll, WAIT_MS } from "./_cli.ts";
 
 /** Where Debian's `etcd-server` puts etcd. */
 const ETCD = "/usr/bin/etcd";
@@ -26,12 +26,6 @@ function haveEtcd(): boolean {
   } catch {
     return false;
   }
-}
-
-/** A loopback TCP port that was free a moment ago. */
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
 }
 
 /** Starts etcd and waits until it answers; disposing it kills it and removes its data. */

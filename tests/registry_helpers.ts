@@ -12,6 +12,7 @@ import {
   type RegistryServerOptions,
   serveRegistry,
 } from "../mod.ts";
+import { freePort } from "./_cli.ts";
 import { quietLogger } from "./_helpers.ts";
 
 /** Both registry modes, for tests that run under each. */
@@ -48,41 +49,30 @@ export function registryClient(mode: RegistryMode, port: number): RegistryClient
 }
 
 /**
- * A loopback port that was free a moment ago for `mode`'s transport (for
- * UDP, for TCP too: a UDP registry also listens on TCP). It is drawn below
- * Linux's range of ephemeral ports (32768 and up), so no connection of this
- * or another process takes it while a test waits before listening on it.
+ * A loopback port that was free a moment ago for `mode`'s transport: TCP
+ * (see {@linkcode freePort}), and for UDP, UDP as well (a UDP registry also
+ * listens on TCP).
  */
 export async function freeRegistryPort(mode: RegistryMode): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await isFree(port, mode)) return port;
+    const port = freePort();
+    if (mode === "TCP" || await isFreeForUdp(port)) return port;
   }
-  throw new Error("no free loopback port below the ephemeral range");
+  throw new Error("no loopback port free for both TCP and UDP");
 }
 
-async function isFree(port: number, mode: RegistryMode): Promise<boolean> {
-  let listener: Deno.Listener | undefined;
+async function isFreeForUdp(port: number): Promise<boolean> {
   const socket = dgram.createSocket("udp4");
-  try {
-    listener = Deno.listen({ hostname: "127.0.0.1", port });
-    if (mode === "UDP") {
-      await new Promise<void>((resolve, reject) => {
-        socket.once("error", reject);
-        socket.bind(port, "127.0.0.1", resolve);
-      });
+  const bound = await new Promise<boolean>((resolve) => {
+    socket.once("error", () => resolve(false));
+    socket.bind(port, "127.0.0.1", () => resolve(true));
+  });
+  await new Promise<void>((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // Closed already by its failed bind.
     }
-    return true;
-  } catch {
-    return false;
-  } finally {
-    listener?.close();
-    await new Promise<void>((resolve) => {
-      try {
-        socket.close(() => resolve());
-      } catch {
-        resolve(); // Never bound.
-      }
-    });
-  }
+  });
+  return bound;
 }
