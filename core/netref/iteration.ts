@@ -5,12 +5,12 @@
  * Contract: the remote iterator never runs more than `window` items ahead of
  * what this iterator has handed out (items buffered here plus items asked for
  * never exceed the window), so a generator's side effects run at most that
- * far ahead. A growing iterator starts with a credit of
- * {@linkcode FIRST_CREDIT} items (or the window, if smaller) and quadruples
- * it, up to the window, each time the consumer has caught up with the
- * batches and waits for one: a consumer that works on each item keeps the
- * producer close, one that only collects gets the round trips a large window
- * saves. A window of 1 is lock-step: one NEXT per item, asked for only when
+ * far ahead. A growing iterator starts with a credit of 256 items (or the
+ * window, if smaller: {@linkcode firstCredit}) and quadruples it, up to the
+ * window ({@linkcode grownCredit}), each time the consumer has caught up
+ * with the batches and waits for one: a consumer that works on each item
+ * keeps the producer close, one that only collects gets the round trips a
+ * large window saves. A window of 1 is lock-step: one NEXT per item, asked for only when
  * the consumer asks, and values passed to `next(value)` reach the remote
  * generator. Errors arrive at the item where they happened; `return()` (a
  * `break`) runs the remote generator's `finally` unless it has finished.
@@ -22,7 +22,17 @@ import { checkBatchAnswer } from "../session/iteration.ts";
 import { Op } from "../wire/messages.ts";
 
 /** The credit a growing iteration starts with: what it asks for first. */
-export const FIRST_CREDIT = 256;
+const FIRST_CREDIT = 256;
+
+/** A growing iteration's first credit within `window`. */
+export function firstCredit(window: number): number {
+  return Math.min(window, FIRST_CREDIT);
+}
+
+/** The credit after `credit` proved too small (the consumer waited): four times it, within `window`. */
+export function grownCredit(credit: number, window: number): number {
+  return Math.min(window, credit * 4);
+}
 
 /** How a prefetching iterator reaches its remote iterator (which the caller opened). */
 export interface RemoteSteps {
@@ -78,7 +88,7 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
   ) {
     this.#steps = steps;
     this.#window = window;
-    this.#credit = growing ? Math.min(window, FIRST_CREDIT) : window;
+    this.#credit = growing ? firstCredit(window) : window;
     this.#lockStep = window === 1 && first === null;
     if (first) this.#inFlight = this.#receive(first, window);
   }
@@ -142,7 +152,7 @@ export class PrefetchingIterator implements AsyncIterableIterator<unknown> {
       if (ending) return this.#finish(ending);
       if (this.#inFlight) {
         // Caught up with the producer: a larger credit would have spared this wait.
-        this.#credit = Math.min(this.#window, this.#credit * 4);
+        this.#credit = grownCredit(this.#credit, this.#window);
         await this.#inFlight;
       } else {
         await this.#ask();

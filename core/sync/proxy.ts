@@ -17,7 +17,7 @@
  */
 
 import { rethrowWithCallerStack } from "../errors.ts";
-import { FIRST_CREDIT } from "../netref/iteration.ts";
+import { firstCredit, grownCredit } from "../netref/iteration.ts";
 import { proxyTarget } from "../netref/proxy.ts";
 import type { ImportEntry } from "../session/imports.ts";
 import { type BatchAnswer, checkBatchAnswer } from "../session/iteration.ts";
@@ -133,7 +133,7 @@ function remoteKeys(state: RemoteState): Set<string> {
 function* iterate(state: RemoteState): Generator<unknown, void, undefined> {
   const iterator = remoteState(syncOperation(state, Op.Iter, [], []))!;
   const window = state.engine.iterationWindow;
-  let credit = Math.min(window, FIRST_CREDIT);
+  let credit = firstCredit(window);
   let finished = false;
   try {
     while (true) {
@@ -146,7 +146,7 @@ function* iterate(state: RemoteState): Generator<unknown, void, undefined> {
       finished = done;
       yield* items;
       if (done) return;
-      if (performance.now() - fetched < fetched - asked) credit = Math.min(window, credit * 4);
+      if (performance.now() - fetched < fetched - asked) credit = grownCredit(credit, window);
     }
   } finally {
     // `break`, `return` or a throw in the loop: the remote `finally` runs now.
